@@ -1,0 +1,101 @@
+import { parseArgs } from 'node:util';
+import { DataDirBusyError } from '../app/data-dir.ts';
+import { ConfigError } from '../config.ts';
+import { runMigrate } from './migrate.ts';
+import { runService } from './service.ts';
+import { runTenantCreate } from './tenant.ts';
+
+const usage = `Usage: ferry <command> [options]
+
+Commands:
+  start                 API, UI, scheduler and workers in one process (default)
+  api                   the HTTP API and UI only
+  worker                background workers only
+  scheduler             the scheduler only
+  migrate               apply database migrations and exit
+  tenant create         create a tenant with its owner and print an API key
+      --name <name> --email <email> --password <password> [--owner-name <name>] [--json]
+
+Options for start/api/worker/scheduler/migrate/tenant:
+  --port <port>         HTTP port (default 8080, or PORT)
+  --data-dir <dir>      data directory (default ./.ferry, or FERRY_DATA_DIR)
+  -h, --help            show this help
+
+Configuration comes from environment variables; see README.md.`;
+
+export class UsageError extends Error {}
+
+const serviceRoles = {
+  start: ['api', 'worker', 'scheduler'],
+  api: ['api'],
+  worker: ['worker'],
+  scheduler: ['scheduler'],
+} as const;
+
+/** Runs a command; returns the process exit code (0 ok, 1 failure, 2 bad usage or configuration). */
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        port: { type: 'string' },
+        'data-dir': { type: 'string' },
+        name: { type: 'string' },
+        email: { type: 'string' },
+        password: { type: 'string' },
+        'owner-name': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      process.stdout.write(`${usage}\n`);
+      return 0;
+    }
+    const [command = 'start', sub] = positionals;
+    const port = values.port === undefined ? undefined : parsePort(values.port);
+    const overrides = { port, dataDir: values['data-dir'] };
+    if (command in serviceRoles) {
+      if (sub !== undefined) throw new UsageError(`Unexpected argument "${sub}"`);
+      return await runService(new Set(serviceRoles[command as keyof typeof serviceRoles]), overrides);
+    }
+    if (command === 'migrate') return await runMigrate(overrides);
+    if (command === 'tenant' && sub === 'create') {
+      return await runTenantCreate(overrides, {
+        name: values.name,
+        email: values.email,
+        password: values.password,
+        ownerName: values['owner-name'],
+        json: values.json === true,
+      });
+    }
+    throw new UsageError(`Unknown command "${[command, sub].filter(Boolean).join(' ')}"`);
+  } catch (err) {
+    return reportCliError(err);
+  }
+}
+
+function parsePort(raw: string): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 65535)
+    throw new UsageError(`--port must be a number from 1 to 65535 (got "${raw}")`);
+  return Number(raw);
+}
+
+export function reportCliError(err: unknown): number {
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`ferry: ${(err as Error).message}\n\n${usage}\n`);
+    return 2;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`ferry: ${err.message}\n`);
+    return 2;
+  }
+  if (err instanceof DataDirBusyError) {
+    process.stderr.write(`ferry: ${err.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`ferry: ${err instanceof Error ? err.message : String(err)}\n`);
+  return 1;
+}

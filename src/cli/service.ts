@@ -1,0 +1,87 @@
+import { type AppContext, createContext } from '../app/context.ts';
+import { loadConfig } from '../config.ts';
+import type { QueueRole } from '../jobs/queue.ts';
+import { createLogger, scrubUrl } from '../lib/log.ts';
+import { isSetupOpen, setupToken, writeSetupTokenFile } from '../modules/setup/service.ts';
+import { buildServer } from '../server/build-server.ts';
+import type { App } from '../server/types.ts';
+
+// Graceful shutdown must finish well inside the 10 s that process managers
+// usually allow between SIGTERM and SIGKILL.
+export const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/** Runs one or more roles in this process until SIGTERM or SIGINT. */
+export async function runService(
+  roles: ReadonlySet<QueueRole>,
+  overrides: { port?: number | undefined; dataDir?: string | undefined },
+): Promise<number> {
+  const startedAt = performance.now();
+  const config = loadConfig(process.env, overrides);
+  const log = createLogger(config.logLevel);
+  const ctx = await createContext(config, { roles, log });
+  let server: App | undefined;
+  try {
+    if (roles.has('api')) {
+      server = await buildServer(ctx);
+      await server.listen({ port: config.port, host: config.host });
+    }
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
+  const readyMs = Math.round(performance.now() - startedAt);
+  log.info(
+    {
+      roles: [...roles],
+      readyMs,
+      database: config.databaseUrl ? scrubUrl(config.databaseUrl) : `embedded (${config.dataDir})`,
+    },
+    'ferry ready',
+  );
+  if (server) await announce(ctx, config.publicUrl);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      const timer = setTimeout(() => {
+        log.error('shutdown took longer than 10 s; exiting');
+        process.exit(1);
+      }, SHUTDOWN_TIMEOUT_MS);
+      timer.unref();
+      let code = 0;
+      try {
+        // Stop accepting, let in-flight requests finish, then stop the queue
+        // (workers finish their current job) and close the database.
+        if (server) await server.close();
+        await ctx.close();
+        log.info('stopped');
+      } catch (err) {
+        log.error({ err }, 'error during shutdown');
+        code = 1;
+      }
+      clearTimeout(timer);
+      resolve(code);
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+}
+
+async function announce(ctx: AppContext, publicUrl: string): Promise<void> {
+  const lines = [`Ferry is running at ${publicUrl}`, `API docs: ${publicUrl}/docs`];
+  if (await isSetupOpen(ctx.db)) {
+    const token = setupToken(ctx.secrets);
+    const file = await writeSetupTokenFile(ctx.config.dataDir, token);
+    lines.push(
+      '',
+      'First run: create your tenant and owner with this one-time setup token',
+      `  setup token: ${token}   (also in ${file})`,
+      `  curl -X POST ${publicUrl}/api/v1/setup -H 'content-type: application/json' \\`,
+      `    -d '{"setupToken":"${token}","tenantName":"My team","email":"you@example.com","password":"choose-a-password"}'`,
+    );
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n\n`);
+}

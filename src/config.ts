@@ -1,0 +1,156 @@
+import { resolve } from 'node:path';
+
+// The only reader of process.env. Everything is validated at once and every
+// problem is listed, each naming its variable; the result is frozen and passed down.
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export interface SmtpConfig {
+  host: string;
+  port: number;
+  secure: boolean;
+  user: string | undefined;
+  password: string | undefined;
+  from: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  databasePoolMax: number;
+  dataDir: string;
+  /** Undefined only on the embedded database before the generated one is loaded. */
+  secret: string | undefined;
+  publicUrl: string;
+  logLevel: LogLevel;
+  trustProxy: boolean;
+  sessionTtlHours: number;
+  rateLimitAnonymous: number;
+  rateLimitAuthenticated: number;
+  smtp: SmtpConfig | undefined;
+}
+
+export interface ConfigOverrides {
+  port?: number | undefined;
+  dataDir?: string | undefined;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function readInt(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    problems.push(`${name} must be a whole number between ${min} and ${max} (got "${raw}")`);
+    return fallback;
+  }
+  const value = Number(raw);
+  if (value < min || value > max) {
+    problems.push(`${name} must be between ${min} and ${max} (got ${value})`);
+  }
+  return value;
+}
+
+function readBool(env: Env, name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  problems.push(`${name} must be true or false (got "${env[name]}")`);
+  return fallback;
+}
+
+function readUrl(env: Env, name: string, protocols: string[], problems: string[]): URL | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    const url = new URL(raw);
+    if (!protocols.includes(url.protocol)) {
+      problems.push(
+        `${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')} (got "${url.protocol}")`,
+      );
+      return undefined;
+    }
+    return url;
+  } catch {
+    problems.push(`${name} is not a valid URL`);
+    return undefined;
+  }
+}
+
+function readSmtp(env: Env, problems: string[]): SmtpConfig | undefined {
+  const host = env['SMTP_HOST'];
+  if (host === undefined || host === '') {
+    for (const name of ['SMTP_PORT', 'SMTP_USER', 'SMTP_PASSWORD', 'SMTP_FROM', 'SMTP_SECURE']) {
+      if (env[name]) problems.push(`${name} is set but SMTP_HOST is not`);
+    }
+    return undefined;
+  }
+  const secure = readBool(env, 'SMTP_SECURE', false, problems);
+  const port = readInt(env, 'SMTP_PORT', secure ? 465 : 587, 1, 65535, problems);
+  const from = env['SMTP_FROM'] ?? '';
+  if (!/^[^@\s<>]+@[^@\s<>]+$|<[^@\s<>]+@[^@\s<>]+>$/.test(from)) {
+    problems.push(
+      'SMTP_FROM must be an e-mail address such as "Ferry <ferry@example.com>" when SMTP_HOST is set',
+    );
+  }
+  const user = env['SMTP_USER'] || undefined;
+  const password = env['SMTP_PASSWORD'] || undefined;
+  if ((user === undefined) !== (password === undefined)) {
+    problems.push('SMTP_USER and SMTP_PASSWORD must be set together');
+  }
+  return { host, port, secure, user, password, from };
+}
+
+export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = process.cwd()): Readonly<Config> {
+  const problems: string[] = [];
+  const port = overrides.port ?? readInt(env, 'PORT', 8080, 1, 65535, problems);
+  const databaseUrl = readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], problems);
+  const secret = env['FERRY_SECRET'] || undefined;
+  if (secret !== undefined && secret.length < 32) {
+    problems.push('FERRY_SECRET must be at least 32 characters (e.g. `openssl rand -base64 48`)');
+  }
+  if (databaseUrl && secret === undefined) {
+    problems.push('FERRY_SECRET is required with DATABASE_URL: every process must share the same secret');
+  }
+  const logLevel = (env['LOG_LEVEL'] || 'info') as LogLevel;
+  if (!logLevels.includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of ${logLevels.join(', ')} (got "${env['LOG_LEVEL']}")`);
+  }
+  const publicUrl = readUrl(env, 'PUBLIC_URL', ['http:', 'https:'], problems);
+  const config: Config = {
+    port,
+    host: env['HOST'] || '0.0.0.0',
+    databaseUrl: databaseUrl?.toString(),
+    databasePoolMax: readInt(env, 'DATABASE_POOL_MAX', 10, 1, 1000, problems),
+    dataDir: resolve(cwd, overrides.dataDir ?? (env['FERRY_DATA_DIR'] || '.ferry')),
+    secret,
+    publicUrl: (publicUrl?.toString() ?? `http://localhost:${port}/`).replace(/\/+$/, ''),
+    logLevel,
+    trustProxy: readBool(env, 'FERRY_TRUST_PROXY', false, problems),
+    sessionTtlHours: readInt(env, 'FERRY_SESSION_TTL_HOURS', 168, 1, 24 * 365, problems),
+    rateLimitAnonymous: readInt(env, 'FERRY_RATE_LIMIT_ANONYMOUS', 100, 1, 1_000_000, problems),
+    rateLimitAuthenticated: readInt(env, 'FERRY_RATE_LIMIT_AUTHENTICATED', 5000, 1, 10_000_000, problems),
+    smtp: readSmtp(env, problems),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,115 @@
+import type { PGlite } from '@electric-sql/pglite';
+import { fromPglite, type Job, PgBoss } from 'pg-boss';
+import type { Executor } from '../db/db.ts';
+import type { Logger } from '../lib/log.ts';
+import { scrubUrl } from '../lib/log.ts';
+import { type JobName, jobNames, maintenanceSchedules } from './registry.ts';
+
+// pg-boss on Ferry's own database, for both adapters. Jobs are rows, so work that
+// must follow a write is enqueued inside the writer's transaction (`send(..., tx)`).
+
+export type QueueRole = 'api' | 'worker' | 'scheduler';
+
+export interface QueueOptions {
+  roles: ReadonlySet<QueueRole>;
+  log: Logger;
+  pglite?: PGlite;
+  databaseUrl?: string;
+  poolMax?: number;
+}
+
+export interface QueueCounts {
+  name: string;
+  queued: number;
+  active: number;
+  failed: number;
+}
+
+export interface Queue {
+  readonly boss: PgBoss;
+  start(): Promise<void>;
+  send(
+    name: JobName,
+    data: object,
+    options?: { id?: string; startAfter?: Date; singletonKey?: string },
+    tx?: Executor,
+  ): Promise<string | null>;
+  work<T extends object>(
+    name: JobName,
+    handler: (job: Job<T>) => Promise<unknown>,
+    options?: { concurrency?: number },
+  ): Promise<void>;
+  counts(): Promise<QueueCounts[]>;
+  stop(): Promise<void>;
+}
+
+export function createQueue(options: QueueOptions): Queue {
+  const isSupervisor = options.roles.has('worker') || options.roles.has('scheduler');
+  const common = {
+    schedule: options.roles.has('scheduler'),
+    supervise: isSupervisor,
+    migrate: true,
+    application_name: 'ferry-queue',
+    // Ferry keeps its own run history; pg-boss only needs recent jobs.
+    persistWarnings: false,
+  };
+  let boss: PgBoss;
+  if (options.pglite) {
+    boss = new PgBoss({ ...common, db: fromPglite(options.pglite), backend: 'pglite' });
+  } else if (options.databaseUrl) {
+    boss = new PgBoss({ ...common, connectionString: options.databaseUrl, max: options.poolMax ?? 4 });
+  } else {
+    throw new Error('The queue needs a PGlite instance or a database URL');
+  }
+  boss.on('error', (err) => {
+    const message = err instanceof Error ? err.message : String(err);
+    options.log.error(
+      {
+        err: {
+          message: options.databaseUrl
+            ? message.replace(options.databaseUrl, scrubUrl(options.databaseUrl))
+            : message,
+        },
+      },
+      'queue error',
+    );
+  });
+  let started = false;
+  return {
+    boss,
+    async start() {
+      await boss.start();
+      started = true;
+      for (const name of jobNames) {
+        await boss.createQueue(name, { retryLimit: 3, retryBackoff: true, retryDelay: 5 });
+      }
+      if (options.roles.has('scheduler')) {
+        for (const { name, cron } of maintenanceSchedules) await boss.schedule(name, cron, {}, { tz: 'UTC' });
+      }
+    },
+    async send(name, data, sendOptions = {}, tx) {
+      // Inside a transaction the job row commits or rolls back with the caller's writes.
+      const db = tx && 'isTransaction' in tx ? tx.boss : undefined;
+      return boss.send(name, data, { ...sendOptions, ...(db ? { db } : {}) });
+    },
+    async work(name, handler, workOptions = {}) {
+      await boss.work(name, { localConcurrency: workOptions.concurrency ?? 1 }, async (jobs) => {
+        for (const job of jobs) await handler(job as never);
+      });
+    },
+    async counts() {
+      const queues = await boss.getQueues([...jobNames]);
+      return queues.map((q) => ({
+        name: q.name,
+        queued: q.queuedCount,
+        active: q.activeCount,
+        failed: q.failedCount,
+      }));
+    },
+    async stop() {
+      if (!started) return;
+      started = false;
+      await boss.stop({ graceful: true, timeout: 8000, close: true });
+    },
+  };
+}

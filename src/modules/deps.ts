@@ -1,0 +1,16 @@
+import type { Config } from '../config.ts';
+import type { Db } from '../db/db.ts';
+import type { Queue } from '../jobs/queue.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+import type { SecretBox } from '../lib/secrets.ts';
+
+/** What services need from the outside world, wired once in app/context.ts. */
+export interface Deps {
+  db: Db;
+  queue: Queue;
+  clock: Clock;
+  log: Logger;
+  secrets: SecretBox;
+  config: Readonly<Config>;
+}

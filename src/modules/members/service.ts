@@ -1,0 +1,134 @@
+import { Conflict, Forbidden, Invalid, NotFound } from '../../lib/errors.ts';
+import { newId } from '../../lib/ids.ts';
+import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
+import { hashPassword } from '../../lib/passwords.ts';
+import { recordAudit } from '../audit/service.ts';
+import type { Principal, RequestOrigin } from '../auth-context.ts';
+import type { Deps } from '../deps.ts';
+import { findUserByEmail, insertUser } from '../users/repo.ts';
+import { type MemberView, presentMember } from './present.ts';
+import {
+  countOwners,
+  deleteMembership,
+  getMember,
+  insertMembership,
+  listMembers,
+  lockMemberships,
+  type MemberRow,
+  updateMemberRole,
+} from './repo.ts';
+import { type Role, roleCovers } from './roles.ts';
+
+export async function listTenantMembers(
+  deps: Deps,
+  actor: Principal,
+  q: { cursor?: string | undefined; limit: number },
+): Promise<Page<MemberView>> {
+  const cursor = decodeCursor(q.cursor, { id: 'uuid' });
+  const rows = await listMembers(deps.db, actor.tenantId, cursor?.id, q.limit + 1);
+  return toPage(rows, q.limit, presentMember, (r) => ({ id: r.user_id }));
+}
+
+export async function getTenantMember(deps: Deps, actor: Principal, userId: string): Promise<MemberView> {
+  const row = await getMember(deps.db, actor.tenantId, userId);
+  if (!row) throw new NotFound('Member');
+  return presentMember(row);
+}
+
+function assertMayGrant(actor: Principal, role: Role): void {
+  if (!roleCovers(actor.role, role)) throw new Forbidden(`A ${actor.role} cannot grant the role ${role}`);
+}
+
+function assertMayManage(actor: Principal, target: MemberRow): void {
+  if (!roleCovers(actor.role, target.role))
+    throw new Forbidden(`A ${actor.role} cannot change a member who is ${target.role}`);
+}
+
+export async function addMember(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  input: { email: string; role: Role; name?: string | undefined; password?: string | undefined },
+): Promise<MemberView> {
+  assertMayGrant(actor, input.role);
+  // Hashing is slow; do it before the transaction holds any lock.
+  const passwordHash = input.password === undefined ? undefined : await hashPassword(input.password);
+  return deps.db.transaction(async (tx) => {
+    let user = await findUserByEmail(tx, input.email);
+    if (!user) {
+      if (passwordHash === undefined)
+        throw Invalid.field('password', 'is required when the e-mail address has no account yet');
+      user = await insertUser(tx, {
+        id: newId(),
+        email: input.email.trim(),
+        name: input.name?.trim() ?? '',
+        passwordHash,
+        isInstanceAdmin: false,
+      });
+    }
+    if (!(await insertMembership(tx, actor.tenantId, user.id, input.role))) {
+      throw new Conflict(`${input.email} is already a member`);
+    }
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'member.added',
+      targetType: 'user',
+      targetId: user.id,
+      details: { email: user.email, role: input.role },
+    });
+    const row = await getMember(tx, actor.tenantId, user.id);
+    return presentMember(row!);
+  });
+}
+
+export async function changeMemberRole(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  userId: string,
+  role: Role,
+): Promise<MemberView> {
+  return deps.db.transaction(async (tx) => {
+    await lockMemberships(tx, actor.tenantId);
+    const target = await getMember(tx, actor.tenantId, userId);
+    if (!target) throw new NotFound('Member');
+    assertMayManage(actor, target);
+    assertMayGrant(actor, role);
+    if (target.role === 'owner' && role !== 'owner' && (await countOwners(tx, actor.tenantId)) === 1) {
+      throw new Conflict('The last owner cannot be demoted; make another member owner first');
+    }
+    if (target.role !== role) {
+      await updateMemberRole(tx, actor.tenantId, userId, role);
+      await recordAudit(tx, deps.clock, actor, origin, {
+        action: 'member.role_changed',
+        targetType: 'user',
+        targetId: userId,
+        details: { email: target.email, from: target.role, to: role },
+      });
+    }
+    return presentMember({ ...target, role });
+  });
+}
+
+export async function removeMember(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  userId: string,
+): Promise<void> {
+  await deps.db.transaction(async (tx) => {
+    await lockMemberships(tx, actor.tenantId);
+    const target = await getMember(tx, actor.tenantId, userId);
+    if (!target) throw new NotFound('Member');
+    assertMayManage(actor, target);
+    if (target.role === 'owner' && (await countOwners(tx, actor.tenantId)) === 1) {
+      throw new Conflict('The last owner cannot be removed; make another member owner first');
+    }
+    await deleteMembership(tx, actor.tenantId, userId);
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'member.removed',
+      targetType: 'user',
+      targetId: userId,
+      details: { email: target.email, role: target.role },
+    });
+  });
+}

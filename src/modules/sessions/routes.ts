@@ -1,0 +1,98 @@
+import { Type } from 'typebox';
+import { requirePrincipal, SESSION_COOKIE } from '../../server/plugins/auth.ts';
+import { authErrors, Email, ProblemSchema, RoleSchema } from '../../server/schemas.ts';
+import type { App } from '../../server/types.ts';
+import type { Deps } from '../deps.ts';
+import { describeMe, MeSchema } from './me.ts';
+import { login, logout } from './service.ts';
+
+const LoginBody = Type.Object(
+  {
+    email: Email,
+    password: Type.String({ minLength: 1, maxLength: 200 }),
+    tenantId: Type.Optional(
+      Type.String({
+        format: 'uuid',
+        description: 'Which of your tenants to sign in to (default: the first)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export function registerSessionRoutes(app: App, deps: Deps): void {
+  const secureCookie = deps.config.publicUrl.startsWith('https:');
+
+  app.post(
+    '/api/v1/auth/login',
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in; sets the httpOnly session cookie',
+        body: LoginBody,
+        response: {
+          200: Type.Object({
+            tenantId: Type.String(),
+            userId: Type.String(),
+            role: RoleSchema,
+            expiresAt: Type.String(),
+          }),
+          400: ProblemSchema,
+          401: ProblemSchema,
+          403: ProblemSchema,
+          429: ProblemSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await login(deps, request.origin, request.body);
+      reply.setCookie(SESSION_COOKIE, result.token, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: secureCookie,
+        path: '/',
+        expires: result.expiresAt,
+      });
+      return {
+        tenantId: result.tenantId,
+        userId: result.userId,
+        role: result.role,
+        expiresAt: result.expiresAt.toISOString(),
+      };
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/logout',
+    {
+      config: { auth: 'authenticated' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign out: revokes the session and clears the cookie',
+        response: { 204: Type.Null(), ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      await logout(deps, requirePrincipal(request.principal), request.origin);
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/v1/me',
+    {
+      config: { auth: 'authenticated' },
+      schema: {
+        tags: ['auth'],
+        summary: 'The caller: user, tenant, role and permissions',
+        response: { 200: MeSchema, ...authErrors },
+      },
+    },
+    async (request) => {
+      const p = requirePrincipal(request.principal);
+      return describeMe(deps, { tenantId: p.tenantId, userId: p.userId }, p);
+    },
+  );
+}

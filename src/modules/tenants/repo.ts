@@ -1,0 +1,45 @@
+import type { Executor } from '../../db/db.ts';
+
+export interface TenantRow {
+  id: string;
+  name: string;
+  slug: string;
+  created_at: Date;
+  member_count?: number;
+}
+
+export async function insertTenant(
+  db: Executor,
+  t: { id: string; name: string; slug: string },
+): Promise<TenantRow> {
+  const r = await db.query<TenantRow>(
+    'INSERT INTO tenants (id, name, slug) VALUES ($1, $2, $3) RETURNING id, name, slug, created_at',
+    [t.id, t.name, t.slug],
+  );
+  return r.rows[0]!;
+}
+
+export async function isSlugTaken(db: Executor, slug: string): Promise<boolean> {
+  const r = await db.query('SELECT 1 FROM tenants WHERE slug = $1', [slug]);
+  return r.rows.length > 0;
+}
+
+export async function getTenant(db: Executor, id: string): Promise<TenantRow | undefined> {
+  const r = await db.query<TenantRow>('SELECT id, name, slug, created_at FROM tenants WHERE id = $1', [id]);
+  return r.rows[0];
+}
+
+/** All tenants, for instance admins only. */
+export async function listTenants(
+  db: Executor,
+  afterId: string | undefined,
+  limit: number,
+): Promise<TenantRow[]> {
+  const r = await db.query<TenantRow>(
+    `SELECT t.id, t.name, t.slug, t.created_at,
+            (SELECT count(*)::int FROM memberships m WHERE m.tenant_id = t.id) AS member_count
+       FROM tenants t WHERE ($1::uuid IS NULL OR t.id > $1::uuid) ORDER BY t.id LIMIT $2`,
+    [afterId ?? null, limit],
+  );
+  return r.rows;
+}

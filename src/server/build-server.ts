@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { LogController } from 'fastify';
+import { RateLimited } from '../lib/errors.ts';
+import { scrubRequestPath } from '../lib/log.ts';
+import type { Deps } from '../modules/deps.ts';
+import { registerAuth } from './plugins/auth.ts';
+import { registerIdempotency } from './plugins/idempotency.ts';
+import { registerMetrics } from './plugins/metrics.ts';
+import { registerProblemJson } from './plugins/problem-json.ts';
+import { registerRoutes } from './routes.ts';
+import type { App } from './types.ts';
+
+export const BODY_LIMIT = 1024 * 1024;
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const RATE_WINDOW_MS = 15 * 60 * 1000;
+
+function createValidators() {
+  // Bodies are checked strictly: no type coercion, unknown fields rejected (not
+  // silently dropped). Query strings and path parameters arrive as text, so they
+  // are coerced to the declared types.
+  const base = { allErrors: true, removeAdditional: false, useDefaults: true, strict: false } as const;
+  const body = new Ajv({ ...base, coerceTypes: false });
+  const params = new Ajv({ ...base, coerceTypes: 'array' });
+  for (const ajv of [body, params]) addFormats.default(ajv);
+  return { body, params };
+}
+
+/** Builds the HTTP server without listening, so tests can use `inject`. */
+export async function buildServer(deps: Deps): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'http' }),
+    // One line per request is written in onResponse below, without query strings or tokens.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: deps.config.trustProxy,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  const validators = createValidators();
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    httpPart === 'body' ? validators.body.compile(schema) : validators.params.compile(schema),
+  );
+
+  registerProblemJson(app);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        path: scrubRequestPath(request.url.split('?')[0]!),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+  });
+  await app.register(cookie);
+  registerAuth(app, deps);
+  await app.register(rateLimit, {
+    global: true,
+    timeWindow: RATE_WINDOW_MS,
+    keyGenerator: (request) => {
+      const p = request.principal;
+      return p ? `${p.kind}:${p.apiKeyId ?? p.sessionId}` : `ip:${request.ip}`;
+    },
+    // Anonymous callers and the sign-in endpoints get the low limit (guessing
+    // passwords and keys); authenticated callers the high one.
+    max: (request, key) =>
+      key.startsWith('ip:') ||
+      request.url.startsWith('/api/v1/auth/') ||
+      request.url.startsWith('/api/v1/setup')
+        ? deps.config.rateLimitAnonymous
+        : deps.config.rateLimitAuthenticated,
+    errorResponseBuilder: (_request, context) => new RateLimited(Math.max(1, Math.ceil(context.ttl / 1000))),
+  });
+  registerIdempotency(app, deps);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Ferry API',
+        version: '1',
+        description:
+          'Scheduled data exports and report delivery. Authenticate with `Authorization: Bearer fry_...` (an API key) or the session cookie set by /api/v1/auth/login (cookie-authenticated writes must send `X-Requested-With: ferry`). Errors are application/problem+json (RFC 9457). POSTs accept an `Idempotency-Key` header.',
+      },
+      servers: [{ url: deps.config.publicUrl }],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (fry_...)' },
+          session: { type: 'apiKey', in: 'cookie', name: 'ferry_session' },
+        },
+      },
+      security: [{ apiKey: [] }, { session: [] }],
+    },
+  });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    uiConfig: { url: '/api/v1/openapi.json' } as never,
+  });
+  app.get('/api/v1/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
+
+  registerMetrics(app, deps.queue, deps.log);
+  registerRoutes(app, deps);
+  return app;
+}
+
+export { RATE_WINDOW_MS };

@@ -1,0 +1,54 @@
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Queue } from '../../jobs/queue.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { App } from '../types.ts';
+
+/** Prometheus metrics on a registry owned by this server (no process-wide singleton). */
+export function registerMetrics(app: App, queue: Queue, log: Logger): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'ferry_' });
+  const duration = new Histogram({
+    name: 'ferry_http_request_duration_seconds',
+    help: 'HTTP request duration by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'ferry_queue_jobs',
+    help: 'Background jobs by queue and state',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      try {
+        for (const q of await queue.counts()) {
+          this.set({ queue: q.name, state: 'queued' }, q.queued);
+          this.set({ queue: q.name, state: 'active' }, q.active);
+          this.set({ queue: q.name, state: 'failed' }, q.failed);
+        }
+      } catch (err) {
+        log.warn({ err }, 'could not read queue sizes for /metrics');
+      }
+    },
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL: ids and tokens must not become label values.
+    const route = request.routeOptions.url ?? 'unmatched';
+    duration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.get(
+    '/metrics',
+    { config: { auth: 'public', rateLimit: false }, schema: { hide: true } },
+    async (_request, reply) => {
+      reply.type(registry.contentType);
+      return registry.metrics();
+    },
+  );
+  return registry;
+}

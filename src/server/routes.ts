@@ -1,0 +1,20 @@
+import { registerApiKeyRoutes } from '../modules/api-keys/routes.ts';
+import { registerAuditRoutes } from '../modules/audit/routes.ts';
+import type { Deps } from '../modules/deps.ts';
+import { registerMemberRoutes } from '../modules/members/routes.ts';
+import { registerSessionRoutes } from '../modules/sessions/routes.ts';
+import { registerSetupRoutes } from '../modules/setup/routes.ts';
+import { registerSystemRoutes } from '../modules/system/routes.ts';
+import { registerTenantRoutes } from '../modules/tenants/routes.ts';
+import type { App } from './types.ts';
+
+/** Every module's routes, in one list. */
+export function registerRoutes(app: App, deps: Deps): void {
+  registerSystemRoutes(app, deps);
+  registerSetupRoutes(app, deps);
+  registerSessionRoutes(app, deps);
+  registerApiKeyRoutes(app, deps);
+  registerMemberRoutes(app, deps);
+  registerAuditRoutes(app, deps);
+  registerTenantRoutes(app, deps);
+}
