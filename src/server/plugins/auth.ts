@@ -32,7 +32,7 @@ export function registerAuth(app: App, deps: Deps): void {
   });
 
   // Resolve who is calling before rate limiting, so limits can be per key. Nothing
-  // is rejected here: enforcement happens per route in preHandler.
+  // is rejected here: enforcement happens per route in preValidation.
   app.addHook('onRequest', async (request) => {
     request.origin = {
       ip: request.ip ?? null,
@@ -58,7 +58,9 @@ export function registerAuth(app: App, deps: Deps): void {
     }
   });
 
-  app.addHook('preHandler', async (request) => {
+  // preValidation: after rate limiting (onRequest) and before the body is checked,
+  // so an unauthorised caller learns nothing about the route's schema.
+  app.addHook('preValidation', async (request) => {
     const auth: RouteAuth | undefined = request.routeOptions.config?.auth;
     if (auth === undefined || auth === 'public') return;
     const principal = request.principal;
