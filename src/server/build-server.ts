@@ -16,7 +16,7 @@ import { registerIdempotency } from './plugins/idempotency.ts';
 import { registerMetrics } from './plugins/metrics.ts';
 import { registerProblemJson } from './plugins/problem-json.ts';
 import { registerRoutes } from './routes.ts';
-import type { App } from './types.ts';
+import type { App, RegisteredRoute } from './types.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -50,6 +50,21 @@ export async function buildServer(deps: Deps): Promise<App> {
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  // Every route as registered, with its auth requirement: read by start-up checks
+  // and by the tests that walk all routes (permissions, tenancy, bad input).
+  const routes: RegisteredRoute[] = [];
+  app.decorate('registeredRoutes', routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of ([] as string[]).concat(route.method)) {
+      if (method === 'HEAD') continue;
+      const schema = route.schema ?? {};
+      routes.push({ method, url: route.url, config: route.config ?? {}, body: schema.body, querystring: schema.querystring, hidden: schema.hide === true });
+    }
+  });
+
+  // The API speaks JSON only: any other body type is a 415, not a string that fails validation later.
+  app.removeContentTypeParser('text/plain');
 
   const validators = createValidators();
   app.setValidatorCompiler(({ schema, httpPart }) =>

@@ -12,7 +12,19 @@ import type { Permission } from '../modules/members/roles.ts';
 /** What a route demands of its caller. Every /api/v1 route must declare one. */
 export type RouteAuth = 'public' | 'authenticated' | 'instance-admin' | { permission: Permission };
 
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  config: { auth?: RouteAuth; resource?: string };
+  body: unknown;
+  querystring: unknown;
+  hidden: boolean;
+}
+
 declare module 'fastify' {
+  interface FastifyInstance {
+    registeredRoutes: RegisteredRoute[];
+  }
   interface FastifyRequest {
     principal: Principal | null;
     /** Why credentials that were sent were rejected, if they were. */

@@ -1,0 +1,26 @@
+import { randomUUID } from 'node:crypto';
+import { call, OWNER_PASSWORD, type TenantHandle, type TestApp } from './app.ts';
+
+// One factory per resource kind that a route's `:id` can name (route config
+// `resource`). The route walkers fail for a kind that has no factory here, so a
+// new resource route cannot go untested for tenant isolation.
+
+type Factory = (t: TestApp, tenant: TenantHandle) => Promise<string>;
+
+export const resourceFactories: Record<string, Factory> = {
+  'api-key': async (t, tenant) => {
+    const r = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: tenant.apiKey, body: { name: 'factory', role: 'viewer' } });
+    if (r.status !== 201) throw new Error(`api-key factory: ${r.status} ${r.text}`);
+    return r.body.id;
+  },
+  member: async (t, tenant) => {
+    const r = await call(t, {
+      method: 'POST',
+      url: '/api/v1/members',
+      key: tenant.apiKey,
+      body: { email: `member-${randomUUID().slice(0, 8)}@example.com`, role: 'editor', password: OWNER_PASSWORD },
+    });
+    if (r.status !== 201) throw new Error(`member factory: ${r.status} ${r.text}`);
+    return r.body.id;
+  },
+};

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { type Role, rolePermissions, roles } from '../../src/modules/members/roles.ts';
+import type { RegisteredRoute } from '../../src/server/types.ts';
+import { backends } from '../helpers/db.ts';
+import { resourceFactories } from '../helpers/factories.ts';
+import { sampleFromSchema } from '../helpers/sample.ts';
+import { call, createKey, createTenant, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
+
+// These tests walk every registered route, so routes added later are covered
+// without writing a test for them here.
+
+const apiRoutes = (t: TestApp) => t.app.registeredRoutes.filter((r) => r.url.startsWith('/api/v1') && !r.hidden);
+const withId = (r: RegisteredRoute, id: string) => r.url.replace(':id', id);
+type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+for (const backend of backends()) {
+  describe(`every route (${backend})`, () => {
+    let t: TestApp;
+    let a: TenantHandle;
+    let b: TenantHandle;
+    const keys = {} as Record<Role, string>;
+    before(async () => {
+      t = await createTestApp(backend);
+      a = await setupFirstTenant(t, 'owner-a@example.com');
+      b = await createTenant(t, a.apiKey, 'Tenant B', 'owner-b@example.com');
+      for (const role of roles) keys[role] = await createKey(t, a.apiKey, role);
+    });
+    after(() => t.close());
+
+    test('every /api/v1 route declares who may call it and appears in the OpenAPI document', async () => {
+      const doc = (await call(t, { url: '/api/v1/openapi.json' })).body;
+      assert.equal(doc.openapi, '3.1.0');
+      for (const route of apiRoutes(t)) {
+        assert.ok(route.config.auth, `${route.method} ${route.url} has no auth`);
+        const path = route.url.replace(/:(\w+)/g, '{$1}');
+        assert.ok(doc.paths[path]?.[route.method.toLowerCase()], `${route.method} ${path} missing from openapi.json`);
+      }
+      const docs = await call(t, { url: '/docs/' });
+      assert.equal(docs.status, 200);
+      assert.match(docs.text, /swagger/i);
+    });
+
+    test('permission matrix: each role gets 403 exactly where it lacks the permission', async () => {
+      let checked = 0;
+      for (const route of apiRoutes(t)) {
+        const auth = route.config.auth;
+        if (auth === undefined || auth === 'public' || auth === 'authenticated') continue;
+        for (const role of roles) {
+          const expectDenied = auth === 'instance-admin' ? true : !rolePermissions[role].has(auth.permission);
+          const r = await call(t, {
+            method: route.method as Method,
+            url: withId(route, randomUUID()),
+            key: keys[role],
+            ...(route.body ? { body: sampleFromSchema(route.body) } : {}),
+          });
+          const label = `${role} ${route.method} ${route.url} → ${r.status} ${r.text}`;
+          assert.notEqual(r.status, 401, label);
+          assert.ok(r.status < 500, label);
+          if (expectDenied) {
+            assert.equal(r.status, 403, label);
+          } else {
+            assert.ok(!(r.status === 403 && /lacks the permission|Only instance admins/.test(r.body.detail)), label);
+          }
+          checked++;
+        }
+      }
+      assert.ok(checked >= 40, `only ${checked} route × role checks ran`);
+      // The instance admin's key passes the admin routes.
+      assert.equal((await call(t, { url: '/api/v1/admin/tenants', key: a.apiKey })).status, 200);
+    });
+
+    test("cross-tenant: another tenant's ids answer 404 on every route that takes an id", async () => {
+      let checked = 0;
+      for (const route of apiRoutes(t).filter((r) => r.url.includes(':id'))) {
+        const kind = route.config.resource;
+        assert.ok(kind, `${route.method} ${route.url} takes :id but declares no resource kind`);
+        const factory = resourceFactories[kind];
+        assert.ok(factory, `no factory for resource kind "${kind}" in test/helpers/factories.ts`);
+        const foreignId = await factory(t, b);
+        const r = await call(t, {
+          method: route.method as Method,
+          url: withId(route, foreignId),
+          key: a.apiKey,
+          ...(route.body ? { body: sampleFromSchema(route.body) } : {}),
+        });
+        assert.equal(r.status, 404, `${route.method} ${route.url} with tenant B's ${kind} → ${r.status} ${r.text}`);
+        // And it is still there for its own tenant.
+        const own = await call(t, { url: `/api/v1/${kind}s/${foreignId}`, key: b.apiKey });
+        assert.equal(own.status, 200, `${kind} ${foreignId} vanished from tenant B`);
+        checked++;
+      }
+      assert.ok(checked >= 5, `only ${checked} routes checked`);
+    });
+
+    test("lists never show another tenant's rows", async () => {
+      const bKey = await resourceFactories['api-key']!(t, b);
+      const bMember = await resourceFactories['member']!(t, b);
+      for (const route of apiRoutes(t).filter((r) => r.method === 'GET' && !r.url.includes(':') && r.config.auth !== 'instance-admin' && r.config.auth !== 'public')) {
+        const r = await call(t, { url: route.url, key: a.apiKey });
+        assert.equal(r.status, 200, route.url);
+        assert.ok(!r.text.includes(bKey) && !r.text.includes(bMember) && !r.text.includes(b.tenantId), `${route.url} leaks tenant B`);
+      }
+    });
+
+    test('bad input on every route: a clear 4xx naming the problem, never a 500', async () => {
+      const big = JSON.stringify({ name: 'x'.repeat(1024 * 1024 + 10) });
+      for (const route of apiRoutes(t)) {
+        const url = withId(route, randomUUID());
+        const send = (extra: { payload?: string; body?: unknown; headers?: Record<string, string>; url?: string }) =>
+          call(t, { method: route.method as Method, url: extra.url ?? url, key: a.apiKey, ...extra });
+        if (route.url.includes(':id')) {
+          const r = await send({ url: route.url.replace(':id', 'not-a-uuid'), ...(route.body ? { body: sampleFromSchema(route.body) } : {}) });
+          assert.equal(r.status, 400, `${route.method} ${route.url} bad id → ${r.status}`);
+          assert.equal(r.body.errors[0].path, 'params.id');
+        }
+        if (route.body) {
+          const malformed = await send({ payload: '{"oops', headers: { 'content-type': 'application/json' } });
+          assert.equal(malformed.status, 400, `${route.url} malformed`);
+          assert.equal(malformed.headers['content-type'], 'application/problem+json; charset=utf-8');
+
+          const sample = sampleFromSchema(route.body) as Record<string, unknown>;
+          const unknown = await send({ body: { ...sample, surprise: 1 } });
+          assert.equal(unknown.status, 400, `${route.url} unknown field → ${unknown.status} ${unknown.text}`);
+          assert.deepEqual(unknown.body.errors.map((e: { path: string }) => e.path), ['surprise']);
+
+          const wrongTypes = await send({ body: Object.fromEntries(Object.keys(sample).map((k) => [k, { nested: [] }])) });
+          if (Object.keys(sample).length > 0) {
+            assert.equal(wrongTypes.status, 400, `${route.url} wrong types`);
+            for (const key of Object.keys(sample)) assert.ok(wrongTypes.body.errors.some((e: { path: string }) => e.path === key), `${route.url}: ${key} not named`);
+          }
+          const notObject = await send({ payload: '[1,2]', headers: { 'content-type': 'application/json' } });
+          assert.equal(notObject.status, 400, `${route.url} array body`);
+
+          const tooBig = await send({ payload: big, headers: { 'content-type': 'application/json' } });
+          assert.equal(tooBig.status, 413, `${route.url} oversized`);
+
+          const text = await send({ payload: 'hello', headers: { 'content-type': 'text/plain' } });
+          assert.equal(text.status, 415, `${route.url} text/plain → ${text.status}`);
+        }
+        const qs = route.querystring as { properties?: Record<string, unknown> } | undefined;
+        if (qs?.properties?.['cursor']) {
+          for (const cursor of ['!!!', Buffer.from('{"id":"x"}').toString('base64url'), Buffer.from('[]').toString('base64url')]) {
+            const r = await send({ url: `${url}?cursor=${cursor}` });
+            assert.equal(r.status, 400, `${route.url} cursor ${cursor}`);
+            assert.equal(r.body.errors[0].path, 'cursor');
+          }
+          const limit = await send({ url: `${url}?limit=100000` });
+          assert.equal(limit.status, 400);
+          assert.equal(limit.body.errors[0].path, 'querystring.limit');
+        }
+      }
+      const unknownRoute = await call(t, { url: '/api/v1/nothing-here', key: a.apiKey });
+      assert.equal(unknownRoute.status, 404);
+      assert.equal(unknownRoute.headers['content-type'], 'application/problem+json; charset=utf-8');
+    });
+  });
+}
