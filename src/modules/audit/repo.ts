@@ -85,7 +85,7 @@ export async function listAuditEntries(
   params.push(limit);
   const result = await db.query<AuditRow>(
     `SELECT id::text AS id, tenant_id, actor_type, actor_id, actor_label, action, target_type, target_id, ip, user_agent, details, created_at
-       FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
+       FROM audit_log WHERE ${where.join(' AND ')} ORDER BY audit_log.id DESC LIMIT $${params.length}`,
     params,
   );
   return result.rows;
