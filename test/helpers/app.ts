@@ -84,6 +84,8 @@ export interface Call {
   body?: unknown;
   payload?: string;
   headers?: Record<string, string>;
+  /** The client address the server sees (rate limits are per address). */
+  remoteAddress?: string;
 }
 
 export async function call(t: TestApp, c: Call): Promise<Reply> {
@@ -94,6 +96,7 @@ export async function call(t: TestApp, c: Call): Promise<Reply> {
     method: c.method ?? 'GET',
     url: c.url,
     headers,
+    ...(c.remoteAddress ? { remoteAddress: c.remoteAddress } : {}),
     ...(c.body !== undefined ? { payload: c.body as object } : {}),
     ...(c.payload !== undefined ? { payload: c.payload } : {}),
   });
