@@ -39,6 +39,7 @@ export async function runService(
     'ferry ready',
   );
   if (server) await announce(ctx, config.publicUrl);
+  else process.stdout.write(`Ferry ${[...roles].join(' + ')} is running (ready in ${readyMs} ms)\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

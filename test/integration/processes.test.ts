@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { loadMigrations } from '../../src/db/migrate.ts';
+import { createEmptyPostgresDatabase, dropPostgresDatabase, postgresUrl, TEST_SECRET } from '../helpers/db.ts';
+import { baseEnv, runFerry, startFerry } from '../helpers/process.ts';
+
+describe('ferry processes on the embedded database', () => {
+  let dir: string;
+  let apiKey: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-proc-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('bad configuration or usage stops start-up with exit code 2 and names the problem', async () => {
+    const cfg = await runFerry(['start'], baseEnv({ PORT: 'abc', FERRY_SECRET: 'short', FERRY_DATA_DIR: dir }));
+    assert.equal(cfg.code, 2);
+    assert.match(cfg.stderr, /PORT must be a whole number/);
+    assert.match(cfg.stderr, /FERRY_SECRET must be at least 32 characters/);
+    const noSecret = await runFerry(['migrate'], baseEnv({ DATABASE_URL: 'postgres://postgres@127.0.0.1/test' }));
+    assert.equal(noSecret.code, 2);
+    assert.match(noSecret.stderr, /FERRY_SECRET is required with DATABASE_URL/);
+    const flag = await runFerry(['start', '--bogus'], baseEnv({}));
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /bogus/);
+    const cmd = await runFerry(['launch'], baseEnv({}));
+    assert.equal(cmd.code, 2);
+    assert.match(cmd.stderr, /Unknown command "launch"/);
+    const missing = await runFerry(['tenant', 'create', '--name', 'X'], baseEnv({ FERRY_DATA_DIR: dir }));
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--email must be an e-mail address/);
+  });
+
+  test('`ferry tenant create --json` on a stopped instance prints the tenant and an API key', async () => {
+    const r = await runFerry(['tenant', 'create', '--name', 'Acme', '--email', 'boss@example.com', '--password', 'long-enough-pw', '--json'], baseEnv({ FERRY_DATA_DIR: dir }));
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(Object.keys(out).sort(), ['apiKey', 'tenantId', 'userId']);
+    assert.match(out.apiKey, /^fry_/);
+    apiKey = out.apiKey;
+    // The generated instance secret is kept in the data dir, private to its owner.
+    const secret = await stat(join(dir, 'secret'));
+    assert.equal(secret.mode & 0o077, 0);
+  });
+
+  test('`ferry start` serves the API with that key, refuses a second process on the same data dir, and stops gracefully on SIGTERM', async () => {
+    const ferry = await startFerry(['start'], baseEnv({ FERRY_DATA_DIR: dir }));
+    try {
+      // Setup is closed: a user exists already.
+      assert.equal((await fetch(`${ferry.url}/api/v1/setup`)).status, 404);
+      const me = await fetch(`${ferry.url}/api/v1/me`, { headers: { authorization: `Bearer ${apiKey}` } });
+      assert.equal(me.status, 200);
+      assert.equal(((await me.json()) as { tenant: { name: string } }).tenant.name, 'Acme');
+
+      const busy = await runFerry(['tenant', 'create', '--name', 'B', '--email', 'b@example.com', '--password', 'long-enough-pw'], baseEnv({ FERRY_DATA_DIR: dir }));
+      assert.equal(busy.code, 1);
+      assert.match(busy.stderr, /in use by Ferry process \d+.*Stop that process first/s);
+
+      // A request still arriving when SIGTERM comes is finished, not dropped.
+      const body = JSON.stringify({ email: 'late@example.com', role: 'viewer', password: 'long-enough-pw' });
+      const pending = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request(`${ferry.url}/api/v1/members`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        });
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.write(body.slice(0, 10));
+        setTimeout(() => req.end(body.slice(10)), 500);
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const stopping = ferry.stop('SIGTERM');
+      const response = await pending;
+      assert.equal(response.status, 201, response.text);
+      const { code, ms } = await stopping;
+      assert.equal(code, 0, ferry.output());
+      assert.ok(ms < 10_000, `shutdown took ${ms} ms`);
+      await assert.rejects(stat(join(dir, 'ferry.pid')), /ENOENT/);
+    } finally {
+      await ferry.stop('SIGKILL');
+    }
+  });
+
+  test('a fresh data dir prints the setup token, also written to <data dir>/setup-token', async () => {
+    const fresh = await mkdtemp(join(tmpdir(), 'ferry-fresh-'));
+    const ferry = await startFerry(['start'], baseEnv({ FERRY_DATA_DIR: fresh, LOG_LEVEL: 'silent' }));
+    try {
+      const token = (await readFile(join(fresh, 'setup-token'), 'utf8')).trim();
+      assert.ok(ferry.output().includes(`setup token: ${token}`));
+      assert.match(ferry.output(), /Ferry is running at http:\/\/localhost:\d+/);
+      const r = await fetch(`${ferry.url}/api/v1/setup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ setupToken: token, tenantName: 'Fresh', email: 'f@example.com', password: 'long-enough-pw' }),
+      });
+      assert.equal(r.status, 201);
+      await assert.rejects(stat(join(fresh, 'setup-token')), /ENOENT/);
+    } finally {
+      assert.equal((await ferry.stop()).code, 0);
+      await rm(fresh, { recursive: true, force: true });
+    }
+  });
+});
+
+if (process.env['TEST_DATABASE_URL']) {
+  describe('ferry processes on PostgreSQL', () => {
+    let name: string;
+    let env: NodeJS.ProcessEnv;
+    before(async () => {
+      name = await createEmptyPostgresDatabase();
+      env = baseEnv({ DATABASE_URL: postgresUrl(name), FERRY_SECRET: TEST_SECRET, FERRY_DATA_DIR: await mkdtemp(join(tmpdir(), 'ferry-pg-')) });
+    });
+    after(() => dropPostgresDatabase(name));
+
+    test('two `ferry migrate` processes at once on an empty database: both succeed, each migration applied once', async () => {
+      const [a, b] = await Promise.all([runFerry(['migrate'], env), runFerry(['migrate'], env)]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(b.code, 0, b.stderr);
+      const client = new pg.Client({ connectionString: postgresUrl(name) });
+      await client.connect();
+      try {
+        const rows = await client.query('SELECT version FROM ferry_migrations ORDER BY version');
+        assert.deepEqual(rows.rows.map((r) => r.version), (await loadMigrations()).map((m) => m.version));
+        const boss = await client.query("SELECT to_regclass('pgboss.job') IS NOT NULL AS ok");
+        assert.equal(boss.rows[0].ok, true);
+      } finally {
+        await client.end();
+      }
+      assert.match(a.stdout + b.stdout, /Applied 0001_init/);
+      assert.match(a.stdout + b.stdout, /up to date/);
+    });
+
+    test('api, worker and scheduler run as separate processes on one database; setup works through the api', async () => {
+      const api = await startFerry(['api'], env);
+      const others = await Promise.all([startFerry(['worker'], env), startFerry(['scheduler'], env)]).catch(async (e) => {
+        await api.stop();
+        throw e;
+      });
+      try {
+        const token = /setup token: (\S+)/.exec(api.output())?.[1];
+        assert.ok(token, api.output());
+        const r = await fetch(`${api.url}/api/v1/setup`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ setupToken: token, tenantName: 'On PG', email: 'pg@example.com', password: 'long-enough-pw' }),
+        });
+        assert.equal(r.status, 201);
+        const { apiKey } = (await r.json()) as { apiKey: string };
+        const me = await fetch(`${api.url}/api/v1/me`, { headers: { authorization: `Bearer ${apiKey}` } });
+        assert.equal(me.status, 200);
+      } finally {
+        const stopped = await Promise.all([api, ...others].map((p) => p.stop()));
+        for (const [i, s] of stopped.entries()) assert.equal(s.code, 0, [api, ...others][i]!.output());
+      }
+      // The scheduler registered the maintenance jobs in the shared queue.
+      const client = new pg.Client({ connectionString: postgresUrl(name) });
+      await client.connect();
+      try {
+        const schedules = await client.query('SELECT name FROM pgboss.schedule ORDER BY name');
+        assert.deepEqual(schedules.rows.map((r) => r.name), ['idempotency.cleanup', 'sessions.cleanup']);
+      } finally {
+        await client.end();
+      }
+    });
+  });
+}
