@@ -31,13 +31,24 @@ describe('configuration', () => {
     }
     assert.ok(error instanceof ConfigError);
     const text = error.problems.join('\n');
-    for (const name of ['PORT', 'DATABASE_URL', 'FERRY_SECRET', 'LOG_LEVEL', 'PUBLIC_URL', 'FERRY_TRUST_PROXY', 'SMTP_PORT']) {
+    for (const name of [
+      'PORT',
+      'DATABASE_URL',
+      'FERRY_SECRET',
+      'LOG_LEVEL',
+      'PUBLIC_URL',
+      'FERRY_TRUST_PROXY',
+      'SMTP_PORT',
+    ]) {
       assert.match(text, new RegExp(`\\b${name}\\b`), `${name} not named`);
     }
   });
 
   test('DATABASE_URL requires FERRY_SECRET, since every process must share it', () => {
-    assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://u@h/db' }), /FERRY_SECRET is required with DATABASE_URL/);
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: 'postgres://u@h/db' }),
+      /FERRY_SECRET is required with DATABASE_URL/,
+    );
     const c = loadConfig({ DATABASE_URL: 'postgres://u@h/db', FERRY_SECRET: 'x'.repeat(32) });
     assert.equal(c.databaseUrl, 'postgres://u@h/db');
   });
@@ -50,8 +61,18 @@ describe('configuration', () => {
 
   test('SMTP settings are checked together', () => {
     assert.throws(() => loadConfig({ SMTP_HOST: 'mail', SMTP_FROM: 'nope' }), /SMTP_FROM/);
-    assert.throws(() => loadConfig({ SMTP_HOST: 'mail', SMTP_FROM: 'a@b.c', SMTP_USER: 'u' }), /SMTP_USER and SMTP_PASSWORD/);
+    assert.throws(
+      () => loadConfig({ SMTP_HOST: 'mail', SMTP_FROM: 'a@b.c', SMTP_USER: 'u' }),
+      /SMTP_USER and SMTP_PASSWORD/,
+    );
     const c = loadConfig({ SMTP_HOST: 'mail', SMTP_FROM: 'Ferry <ferry@example.com>', SMTP_SECURE: 'true' });
-    assert.deepEqual(c.smtp, { host: 'mail', port: 465, secure: true, user: undefined, password: undefined, from: 'Ferry <ferry@example.com>' });
+    assert.deepEqual(c.smtp, {
+      host: 'mail',
+      port: 465,
+      secure: true,
+      user: undefined,
+      password: undefined,
+      from: 'Ferry <ferry@example.com>',
+    });
   });
 });

@@ -32,7 +32,10 @@ for (const backend of backends()) {
       await assert.rejects(d.db.query('SELECT * FROM missing_table'), /missing_table/);
       assert.equal((await d.db.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one, 1);
       // A multi-statement block with its own BEGIN that fails part-way.
-      await assert.rejects(d.db.exec("BEGIN; INSERT INTO t (id) VALUES (50); SELECT 1/0; COMMIT;"), /division by zero/);
+      await assert.rejects(
+        d.db.exec('BEGIN; INSERT INTO t (id) VALUES (50); SELECT 1/0; COMMIT;'),
+        /division by zero/,
+      );
       assert.equal((await d.db.query('SELECT 1 FROM t WHERE id = 50')).rows.length, 0);
       assert.equal((await d.db.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one, 1);
       await assert.rejects(
@@ -99,7 +102,10 @@ for (const backend of backends()) {
       assert.equal(state.isUpToDate, true);
       const again = await migrate(d.db, all);
       assert.deepEqual(again.applied, []);
-      const extra = [...all, { version: all.length + 1, name: 'probe', sql: 'CREATE TABLE probe_table (x int)' }];
+      const extra = [
+        ...all,
+        { version: all.length + 1, name: 'probe', sql: 'CREATE TABLE probe_table (x int)' },
+      ];
       const applied = await migrate(d.db, extra);
       assert.deepEqual(applied.applied, [`${String(all.length + 1).padStart(4, '0')}_probe`]);
       // The database is now newer than this code: refuse, with a clear message.

@@ -59,7 +59,14 @@ export async function buildServer(deps: Deps): Promise<App> {
     for (const method of ([] as string[]).concat(route.method)) {
       if (method === 'HEAD') continue;
       const schema = route.schema ?? {};
-      routes.push({ method, url: route.url, config: route.config ?? {}, body: schema.body, querystring: schema.querystring, hidden: schema.hide === true });
+      routes.push({
+        method,
+        url: route.url,
+        config: route.config ?? {},
+        body: schema.body,
+        querystring: schema.querystring,
+        hidden: schema.hide === true,
+      });
     }
   });
 

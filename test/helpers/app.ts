@@ -72,6 +72,7 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
 export interface Reply {
   status: number;
   headers: Record<string, string | string[] | number | undefined>;
+  // biome-ignore lint/suspicious/noExplicitAny: a parsed JSON response that tests inspect field by field
   body: any;
   text: string;
 }
@@ -100,7 +101,7 @@ export async function call(t: TestApp, c: Call): Promise<Reply> {
     ...(c.body !== undefined ? { payload: c.body as object } : {}),
     ...(c.payload !== undefined ? { payload: c.payload } : {}),
   });
-  let body: any;
+  let body: Reply['body'];
   try {
     body = response.body ? JSON.parse(response.body) : undefined;
   } catch {
@@ -124,14 +125,24 @@ export async function setupFirstTenant(t: TestApp, email = 'owner@example.com'):
   const r = await call(t, {
     method: 'POST',
     url: '/api/v1/setup',
-    body: { setupToken: setupToken(t.ctx.secrets), tenantName: 'First tenant', email, password: OWNER_PASSWORD },
+    body: {
+      setupToken: setupToken(t.ctx.secrets),
+      tenantName: 'First tenant',
+      email,
+      password: OWNER_PASSWORD,
+    },
   });
   if (r.status !== 201) throw new Error(`setup failed: ${r.status} ${r.text}`);
   return { ...r.body, email, password: OWNER_PASSWORD };
 }
 
 /** Another tenant, created by an instance admin. */
-export async function createTenant(t: TestApp, adminKey: string, name: string, email: string): Promise<TenantHandle> {
+export async function createTenant(
+  t: TestApp,
+  adminKey: string,
+  name: string,
+  email: string,
+): Promise<TenantHandle> {
   const r = await call(t, {
     method: 'POST',
     url: '/api/v1/admin/tenants',
@@ -143,7 +154,12 @@ export async function createTenant(t: TestApp, adminKey: string, name: string, e
 }
 
 export async function createKey(t: TestApp, ownerKey: string, role: Role): Promise<string> {
-  const r = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: ownerKey, body: { name: `${role} key`, role } });
+  const r = await call(t, {
+    method: 'POST',
+    url: '/api/v1/api-keys',
+    key: ownerKey,
+    body: { name: `${role} key`, role },
+  });
   if (r.status !== 201) throw new Error(`key creation failed: ${r.status} ${r.text}`);
   return r.body.key;
 }

@@ -29,8 +29,11 @@ async function templateKey(): Promise<string> {
   const hash = createHash('sha256');
   const dir = join(ROOT, 'src', 'db', 'migrations');
   for (const file of (await readdir(dir)).sort()) hash.update(file).update(await readFile(join(dir, file)));
-  const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> };
-  for (const name of ['node_modules/@electric-sql/pglite', 'node_modules/pg-boss']) hash.update(lock.packages[name]?.version ?? '');
+  const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version?: string }>;
+  };
+  for (const name of ['node_modules/@electric-sql/pglite', 'node_modules/pg-boss'])
+    hash.update(lock.packages[name]?.version ?? '');
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -58,9 +61,19 @@ async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function migrateWithQueue(opened: { db: OpenedDatabase['db']; pglite?: PGlite; url?: string }): Promise<void> {
+async function migrateWithQueue(opened: {
+  db: OpenedDatabase['db'];
+  pglite?: PGlite;
+  url?: string;
+}): Promise<void> {
   await migrate(opened.db);
-  const queue = createQueue({ roles: new Set(), log: silent, pglite: opened.pglite, databaseUrl: opened.url, poolMax: 1 });
+  const queue = createQueue({
+    roles: new Set(),
+    log: silent,
+    pglite: opened.pglite,
+    databaseUrl: opened.url,
+    poolMax: 1,
+  });
   await queue.start();
   await queue.stop();
 }
@@ -107,7 +120,12 @@ async function postgresTemplate(): Promise<string> {
         const building = `${name}_building`;
         await admin.query(`DROP DATABASE IF EXISTS ${building}`);
         await admin.query(`CREATE DATABASE ${building}`);
-        const db = createPgDb({ url: adminUrl(building), max: 2, applicationName: 'ferry-test', log: silent });
+        const db = createPgDb({
+          url: adminUrl(building),
+          max: 2,
+          applicationName: 'ferry-test',
+          log: silent,
+        });
         await migrateWithQueue({ db, url: adminUrl(building) });
         await db.close();
         await admin.query(`ALTER DATABASE ${building} RENAME TO ${name}`);

@@ -9,7 +9,12 @@ type Factory = (t: TestApp, tenant: TenantHandle) => Promise<string>;
 
 export const resourceFactories: Record<string, Factory> = {
   'api-key': async (t, tenant) => {
-    const r = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: tenant.apiKey, body: { name: 'factory', role: 'viewer' } });
+    const r = await call(t, {
+      method: 'POST',
+      url: '/api/v1/api-keys',
+      key: tenant.apiKey,
+      body: { name: 'factory', role: 'viewer' },
+    });
     if (r.status !== 201) throw new Error(`api-key factory: ${r.status} ${r.text}`);
     return r.body.id;
   },
@@ -18,7 +23,11 @@ export const resourceFactories: Record<string, Factory> = {
       method: 'POST',
       url: '/api/v1/members',
       key: tenant.apiKey,
-      body: { email: `member-${randomUUID().slice(0, 8)}@example.com`, role: 'editor', password: OWNER_PASSWORD },
+      body: {
+        email: `member-${randomUUID().slice(0, 8)}@example.com`,
+        role: 'editor',
+        password: OWNER_PASSWORD,
+      },
     });
     if (r.status !== 201) throw new Error(`member factory: ${r.status} ${r.text}`);
     return r.body.id;

@@ -2,8 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { setupToken } from '../../src/modules/setup/service.ts';
+import {
+  call,
+  createKey,
+  createTestApp,
+  loginCookie,
+  OWNER_PASSWORD,
+  setupFirstTenant,
+  type TenantHandle,
+  type TestApp,
+} from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
-import { call, createKey, createTestApp, loginCookie, OWNER_PASSWORD, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
 
 for (const backend of backends()) {
   describe(`setup (${backend})`, () => {
@@ -18,13 +27,23 @@ for (const backend of backends()) {
       const wrong = await call(t, {
         method: 'POST',
         url: '/api/v1/setup',
-        body: { setupToken: 'not-the-token', tenantName: 'X', email: 'x@example.com', password: OWNER_PASSWORD },
+        body: {
+          setupToken: 'not-the-token',
+          tenantName: 'X',
+          email: 'x@example.com',
+          password: OWNER_PASSWORD,
+        },
       });
       assert.equal(wrong.status, 403);
       assert.equal(wrong.headers['content-type'], 'application/problem+json; charset=utf-8');
 
       // Two setups at once: exactly one wins.
-      const body = (email: string) => ({ setupToken: setupToken(t.ctx.secrets), tenantName: 'Acme', email, password: OWNER_PASSWORD });
+      const body = (email: string) => ({
+        setupToken: setupToken(t.ctx.secrets),
+        tenantName: 'Acme',
+        email,
+        password: OWNER_PASSWORD,
+      });
       const [a, b] = await Promise.all([
         call(t, { method: 'POST', url: '/api/v1/setup', body: body('a@example.com') }),
         call(t, { method: 'POST', url: '/api/v1/setup', body: body('b@example.com') }),
@@ -69,7 +88,11 @@ for (const backend of backends()) {
     });
 
     test('login sets an httpOnly SameSite=Lax cookie; unknown e-mail and wrong password get the same answer', async () => {
-      const ok = await call(t, { method: 'POST', url: '/api/v1/auth/login', body: { email: owner.email, password: OWNER_PASSWORD } });
+      const ok = await call(t, {
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        body: { email: owner.email, password: OWNER_PASSWORD },
+      });
       assert.equal(ok.status, 200);
       const cookie = String(ok.headers['set-cookie']);
       assert.match(cookie, /^ferry_session=[^;]+;/);
@@ -77,8 +100,16 @@ for (const backend of backends()) {
       assert.match(cookie, /SameSite=Lax/);
       assert.match(cookie, /Path=\//);
 
-      const wrongPassword = await call(t, { method: 'POST', url: '/api/v1/auth/login', body: { email: owner.email, password: 'nope-nope' } });
-      const unknownUser = await call(t, { method: 'POST', url: '/api/v1/auth/login', body: { email: 'nobody@example.com', password: 'nope-nope' } });
+      const wrongPassword = await call(t, {
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        body: { email: owner.email, password: 'nope-nope' },
+      });
+      const unknownUser = await call(t, {
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        body: { email: 'nobody@example.com', password: 'nope-nope' },
+      });
       assert.equal(wrongPassword.status, 401);
       assert.equal(unknownUser.status, 401);
       assert.equal(wrongPassword.body.detail, unknownUser.body.detail);
@@ -105,7 +136,12 @@ for (const backend of backends()) {
       const cookie2 = await loginCookie(t, owner.email, OWNER_PASSWORD);
       const noHeader = await call(t, { method: 'POST', url: '/api/v1/auth/logout', cookie: cookie2 });
       assert.equal(noHeader.status, 403, 'cookie writes need X-Requested-With');
-      const out = await call(t, { method: 'POST', url: '/api/v1/auth/logout', cookie: cookie2, headers: { 'x-requested-with': 'ferry' } });
+      const out = await call(t, {
+        method: 'POST',
+        url: '/api/v1/auth/logout',
+        cookie: cookie2,
+        headers: { 'x-requested-with': 'ferry' },
+      });
       assert.equal(out.status, 204);
       assert.match(String(out.headers['set-cookie']), /ferry_session=;/);
       assert.equal((await call(t, { url: '/api/v1/me', cookie: cookie2 })).status, 401);
@@ -121,45 +157,86 @@ for (const backend of backends()) {
     });
 
     test('API keys: secret shown once, stored hashed, last use kept, revocation and expiry stop them', async () => {
-      const created = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: owner.apiKey, body: { name: 'CI', role: 'editor' } });
+      const created = await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        key: owner.apiKey,
+        body: { name: 'CI', role: 'editor' },
+      });
       assert.equal(created.status, 201);
       const secret: string = created.body.key;
       assert.ok(secret.startsWith(created.body.prefix));
-      const stored = await t.ctx.db.query<{ key_hash: string }>('SELECT key_hash FROM api_keys WHERE id = $1', [created.body.id]);
+      const stored = await t.ctx.db.query<{ key_hash: string }>(
+        'SELECT key_hash FROM api_keys WHERE id = $1',
+        [created.body.id],
+      );
       assert.match(stored.rows[0]!.key_hash, /^[0-9a-f]{64}$/);
       assert.ok(!JSON.stringify(stored.rows).includes(secret));
 
       const listed = await call(t, { url: '/api/v1/api-keys', key: owner.apiKey });
       assert.ok(!listed.text.includes(secret));
-      assert.equal((await call(t, { url: `/api/v1/api-keys/${created.body.id}`, key: owner.apiKey })).body.lastUsedAt, null);
+      assert.equal(
+        (await call(t, { url: `/api/v1/api-keys/${created.body.id}`, key: owner.apiKey })).body.lastUsedAt,
+        null,
+      );
       assert.equal((await call(t, { url: '/api/v1/me', key: secret })).body.role, 'editor');
-      assert.ok((await call(t, { url: `/api/v1/api-keys/${created.body.id}`, key: owner.apiKey })).body.lastUsedAt);
+      assert.ok(
+        (await call(t, { url: `/api/v1/api-keys/${created.body.id}`, key: owner.apiKey })).body.lastUsedAt,
+      );
 
-      assert.equal((await call(t, { method: 'DELETE', url: `/api/v1/api-keys/${created.body.id}`, key: owner.apiKey })).status, 204);
+      assert.equal(
+        (await call(t, { method: 'DELETE', url: `/api/v1/api-keys/${created.body.id}`, key: owner.apiKey }))
+          .status,
+        204,
+      );
       assert.equal((await call(t, { url: '/api/v1/me', key: secret })).status, 401);
 
       const expiring = await call(t, {
         method: 'POST',
         url: '/api/v1/api-keys',
         key: owner.apiKey,
-        body: { name: 'short', role: 'viewer', expiresAt: new Date(clock.now().getTime() + 60_000).toISOString() },
+        body: {
+          name: 'short',
+          role: 'viewer',
+          expiresAt: new Date(clock.now().getTime() + 60_000).toISOString(),
+        },
       });
       assert.equal((await call(t, { url: '/api/v1/me', key: expiring.body.key })).status, 200);
       clock.advance(61_000);
       assert.equal((await call(t, { url: '/api/v1/me', key: expiring.body.key })).status, 401);
 
-      const past = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: owner.apiKey, body: { name: 'p', role: 'viewer', expiresAt: '2000-01-01T00:00:00Z' } });
+      const past = await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        key: owner.apiKey,
+        body: { name: 'p', role: 'viewer', expiresAt: '2000-01-01T00:00:00Z' },
+      });
       assert.equal(past.status, 400);
       assert.equal(past.body.errors[0].path, 'expiresAt');
     });
 
     test('a key cannot be created with more power than its creator', async () => {
       const admin = await createKey(t, owner.apiKey, 'admin');
-      const r = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: admin, body: { name: 'x', role: 'owner' } });
+      const r = await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        key: admin,
+        body: { name: 'x', role: 'owner' },
+      });
       assert.equal(r.status, 403);
-      const ok = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: admin, body: { name: 'x', role: 'admin' } });
+      const ok = await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        key: admin,
+        body: { name: 'x', role: 'admin' },
+      });
       assert.equal(ok.status, 201);
-      const escalate = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: admin, body: { name: 'x', role: 'admin', instanceAdmin: true } });
+      const escalate = await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        key: admin,
+        body: { name: 'x', role: 'admin', instanceAdmin: true },
+      });
       assert.equal(escalate.status, 403);
     });
 

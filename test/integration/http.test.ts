@@ -1,14 +1,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import {
+  call,
+  createTestApp,
+  OWNER_PASSWORD,
+  setupFirstTenant,
+  type TenantHandle,
+  type TestApp,
+} from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
-import { call, createTestApp, OWNER_PASSWORD, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
 
 for (const backend of backends()) {
   describe(`HTTP behaviour (${backend})`, () => {
     let t: TestApp;
     let owner: TenantHandle;
     before(async () => {
-      t = await createTestApp(backend, { env: { FERRY_RATE_LIMIT_ANONYMOUS: '5', FERRY_RATE_LIMIT_AUTHENTICATED: '1000' } });
+      t = await createTestApp(backend, {
+        env: { FERRY_RATE_LIMIT_ANONYMOUS: '5', FERRY_RATE_LIMIT_AUTHENTICATED: '1000' },
+      });
       owner = await setupFirstTenant(t);
     });
     after(() => t.close());
@@ -22,12 +31,16 @@ for (const backend of backends()) {
       assert.equal(ready.status, 200);
       assert.equal(((await ready.json()) as { status: string }).status, 'ready');
 
-      const me = await fetch(`${address}/api/v1/me`, { headers: { authorization: `Bearer ${owner.apiKey}`, 'x-request-id': 'trace-123' } });
+      const me = await fetch(`${address}/api/v1/me`, {
+        headers: { authorization: `Bearer ${owner.apiKey}`, 'x-request-id': 'trace-123' },
+      });
       assert.equal(me.status, 200);
       assert.equal(me.headers.get('x-request-id'), 'trace-123');
       assert.equal(me.headers.get('x-content-type-options'), 'nosniff');
       assert.match(me.headers.get('content-security-policy') ?? '', /default-src 'self'/);
-      const generated = await fetch(`${address}/healthz`, { headers: { 'x-request-id': 'bad id with spaces' } });
+      const generated = await fetch(`${address}/healthz`, {
+        headers: { 'x-request-id': 'bad id with spaces' },
+      });
       assert.match(generated.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
 
       const metrics = await (await fetch(`${address}/metrics`)).text();
@@ -40,7 +53,12 @@ for (const backend of backends()) {
       const statuses: number[] = [];
       let last: Awaited<ReturnType<typeof call>> | undefined;
       for (let i = 0; i < 7; i++) {
-        last = await call(t, { method: 'POST', url: '/api/v1/auth/login', body: { email: 'x@example.com', password: 'wrong-password' }, remoteAddress: '10.9.8.7' });
+        last = await call(t, {
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          body: { email: 'x@example.com', password: 'wrong-password' },
+          remoteAddress: '10.9.8.7',
+        });
         statuses.push(last.status);
       }
       assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429]);
@@ -48,15 +66,34 @@ for (const backend of backends()) {
       assert.equal(last!.body.status, 429);
       assert.equal(last!.headers['content-type'], 'application/problem+json; charset=utf-8');
       // A key has its own, higher budget: the same client with a key still gets through.
-      assert.equal((await call(t, { url: '/api/v1/me', key: owner.apiKey, remoteAddress: '10.9.8.7' })).status, 200);
+      assert.equal(
+        (await call(t, { url: '/api/v1/me', key: owner.apiKey, remoteAddress: '10.9.8.7' })).status,
+        200,
+      );
       // Health checks are never limited; other addresses have their own budget.
       assert.equal((await call(t, { url: '/healthz', remoteAddress: '10.9.8.7' })).status, 200);
-      assert.equal((await call(t, { method: 'POST', url: '/api/v1/auth/login', body: { email: 'x@example.com', password: 'wrong-password' }, remoteAddress: '10.9.8.8' })).status, 401);
+      assert.equal(
+        (
+          await call(t, {
+            method: 'POST',
+            url: '/api/v1/auth/login',
+            body: { email: 'x@example.com', password: 'wrong-password' },
+            remoteAddress: '10.9.8.8',
+          })
+        ).status,
+        401,
+      );
     });
 
     test('Idempotency-Key: a retried POST replays the first answer and does the work once', async () => {
       const send = (body: object) =>
-        call(t, { method: 'POST', url: '/api/v1/members', key: owner.apiKey, body, headers: { 'idempotency-key': 'add-ann-1' } });
+        call(t, {
+          method: 'POST',
+          url: '/api/v1/members',
+          key: owner.apiKey,
+          body,
+          headers: { 'idempotency-key': 'add-ann-1' },
+        });
       const first = await send({ email: 'ann@example.com', role: 'viewer', password: OWNER_PASSWORD });
       const second = await send({ email: 'ann@example.com', role: 'viewer', password: OWNER_PASSWORD });
       assert.equal(first.status, 201);
@@ -67,27 +104,69 @@ for (const backend of backends()) {
       assert.equal(other.status, 422);
       assert.equal(other.body.errors[0].path, 'Idempotency-Key');
       // A new API key replayed keeps its secret, which is stored encrypted.
-      const k1 = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: owner.apiKey, body: { name: 'n', role: 'viewer' }, headers: { 'idempotency-key': 'k' } });
-      const k2 = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: owner.apiKey, body: { name: 'n', role: 'viewer' }, headers: { 'idempotency-key': 'k' } });
+      const k1 = await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        key: owner.apiKey,
+        body: { name: 'n', role: 'viewer' },
+        headers: { 'idempotency-key': 'k' },
+      });
+      const k2 = await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        key: owner.apiKey,
+        body: { name: 'n', role: 'viewer' },
+        headers: { 'idempotency-key': 'k' },
+      });
       assert.equal(k1.body.key, k2.body.key);
-      const stored = await t.ctx.db.query<{ response_body: string }>("SELECT response_body FROM idempotency_keys WHERE key = 'k'");
+      const stored = await t.ctx.db.query<{ response_body: string }>(
+        "SELECT response_body FROM idempotency_keys WHERE key = 'k'",
+      );
       assert.ok(!stored.rows[0]!.response_body.includes(k1.body.key));
       // A failed request is not stored, so the client can fix it and retry with the same key.
-      const bad = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: owner.apiKey, body: { name: 'n', role: 'viewer', expiresAt: '2001-01-01T00:00:00Z' }, headers: { 'idempotency-key': 'fix-me' } });
+      const bad = await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        key: owner.apiKey,
+        body: { name: 'n', role: 'viewer', expiresAt: '2001-01-01T00:00:00Z' },
+        headers: { 'idempotency-key': 'fix-me' },
+      });
       assert.equal(bad.status, 400);
-      const fixed = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: owner.apiKey, body: { name: 'n', role: 'viewer', expiresAt: '2099-01-01T00:00:00Z' }, headers: { 'idempotency-key': 'fix-me' } });
+      const fixed = await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        key: owner.apiKey,
+        body: { name: 'n', role: 'viewer', expiresAt: '2099-01-01T00:00:00Z' },
+        headers: { 'idempotency-key': 'fix-me' },
+      });
       assert.equal(fixed.status, 201);
-      const invalidKey = await call(t, { method: 'POST', url: '/api/v1/api-keys', key: owner.apiKey, body: { name: 'n', role: 'viewer' }, headers: { 'idempotency-key': 'x'.repeat(300) } });
+      const invalidKey = await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        key: owner.apiKey,
+        body: { name: 'n', role: 'viewer' },
+        headers: { 'idempotency-key': 'x'.repeat(300) },
+      });
       assert.equal(invalidKey.status, 400);
     });
 
     test('logs never contain passwords, API keys, session tokens or setup tokens', async () => {
-      const login = await call(t, { method: 'POST', url: '/api/v1/auth/login', body: { email: owner.email, password: OWNER_PASSWORD }, remoteAddress: '10.1.1.1' });
+      const login = await call(t, {
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        body: { email: owner.email, password: OWNER_PASSWORD },
+        remoteAddress: '10.1.1.1',
+      });
       assert.equal(login.status, 200);
       const token = String(login.headers['set-cookie']).split(';')[0]!.split('=')[1]!;
       await call(t, { url: '/api/v1/me', cookie: `ferry_session=${token}` });
       await call(t, { url: '/api/v1/me?password=hunter2hunter2', key: owner.apiKey });
-      await call(t, { method: 'POST', url: '/api/v1/members', key: owner.apiKey, body: { email: 'z@example.com', role: 'viewer', password: 'sup3r-secret-pw' } });
+      await call(t, {
+        method: 'POST',
+        url: '/api/v1/members',
+        key: owner.apiKey,
+        body: { email: 'z@example.com', role: 'viewer', password: 'sup3r-secret-pw' },
+      });
       t.ctx.log.info({ password: 'hunter2hunter2', nested: { apiKey: owner.apiKey } }, 'redaction check');
       t.ctx.log.flush?.();
       const logs = t.logs.join('');

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import {
+  call,
+  createKey,
+  createTenant,
+  createTestApp,
+  loginCookie,
+  OWNER_PASSWORD,
+  setupFirstTenant,
+  type TenantHandle,
+  type TestApp,
+} from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
-import { call, createKey, createTenant, createTestApp, loginCookie, OWNER_PASSWORD, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
 
 for (const backend of backends()) {
   describe(`members and tenants (${backend})`, () => {
@@ -14,7 +24,12 @@ for (const backend of backends()) {
     after(() => t.close());
 
     const add = (key: string, email: string, role: string, password?: string) =>
-      call(t, { method: 'POST', url: '/api/v1/members', key, body: { email, role, ...(password ? { password } : {}) } });
+      call(t, {
+        method: 'POST',
+        url: '/api/v1/members',
+        key,
+        body: { email, role, ...(password ? { password } : {}) },
+      });
 
     test('add a member with a role; the new user can sign in; duplicates conflict', async () => {
       const r = await add(owner.apiKey, 'ed@example.com', 'editor', OWNER_PASSWORD);
@@ -32,39 +47,79 @@ for (const backend of backends()) {
 
     test('change a role; an admin can neither grant owner nor touch an owner', async () => {
       const viewer = await add(owner.apiKey, 'v@example.com', 'viewer', OWNER_PASSWORD);
-      const patched = await call(t, { method: 'PATCH', url: `/api/v1/members/${viewer.body.id}`, key: owner.apiKey, body: { role: 'admin' } });
+      const patched = await call(t, {
+        method: 'PATCH',
+        url: `/api/v1/members/${viewer.body.id}`,
+        key: owner.apiKey,
+        body: { role: 'admin' },
+      });
       assert.equal(patched.status, 200);
       assert.equal(patched.body.role, 'admin');
       const adminKey = await createKey(t, owner.apiKey, 'admin');
-      const grantOwner = await call(t, { method: 'PATCH', url: `/api/v1/members/${viewer.body.id}`, key: adminKey, body: { role: 'owner' } });
+      const grantOwner = await call(t, {
+        method: 'PATCH',
+        url: `/api/v1/members/${viewer.body.id}`,
+        key: adminKey,
+        body: { role: 'owner' },
+      });
       assert.equal(grantOwner.status, 403);
-      const touchOwner = await call(t, { method: 'PATCH', url: `/api/v1/members/${owner.userId}`, key: adminKey, body: { role: 'viewer' } });
+      const touchOwner = await call(t, {
+        method: 'PATCH',
+        url: `/api/v1/members/${owner.userId}`,
+        key: adminKey,
+        body: { role: 'viewer' },
+      });
       assert.equal(touchOwner.status, 403);
       assert.equal((await add(adminKey, 'o2@example.com', 'owner', OWNER_PASSWORD)).status, 403);
     });
 
     test('the last owner can be neither demoted nor removed; with two owners one can go', async () => {
-      const demote = await call(t, { method: 'PATCH', url: `/api/v1/members/${owner.userId}`, key: owner.apiKey, body: { role: 'admin' } });
+      const demote = await call(t, {
+        method: 'PATCH',
+        url: `/api/v1/members/${owner.userId}`,
+        key: owner.apiKey,
+        body: { role: 'admin' },
+      });
       assert.equal(demote.status, 409);
       assert.match(demote.body.detail, /last owner/);
-      const remove = await call(t, { method: 'DELETE', url: `/api/v1/members/${owner.userId}`, key: owner.apiKey });
+      const remove = await call(t, {
+        method: 'DELETE',
+        url: `/api/v1/members/${owner.userId}`,
+        key: owner.apiKey,
+      });
       assert.equal(remove.status, 409);
 
       const second = await add(owner.apiKey, 'owner2@example.com', 'owner', OWNER_PASSWORD);
       // Both owners demote each other at the same time: at most one succeeds.
       const [x, y] = await Promise.all([
-        call(t, { method: 'PATCH', url: `/api/v1/members/${owner.userId}`, key: owner.apiKey, body: { role: 'admin' } }),
-        call(t, { method: 'PATCH', url: `/api/v1/members/${second.body.id}`, key: owner.apiKey, body: { role: 'admin' } }),
+        call(t, {
+          method: 'PATCH',
+          url: `/api/v1/members/${owner.userId}`,
+          key: owner.apiKey,
+          body: { role: 'admin' },
+        }),
+        call(t, {
+          method: 'PATCH',
+          url: `/api/v1/members/${second.body.id}`,
+          key: owner.apiKey,
+          body: { role: 'admin' },
+        }),
       ]);
       assert.deepEqual([x.status, y.status].sort(), [200, 409]);
-      const owners = await t.ctx.db.query<{ n: number }>("SELECT count(*)::int AS n FROM memberships WHERE role = 'owner' AND tenant_id = $1", [owner.tenantId]);
+      const owners = await t.ctx.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM memberships WHERE role = 'owner' AND tenant_id = $1",
+        [owner.tenantId],
+      );
       assert.equal(owners.rows[0]!.n, 1);
     });
 
     test('a removed member loses access at once', async () => {
       const m = await add(owner.apiKey, 'gone@example.com', 'editor', OWNER_PASSWORD);
       const cookie = await loginCookie(t, 'gone@example.com', OWNER_PASSWORD);
-      assert.equal((await call(t, { method: 'DELETE', url: `/api/v1/members/${m.body.id}`, key: owner.apiKey })).status, 204);
+      assert.equal(
+        (await call(t, { method: 'DELETE', url: `/api/v1/members/${m.body.id}`, key: owner.apiKey })).status,
+        204,
+      );
       assert.equal((await call(t, { url: '/api/v1/me', cookie })).status, 401);
       assert.equal((await call(t, { url: `/api/v1/members/${m.body.id}`, key: owner.apiKey })).status, 404);
     });
@@ -86,13 +141,23 @@ for (const backend of backends()) {
         seen.push(...page.body.items.map((i) => i.id));
         cursor = page.body.nextCursor;
       } while (cursor);
-      assert.equal(seen.length, total, JSON.stringify({ seen, all: all.body.items.map((i: { id: string }) => i.id) }));
+      assert.equal(
+        seen.length,
+        total,
+        JSON.stringify({ seen, all: all.body.items.map((i: { id: string }) => i.id) }),
+      );
       assert.equal(new Set(seen).size, total);
-      assert.deepEqual(seen, [...seen].sort((p, q) => Number(q) - Number(p)));
+      assert.deepEqual(
+        seen,
+        [...seen].sort((p, q) => Number(q) - Number(p)),
+      );
 
       const removed = await call(t, { url: '/api/v1/audit?action=member.removed', key: owner.apiKey });
       assert.ok(removed.body.items.every((i: { action: string }) => i.action === 'member.removed'));
-      const future = await call(t, { url: `/api/v1/audit?from=${new Date(Date.now() + 3_600_000).toISOString()}`, key: owner.apiKey });
+      const future = await call(t, {
+        url: `/api/v1/audit?from=${new Date(Date.now() + 3_600_000).toISOString()}`,
+        key: owner.apiKey,
+      });
       assert.deepEqual(future.body.items, []);
       assert.equal((await call(t, { url: '/api/v1/audit?from=yesterday', key: owner.apiKey })).status, 400);
     });
@@ -103,13 +168,26 @@ for (const backend of backends()) {
       assert.equal(me.body.tenant.name, 'Customer 42');
       assert.equal(me.body.role, 'owner');
       assert.equal(me.body.instanceAdmin, false);
-      const denied = await call(t, { method: 'POST', url: '/api/v1/admin/tenants', key: created.apiKey, body: { name: 'X', ownerEmail: 'x@example.com', ownerPassword: OWNER_PASSWORD } });
+      const denied = await call(t, {
+        method: 'POST',
+        url: '/api/v1/admin/tenants',
+        key: created.apiKey,
+        body: { name: 'X', ownerEmail: 'x@example.com', ownerPassword: OWNER_PASSWORD },
+      });
       assert.equal(denied.status, 403);
       const list = await call(t, { url: '/api/v1/admin/tenants', key: owner.apiKey });
-      assert.ok(list.body.items.some((i: { id: string; memberCount: number }) => i.id === created.tenantId && i.memberCount === 1));
+      assert.ok(
+        list.body.items.some(
+          (i: { id: string; memberCount: number }) => i.id === created.tenantId && i.memberCount === 1,
+        ),
+      );
       // The same person can own a second tenant and choose it at sign-in.
       const again = await createTenant(t, owner.apiKey, 'Customer 43', 'c42@example.com');
-      const login = await call(t, { method: 'POST', url: '/api/v1/auth/login', body: { email: 'c42@example.com', password: OWNER_PASSWORD, tenantId: again.tenantId } });
+      const login = await call(t, {
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        body: { email: 'c42@example.com', password: OWNER_PASSWORD, tenantId: again.tenantId },
+      });
       assert.equal(login.body.tenantId, again.tenantId);
       const audit = await call(t, { url: '/api/v1/audit?action=tenant.created', key: created.apiKey });
       assert.equal(audit.body.items[0].actor.type, 'api_key');

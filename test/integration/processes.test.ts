@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { loadMigrations } from '../../src/db/migrate.ts';
-import { createEmptyPostgresDatabase, dropPostgresDatabase, postgresUrl, TEST_SECRET } from '../helpers/db.ts';
+import {
+  createEmptyPostgresDatabase,
+  dropPostgresDatabase,
+  postgresUrl,
+  TEST_SECRET,
+} from '../helpers/db.ts';
 import { baseEnv, runFerry, startFerry } from '../helpers/process.ts';
 
 describe('ferry processes on the embedded database', () => {
@@ -18,11 +23,17 @@ describe('ferry processes on the embedded database', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   test('bad configuration or usage stops start-up with exit code 2 and names the problem', async () => {
-    const cfg = await runFerry(['start'], baseEnv({ PORT: 'abc', FERRY_SECRET: 'short', FERRY_DATA_DIR: dir }));
+    const cfg = await runFerry(
+      ['start'],
+      baseEnv({ PORT: 'abc', FERRY_SECRET: 'short', FERRY_DATA_DIR: dir }),
+    );
     assert.equal(cfg.code, 2);
     assert.match(cfg.stderr, /PORT must be a whole number/);
     assert.match(cfg.stderr, /FERRY_SECRET must be at least 32 characters/);
-    const noSecret = await runFerry(['migrate'], baseEnv({ DATABASE_URL: 'postgres://postgres@127.0.0.1/test' }));
+    const noSecret = await runFerry(
+      ['migrate'],
+      baseEnv({ DATABASE_URL: 'postgres://postgres@127.0.0.1/test' }),
+    );
     assert.equal(noSecret.code, 2);
     assert.match(noSecret.stderr, /FERRY_SECRET is required with DATABASE_URL/);
     const flag = await runFerry(['start', '--bogus'], baseEnv({}));
@@ -37,7 +48,20 @@ describe('ferry processes on the embedded database', () => {
   });
 
   test('`ferry tenant create --json` on a stopped instance prints the tenant and an API key', async () => {
-    const r = await runFerry(['tenant', 'create', '--name', 'Acme', '--email', 'boss@example.com', '--password', 'long-enough-pw', '--json'], baseEnv({ FERRY_DATA_DIR: dir }));
+    const r = await runFerry(
+      [
+        'tenant',
+        'create',
+        '--name',
+        'Acme',
+        '--email',
+        'boss@example.com',
+        '--password',
+        'long-enough-pw',
+        '--json',
+      ],
+      baseEnv({ FERRY_DATA_DIR: dir }),
+    );
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.deepEqual(Object.keys(out).sort(), ['apiKey', 'tenantId', 'userId']);
@@ -57,7 +81,10 @@ describe('ferry processes on the embedded database', () => {
       assert.equal(me.status, 200);
       assert.equal(((await me.json()) as { tenant: { name: string } }).tenant.name, 'Acme');
 
-      const busy = await runFerry(['tenant', 'create', '--name', 'B', '--email', 'b@example.com', '--password', 'long-enough-pw'], baseEnv({ FERRY_DATA_DIR: dir }));
+      const busy = await runFerry(
+        ['tenant', 'create', '--name', 'B', '--email', 'b@example.com', '--password', 'long-enough-pw'],
+        baseEnv({ FERRY_DATA_DIR: dir }),
+      );
       assert.equal(busy.code, 1);
       assert.match(busy.stderr, /in use by Ferry process \d+.*Stop that process first/s);
 
@@ -66,7 +93,11 @@ describe('ferry processes on the embedded database', () => {
       const pending = new Promise<{ status: number; text: string }>((resolve, reject) => {
         const req = request(`${ferry.url}/api/v1/members`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          headers: {
+            authorization: `Bearer ${apiKey}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
         });
         req.on('response', (res) => {
           let text = '';
@@ -100,7 +131,12 @@ describe('ferry processes on the embedded database', () => {
       const r = await fetch(`${ferry.url}/api/v1/setup`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ setupToken: token, tenantName: 'Fresh', email: 'f@example.com', password: 'long-enough-pw' }),
+        body: JSON.stringify({
+          setupToken: token,
+          tenantName: 'Fresh',
+          email: 'f@example.com',
+          password: 'long-enough-pw',
+        }),
       });
       assert.equal(r.status, 201);
       await assert.rejects(stat(join(fresh, 'setup-token')), /ENOENT/);
@@ -117,7 +153,11 @@ if (process.env['TEST_DATABASE_URL']) {
     let env: NodeJS.ProcessEnv;
     before(async () => {
       name = await createEmptyPostgresDatabase();
-      env = baseEnv({ DATABASE_URL: postgresUrl(name), FERRY_SECRET: TEST_SECRET, FERRY_DATA_DIR: await mkdtemp(join(tmpdir(), 'ferry-pg-')) });
+      env = baseEnv({
+        DATABASE_URL: postgresUrl(name),
+        FERRY_SECRET: TEST_SECRET,
+        FERRY_DATA_DIR: await mkdtemp(join(tmpdir(), 'ferry-pg-')),
+      });
     });
     after(() => dropPostgresDatabase(name));
 
@@ -129,7 +169,10 @@ if (process.env['TEST_DATABASE_URL']) {
       await client.connect();
       try {
         const rows = await client.query('SELECT version FROM ferry_migrations ORDER BY version');
-        assert.deepEqual(rows.rows.map((r) => r.version), (await loadMigrations()).map((m) => m.version));
+        assert.deepEqual(
+          rows.rows.map((r) => r.version),
+          (await loadMigrations()).map((m) => m.version),
+        );
         const boss = await client.query("SELECT to_regclass('pgboss.job') IS NOT NULL AS ok");
         assert.equal(boss.rows[0].ok, true);
       } finally {
@@ -141,17 +184,24 @@ if (process.env['TEST_DATABASE_URL']) {
 
     test('api, worker and scheduler run as separate processes on one database; setup works through the api', async () => {
       const api = await startFerry(['api'], env);
-      const others = await Promise.all([startFerry(['worker'], env), startFerry(['scheduler'], env)]).catch(async (e) => {
-        await api.stop();
-        throw e;
-      });
+      const others = await Promise.all([startFerry(['worker'], env), startFerry(['scheduler'], env)]).catch(
+        async (e) => {
+          await api.stop();
+          throw e;
+        },
+      );
       try {
         const token = /setup token: (\S+)/.exec(api.output())?.[1];
         assert.ok(token, api.output());
         const r = await fetch(`${api.url}/api/v1/setup`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ setupToken: token, tenantName: 'On PG', email: 'pg@example.com', password: 'long-enough-pw' }),
+          body: JSON.stringify({
+            setupToken: token,
+            tenantName: 'On PG',
+            email: 'pg@example.com',
+            password: 'long-enough-pw',
+          }),
         });
         assert.equal(r.status, 201);
         const { apiKey } = (await r.json()) as { apiKey: string };
@@ -166,7 +216,10 @@ if (process.env['TEST_DATABASE_URL']) {
       await client.connect();
       try {
         const schedules = await client.query('SELECT name FROM pgboss.schedule ORDER BY name');
-        assert.deepEqual(schedules.rows.map((r) => r.name), ['idempotency.cleanup', 'sessions.cleanup']);
+        assert.deepEqual(
+          schedules.rows.map((r) => r.name),
+          ['idempotency.cleanup', 'sessions.cleanup'],
+        );
       } finally {
         await client.end();
       }

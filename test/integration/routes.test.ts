@@ -3,15 +3,24 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type Role, rolePermissions, roles } from '../../src/modules/members/roles.ts';
 import type { RegisteredRoute } from '../../src/server/types.ts';
+import {
+  call,
+  createKey,
+  createTenant,
+  createTestApp,
+  setupFirstTenant,
+  type TenantHandle,
+  type TestApp,
+} from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { resourceFactories } from '../helpers/factories.ts';
 import { sampleFromSchema } from '../helpers/sample.ts';
-import { call, createKey, createTenant, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
 
 // These tests walk every registered route, so routes added later are covered
 // without writing a test for them here.
 
-const apiRoutes = (t: TestApp) => t.app.registeredRoutes.filter((r) => r.url.startsWith('/api/v1') && !r.hidden);
+const apiRoutes = (t: TestApp) =>
+  t.app.registeredRoutes.filter((r) => r.url.startsWith('/api/v1') && !r.hidden);
 const withId = (r: RegisteredRoute, id: string) => r.url.replace(':id', id);
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
@@ -35,7 +44,10 @@ for (const backend of backends()) {
       for (const route of apiRoutes(t)) {
         assert.ok(route.config.auth, `${route.method} ${route.url} has no auth`);
         const path = route.url.replace(/:(\w+)/g, '{$1}');
-        assert.ok(doc.paths[path]?.[route.method.toLowerCase()], `${route.method} ${path} missing from openapi.json`);
+        assert.ok(
+          doc.paths[path]?.[route.method.toLowerCase()],
+          `${route.method} ${path} missing from openapi.json`,
+        );
       }
       const docs = await call(t, { url: '/docs/' });
       assert.equal(docs.status, 200);
@@ -61,7 +73,10 @@ for (const backend of backends()) {
           if (expectDenied) {
             assert.equal(r.status, 403, label);
           } else {
-            assert.ok(!(r.status === 403 && /lacks the permission|Only instance admins/.test(r.body.detail)), label);
+            assert.ok(
+              !(r.status === 403 && /lacks the permission|Only instance admins/.test(r.body.detail)),
+              label,
+            );
           }
           checked++;
         }
@@ -85,7 +100,11 @@ for (const backend of backends()) {
           key: a.apiKey,
           ...(route.body ? { body: sampleFromSchema(route.body) } : {}),
         });
-        assert.equal(r.status, 404, `${route.method} ${route.url} with tenant B's ${kind} → ${r.status} ${r.text}`);
+        assert.equal(
+          r.status,
+          404,
+          `${route.method} ${route.url} with tenant B's ${kind} → ${r.status} ${r.text}`,
+        );
         // And it is still there for its own tenant.
         const own = await call(t, { url: `/api/v1/${kind}s/${foreignId}`, key: b.apiKey });
         assert.equal(own.status, 200, `${kind} ${foreignId} vanished from tenant B`);
@@ -97,10 +116,19 @@ for (const backend of backends()) {
     test("lists never show another tenant's rows", async () => {
       const bKey = await resourceFactories['api-key']!(t, b);
       const bMember = await resourceFactories['member']!(t, b);
-      for (const route of apiRoutes(t).filter((r) => r.method === 'GET' && !r.url.includes(':') && r.config.auth !== 'instance-admin' && r.config.auth !== 'public')) {
+      for (const route of apiRoutes(t).filter(
+        (r) =>
+          r.method === 'GET' &&
+          !r.url.includes(':') &&
+          r.config.auth !== 'instance-admin' &&
+          r.config.auth !== 'public',
+      )) {
         const r = await call(t, { url: route.url, key: a.apiKey });
         assert.equal(r.status, 200, route.url);
-        assert.ok(!r.text.includes(bKey) && !r.text.includes(bMember) && !r.text.includes(b.tenantId), `${route.url} leaks tenant B`);
+        assert.ok(
+          !r.text.includes(bKey) && !r.text.includes(bMember) && !r.text.includes(b.tenantId),
+          `${route.url} leaks tenant B`,
+        );
       }
     });
 
@@ -108,27 +136,46 @@ for (const backend of backends()) {
       const big = JSON.stringify({ name: 'x'.repeat(1024 * 1024 + 10) });
       for (const route of apiRoutes(t)) {
         const url = withId(route, randomUUID());
-        const send = (extra: { payload?: string; body?: unknown; headers?: Record<string, string>; url?: string }) =>
-          call(t, { method: route.method as Method, url: extra.url ?? url, key: a.apiKey, ...extra });
+        const send = (extra: {
+          payload?: string;
+          body?: unknown;
+          headers?: Record<string, string>;
+          url?: string;
+        }) => call(t, { method: route.method as Method, url: extra.url ?? url, key: a.apiKey, ...extra });
         if (route.url.includes(':id')) {
-          const r = await send({ url: route.url.replace(':id', 'not-a-uuid'), ...(route.body ? { body: sampleFromSchema(route.body) } : {}) });
+          const r = await send({
+            url: route.url.replace(':id', 'not-a-uuid'),
+            ...(route.body ? { body: sampleFromSchema(route.body) } : {}),
+          });
           assert.equal(r.status, 400, `${route.method} ${route.url} bad id → ${r.status}`);
           assert.equal(r.body.errors[0].path, 'params.id');
         }
         if (route.body) {
-          const malformed = await send({ payload: '{"oops', headers: { 'content-type': 'application/json' } });
+          const malformed = await send({
+            payload: '{"oops',
+            headers: { 'content-type': 'application/json' },
+          });
           assert.equal(malformed.status, 400, `${route.url} malformed`);
           assert.equal(malformed.headers['content-type'], 'application/problem+json; charset=utf-8');
 
           const sample = sampleFromSchema(route.body) as Record<string, unknown>;
           const unknown = await send({ body: { ...sample, surprise: 1 } });
           assert.equal(unknown.status, 400, `${route.url} unknown field → ${unknown.status} ${unknown.text}`);
-          assert.deepEqual(unknown.body.errors.map((e: { path: string }) => e.path), ['surprise']);
+          assert.deepEqual(
+            unknown.body.errors.map((e: { path: string }) => e.path),
+            ['surprise'],
+          );
 
-          const wrongTypes = await send({ body: Object.fromEntries(Object.keys(sample).map((k) => [k, { nested: [] }])) });
+          const wrongTypes = await send({
+            body: Object.fromEntries(Object.keys(sample).map((k) => [k, { nested: [] }])),
+          });
           if (Object.keys(sample).length > 0) {
             assert.equal(wrongTypes.status, 400, `${route.url} wrong types`);
-            for (const key of Object.keys(sample)) assert.ok(wrongTypes.body.errors.some((e: { path: string }) => e.path === key), `${route.url}: ${key} not named`);
+            for (const key of Object.keys(sample))
+              assert.ok(
+                wrongTypes.body.errors.some((e: { path: string }) => e.path === key),
+                `${route.url}: ${key} not named`,
+              );
           }
           const notObject = await send({ payload: '[1,2]', headers: { 'content-type': 'application/json' } });
           assert.equal(notObject.status, 400, `${route.url} array body`);
@@ -141,7 +188,11 @@ for (const backend of backends()) {
         }
         const qs = route.querystring as { properties?: Record<string, unknown> } | undefined;
         if (qs?.properties?.['cursor']) {
-          for (const cursor of ['!!!', Buffer.from('{"id":"x"}').toString('base64url'), Buffer.from('[]').toString('base64url')]) {
+          for (const cursor of [
+            '!!!',
+            Buffer.from('{"id":"x"}').toString('base64url'),
+            Buffer.from('[]').toString('base64url'),
+          ]) {
             const r = await send({ url: `${url}?cursor=${cursor}` });
             assert.equal(r.status, 400, `${route.url} cursor ${cursor}`);
             assert.equal(r.body.errors[0].path, 'cursor');

@@ -131,7 +131,9 @@ export async function authenticateApiKey(
   const key = await findApiKeyByHash(db, sha256Hex(secret));
   const now = clock.now();
   if (!key || key.revoked_at || (key.expires_at && key.expires_at <= now)) return null;
-  await touchApiKey(db, key.id, now);
+  // Record use at most once a minute: most requests then cost one read, no write.
+  if (!key.last_used_at || now.getTime() - key.last_used_at.getTime() > 60_000)
+    await touchApiKey(db, key.id, now);
   return {
     kind: 'api_key',
     tenantId: key.tenant_id,

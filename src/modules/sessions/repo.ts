@@ -7,6 +7,7 @@ export interface SessionAuthRow {
   tenant_id: string;
   expires_at: Date;
   revoked_at: Date | null;
+  last_seen_at: Date;
   email: string;
   is_instance_admin: boolean;
   role: Role | null;
@@ -38,7 +39,7 @@ export async function findSessionByHash(
   tokenHash: string,
 ): Promise<SessionAuthRow | undefined> {
   const r = await db.query<SessionAuthRow>(
-    `SELECT s.id, s.user_id, s.tenant_id, s.expires_at, s.revoked_at, u.email, u.is_instance_admin, m.role
+    `SELECT s.id, s.user_id, s.tenant_id, s.expires_at, s.revoked_at, s.last_seen_at, u.email, u.is_instance_admin, m.role
        FROM sessions s JOIN users u ON u.id = s.user_id
        LEFT JOIN memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id
       WHERE s.token_hash = $1`,

@@ -122,7 +122,7 @@ export async function authenticateSession(
   const session = await findSessionByHash(db, sha256Hex(token));
   const now = clock.now();
   if (!session || session.revoked_at || session.expires_at <= now || !session.role) return null;
-  await touchSession(db, session.id, now);
+  if (now.getTime() - session.last_seen_at.getTime() > 60_000) await touchSession(db, session.id, now);
   return {
     kind: 'user',
     tenantId: session.tenant_id,
