@@ -1,0 +1,276 @@
+import mysql from 'mysql2';
+import {
+  type BoundQuery,
+  type Column,
+  type ColumnType,
+  defaultReadLimits,
+  type ReadLimits,
+  type Row,
+  type RowStream,
+  type Source,
+  SourceConnectError,
+  SourceQueryError,
+  type TableInfo,
+  type Value,
+} from './types.ts';
+
+export interface MysqlSourceOptions {
+  uri?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  ssl?: boolean;
+  maxConnections?: number;
+}
+
+interface FieldMeta {
+  name: string;
+  columnType: number;
+  characterSet: number;
+  columnLength: number;
+}
+
+const BINARY_CHARSET = 63;
+
+// MySQL protocol column type codes → Ferry types.
+function mysqlColumnType(f: FieldMeta): { type: ColumnType; name: string } {
+  switch (f.columnType) {
+    case 0:
+    case 246:
+      return { type: 'decimal', name: 'decimal' };
+    case 1:
+      return f.columnLength === 1 ? { type: 'boolean', name: 'tinyint(1)' } : { type: 'integer', name: 'tinyint' };
+    case 2:
+      return { type: 'integer', name: 'smallint' };
+    case 3:
+      return { type: 'integer', name: 'int' };
+    case 9:
+      return { type: 'integer', name: 'mediumint' };
+    case 13:
+      return { type: 'integer', name: 'year' };
+    case 8:
+      return { type: 'bigint', name: 'bigint' };
+    case 4:
+      return { type: 'float', name: 'float' };
+    case 5:
+      return { type: 'float', name: 'double' };
+    case 7:
+      return { type: 'timestamptz', name: 'timestamp' };
+    case 10:
+    case 14:
+      return { type: 'date', name: 'date' };
+    case 11:
+      return { type: 'time', name: 'time' };
+    case 12:
+      return { type: 'timestamp', name: 'datetime' };
+    case 245:
+      return { type: 'json', name: 'json' };
+    case 16:
+      return { type: 'bytes', name: 'bit' };
+    case 249:
+    case 250:
+    case 251:
+    case 252:
+    case 253:
+    case 254:
+    case 15:
+      return f.characterSet === BINARY_CHARSET ? { type: 'bytes', name: 'binary' } : { type: 'string', name: f.columnType === 252 || f.columnType >= 249 ? 'text' : 'varchar' };
+    default:
+      return { type: 'string', name: `type:${f.columnType}` };
+  }
+}
+
+// Every value is read raw (text or bytes) and converted here, so types are exact
+// and do not depend on driver options or the server's time zone.
+function convert(type: ColumnType, raw: string | Buffer | null): Value {
+  if (raw === null) return null;
+  if (type === 'bytes') return Buffer.isBuffer(raw) ? raw : Buffer.from(raw, 'latin1');
+  const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : raw;
+  switch (type) {
+    case 'boolean':
+      return text !== '0';
+    case 'integer':
+    case 'float':
+      return Number(text);
+    case 'bigint':
+      return BigInt(text);
+    case 'date':
+      return text;
+    case 'timestamp':
+      return text.replace(' ', 'T');
+    case 'timestamptz':
+      // The session runs in UTC (time_zone = '+00:00').
+      return new Date(`${text.replace(' ', 'T')}Z`);
+    case 'json':
+      return JSON.parse(text) as object;
+    default:
+      return text;
+  }
+}
+
+const rawCast = (field: { type: string; buffer(): Buffer | null; string(): string | null }) =>
+  /BLOB|BIT|GEOMETRY|STRING/.test(field.type) ? field.buffer() : field.string();
+
+function toSourceError(err: unknown): Error {
+  const e = err as { message?: string; code?: string; errno?: number; sqlMessage?: string };
+  if (e?.code && /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|PROTOCOL_CONNECTION_LOST|ER_ACCESS_DENIED_ERROR|ER_BAD_DB_ERROR|ER_DBACCESS_DENIED_ERROR|ER_CON_COUNT_ERROR)$/.test(e.code)) {
+    return new SourceConnectError(e.sqlMessage ?? e.message ?? 'connection failed', err);
+  }
+  if (e?.errno !== undefined) return new SourceQueryError(e.sqlMessage ?? e.message ?? 'query failed', { code: e.code, cause: err });
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export function createMysqlSource(options: MysqlSourceOptions): Source {
+  const pool = mysql.createPool({
+    ...(options.uri ? { uri: options.uri } : {}),
+    host: options.host,
+    port: options.port,
+    database: options.database,
+    user: options.user,
+    password: options.password,
+    ssl: options.ssl ? { rejectUnauthorized: false } : undefined,
+    connectionLimit: options.maxConnections ?? 4,
+    maxIdle: 1,
+    idleTimeout: 60_000,
+    connectTimeout: 10_000,
+    multipleStatements: false,
+    dateStrings: true,
+    timezone: 'Z',
+  });
+  let isMariaDb: boolean | undefined;
+
+  const connect = (): Promise<mysql.PoolConnection> =>
+    new Promise((resolve, reject) => pool.getConnection((err, conn) => (err ? reject(toSourceError(err)) : resolve(conn))));
+  const run = (conn: mysql.PoolConnection, sql: string, values: unknown[] = []) =>
+    new Promise<unknown[]>((resolve, reject) =>
+      conn.query(sql, values, (err, rows) => (err ? reject(toSourceError(err)) : resolve(rows as unknown[]))),
+    );
+
+  const beginReadOnly = async (conn: mysql.PoolConnection, timeoutMs: number) => {
+    if (isMariaDb === undefined) {
+      const v = (await run(conn, 'SELECT VERSION() AS v')) as Array<{ v: string }>;
+      isMariaDb = /mariadb/i.test(v[0]!.v);
+    }
+    await run(conn, "SET time_zone = '+00:00'");
+    // MariaDB limits statements in seconds, MySQL in milliseconds (SELECT only).
+    await run(conn, isMariaDb ? `SET SESSION max_statement_time = ${timeoutMs / 1000}` : `SET SESSION max_execution_time = ${Math.floor(timeoutMs)}`);
+    await run(conn, 'START TRANSACTION READ ONLY');
+  };
+
+  return {
+    dialect: 'mysql',
+    async test() {
+      const conn = await connect();
+      try {
+        await beginReadOnly(conn, 10_000);
+        const v = (await run(conn, 'SELECT VERSION() AS v')) as Array<{ v: string }>;
+        await run(conn, 'ROLLBACK');
+        return { version: `${isMariaDb ? 'MariaDB' : 'MySQL'} ${v[0]!.v}` };
+      } finally {
+        conn.release();
+      }
+    },
+
+    async openRows(query: BoundQuery, signal: AbortSignal, limits: Partial<ReadLimits> = {}): Promise<RowStream> {
+      const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
+      signal.throwIfAborted();
+      const conn = await connect();
+      let done = false;
+      const finish = (destroy: boolean) => {
+        if (done) return;
+        done = true;
+        signal.removeEventListener('abort', onAbort);
+        if (destroy) conn.destroy();
+        else conn.query('ROLLBACK', () => conn.release());
+      };
+      const onAbort = () => finish(true);
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        await beginReadOnly(conn, timeoutMs);
+      } catch (err) {
+        finish(true);
+        throw err;
+      }
+      const q = conn.query({ sql: query.sql, values: query.values, rowsAsArray: true, typeCast: rawCast as never });
+      const fields = await new Promise<FieldMeta[]>((resolve, reject) => {
+        q.once('fields', (f: FieldMeta[]) => resolve(f));
+        q.once('error', (err) => reject(toSourceError(err)));
+        // A statement without a result set (refused earlier) would never send fields.
+        q.once('end', () => resolve([]));
+      }).catch((err) => {
+        finish(true);
+        throw signal.aborted ? signal.reason : err;
+      });
+      const types = fields.map(mysqlColumnType);
+      const columns: Column[] = fields.map((f, i) => ({ name: f.name, type: types[i]!.type, dbType: types[i]!.name }));
+      const stream = q.stream({ highWaterMark: batchSize });
+      async function* batches(): AsyncGenerator<Row[]> {
+        let batch: Row[] = [];
+        try {
+          for await (const raw of stream as AsyncIterable<Array<string | Buffer | null>>) {
+            batch.push(raw.map((v, i) => convert(types[i]!.type, v)));
+            if (batch.length >= batchSize) {
+              yield batch;
+              batch = [];
+              signal.throwIfAborted();
+            }
+          }
+          if (batch.length > 0) yield batch;
+          finish(false);
+        } catch (err) {
+          finish(true);
+          throw signal.aborted ? signal.reason : toSourceError(err);
+        } finally {
+          finish(!stream.readableEnded);
+        }
+      }
+      return { columns, batches: batches() };
+    },
+
+    async listTables(): Promise<TableInfo[]> {
+      const conn = await connect();
+      try {
+        const rows = (await run(
+          conn,
+          `SELECT c.TABLE_NAME AS t, t.TABLE_TYPE AS kind, c.COLUMN_NAME AS col, c.COLUMN_TYPE AS type, c.DATA_TYPE AS dt, c.IS_NULLABLE AS nullable
+             FROM information_schema.COLUMNS c JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+            WHERE c.TABLE_SCHEMA = DATABASE() ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`,
+        )) as Array<{ t: string; kind: string; col: string; type: string; dt: string; nullable: string }>;
+        const tables = new Map<string, TableInfo>();
+        for (const r of rows) {
+          let t = tables.get(r.t);
+          if (!t) {
+            t = { schema: null, name: r.t, kind: r.kind === 'VIEW' ? 'view' : 'table', columns: [] };
+            tables.set(r.t, t);
+          }
+          t.columns.push({ name: r.col, type: declaredMysqlType(r.type, r.dt), dbType: r.type, nullable: r.nullable === 'YES' });
+        }
+        return [...tables.values()];
+      } finally {
+        conn.release();
+      }
+    },
+
+    async close() {
+      await new Promise<void>((resolve) => pool.end(() => resolve()));
+    },
+  };
+}
+
+function declaredMysqlType(columnType: string, dataType: string): ColumnType {
+  const t = dataType.toLowerCase();
+  if (columnType.toLowerCase() === 'tinyint(1)') return 'boolean';
+  if (t === 'bigint') return 'bigint';
+  if (/int|year/.test(t)) return 'integer';
+  if (t === 'decimal') return 'decimal';
+  if (t === 'float' || t === 'double') return 'float';
+  if (t === 'date') return 'date';
+  if (t === 'datetime') return 'timestamp';
+  if (t === 'timestamp') return 'timestamptz';
+  if (t === 'time') return 'time';
+  if (t === 'json') return 'json';
+  if (/blob|binary|bit/.test(t)) return 'bytes';
+  return 'string';
+}

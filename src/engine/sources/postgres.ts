@@ -1,0 +1,195 @@
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+import { parsePgText, pgColumnType } from './pg-types.ts';
+import {
+  type BoundQuery,
+  type Column,
+  defaultReadLimits,
+  type ReadLimits,
+  type Row,
+  type RowStream,
+  type Source,
+  SourceConnectError,
+  SourceQueryError,
+  type TableInfo,
+} from './types.ts';
+
+export interface PostgresSourceOptions {
+  connectionString?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  ssl?: boolean;
+  /** Run user SQL as this role with this search_path (the demo connection on Ferry's own PostgreSQL). */
+  role?: string;
+  searchPath?: string;
+  /** Only these schemas in the schema browser (default: all but the system ones). */
+  schemas?: string[];
+  maxConnections?: number;
+}
+
+// Every value arrives as text and is parsed by OID into exact values.
+const textTypes = { getTypeParser: (oid: number) => (text: string) => parsePgText(oid, text) } as unknown as pg.CustomTypesConfig;
+
+export function toSourceError(err: unknown): Error {
+  const e = err as { message?: string; code?: string; position?: string };
+  if (e?.code && /^(08|28|3D|53|57P0)/.test(e.code)) return new SourceConnectError(e.message ?? 'connection failed', err);
+  if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'ETIMEDOUT' || e?.code === 'ECONNRESET') {
+    return new SourceConnectError(`Cannot reach the database: ${e.message}`, err);
+  }
+  if (e?.code) {
+    return new SourceQueryError(e.message ?? 'query failed', { code: e.code, position: e.position ? Number(e.position) : undefined, cause: err });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export function createPostgresSource(options: PostgresSourceOptions): Source {
+  const pool = new pg.Pool({
+    ...(options.connectionString ? { connectionString: options.connectionString } : {}),
+    host: options.host,
+    port: options.port,
+    database: options.database,
+    user: options.user,
+    password: options.password,
+    ssl: options.ssl ? { rejectUnauthorized: false } : undefined,
+    max: options.maxConnections ?? 4,
+    idleTimeoutMillis: 60_000,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'ferry-source',
+  });
+  pool.on('error', () => {
+    // An idle connection dropped by the server; the pool replaces it.
+  });
+
+  const connect = async () => {
+    try {
+      return await pool.connect();
+    } catch (err) {
+      throw toSourceError(err);
+    }
+  };
+
+  const beginReadOnly = async (client: pg.PoolClient, timeoutMs: number) => {
+    await client.query('BEGIN READ ONLY');
+    await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
+    await client.query("SET LOCAL TimeZone = 'UTC'");
+    if (options.role) await client.query(`SET LOCAL ROLE ${pg.escapeIdentifier(options.role)}`);
+    if (options.searchPath) await client.query(`SET LOCAL search_path = ${pg.escapeIdentifier(options.searchPath)}`);
+  };
+
+  return {
+    dialect: 'postgres',
+    async test() {
+      const client = await connect();
+      try {
+        await beginReadOnly(client, 10_000);
+        const r = await client.query<{ version: string }>('SELECT version() AS version');
+        await client.query('ROLLBACK');
+        return { version: r.rows[0]!.version };
+      } catch (err) {
+        throw toSourceError(err);
+      } finally {
+        client.release();
+      }
+    },
+
+    async openRows(query: BoundQuery, signal: AbortSignal, limits: Partial<ReadLimits> = {}): Promise<RowStream> {
+      const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
+      signal.throwIfAborted();
+      const client = await connect();
+      let cursor: Cursor<unknown[]> | undefined;
+      let released = false;
+      const release = async (destroy: boolean) => {
+        if (released) return;
+        released = true;
+        signal.removeEventListener('abort', onAbort);
+        try {
+          if (cursor) await cursor.close();
+          if (!destroy) await client.query('ROLLBACK');
+        } catch {
+          destroy = true;
+        }
+        client.release(destroy ? true : undefined);
+      };
+      // Aborting drops the connection: the server ends the query with it.
+      const onAbort = () => void release(true);
+      signal.addEventListener('abort', onAbort, { once: true });
+      let first: unknown[][];
+      try {
+        await beginReadOnly(client, timeoutMs);
+        cursor = client.query(new Cursor<unknown[]>(query.sql, query.values, { rowMode: 'array', types: textTypes }));
+        first = await cursor.read(batchSize);
+      } catch (err) {
+        await release(true);
+        throw signal.aborted ? signal.reason : toSourceError(err);
+      }
+      const fields = (cursor as unknown as { _result: { fields: Array<{ name: string; dataTypeID: number }> } })._result.fields;
+      const columns: Column[] = fields.map((f) => {
+        const t = pgColumnType(f.dataTypeID);
+        return { name: f.name, type: t.type, dbType: t.name };
+      });
+      const current = cursor;
+      async function* batches(): AsyncGenerator<Row[]> {
+        try {
+          let rows = first as Row[];
+          while (rows.length > 0) {
+            yield rows;
+            if (rows.length < batchSize) break;
+            signal.throwIfAborted();
+            rows = (await current.read(batchSize)) as Row[];
+          }
+          await release(false);
+        } catch (err) {
+          await release(true);
+          throw signal.aborted ? signal.reason : toSourceError(err);
+        } finally {
+          // Stopped early by the consumer: close the cursor and keep the connection.
+          await release(false);
+        }
+      }
+      return { columns, batches: batches() };
+    },
+
+    async listTables(): Promise<TableInfo[]> {
+      const client = await connect();
+      try {
+        await beginReadOnly(client, 30_000);
+        const schemas = options.schemas ?? null;
+        const r = await client.query<{ schema: string; table: string; kind: string; column: string; type: string; nullable: boolean; oid: number }>(
+          `SELECT n.nspname AS schema, c.relname AS table, c.relkind AS kind, a.attname AS column,
+                  format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable, a.atttypid::int AS oid
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+              AND ($1::text[] IS NULL OR n.nspname = ANY($1::text[]))
+              AND has_table_privilege(c.oid, 'SELECT')
+            ORDER BY n.nspname, c.relname, a.attnum`,
+          [schemas],
+        );
+        await client.query('ROLLBACK');
+        const tables = new Map<string, TableInfo>();
+        for (const row of r.rows) {
+          const key = `${row.schema}.${row.table}`;
+          let t = tables.get(key);
+          if (!t) {
+            t = { schema: row.schema, name: row.table, kind: row.kind === 'v' || row.kind === 'm' ? 'view' : 'table', columns: [] };
+            tables.set(key, t);
+          }
+          t.columns.push({ name: row.column, type: pgColumnType(row.oid).type, dbType: row.type, nullable: row.nullable });
+        }
+        return [...tables.values()];
+      } catch (err) {
+        throw toSourceError(err);
+      } finally {
+        client.release();
+      }
+    },
+
+    async close() {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,250 @@
+// A small SQL lexer: enough to tell code from string literals, quoted identifiers
+// and comments, so that checks and parameter substitution never look inside
+// quotes. It does not parse SQL; the database does that, inside a read-only
+// transaction, which is what actually keeps user SQL from writing.
+
+export type Dialect = 'postgres' | 'mysql' | 'sqlite';
+
+interface Segment {
+  kind: 'code' | 'string' | 'identifier' | 'comment';
+  text: string;
+  start: number;
+}
+
+export class SqlRejected extends Error {
+  readonly position: number | undefined;
+  constructor(message: string, position?: number) {
+    super(message);
+    this.name = 'SqlRejected';
+    this.position = position;
+  }
+}
+
+function closeQuote(sql: string, from: number, quote: string, backslashEscapes: boolean): number {
+  let i = from + 1;
+  while (i < sql.length) {
+    const ch = sql[i];
+    if (backslashEscapes && ch === '\\') {
+      i += 2;
+      continue;
+    }
+    if (ch === quote) {
+      if (sql[i + 1] === quote) {
+        i += 2;
+        continue;
+      }
+      return i + 1;
+    }
+    i++;
+  }
+  throw new SqlRejected(
+    `Unterminated ${quote === "'" ? 'string literal' : 'quoted name'} starting at position ${from + 1}`,
+    from + 1,
+  );
+}
+
+export function lexSql(sql: string, dialect: Dialect): Segment[] {
+  const segments: Segment[] = [];
+  let code = '';
+  let codeStart = 0;
+  const flush = (at: number) => {
+    if (code) segments.push({ kind: 'code', text: code, start: codeStart });
+    code = '';
+    codeStart = at;
+  };
+  let i = 0;
+  while (i < sql.length) {
+    const ch = sql[i]!;
+    const next = sql[i + 1];
+    let end = -1;
+    let kind: Segment['kind'] | undefined;
+    if (ch === "'") {
+      const escapes =
+        dialect === 'mysql' || (dialect === 'postgres' && /[eE]$/.test(code) && !/\w[eE]$/.test(code));
+      end = closeQuote(sql, i, "'", escapes);
+      kind = 'string';
+    } else if (ch === '"') {
+      end = closeQuote(sql, i, '"', dialect === 'mysql');
+      kind = dialect === 'mysql' ? 'string' : 'identifier';
+    } else if (ch === '`' && dialect !== 'postgres') {
+      end = closeQuote(sql, i, '`', false);
+      kind = 'identifier';
+    } else if (ch === '-' && next === '-') {
+      const nl = sql.indexOf('\n', i);
+      end = nl === -1 ? sql.length : nl + 1;
+      kind = 'comment';
+    } else if (ch === '#' && dialect === 'mysql') {
+      const nl = sql.indexOf('\n', i);
+      end = nl === -1 ? sql.length : nl + 1;
+      kind = 'comment';
+    } else if (ch === '/' && next === '*') {
+      let depth = 1;
+      let j = i + 2;
+      while (j < sql.length && depth > 0) {
+        if (sql[j] === '*' && sql[j + 1] === '/') {
+          depth--;
+          j += 2;
+        } else if (dialect === 'postgres' && sql[j] === '/' && sql[j + 1] === '*') {
+          depth++;
+          j += 2;
+        } else j++;
+      }
+      if (depth > 0) throw new SqlRejected(`Unterminated comment starting at position ${i + 1}`, i + 1);
+      end = j;
+      kind = 'comment';
+    } else if (ch === '$' && dialect === 'postgres') {
+      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));
+      if (tag && !/[\w$]$/.test(code)) {
+        const close = sql.indexOf(tag[0], i + tag[0].length);
+        if (close === -1)
+          throw new SqlRejected(`Unterminated dollar-quoted string starting at position ${i + 1}`, i + 1);
+        end = close + tag[0].length;
+        kind = 'string';
+      }
+    }
+    if (kind !== undefined) {
+      flush(end);
+      segments.push({ kind, text: sql.slice(i, end), start: i });
+      codeStart = end;
+      i = end;
+      continue;
+    }
+    if (!code) codeStart = i;
+    code += ch;
+    i++;
+  }
+  flush(sql.length);
+  return segments;
+}
+
+const ALLOWED_FIRST = new Set(['select', 'with', 'values', 'table']);
+// Words that only appear in statements that write or change state. The
+// read-only transaction refuses these anyway; finding them first gives a clear message.
+const FORBIDDEN = new Set([
+  'insert',
+  'update',
+  'delete',
+  'merge',
+  'upsert',
+  'drop',
+  'alter',
+  'create',
+  'truncate',
+  'grant',
+  'revoke',
+  'copy',
+  'call',
+  'vacuum',
+  'attach',
+  'detach',
+  'pragma',
+  'into',
+  'reindex',
+  'cluster',
+  'refresh',
+  'notify',
+]);
+
+/** Refuses anything but a single read statement (SELECT, WITH … SELECT, VALUES, TABLE). */
+export function checkReadOnlySql(sql: string, dialect: Dialect): void {
+  const segments = lexSql(sql, dialect);
+  const code = segments.filter((s) => s.kind === 'code');
+  const words: Array<{ word: string; at: number }> = [];
+  let sawEnd = false;
+  for (const seg of code) {
+    const re = /[A-Za-z_][A-Za-z0-9_$]*|;/g;
+    for (let m = re.exec(seg.text); m; m = re.exec(seg.text)) {
+      if (m[0] === ';') {
+        sawEnd = true;
+        continue;
+      }
+      if (sawEnd)
+        throw new SqlRejected(
+          'Only one statement is allowed: remove everything after the first ";"',
+          seg.start + m.index + 1,
+        );
+      words.push({ word: m[0].toLowerCase(), at: seg.start + m.index + 1 });
+    }
+  }
+  const first = words[0];
+  if (!first) throw new SqlRejected('The query is empty');
+  if (!ALLOWED_FIRST.has(first.word)) {
+    throw new SqlRejected(
+      `Reports are read-only: a query must start with SELECT or WITH, not ${first.word.toUpperCase()}`,
+      first.at,
+    );
+  }
+  const bad = words.find((w) => FORBIDDEN.has(w.word));
+  if (bad) throw new SqlRejected(`Reports are read-only: ${bad.word.toUpperCase()} is not allowed`, bad.at);
+}
+
+const PARAM = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/** The distinct {{parameter}} names used in the query's code (not inside quotes or comments). */
+export function parameterNames(sql: string, dialect: Dialect): string[] {
+  const names = new Set<string>();
+  for (const seg of lexSql(sql, dialect)) {
+    if (seg.kind === 'code') for (const m of seg.text.matchAll(PARAM)) names.add(m[1]!);
+    if (seg.kind === 'string' && /\{\{\s*[A-Za-z_]/.test(seg.text)) {
+      const name = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)/.exec(seg.text)?.[1];
+      throw new SqlRejected(
+        `{{${name}}} is inside quotes at position ${seg.start + 1}: remove the quotes, the value is bound as a parameter`,
+        seg.start + 1,
+      );
+    }
+  }
+  return [...names];
+}
+
+/**
+ * Replaces each {{name}} with the engine's placeholder and returns the values in
+ * order. A list value becomes one placeholder per item (for `IN ({{ids}})`), an
+ * empty list becomes NULL so `IN (NULL)` matches nothing. Values are never
+ * written into the SQL text.
+ */
+export function bindParameters(
+  sql: string,
+  dialect: Dialect,
+  values: Record<string, unknown>,
+): { sql: string; values: unknown[] } {
+  parameterNames(sql, dialect);
+  const out: unknown[] = [];
+  const pgIndex = new Map<string, string>();
+  const placeholder = (name: string, value: unknown): string => {
+    if (dialect === 'postgres' && !Array.isArray(value)) {
+      const known = pgIndex.get(name);
+      if (known) return known;
+      out.push(value);
+      const p = `$${out.length}`;
+      pgIndex.set(name, p);
+      return p;
+    }
+    if (Array.isArray(value)) {
+      if (value.length === 0) return 'NULL';
+      return value
+        .map((v) => {
+          out.push(v);
+          return dialect === 'postgres' ? `$${out.length}` : '?';
+        })
+        .join(', ');
+    }
+    out.push(value);
+    return '?';
+  };
+  const text = lexSql(sql, dialect)
+    .map((seg) =>
+      seg.kind === 'code'
+        ? seg.text.replace(PARAM, (_m, name: string) => {
+            if (!(name in values)) throw new SqlRejected(`No value for parameter {{${name}}}`);
+            return placeholder(name, values[name]);
+          })
+        : seg.text,
+    )
+    .join('');
+  return { sql: text, values: out };
+}
+
+/** Quotes an identifier for the dialect (after it was checked against the schema). */
+export function quoteIdentifier(name: string, dialect: Dialect): string {
+  return dialect === 'mysql' ? `\`${name.replaceAll('`', '``')}\`` : `"${name.replaceAll('"', '""')}"`;
+}

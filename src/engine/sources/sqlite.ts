@@ -1,0 +1,165 @@
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import {
+  type BoundQuery,
+  type Column,
+  type ColumnType,
+  defaultReadLimits,
+  type ReadLimits,
+  type Row,
+  type RowStream,
+  type Source,
+  SourceConnectError,
+  SourceQueryError,
+  type TableInfo,
+  type Value,
+} from './types.ts';
+
+// SQLite through node:sqlite, opened read-only. Types come from each result
+// column's declared type (SQLite's affinity rules); expressions without a
+// declared type keep the storage class of each value.
+
+export function sqliteDeclaredType(declared: string | null | undefined): ColumnType {
+  const t = (declared ?? '').toUpperCase();
+  if (!t) return 'unknown';
+  if (t.includes('BIGINT') || t === 'INT8') return 'bigint';
+  if (t.startsWith('BOOL')) return 'boolean';
+  if (t.includes('INT')) return 'integer';
+  if (t.includes('DECIMAL') || t.includes('NUMERIC')) return 'decimal';
+  if (t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB')) return 'float';
+  if (t === 'DATE') return 'date';
+  if (t.includes('TIMESTAMPTZ') || t.includes('WITH TIME ZONE')) return 'timestamptz';
+  if (t.includes('DATETIME') || t.includes('TIMESTAMP')) return 'timestamp';
+  if (t === 'TIME') return 'time';
+  if (t.includes('JSON')) return 'json';
+  if (t.includes('UUID')) return 'uuid';
+  if (t.includes('BLOB') || t.includes('BINARY')) return 'bytes';
+  return 'string';
+}
+
+function convert(type: ColumnType, v: unknown): Value {
+  if (v === null || v === undefined) return null;
+  switch (type) {
+    case 'boolean':
+      return v === 1n || v === 1 || v === '1' || v === 'true';
+    case 'integer':
+      return typeof v === 'bigint' ? Number(v) : Number(v);
+    case 'bigint':
+      return typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)));
+    case 'float':
+      return Number(v);
+    case 'decimal':
+      return String(v);
+    case 'timestamp':
+      return String(v).replace(' ', 'T');
+    case 'timestamptz':
+      return new Date(String(v).replace(' ', 'T'));
+    case 'json':
+      return typeof v === 'string' ? (JSON.parse(v) as object) : (v as object);
+    case 'bytes':
+      return Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array);
+    case 'unknown':
+      if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v;
+      if (v instanceof Uint8Array) return Buffer.from(v);
+      return v as Value;
+    default:
+      return String(v);
+  }
+}
+
+function toSourceError(err: unknown): Error {
+  const e = err as { message?: string; code?: string; errcode?: number };
+  if (e?.code === 'ERR_SQLITE_ERROR') return new SourceQueryError(e.message ?? 'query failed', { code: String(e.errcode), cause: err });
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export function createSqliteSource(path: string): Source {
+  let db: DatabaseSync | undefined;
+  const open = () => {
+    if (db) return db;
+    try {
+      db = new DatabaseSync(path, { readOnly: true });
+    } catch (err) {
+      throw new SourceConnectError(`Cannot open the SQLite file: ${(err as Error).message}`, err);
+    }
+    return db;
+  };
+  const prepare = (sql: string): StatementSync => {
+    try {
+      const stmt = open().prepare(sql);
+      stmt.setReadBigInts(true);
+      return stmt;
+    } catch (err) {
+      throw toSourceError(err);
+    }
+  };
+
+  return {
+    dialect: 'sqlite',
+    async test() {
+      const row = prepare('SELECT sqlite_version() AS v').get() as { v: string };
+      // Reading the schema proves the file is a database, not just any file.
+      prepare('SELECT count(*) FROM sqlite_schema').get();
+      return { version: `SQLite ${row.v}` };
+    },
+
+    async openRows(query: BoundQuery, signal: AbortSignal, limits: Partial<ReadLimits> = {}): Promise<RowStream> {
+      const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
+      signal.throwIfAborted();
+      const stmt = prepare(query.sql);
+      if (stmt.columns().length === 0) throw new SourceQueryError('The statement returns no columns', {});
+      stmt.setReturnArrays(true);
+      const meta = stmt.columns();
+      const types = meta.map((c) => sqliteDeclaredType(c.type));
+      const columns: Column[] = meta.map((c, i) => ({ name: c.name, type: types[i]!, dbType: c.type ?? '' }));
+      const deadline = Date.now() + timeoutMs;
+      let iterator: Iterator<unknown>;
+      try {
+        iterator = stmt.iterate(...(query.values as never[]));
+      } catch (err) {
+        throw toSourceError(err);
+      }
+      async function* batches(): AsyncGenerator<Row[]> {
+        try {
+          for (;;) {
+            const batch: Row[] = [];
+            for (let i = 0; i < batchSize; i++) {
+              const next = iterator.next();
+              if (next.done) break;
+              batch.push((next.value as unknown[]).map((v, j) => convert(types[j]!, v)));
+            }
+            if (batch.length > 0) yield batch;
+            if (batch.length < batchSize) break;
+            // node:sqlite steps synchronously: check limits and let other work run between batches.
+            await yieldToEventLoop();
+            signal.throwIfAborted();
+            if (Date.now() > deadline) throw new SourceQueryError(`The query ran longer than ${timeoutMs / 1000} s`, { code: 'timeout' });
+          }
+        } catch (err) {
+          throw signal.aborted ? signal.reason : toSourceError(err);
+        } finally {
+          iterator.return?.();
+        }
+      }
+      return { columns, batches: batches() };
+    },
+
+    async listTables(): Promise<TableInfo[]> {
+      const objects = prepare("SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string; type: string }>;
+      return objects.map((o) => {
+        const cols = prepare(`SELECT name, type, "notnull" AS nn FROM pragma_table_info(?)`).all(o.name) as Array<{ name: string; type: string; nn: bigint }>;
+        return {
+          schema: null,
+          name: o.name,
+          kind: o.type === 'view' ? ('view' as const) : ('table' as const),
+          columns: cols.map((c) => ({ name: c.name, type: sqliteDeclaredType(c.type), dbType: c.type, nullable: c.nn === 0n })),
+        };
+      });
+    },
+
+    async close() {
+      db?.close();
+      db = undefined;
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// What every source engine (demo/PGlite, PostgreSQL, MySQL/MariaDB, SQLite) hands
+// to the export pipeline: column metadata, then rows in batches, with exact types.
+
+export const columnTypes = [
+  'string',
+  'integer',
+  'bigint',
+  'decimal',
+  'float',
+  'boolean',
+  'date',
+  'time',
+  'timestamp',
+  'timestamptz',
+  'json',
+  'uuid',
+  'bytes',
+  'unknown',
+] as const;
+export type ColumnType = (typeof columnTypes)[number];
+
+/**
+ * Values by column type:
+ * - integer, float: number; bigint: bigint (exact); decimal: string (exact digits)
+ * - date: 'YYYY-MM-DD'; time: 'HH:MM:SS[.ffffff]'; timestamp (no zone): 'YYYY-MM-DDTHH:MM:SS[.ffffff]'
+ * - timestamptz: Date (an instant)
+ * - json: the parsed value; uuid, string: string; bytes: Buffer; boolean: boolean; null: null
+ */
+export type Value = string | number | bigint | boolean | Date | Buffer | null | object;
+
+export interface Column {
+  name: string;
+  type: ColumnType;
+  /** The engine's own name for the type (e.g. "numeric(12,2)", "varchar"). */
+  dbType: string;
+}
+
+export type Row = Value[];
+
+/** A query ready for one engine: SQL with the engine's placeholders and the bound values. */
+export interface BoundQuery {
+  sql: string;
+  values: unknown[];
+}
+
+export interface RowStream {
+  columns: Column[];
+  /** Batches of rows; closes the cursor when the loop ends, throws, or the signal aborts. */
+  batches: AsyncIterable<Row[]>;
+}
+
+export interface ReadLimits {
+  /** Statement timeout in milliseconds. */
+  timeoutMs: number;
+  /** Rows per batch fetched from the server-side cursor. */
+  batchSize: number;
+}
+
+export const defaultReadLimits: ReadLimits = { timeoutMs: 300_000, batchSize: 2_000 };
+
+export interface TableInfo {
+  schema: string | null;
+  name: string;
+  kind: 'table' | 'view';
+  columns: Array<{ name: string; type: ColumnType; dbType: string; nullable: boolean }>;
+}
+
+export interface SourceInfo {
+  version: string;
+}
+
+/** A configured data source. One instance per connection, holding its pool. */
+export interface Source {
+  readonly dialect: 'postgres' | 'mysql' | 'sqlite';
+  test(): Promise<SourceInfo>;
+  openRows(query: BoundQuery, signal: AbortSignal, limits?: Partial<ReadLimits>): Promise<RowStream>;
+  listTables(): Promise<TableInfo[]>;
+  close(): Promise<void>;
+}
+
+/** A database error with what the user needs to fix the query. */
+export class SourceQueryError extends Error {
+  readonly position: number | undefined;
+  readonly code: string | undefined;
+  constructor(
+    message: string,
+    options: { position?: number | undefined; code?: string | undefined; cause?: unknown },
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'SourceQueryError';
+    this.position = options.position;
+    this.code = options.code;
+  }
+}
+
+/** The source cannot be reached (network, authentication, missing file): worth retrying or fixing the connection. */
+export class SourceConnectError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'SourceConnectError';
+  }
+}
