@@ -30,6 +30,10 @@ export interface Config {
   rateLimitAnonymous: number;
   rateLimitAuthenticated: number;
   smtp: SmtpConfig | undefined;
+  /** SQLite connections may only open files inside this directory. */
+  sqliteDir: string;
+  /** Sales lines in the demo dataset when it is first built. */
+  demoRows: number;
 }
 
 export interface ConfigOverrides {
@@ -150,7 +154,10 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = proc
     rateLimitAnonymous: readInt(env, 'FERRY_RATE_LIMIT_ANONYMOUS', 100, 1, 1_000_000, problems),
     rateLimitAuthenticated: readInt(env, 'FERRY_RATE_LIMIT_AUTHENTICATED', 5000, 1, 10_000_000, problems),
     smtp: readSmtp(env, problems),
+    sqliteDir: '',
+    demoRows: readInt(env, 'FERRY_DEMO_ROWS', 200_000, 100, 100_000_000, problems),
   };
+  config.sqliteDir = resolve(cwd, env['FERRY_SQLITE_DIR'] || resolve(config.dataDir, 'sqlite'));
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

@@ -10,7 +10,9 @@ import { createQueue, type QueueRole } from '../jobs/queue.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { createSecretBox } from '../lib/secrets.ts';
+import { createSourceRegistry } from '../modules/connections/sources.ts';
 import type { Deps } from '../modules/deps.ts';
+import { ensureDemoData, readDemoState } from '../demo/build.ts';
 import { loadOrCreateSecret, lockDataDir } from './data-dir.ts';
 
 export interface AppContext extends Deps {
@@ -69,6 +71,11 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
   try {
     const result = await migrate(database.db);
     if (result.applied.length > 0) log.info({ applied: result.applied }, 'database migrated');
+    if (!(await readDemoState(database.db))) {
+      log.info({ rows: config.demoRows }, 'building the demo dataset (first start only)');
+    }
+    const demo = await ensureDemoData(database.db, { rows: config.demoRows });
+    if (demo.built) log.info({ ms: demo.ms }, 'demo dataset ready');
     const queue = createQueue({
       roles,
       log,
@@ -77,13 +84,16 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
       poolMax: 4,
     });
     await queue.start();
+    const secrets = createSecretBox(database.secret);
+    const sources = createSourceRegistry({ pglite: database.pglite, databaseUrl: config.databaseUrl, secrets, sqliteDir: config.sqliteDir });
     const deps: Deps = {
       db: database.db,
       queue,
       clock: options.clock ?? systemClock,
       log,
-      secrets: createSecretBox(database.secret),
+      secrets,
       config: Object.freeze({ ...config, secret: database.secret }),
+      sources,
     };
     if (roles.has('worker')) await registerJobHandlers(queue, deps);
     return {
@@ -91,6 +101,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
       roles,
       async close() {
         await queue.stop();
+        await sources.closeAll();
         await database.release();
       },
     };

@@ -1,5 +1,6 @@
 import { registerApiKeyRoutes } from '../modules/api-keys/routes.ts';
 import { registerAuditRoutes } from '../modules/audit/routes.ts';
+import { registerConnectionRoutes } from '../modules/connections/routes.ts';
 import type { Deps } from '../modules/deps.ts';
 import { registerMemberRoutes } from '../modules/members/routes.ts';
 import { registerSessionRoutes } from '../modules/sessions/routes.ts';
@@ -17,4 +18,5 @@ export function registerRoutes(app: App, deps: Deps): void {
   registerMemberRoutes(app, deps);
   registerAuditRoutes(app, deps);
   registerTenantRoutes(app, deps);
+  registerConnectionRoutes(app, deps);
 }

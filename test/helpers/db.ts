@@ -5,6 +5,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { OpenedDatabase } from '../../src/app/context.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { ensureDemoData } from '../../src/demo/build.ts';
 import { createPgDb } from '../../src/db/pg.ts';
 import { openPglite } from '../../src/db/pglite.ts';
 import { createQueue } from '../../src/jobs/queue.ts';
@@ -16,6 +17,7 @@ import { createLogger } from '../../src/lib/log.ts';
 
 export type Backend = 'pglite' | 'postgres';
 
+export const TEST_DEMO_ROWS = 4000;
 export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
 const ROOT = join(import.meta.dirname, '..', '..');
 const CACHE_DIR = join(ROOT, '.test-cache');
@@ -29,6 +31,7 @@ async function templateKey(): Promise<string> {
   const hash = createHash('sha256');
   const dir = join(ROOT, 'src', 'db', 'migrations');
   for (const file of (await readdir(dir)).sort()) hash.update(file).update(await readFile(join(dir, file)));
+  hash.update(await readFile(join(ROOT, 'src', 'demo', 'dataset.ts')));
   const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as {
     packages: Record<string, { version?: string }>;
   };
@@ -67,6 +70,8 @@ async function migrateWithQueue(opened: {
   url?: string;
 }): Promise<void> {
   await migrate(opened.db);
+  // A small demo dataset: tests check shapes and values, not volume.
+  await ensureDemoData(opened.db, { rows: TEST_DEMO_ROWS });
   const queue = createQueue({
     roles: new Set(),
     log: silent,

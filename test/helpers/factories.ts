@@ -18,6 +18,16 @@ export const resourceFactories: Record<string, Factory> = {
     if (r.status !== 201) throw new Error(`api-key factory: ${r.status} ${r.text}`);
     return r.body.id;
   },
+  connection: async (t, tenant) => {
+    const r = await call(t, {
+      method: 'POST',
+      url: '/api/v1/connections',
+      key: tenant.apiKey,
+      body: { name: 'factory', type: 'postgres', config: { host: '127.0.0.1', port: 1, database: 'none', user: 'nobody', password: 'pw' } },
+    });
+    if (r.status !== 201) throw new Error(`connection factory: ${r.status} ${r.text}`);
+    return r.body.id;
+  },
   member: async (t, tenant) => {
     const r = await call(t, {
       method: 'POST',

@@ -7,6 +7,7 @@ import { randomToken } from '../../lib/secrets.ts';
 import { issueApiKey } from '../api-keys/service.ts';
 import { recordAnonymousAudit, recordAudit } from '../audit/service.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
+import { provisionDemoConnection } from '../connections/service.ts';
 import type { Deps } from '../deps.ts';
 import { insertMembership } from '../members/repo.ts';
 import { findUserByEmail, insertUser } from '../users/repo.ts';
@@ -85,6 +86,7 @@ export async function createTenantWithOwner(
   }
   if (!(await insertMembership(tx, tenantId, user.id, 'owner')))
     throw new Conflict('The owner is already a member');
+  await provisionDemoConnection(tx, tenantId);
   const key = await issueApiKey(tx, {
     tenantId,
     name: 'Owner key',

@@ -1,0 +1,127 @@
+import { Type } from 'typebox';
+import { requirePrincipal } from '../../server/plugins/auth.ts';
+import { authErrors, IdParams, PageQuery, pageOf, ProblemSchema, Timestamp } from '../../server/schemas.ts';
+import type { App } from '../../server/types.ts';
+import type { Deps } from '../deps.ts';
+import {
+  connectionSchema,
+  createTenantConnection,
+  deleteTenantConnection,
+  getTenantConnection,
+  listTenantConnections,
+  testSavedConnection,
+  testUnsavedConnection,
+  updateTenantConnection,
+} from './service.ts';
+
+const TypeSchema = Type.Union([Type.Literal('demo'), Type.Literal('postgres'), Type.Literal('mysql'), Type.Literal('sqlite')]);
+
+const ConfigInput = Type.Object(
+  {
+    url: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'postgres://user:pass@host:5432/db or mysql://…; stored encrypted' })),
+    host: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    database: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    user: Type.Optional(Type.String({ maxLength: 255 })),
+    password: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()], { description: 'Write-only; null removes it' })),
+    ssl: Type.Optional(Type.Boolean()),
+    path: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'SQLite: a file inside FERRY_SQLITE_DIR' })),
+  },
+  { additionalProperties: false },
+);
+
+const ConnectionSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  type: TypeSchema,
+  config: Type.Record(Type.String(), Type.Unknown()),
+  hasPassword: Type.Boolean(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+
+const CreateBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200 }), type: Type.Union([Type.Literal('postgres'), Type.Literal('mysql'), Type.Literal('sqlite')]), config: ConfigInput },
+  { additionalProperties: false },
+);
+const PatchBody = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), config: Type.Optional(ConfigInput) }, { additionalProperties: false });
+const TestResult = Type.Object({ ok: Type.Literal(true), version: Type.String(), latencyMs: Type.Integer() });
+
+const ColumnInfo = Type.Object({ name: Type.String(), type: Type.String(), dbType: Type.String(), nullable: Type.Boolean() });
+const SchemaResult = Type.Object({
+  tables: Type.Array(Type.Object({ schema: Type.Union([Type.String(), Type.Null()]), name: Type.String(), kind: Type.String(), columns: Type.Array(ColumnInfo) })),
+  cachedAt: Timestamp,
+});
+
+export function registerConnectionRoutes(app: App, deps: Deps): void {
+  const read = { auth: { permission: 'connections:read' as const } };
+  const write = { auth: { permission: 'connections:write' as const } };
+
+  app.get(
+    '/api/v1/connections',
+    { config: read, schema: { tags: ['connections'], summary: 'Data sources of your tenant', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageOf(ConnectionSchema), ...authErrors } } },
+    async (request) => listTenantConnections(deps, requirePrincipal(request.principal), { cursor: request.query.cursor, limit: request.query.limit ?? 50 }),
+  );
+
+  app.post(
+    '/api/v1/connections',
+    { config: write, schema: { tags: ['connections'], summary: 'Add a PostgreSQL, MySQL/MariaDB or SQLite connection', body: CreateBody, response: { 201: ConnectionSchema, ...authErrors } } },
+    async (request, reply) => reply.code(201).send(await createTenantConnection(deps, requirePrincipal(request.principal), request.origin, request.body)),
+  );
+
+  app.post(
+    '/api/v1/connections/test',
+    {
+      config: write,
+      schema: {
+        tags: ['connections'],
+        summary: 'Test settings before saving them: server version and latency, or the exact error',
+        body: Type.Object({ type: Type.Union([Type.Literal('postgres'), Type.Literal('mysql'), Type.Literal('sqlite')]), config: ConfigInput }, { additionalProperties: false }),
+        response: { 200: TestResult, 422: ProblemSchema, ...authErrors },
+      },
+    },
+    async (request) => testUnsavedConnection(deps, request.body),
+  );
+
+  app.get(
+    '/api/v1/connections/:id',
+    { config: { ...read, resource: 'connection' }, schema: { tags: ['connections'], summary: 'One connection (never its password)', params: IdParams, response: { 200: ConnectionSchema, 404: ProblemSchema, ...authErrors } } },
+    async (request) => getTenantConnection(deps, requirePrincipal(request.principal), request.params.id),
+  );
+
+  app.patch(
+    '/api/v1/connections/:id',
+    { config: { ...write, resource: 'connection' }, schema: { tags: ['connections'], summary: 'Rename or change settings (omit password to keep it)', params: IdParams, body: PatchBody, response: { 200: ConnectionSchema, 404: ProblemSchema, ...authErrors } } },
+    async (request) => updateTenantConnection(deps, requirePrincipal(request.principal), request.origin, request.params.id, request.body),
+  );
+
+  app.delete(
+    '/api/v1/connections/:id',
+    { config: { ...write, resource: 'connection' }, schema: { tags: ['connections'], summary: 'Delete a connection no report uses', params: IdParams, response: { 204: Type.Null(), 404: ProblemSchema, 409: ProblemSchema, ...authErrors } } },
+    async (request, reply) => {
+      await deleteTenantConnection(deps, requirePrincipal(request.principal), request.origin, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/api/v1/connections/:id/test',
+    { config: { ...read, resource: 'connection' }, schema: { tags: ['connections'], summary: 'Connect and report server version and latency, or the exact error', params: IdParams, response: { 200: TestResult, 404: ProblemSchema, 422: ProblemSchema, ...authErrors } } },
+    async (request) => testSavedConnection(deps, requirePrincipal(request.principal), request.params.id),
+  );
+
+  app.get(
+    '/api/v1/connections/:id/schema',
+    {
+      config: { ...read, resource: 'connection' },
+      schema: {
+        tags: ['connections'],
+        summary: 'Tables and views with their columns and types (cached; ?refresh=true reads again)',
+        params: IdParams,
+        querystring: Type.Object({ refresh: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 200: SchemaResult, 404: ProblemSchema, 422: ProblemSchema, ...authErrors },
+      },
+    },
+    async (request) => connectionSchema(deps, requirePrincipal(request.principal), request.params.id, request.query.refresh === true),
+  );
+}
