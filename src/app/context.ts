@@ -5,6 +5,7 @@ import type { Db } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPgDb } from '../db/pg.ts';
 import { openPglite } from '../db/pglite.ts';
+import { ensureDemoData, readDemoState } from '../demo/build.ts';
 import { registerJobHandlers } from '../jobs/handlers.ts';
 import { createQueue, type QueueRole } from '../jobs/queue.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
@@ -12,7 +13,6 @@ import type { Logger } from '../lib/log.ts';
 import { createSecretBox } from '../lib/secrets.ts';
 import { createSourceRegistry } from '../modules/connections/sources.ts';
 import type { Deps } from '../modules/deps.ts';
-import { ensureDemoData, readDemoState } from '../demo/build.ts';
 import { loadOrCreateSecret, lockDataDir } from './data-dir.ts';
 
 export interface AppContext extends Deps {
@@ -85,7 +85,12 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
     });
     await queue.start();
     const secrets = createSecretBox(database.secret);
-    const sources = createSourceRegistry({ pglite: database.pglite, databaseUrl: config.databaseUrl, secrets, sqliteDir: config.sqliteDir });
+    const sources = createSourceRegistry({
+      pglite: database.pglite,
+      databaseUrl: config.databaseUrl,
+      secrets,
+      sqliteDir: config.sqliteDir,
+    });
     const deps: Deps = {
       db: database.db,
       queue,

@@ -11,7 +11,9 @@ export interface DemoState {
 export async function readDemoState(db: Db): Promise<DemoState | null> {
   const present = await db.query<{ ok: boolean }>("SELECT to_regclass('demo.meta') IS NOT NULL AS ok");
   if (!present.rows[0]?.ok) return null;
-  const r = await db.query<{ version: number; sales_lines: number }>('SELECT version, sales_lines FROM demo.meta');
+  const r = await db.query<{ version: number; sales_lines: number }>(
+    'SELECT version, sales_lines FROM demo.meta',
+  );
   const row = r.rows[0];
   return row ? { version: row.version, salesLines: row.sales_lines } : null;
 }
@@ -21,7 +23,10 @@ export async function readDemoState(db: Db): Promise<DemoState | null> {
  * it with `rows` sales lines when `force` is set). One transaction under an
  * advisory lock, so concurrent starts build it once and readers never see half.
  */
-export async function ensureDemoData(db: Db, options: { rows?: number; force?: boolean } = {}): Promise<{ built: boolean; ms: number }> {
+export async function ensureDemoData(
+  db: Db,
+  options: { rows?: number; force?: boolean } = {},
+): Promise<{ built: boolean; ms: number }> {
   const started = performance.now();
   const current = await readDemoState(db);
   if (!options.force && current?.version === DEMO_VERSION) return { built: false, ms: 0 };

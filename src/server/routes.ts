@@ -3,6 +3,7 @@ import { registerAuditRoutes } from '../modules/audit/routes.ts';
 import { registerConnectionRoutes } from '../modules/connections/routes.ts';
 import type { Deps } from '../modules/deps.ts';
 import { registerMemberRoutes } from '../modules/members/routes.ts';
+import { registerReportRoutes } from '../modules/reports/routes.ts';
 import { registerSessionRoutes } from '../modules/sessions/routes.ts';
 import { registerSetupRoutes } from '../modules/setup/routes.ts';
 import { registerSystemRoutes } from '../modules/system/routes.ts';
@@ -19,4 +20,5 @@ export function registerRoutes(app: App, deps: Deps): void {
   registerAuditRoutes(app, deps);
   registerTenantRoutes(app, deps);
   registerConnectionRoutes(app, deps);
+  registerReportRoutes(app, deps);
 }

@@ -5,9 +5,9 @@ import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { OpenedDatabase } from '../../src/app/context.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { ensureDemoData } from '../../src/demo/build.ts';
 import { createPgDb } from '../../src/db/pg.ts';
 import { openPglite } from '../../src/db/pglite.ts';
+import { ensureDemoData } from '../../src/demo/build.ts';
 import { createQueue } from '../../src/jobs/queue.ts';
 import { createLogger } from '../../src/lib/log.ts';
 

@@ -23,9 +23,23 @@ export const resourceFactories: Record<string, Factory> = {
       method: 'POST',
       url: '/api/v1/connections',
       key: tenant.apiKey,
-      body: { name: 'factory', type: 'postgres', config: { host: '127.0.0.1', port: 1, database: 'none', user: 'nobody', password: 'pw' } },
+      body: {
+        name: 'factory',
+        type: 'postgres',
+        config: { host: '127.0.0.1', port: 1, database: 'none', user: 'nobody', password: 'pw' },
+      },
     });
     if (r.status !== 201) throw new Error(`connection factory: ${r.status} ${r.text}`);
+    return r.body.id;
+  },
+  report: async (t, tenant) => {
+    const r = await call(t, {
+      method: 'POST',
+      url: '/api/v1/templates/customer-list/use',
+      key: tenant.apiKey,
+      body: {},
+    });
+    if (r.status !== 201) throw new Error(`report factory: ${r.status} ${r.text}`);
     return r.body.id;
   },
   member: async (t, tenant) => {

@@ -173,7 +173,9 @@ for (const backend of backends()) {
             assert.equal(wrongTypes.status, 400, `${route.url} wrong types`);
             for (const key of Object.keys(sample))
               assert.ok(
-                wrongTypes.body.errors.some((e: { path: string }) => e.path === key || e.path.startsWith(`${key}.`)),
+                wrongTypes.body.errors.some(
+                  (e: { path: string }) => e.path === key || e.path.startsWith(`${key}.`),
+                ),
                 `${route.url}: ${key} not named`,
               );
           }

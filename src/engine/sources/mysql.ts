@@ -41,7 +41,9 @@ function mysqlColumnType(f: FieldMeta): { type: ColumnType; name: string } {
     case 246:
       return { type: 'decimal', name: 'decimal' };
     case 1:
-      return f.columnLength === 1 ? { type: 'boolean', name: 'tinyint(1)' } : { type: 'integer', name: 'tinyint' };
+      return f.columnLength === 1
+        ? { type: 'boolean', name: 'tinyint(1)' }
+        : { type: 'integer', name: 'tinyint' };
     case 2:
       return { type: 'integer', name: 'smallint' };
     case 3:
@@ -76,7 +78,9 @@ function mysqlColumnType(f: FieldMeta): { type: ColumnType; name: string } {
     case 253:
     case 254:
     case 15:
-      return f.characterSet === BINARY_CHARSET ? { type: 'bytes', name: 'binary' } : { type: 'string', name: f.columnType === 252 || f.columnType >= 249 ? 'text' : 'varchar' };
+      return f.characterSet === BINARY_CHARSET
+        ? { type: 'bytes', name: 'binary' }
+        : { type: 'string', name: f.columnType === 252 || f.columnType >= 249 ? 'text' : 'varchar' };
     default:
       return { type: 'string', name: `type:${f.columnType}` };
   }
@@ -115,10 +119,16 @@ const rawCast = (field: { type: string; buffer(): Buffer | null; string(): strin
 
 function toSourceError(err: unknown): Error {
   const e = err as { message?: string; code?: string; errno?: number; sqlMessage?: string };
-  if (e?.code && /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|PROTOCOL_CONNECTION_LOST|ER_ACCESS_DENIED_ERROR|ER_BAD_DB_ERROR|ER_DBACCESS_DENIED_ERROR|ER_CON_COUNT_ERROR)$/.test(e.code)) {
+  if (
+    e?.code &&
+    /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|PROTOCOL_CONNECTION_LOST|ER_ACCESS_DENIED_ERROR|ER_BAD_DB_ERROR|ER_DBACCESS_DENIED_ERROR|ER_CON_COUNT_ERROR)$/.test(
+      e.code,
+    )
+  ) {
     return new SourceConnectError(e.sqlMessage ?? e.message ?? 'connection failed', err);
   }
-  if (e?.errno !== undefined) return new SourceQueryError(e.sqlMessage ?? e.message ?? 'query failed', { code: e.code, cause: err });
+  if (e?.errno !== undefined)
+    return new SourceQueryError(e.sqlMessage ?? e.message ?? 'query failed', { code: e.code, cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }
 
@@ -142,7 +152,9 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
   let isMariaDb: boolean | undefined;
 
   const connect = (): Promise<mysql.PoolConnection> =>
-    new Promise((resolve, reject) => pool.getConnection((err, conn) => (err ? reject(toSourceError(err)) : resolve(conn))));
+    new Promise((resolve, reject) =>
+      pool.getConnection((err, conn) => (err ? reject(toSourceError(err)) : resolve(conn))),
+    );
   const run = (conn: mysql.PoolConnection, sql: string, values: unknown[] = []) =>
     new Promise<unknown[]>((resolve, reject) =>
       conn.query(sql, values, (err, rows) => (err ? reject(toSourceError(err)) : resolve(rows as unknown[]))),
@@ -155,7 +167,12 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
     }
     await run(conn, "SET time_zone = '+00:00'");
     // MariaDB limits statements in seconds, MySQL in milliseconds (SELECT only).
-    await run(conn, isMariaDb ? `SET SESSION max_statement_time = ${timeoutMs / 1000}` : `SET SESSION max_execution_time = ${Math.floor(timeoutMs)}`);
+    await run(
+      conn,
+      isMariaDb
+        ? `SET SESSION max_statement_time = ${timeoutMs / 1000}`
+        : `SET SESSION max_execution_time = ${Math.floor(timeoutMs)}`,
+    );
     await run(conn, 'START TRANSACTION READ ONLY');
   };
 
@@ -173,7 +190,11 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
       }
     },
 
-    async openRows(query: BoundQuery, signal: AbortSignal, limits: Partial<ReadLimits> = {}): Promise<RowStream> {
+    async openRows(
+      query: BoundQuery,
+      signal: AbortSignal,
+      limits: Partial<ReadLimits> = {},
+    ): Promise<RowStream> {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       const conn = await connect();
@@ -193,7 +214,12 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
         finish(true);
         throw err;
       }
-      const q = conn.query({ sql: query.sql, values: query.values, rowsAsArray: true, typeCast: rawCast as never });
+      const q = conn.query({
+        sql: query.sql,
+        values: query.values,
+        rowsAsArray: true,
+        typeCast: rawCast as never,
+      });
       const fields = await new Promise<FieldMeta[]>((resolve, reject) => {
         q.once('fields', (f: FieldMeta[]) => resolve(f));
         q.once('error', (err) => reject(toSourceError(err)));
@@ -204,7 +230,11 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
         throw signal.aborted ? signal.reason : err;
       });
       const types = fields.map(mysqlColumnType);
-      const columns: Column[] = fields.map((f, i) => ({ name: f.name, type: types[i]!.type, dbType: types[i]!.name }));
+      const columns: Column[] = fields.map((f, i) => ({
+        name: f.name,
+        type: types[i]!.type,
+        dbType: types[i]!.name,
+      }));
       const stream = q.stream({ highWaterMark: batchSize });
       async function* batches(): AsyncGenerator<Row[]> {
         let batch: Row[] = [];
@@ -245,7 +275,12 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
             t = { schema: null, name: r.t, kind: r.kind === 'VIEW' ? 'view' : 'table', columns: [] };
             tables.set(r.t, t);
           }
-          t.columns.push({ name: r.col, type: declaredMysqlType(r.type, r.dt), dbType: r.type, nullable: r.nullable === 'YES' });
+          t.columns.push({
+            name: r.col,
+            type: declaredMysqlType(r.type, r.dt),
+            dbType: r.type,
+            nullable: r.nullable === 'YES',
+          });
         }
         return [...tables.values()];
       } finally {

@@ -23,7 +23,10 @@ export function createPgliteDemoSource(pglite: PGlite, role: string, schema: str
   const setup = (timeoutMs: number) =>
     `BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}; SET LOCAL TimeZone = 'UTC'; SET LOCAL ROLE ${role}; SET LOCAL search_path = ${schema};`;
 
-  const inReadOnly = async <T>(timeoutMs: number, fn: (tx: { query: PGlite['query'] }) => Promise<T>): Promise<T> =>
+  const inReadOnly = async <T>(
+    timeoutMs: number,
+    fn: (tx: { query: PGlite['query'] }) => Promise<T>,
+  ): Promise<T> =>
     pglite.transaction(async (tx) => {
       await tx.exec(setup(timeoutMs).replace('BEGIN READ ONLY; ', 'SET TRANSACTION READ ONLY; '));
       return fn(tx as unknown as { query: PGlite['query'] });
@@ -33,25 +36,35 @@ export function createPgliteDemoSource(pglite: PGlite, role: string, schema: str
     dialect: 'postgres',
     async test() {
       try {
-        const r = await inReadOnly(10_000, (tx) => tx.query<{ version: string }>('SELECT version() AS version'));
+        const r = await inReadOnly(10_000, (tx) =>
+          tx.query<{ version: string }>('SELECT version() AS version'),
+        );
         return { version: `${r.rows[0]!.version} (embedded, demo data)` };
       } catch (err) {
         throw toSourceError(err);
       }
     },
 
-    async openRows(query: BoundQuery, signal: AbortSignal, limits: Partial<ReadLimits> = {}): Promise<RowStream> {
+    async openRows(
+      query: BoundQuery,
+      signal: AbortSignal,
+      limits: Partial<ReadLimits> = {},
+    ): Promise<RowStream> {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       const cursor = `ferry_${randomBytes(8).toString('hex')}`;
+      const declare = `DECLARE ${cursor} NO SCROLL CURSOR WITH HOLD FOR `;
       let fields: Array<{ name: string; dataTypeID: number }>;
       try {
         fields = await inReadOnly(timeoutMs, async (tx) => {
-          await tx.query(`DECLARE ${cursor} NO SCROLL CURSOR WITH HOLD FOR ${query.sql}`, query.values);
+          await tx.query(`${declare}${query.sql}`, query.values);
           const probe = await tx.query(`FETCH 0 FROM ${cursor}`);
           return probe.fields;
         });
       } catch (err) {
+        // Positions count from the start of the user's query, not of DECLARE.
+        const e = err as { position?: string };
+        if (e?.position) e.position = String(Math.max(1, Number(e.position) - declare.length));
         throw toSourceError(err);
       }
       const columns: Column[] = fields.map((f) => {
@@ -68,7 +81,10 @@ export function createPgliteDemoSource(pglite: PGlite, role: string, schema: str
         try {
           for (;;) {
             signal.throwIfAborted();
-            const r = await pglite.query<unknown[]>(`FETCH ${batchSize} FROM ${cursor}`, [], { rowMode: 'array', parsers: pgParsers });
+            const r = await pglite.query<unknown[]>(`FETCH ${batchSize} FROM ${cursor}`, [], {
+              rowMode: 'array',
+              parsers: pgParsers,
+            });
             if (r.rows.length > 0) yield r.rows as Row[];
             if (r.rows.length < batchSize) break;
           }
@@ -83,7 +99,14 @@ export function createPgliteDemoSource(pglite: PGlite, role: string, schema: str
 
     async listTables(): Promise<TableInfo[]> {
       const r = await inReadOnly(30_000, (tx) =>
-        tx.query<{ table: string; kind: string; column: string; type: string; nullable: boolean; oid: number }>(
+        tx.query<{
+          table: string;
+          kind: string;
+          column: string;
+          type: string;
+          nullable: boolean;
+          oid: number;
+        }>(
           `SELECT c.relname AS table, c.relkind AS kind, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type,
                   NOT a.attnotnull AS nullable, a.atttypid::int AS oid
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -100,7 +123,12 @@ export function createPgliteDemoSource(pglite: PGlite, role: string, schema: str
           t = { schema, name: row.table, kind: row.kind === 'r' ? 'table' : 'view', columns: [] };
           tables.set(row.table, t);
         }
-        t.columns.push({ name: row.column, type: pgColumnType(row.oid).type, dbType: row.type, nullable: row.nullable });
+        t.columns.push({
+          name: row.column,
+          type: pgColumnType(row.oid).type,
+          dbType: row.type,
+          nullable: row.nullable,
+        });
       }
       return [...tables.values()];
     },

@@ -31,16 +31,28 @@ export interface PostgresSourceOptions {
 }
 
 // Every value arrives as text and is parsed by OID into exact values.
-const textTypes = { getTypeParser: (oid: number) => (text: string) => parsePgText(oid, text) } as unknown as pg.CustomTypesConfig;
+const textTypes = {
+  getTypeParser: (oid: number) => (text: string) => parsePgText(oid, text),
+} as unknown as pg.CustomTypesConfig;
 
 export function toSourceError(err: unknown): Error {
   const e = err as { message?: string; code?: string; position?: string };
-  if (e?.code && /^(08|28|3D|53|57P0)/.test(e.code)) return new SourceConnectError(e.message ?? 'connection failed', err);
-  if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'ETIMEDOUT' || e?.code === 'ECONNRESET') {
+  if (e?.code && /^(08|28|3D|53|57P0)/.test(e.code))
+    return new SourceConnectError(e.message ?? 'connection failed', err);
+  if (
+    e?.code === 'ECONNREFUSED' ||
+    e?.code === 'ENOTFOUND' ||
+    e?.code === 'ETIMEDOUT' ||
+    e?.code === 'ECONNRESET'
+  ) {
     return new SourceConnectError(`Cannot reach the database: ${e.message}`, err);
   }
   if (e?.code) {
-    return new SourceQueryError(e.message ?? 'query failed', { code: e.code, position: e.position ? Number(e.position) : undefined, cause: err });
+    return new SourceQueryError(e.message ?? 'query failed', {
+      code: e.code,
+      position: e.position ? Number(e.position) : undefined,
+      cause: err,
+    });
   }
   return err instanceof Error ? err : new Error(String(err));
 }
@@ -76,7 +88,8 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
     await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
     await client.query("SET LOCAL TimeZone = 'UTC'");
     if (options.role) await client.query(`SET LOCAL ROLE ${pg.escapeIdentifier(options.role)}`);
-    if (options.searchPath) await client.query(`SET LOCAL search_path = ${pg.escapeIdentifier(options.searchPath)}`);
+    if (options.searchPath)
+      await client.query(`SET LOCAL search_path = ${pg.escapeIdentifier(options.searchPath)}`);
   };
 
   return {
@@ -95,7 +108,11 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       }
     },
 
-    async openRows(query: BoundQuery, signal: AbortSignal, limits: Partial<ReadLimits> = {}): Promise<RowStream> {
+    async openRows(
+      query: BoundQuery,
+      signal: AbortSignal,
+      limits: Partial<ReadLimits> = {},
+    ): Promise<RowStream> {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       const client = await connect();
@@ -119,13 +136,17 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       let first: unknown[][];
       try {
         await beginReadOnly(client, timeoutMs);
-        cursor = client.query(new Cursor<unknown[]>(query.sql, query.values, { rowMode: 'array', types: textTypes }));
+        cursor = client.query(
+          new Cursor<unknown[]>(query.sql, query.values, { rowMode: 'array', types: textTypes }),
+        );
         first = await cursor.read(batchSize);
       } catch (err) {
         await release(true);
         throw signal.aborted ? signal.reason : toSourceError(err);
       }
-      const fields = (cursor as unknown as { _result: { fields: Array<{ name: string; dataTypeID: number }> } })._result.fields;
+      const fields = (
+        cursor as unknown as { _result: { fields: Array<{ name: string; dataTypeID: number }> } }
+      )._result.fields;
       const columns: Column[] = fields.map((f) => {
         const t = pgColumnType(f.dataTypeID);
         return { name: f.name, type: t.type, dbType: t.name };
@@ -157,7 +178,15 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       try {
         await beginReadOnly(client, 30_000);
         const schemas = options.schemas ?? null;
-        const r = await client.query<{ schema: string; table: string; kind: string; column: string; type: string; nullable: boolean; oid: number }>(
+        const r = await client.query<{
+          schema: string;
+          table: string;
+          kind: string;
+          column: string;
+          type: string;
+          nullable: boolean;
+          oid: number;
+        }>(
           `SELECT n.nspname AS schema, c.relname AS table, c.relkind AS kind, a.attname AS column,
                   format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable, a.atttypid::int AS oid
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -175,10 +204,20 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
           const key = `${row.schema}.${row.table}`;
           let t = tables.get(key);
           if (!t) {
-            t = { schema: row.schema, name: row.table, kind: row.kind === 'v' || row.kind === 'm' ? 'view' : 'table', columns: [] };
+            t = {
+              schema: row.schema,
+              name: row.table,
+              kind: row.kind === 'v' || row.kind === 'm' ? 'view' : 'table',
+              columns: [],
+            };
             tables.set(key, t);
           }
-          t.columns.push({ name: row.column, type: pgColumnType(row.oid).type, dbType: row.type, nullable: row.nullable });
+          t.columns.push({
+            name: row.column,
+            type: pgColumnType(row.oid).type,
+            dbType: row.type,
+            nullable: row.nullable,
+          });
         }
         return [...tables.values()];
       } catch (err) {

@@ -206,7 +206,7 @@ export function bindParameters(
   sql: string,
   dialect: Dialect,
   values: Record<string, unknown>,
-): { sql: string; values: unknown[] } {
+): { sql: string; values: unknown[]; originalPosition: (position: number) => number } {
   parameterNames(sql, dialect);
   const out: unknown[] = [];
   const pgIndex = new Map<string, string>();
@@ -231,17 +231,38 @@ export function bindParameters(
     out.push(value);
     return '?';
   };
-  const text = lexSql(sql, dialect)
-    .map((seg) =>
-      seg.kind === 'code'
-        ? seg.text.replace(PARAM, (_m, name: string) => {
-            if (!(name in values)) throw new SqlRejected(`No value for parameter {{${name}}}`);
-            return placeholder(name, values[name]);
-          })
-        : seg.text,
-    )
-    .join('');
-  return { sql: text, values: out };
+  // Where each replacement sits, to map a database error position back to the text the user wrote.
+  const shifts: Array<{ compiledEnd: number; delta: number }> = [];
+  let compiled = '';
+  for (const seg of lexSql(sql, dialect)) {
+    if (seg.kind !== 'code') {
+      compiled += seg.text;
+      continue;
+    }
+    let last = 0;
+    for (const m of seg.text.matchAll(PARAM)) {
+      const name = m[1]!;
+      if (!(name in values))
+        throw new SqlRejected(`No value for parameter {{${name}}}`, seg.start + m.index + 1);
+      compiled += seg.text.slice(last, m.index);
+      const replacement = placeholder(name, values[name]);
+      compiled += replacement;
+      shifts.push({ compiledEnd: compiled.length, delta: m[0].length - replacement.length });
+      last = m.index + m[0].length;
+    }
+    compiled += seg.text.slice(last);
+  }
+  const originalPosition = (position: number) => {
+    let delta = 0;
+    for (const s of shifts) if (s.compiledEnd < position) delta += s.delta;
+    return position + delta;
+  };
+  return { sql: compiled, values: out, originalPosition };
+}
+
+/** Drops trailing semicolons and whitespace, so the query can be embedded (cursor, subquery). */
+export function stripTrailingSemicolons(sql: string): string {
+  return sql.replace(/[\s;]+$/, '');
 }
 
 /** Quotes an identifier for the dialect (after it was checked against the schema). */

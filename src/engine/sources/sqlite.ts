@@ -69,7 +69,8 @@ function convert(type: ColumnType, v: unknown): Value {
 
 function toSourceError(err: unknown): Error {
   const e = err as { message?: string; code?: string; errcode?: number };
-  if (e?.code === 'ERR_SQLITE_ERROR') return new SourceQueryError(e.message ?? 'query failed', { code: String(e.errcode), cause: err });
+  if (e?.code === 'ERR_SQLITE_ERROR')
+    return new SourceQueryError(e.message ?? 'query failed', { code: String(e.errcode), cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }
 
@@ -103,7 +104,11 @@ export function createSqliteSource(path: string): Source {
       return { version: `SQLite ${row.v}` };
     },
 
-    async openRows(query: BoundQuery, signal: AbortSignal, limits: Partial<ReadLimits> = {}): Promise<RowStream> {
+    async openRows(
+      query: BoundQuery,
+      signal: AbortSignal,
+      limits: Partial<ReadLimits> = {},
+    ): Promise<RowStream> {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       const stmt = prepare(query.sql);
@@ -133,7 +138,10 @@ export function createSqliteSource(path: string): Source {
             // node:sqlite steps synchronously: check limits and let other work run between batches.
             await yieldToEventLoop();
             signal.throwIfAborted();
-            if (Date.now() > deadline) throw new SourceQueryError(`The query ran longer than ${timeoutMs / 1000} s`, { code: 'timeout' });
+            if (Date.now() > deadline)
+              throw new SourceQueryError(`The query ran longer than ${timeoutMs / 1000} s`, {
+                code: 'timeout',
+              });
           }
         } catch (err) {
           throw signal.aborted ? signal.reason : toSourceError(err);
@@ -145,14 +153,23 @@ export function createSqliteSource(path: string): Source {
     },
 
     async listTables(): Promise<TableInfo[]> {
-      const objects = prepare("SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string; type: string }>;
+      const objects = prepare(
+        "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name",
+      ).all() as Array<{ name: string; type: string }>;
       return objects.map((o) => {
-        const cols = prepare(`SELECT name, type, "notnull" AS nn FROM pragma_table_info(?)`).all(o.name) as Array<{ name: string; type: string; nn: bigint }>;
+        const cols = prepare(`SELECT name, type, "notnull" AS nn FROM pragma_table_info(?)`).all(
+          o.name,
+        ) as Array<{ name: string; type: string; nn: bigint }>;
         return {
           schema: null,
           name: o.name,
           kind: o.type === 'view' ? ('view' as const) : ('table' as const),
-          columns: cols.map((c) => ({ name: c.name, type: sqliteDeclaredType(c.type), dbType: c.type, nullable: c.nn === 0n })),
+          columns: cols.map((c) => ({
+            name: c.name,
+            type: sqliteDeclaredType(c.type),
+            dbType: c.type,
+            nullable: c.nn === 0n,
+          })),
         };
       });
     },

@@ -17,7 +17,9 @@ export function presentConnection(row: ConnectionRow, secret: SecretPart | null)
   let config: Record<string, unknown> = {};
   if (row.type === 'sqlite') config = { path: c.path };
   if (row.type === 'postgres' || row.type === 'mysql') {
-    config = secret?.url ? { url: maskUrl(secret.url), ssl: c.ssl ?? false } : { host: c.host, port: c.port, database: c.database, user: c.user, ssl: c.ssl ?? false };
+    config = secret?.url
+      ? { url: maskUrl(secret.url), ssl: c.ssl ?? false }
+      : { host: c.host, port: c.port, database: c.database, user: c.user, ssl: c.ssl ?? false };
   }
   const hasPassword = Boolean(secret?.password || (secret?.url && new URL(secret.url).password));
   return {

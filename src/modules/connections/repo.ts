@@ -29,7 +29,15 @@ const columns = 'id, tenant_id, name, type, config, secret, created_at, updated_
 
 export async function insertConnection(
   db: Executor,
-  c: { id: string; tenantId: string; name: string; type: ConnectionType; config: StoredConfig; secret: string | null; createdBy: string | null },
+  c: {
+    id: string;
+    tenantId: string;
+    name: string;
+    type: ConnectionType;
+    config: StoredConfig;
+    secret: string | null;
+    createdBy: string | null;
+  },
 ): Promise<ConnectionRow> {
   const r = await db.query<ConnectionRow>(
     `INSERT INTO connections (id, tenant_id, name, type, config, secret, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${columns}`,
@@ -38,17 +46,32 @@ export async function insertConnection(
   return r.rows[0]!;
 }
 
-export async function getConnection(db: Executor, tenantId: string, id: string): Promise<ConnectionRow | undefined> {
-  const r = await db.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+export async function getConnection(
+  db: Executor,
+  tenantId: string,
+  id: string,
+): Promise<ConnectionRow | undefined> {
+  const r = await db.query<ConnectionRow>(
+    `SELECT ${columns} FROM connections WHERE tenant_id = $1 AND id = $2`,
+    [tenantId, id],
+  );
   return r.rows[0];
 }
 
 export async function getDemoConnection(db: Executor, tenantId: string): Promise<ConnectionRow | undefined> {
-  const r = await db.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE tenant_id = $1 AND type = 'demo'`, [tenantId]);
+  const r = await db.query<ConnectionRow>(
+    `SELECT ${columns} FROM connections WHERE tenant_id = $1 AND type = 'demo'`,
+    [tenantId],
+  );
   return r.rows[0];
 }
 
-export async function listConnections(db: Executor, tenantId: string, afterId: string | undefined, limit: number): Promise<ConnectionRow[]> {
+export async function listConnections(
+  db: Executor,
+  tenantId: string,
+  afterId: string | undefined,
+  limit: number,
+): Promise<ConnectionRow[]> {
   const r = await db.query<ConnectionRow>(
     `SELECT ${columns} FROM connections WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3`,
     [tenantId, afterId ?? null, limit],
@@ -69,11 +92,15 @@ export async function updateConnection(
   return r.rows[0];
 }
 
-export async function countReportsUsing(db: Executor, tenantId: string, connectionId: string): Promise<number> {
-  const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM reports WHERE tenant_id = $1 AND connection_id = $2', [
-    tenantId,
-    connectionId,
-  ]);
+export async function countReportsUsing(
+  db: Executor,
+  tenantId: string,
+  connectionId: string,
+): Promise<number> {
+  const r = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM reports WHERE tenant_id = $1 AND connection_id = $2',
+    [tenantId, connectionId],
+  );
   return r.rows[0]!.n;
 }
 

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { requirePrincipal } from '../../server/plugins/auth.ts';
-import { authErrors, IdParams, PageQuery, pageOf, ProblemSchema, Timestamp } from '../../server/schemas.ts';
+import { authErrors, IdParams, PageQuery, ProblemSchema, pageOf, Timestamp } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
 import {
@@ -14,18 +14,35 @@ import {
   updateTenantConnection,
 } from './service.ts';
 
-const TypeSchema = Type.Union([Type.Literal('demo'), Type.Literal('postgres'), Type.Literal('mysql'), Type.Literal('sqlite')]);
+const TypeSchema = Type.Union([
+  Type.Literal('demo'),
+  Type.Literal('postgres'),
+  Type.Literal('mysql'),
+  Type.Literal('sqlite'),
+]);
 
 const ConfigInput = Type.Object(
   {
-    url: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'postgres://user:pass@host:5432/db or mysql://…; stored encrypted' })),
+    url: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2000,
+        description: 'postgres://user:pass@host:5432/db or mysql://…; stored encrypted',
+      }),
+    ),
     host: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     database: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
     user: Type.Optional(Type.String({ maxLength: 255 })),
-    password: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()], { description: 'Write-only; null removes it' })),
+    password: Type.Optional(
+      Type.Union([Type.String({ maxLength: 1000 }), Type.Null()], {
+        description: 'Write-only; null removes it',
+      }),
+    ),
     ssl: Type.Optional(Type.Boolean()),
-    path: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'SQLite: a file inside FERRY_SQLITE_DIR' })),
+    path: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1000, description: 'SQLite: a file inside FERRY_SQLITE_DIR' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -41,15 +58,34 @@ const ConnectionSchema = Type.Object({
 });
 
 const CreateBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200 }), type: Type.Union([Type.Literal('postgres'), Type.Literal('mysql'), Type.Literal('sqlite')]), config: ConfigInput },
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    type: Type.Union([Type.Literal('postgres'), Type.Literal('mysql'), Type.Literal('sqlite')]),
+    config: ConfigInput,
+  },
   { additionalProperties: false },
 );
-const PatchBody = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), config: Type.Optional(ConfigInput) }, { additionalProperties: false });
+const PatchBody = Type.Object(
+  { name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), config: Type.Optional(ConfigInput) },
+  { additionalProperties: false },
+);
 const TestResult = Type.Object({ ok: Type.Literal(true), version: Type.String(), latencyMs: Type.Integer() });
 
-const ColumnInfo = Type.Object({ name: Type.String(), type: Type.String(), dbType: Type.String(), nullable: Type.Boolean() });
+const ColumnInfo = Type.Object({
+  name: Type.String(),
+  type: Type.String(),
+  dbType: Type.String(),
+  nullable: Type.Boolean(),
+});
 const SchemaResult = Type.Object({
-  tables: Type.Array(Type.Object({ schema: Type.Union([Type.String(), Type.Null()]), name: Type.String(), kind: Type.String(), columns: Type.Array(ColumnInfo) })),
+  tables: Type.Array(
+    Type.Object({
+      schema: Type.Union([Type.String(), Type.Null()]),
+      name: Type.String(),
+      kind: Type.String(),
+      columns: Type.Array(ColumnInfo),
+    }),
+  ),
   cachedAt: Timestamp,
 });
 
@@ -59,14 +95,44 @@ export function registerConnectionRoutes(app: App, deps: Deps): void {
 
   app.get(
     '/api/v1/connections',
-    { config: read, schema: { tags: ['connections'], summary: 'Data sources of your tenant', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageOf(ConnectionSchema), ...authErrors } } },
-    async (request) => listTenantConnections(deps, requirePrincipal(request.principal), { cursor: request.query.cursor, limit: request.query.limit ?? 50 }),
+    {
+      config: read,
+      schema: {
+        tags: ['connections'],
+        summary: 'Data sources of your tenant',
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: pageOf(ConnectionSchema), ...authErrors },
+      },
+    },
+    async (request) =>
+      listTenantConnections(deps, requirePrincipal(request.principal), {
+        cursor: request.query.cursor,
+        limit: request.query.limit ?? 50,
+      }),
   );
 
   app.post(
     '/api/v1/connections',
-    { config: write, schema: { tags: ['connections'], summary: 'Add a PostgreSQL, MySQL/MariaDB or SQLite connection', body: CreateBody, response: { 201: ConnectionSchema, ...authErrors } } },
-    async (request, reply) => reply.code(201).send(await createTenantConnection(deps, requirePrincipal(request.principal), request.origin, request.body)),
+    {
+      config: write,
+      schema: {
+        tags: ['connections'],
+        summary: 'Add a PostgreSQL, MySQL/MariaDB or SQLite connection',
+        body: CreateBody,
+        response: { 201: ConnectionSchema, ...authErrors },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .code(201)
+        .send(
+          await createTenantConnection(
+            deps,
+            requirePrincipal(request.principal),
+            request.origin,
+            request.body,
+          ),
+        ),
   );
 
   app.post(
@@ -76,7 +142,13 @@ export function registerConnectionRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['connections'],
         summary: 'Test settings before saving them: server version and latency, or the exact error',
-        body: Type.Object({ type: Type.Union([Type.Literal('postgres'), Type.Literal('mysql'), Type.Literal('sqlite')]), config: ConfigInput }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            type: Type.Union([Type.Literal('postgres'), Type.Literal('mysql'), Type.Literal('sqlite')]),
+            config: ConfigInput,
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: TestResult, 422: ProblemSchema, ...authErrors },
       },
     },
@@ -85,28 +157,73 @@ export function registerConnectionRoutes(app: App, deps: Deps): void {
 
   app.get(
     '/api/v1/connections/:id',
-    { config: { ...read, resource: 'connection' }, schema: { tags: ['connections'], summary: 'One connection (never its password)', params: IdParams, response: { 200: ConnectionSchema, 404: ProblemSchema, ...authErrors } } },
+    {
+      config: { ...read, resource: 'connection' },
+      schema: {
+        tags: ['connections'],
+        summary: 'One connection (never its password)',
+        params: IdParams,
+        response: { 200: ConnectionSchema, 404: ProblemSchema, ...authErrors },
+      },
+    },
     async (request) => getTenantConnection(deps, requirePrincipal(request.principal), request.params.id),
   );
 
   app.patch(
     '/api/v1/connections/:id',
-    { config: { ...write, resource: 'connection' }, schema: { tags: ['connections'], summary: 'Rename or change settings (omit password to keep it)', params: IdParams, body: PatchBody, response: { 200: ConnectionSchema, 404: ProblemSchema, ...authErrors } } },
-    async (request) => updateTenantConnection(deps, requirePrincipal(request.principal), request.origin, request.params.id, request.body),
+    {
+      config: { ...write, resource: 'connection' },
+      schema: {
+        tags: ['connections'],
+        summary: 'Rename or change settings (omit password to keep it)',
+        params: IdParams,
+        body: PatchBody,
+        response: { 200: ConnectionSchema, 404: ProblemSchema, ...authErrors },
+      },
+    },
+    async (request) =>
+      updateTenantConnection(
+        deps,
+        requirePrincipal(request.principal),
+        request.origin,
+        request.params.id,
+        request.body,
+      ),
   );
 
   app.delete(
     '/api/v1/connections/:id',
-    { config: { ...write, resource: 'connection' }, schema: { tags: ['connections'], summary: 'Delete a connection no report uses', params: IdParams, response: { 204: Type.Null(), 404: ProblemSchema, 409: ProblemSchema, ...authErrors } } },
+    {
+      config: { ...write, resource: 'connection' },
+      schema: {
+        tags: ['connections'],
+        summary: 'Delete a connection no report uses',
+        params: IdParams,
+        response: { 204: Type.Null(), 404: ProblemSchema, 409: ProblemSchema, ...authErrors },
+      },
+    },
     async (request, reply) => {
-      await deleteTenantConnection(deps, requirePrincipal(request.principal), request.origin, request.params.id);
+      await deleteTenantConnection(
+        deps,
+        requirePrincipal(request.principal),
+        request.origin,
+        request.params.id,
+      );
       return reply.code(204).send(null);
     },
   );
 
   app.post(
     '/api/v1/connections/:id/test',
-    { config: { ...read, resource: 'connection' }, schema: { tags: ['connections'], summary: 'Connect and report server version and latency, or the exact error', params: IdParams, response: { 200: TestResult, 404: ProblemSchema, 422: ProblemSchema, ...authErrors } } },
+    {
+      config: { ...read, resource: 'connection' },
+      schema: {
+        tags: ['connections'],
+        summary: 'Connect and report server version and latency, or the exact error',
+        params: IdParams,
+        response: { 200: TestResult, 404: ProblemSchema, 422: ProblemSchema, ...authErrors },
+      },
+    },
     async (request) => testSavedConnection(deps, requirePrincipal(request.principal), request.params.id),
   );
 
@@ -122,6 +239,12 @@ export function registerConnectionRoutes(app: App, deps: Deps): void {
         response: { 200: SchemaResult, 404: ProblemSchema, 422: ProblemSchema, ...authErrors },
       },
     },
-    async (request) => connectionSchema(deps, requirePrincipal(request.principal), request.params.id, request.query.refresh === true),
+    async (request) =>
+      connectionSchema(
+        deps,
+        requirePrincipal(request.principal),
+        request.params.id,
+        request.query.refresh === true,
+      ),
   );
 }

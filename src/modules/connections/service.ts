@@ -1,6 +1,11 @@
 import type { Executor } from '../../db/db.ts';
 import { SqlRejected } from '../../engine/sources/sql-text.ts';
-import { type Source, SourceConnectError, SourceQueryError, type TableInfo } from '../../engine/sources/types.ts';
+import {
+  type Source,
+  SourceConnectError,
+  SourceQueryError,
+  type TableInfo,
+} from '../../engine/sources/types.ts';
 import { AppError, Conflict, describeError, Invalid, NotFound, Unprocessable } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
@@ -18,35 +23,63 @@ import {
   listConnections,
   updateConnection,
 } from './repo.ts';
-import { type ConnectionInput, type NormalizedConnection, normalizeServerConnection, resolveSqlitePath, type SecretPart } from './settings.ts';
+import {
+  type ConnectionInput,
+  type NormalizedConnection,
+  normalizeServerConnection,
+  resolveSqlitePath,
+  type SecretPart,
+} from './settings.ts';
 import { createSourceFor, decryptSecret } from './sources.ts';
 
 /** Maps a source failure to what the API answers: 422 with the database's own words. */
 export function sourceProblem(err: unknown, what = 'The query failed'): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof SqlRejected) return new Invalid(err.message, [{ path: 'sql', message: err.message }]);
-  if (err instanceof SourceConnectError) return new Unprocessable(`Cannot connect to the data source: ${err.message}`, [{ path: 'connection', message: err.message }], err);
+  if (err instanceof SourceConnectError)
+    return new Unprocessable(
+      `Cannot connect to the data source: ${err.message}`,
+      [{ path: 'connection', message: err.message }],
+      err,
+    );
   if (err instanceof SourceQueryError) {
     const at = err.position ? ` (at position ${err.position})` : '';
-    return new Unprocessable(`${what}: ${err.message}${at}`, [{ path: 'sql', message: `${err.message}${at}` }], err);
+    return new Unprocessable(
+      `${what}: ${err.message}${at}`,
+      [{ path: 'sql', message: `${err.message}${at}` }],
+      err,
+    );
   }
   return new Unprocessable(`${what}: ${describeError(err)}`, undefined, err);
 }
 
-async function normalize(deps: Deps, type: ConnectionType, input: ConnectionInput, previous?: ConnectionRow): Promise<NormalizedConnection> {
+async function normalize(
+  deps: Deps,
+  type: ConnectionType,
+  input: ConnectionInput,
+  previous?: ConnectionRow,
+): Promise<NormalizedConnection> {
   if (type === 'sqlite') {
     for (const field of ['url', 'host', 'port', 'database', 'user', 'password'] as const) {
-      if (input[field] !== undefined) throw Invalid.field(`config.${field}`, 'does not apply to SQLite (give config.path)');
+      if (input[field] !== undefined)
+        throw Invalid.field(`config.${field}`, 'does not apply to SQLite (give config.path)');
     }
-    return { config: { path: await resolveSqlitePath(input.path ?? previous?.config.path, deps.config.sqliteDir) }, secret: null };
+    return {
+      config: { path: await resolveSqlitePath(input.path ?? previous?.config.path, deps.config.sqliteDir) },
+      secret: null,
+    };
   }
-  if (type === 'demo') throw Invalid.field('type', 'the demo connection is created with each tenant and cannot be added');
+  if (type === 'demo')
+    throw Invalid.field('type', 'the demo connection is created with each tenant and cannot be added');
   if (input.path !== undefined) throw Invalid.field('config.path', `does not apply to ${type}`);
-  const prev = previous ? { config: previous.config, secret: decryptSecret(deps.secrets, previous) } : undefined;
+  const prev = previous
+    ? { config: previous.config, secret: decryptSecret(deps.secrets, previous) }
+    : undefined;
   return normalizeServerConnection(type, input, prev);
 }
 
-const seal = (deps: Deps, id: string, secret: SecretPart | null) => (secret ? deps.secrets.encrypt(JSON.stringify(secret), `connection:${id}`) : null);
+const seal = (deps: Deps, id: string, secret: SecretPart | null) =>
+  secret ? deps.secrets.encrypt(JSON.stringify(secret), `connection:${id}`) : null;
 const view = (deps: Deps, row: ConnectionRow) => presentConnection(row, decryptSecret(deps.secrets, row));
 
 export async function loadConnection(db: Executor, tenantId: string, id: string): Promise<ConnectionRow> {
@@ -55,10 +88,19 @@ export async function loadConnection(db: Executor, tenantId: string, id: string)
   return row;
 }
 
-export async function listTenantConnections(deps: Deps, actor: Principal, q: { cursor?: string | undefined; limit: number }): Promise<Page<ConnectionView>> {
+export async function listTenantConnections(
+  deps: Deps,
+  actor: Principal,
+  q: { cursor?: string | undefined; limit: number },
+): Promise<Page<ConnectionView>> {
   const cursor = decodeCursor(q.cursor, { id: 'uuid' });
   const rows = await listConnections(deps.db, actor.tenantId, cursor?.id, q.limit + 1);
-  return toPage(rows, q.limit, (r) => view(deps, r), (r) => ({ id: r.id }));
+  return toPage(
+    rows,
+    q.limit,
+    (r) => view(deps, r),
+    (r) => ({ id: r.id }),
+  );
 }
 
 export async function getTenantConnection(deps: Deps, actor: Principal, id: string): Promise<ConnectionView> {
@@ -83,7 +125,12 @@ export async function createTenantConnection(
       secret: seal(deps, id, normalized.secret),
       createdBy: actor.userId,
     });
-    await recordAudit(tx, deps.clock, actor, origin, { action: 'connection.created', targetType: 'connection', targetId: id, details: { name: input.name, type: input.type } });
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'connection.created',
+      targetType: 'connection',
+      targetId: id,
+      details: { name: input.name, type: input.type },
+    });
     return created;
   });
   return view(deps, row);
@@ -98,9 +145,12 @@ export async function updateTenantConnection(
 ): Promise<ConnectionView> {
   const row = await deps.db.transaction(async (tx) => {
     const current = await loadConnection(tx, actor.tenantId, id);
-    if (current.type === 'demo' && input.config !== undefined) throw Invalid.field('config', 'the demo connection has no settings');
+    if (current.type === 'demo' && input.config !== undefined)
+      throw Invalid.field('config', 'the demo connection has no settings');
     const normalized: NormalizedConnection =
-      input.config === undefined ? { config: current.config, secret: decryptSecret(deps.secrets, current) } : await normalize(deps, current.type, input.config, current);
+      input.config === undefined
+        ? { config: current.config, secret: decryptSecret(deps.secrets, current) }
+        : await normalize(deps, current.type, input.config, current);
     const updated = await updateConnection(tx, actor.tenantId, id, {
       name: input.name ?? current.name,
       config: normalized.config,
@@ -111,7 +161,12 @@ export async function updateTenantConnection(
       action: 'connection.updated',
       targetType: 'connection',
       targetId: id,
-      details: { fields: [...(input.name !== undefined ? ['name'] : []), ...Object.keys(input.config ?? {}).map((k) => `config.${k}`)] },
+      details: {
+        fields: [
+          ...(input.name !== undefined ? ['name'] : []),
+          ...Object.keys(input.config ?? {}).map((k) => `config.${k}`),
+        ],
+      },
     });
     return updated!;
   });
@@ -119,14 +174,27 @@ export async function updateTenantConnection(
   return view(deps, row);
 }
 
-export async function deleteTenantConnection(deps: Deps, actor: Principal, origin: RequestOrigin, id: string): Promise<void> {
+export async function deleteTenantConnection(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  id: string,
+): Promise<void> {
   await deps.db.transaction(async (tx) => {
     const current = await loadConnection(tx, actor.tenantId, id);
     if (current.type === 'demo') throw new Conflict('The demo connection cannot be deleted');
     const used = await countReportsUsing(tx, actor.tenantId, id);
-    if (used > 0) throw new Conflict(`The connection is used by ${used} report${used === 1 ? '' : 's'}; delete or move them first`);
+    if (used > 0)
+      throw new Conflict(
+        `The connection is used by ${used} report${used === 1 ? '' : 's'}; delete or move them first`,
+      );
     await deleteConnection(tx, actor.tenantId, id);
-    await recordAudit(tx, deps.clock, actor, origin, { action: 'connection.deleted', targetType: 'connection', targetId: id, details: { name: current.name } });
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'connection.deleted',
+      targetType: 'connection',
+      targetId: id,
+      details: { name: current.name },
+    });
   });
   await deps.sources.forget(id);
 }
@@ -153,11 +221,23 @@ export async function testSavedConnection(deps: Deps, actor: Principal, id: stri
 }
 
 /** Tests settings before they are saved: a throwaway source, closed afterwards. */
-export async function testUnsavedConnection(deps: Deps, input: { type: ConnectionType; config: ConnectionInput }): Promise<TestResult> {
+export async function testUnsavedConnection(
+  deps: Deps,
+  input: { type: ConnectionType; config: ConnectionInput },
+): Promise<TestResult> {
   const normalized = await normalize(deps, input.type, input.config);
   const id = newId();
   const now = deps.clock.now();
-  const row: ConnectionRow = { id, tenant_id: '', name: 'test', type: input.type, config: normalized.config, secret: seal(deps, id, normalized.secret), created_at: now, updated_at: now };
+  const row: ConnectionRow = {
+    id,
+    tenant_id: '',
+    name: 'test',
+    type: input.type,
+    config: normalized.config,
+    secret: seal(deps, id, normalized.secret),
+    created_at: now,
+    updated_at: now,
+  };
   const source = createSourceFor(row, deps.secrets, deps.config.sqliteDir);
   try {
     return await probe(source);
@@ -166,7 +246,12 @@ export async function testUnsavedConnection(deps: Deps, input: { type: Connectio
   }
 }
 
-export async function connectionSchema(deps: Deps, actor: Principal, id: string, refresh: boolean): Promise<{ tables: TableInfo[]; cachedAt: string }> {
+export async function connectionSchema(
+  deps: Deps,
+  actor: Principal,
+  id: string,
+  refresh: boolean,
+): Promise<{ tables: TableInfo[]; cachedAt: string }> {
   const row = await loadConnection(deps.db, actor.tenantId, id);
   try {
     const s = await deps.sources.schema(row, refresh);
@@ -178,5 +263,8 @@ export async function connectionSchema(deps: Deps, actor: Principal, id: string,
 
 /** Every tenant starts with the demo connection. */
 export async function provisionDemoConnection(tx: Executor, tenantId: string): Promise<void> {
-  await tx.query("INSERT INTO connections (id, tenant_id, name, type) VALUES ($1, $2, 'Demo data', 'demo') ON CONFLICT DO NOTHING", [newId(), tenantId]);
+  await tx.query(
+    "INSERT INTO connections (id, tenant_id, name, type) VALUES ($1, $2, 'Demo data', 'demo') ON CONFLICT DO NOTHING",
+    [newId(), tenantId],
+  );
 }

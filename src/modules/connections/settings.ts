@@ -25,14 +25,21 @@ export interface SecretPart {
 }
 
 const defaultPorts: Partial<Record<ConnectionType, number>> = { postgres: 5432, mysql: 3306 };
-const urlSchemes: Partial<Record<ConnectionType, string[]>> = { postgres: ['postgres:', 'postgresql:'], mysql: ['mysql:', 'mariadb:'] };
+const urlSchemes: Partial<Record<ConnectionType, string[]>> = {
+  postgres: ['postgres:', 'postgresql:'],
+  mysql: ['mysql:', 'mariadb:'],
+};
 
 export interface NormalizedConnection {
   config: StoredConfig;
   secret: SecretPart | null;
 }
 
-export function normalizeServerConnection(type: 'postgres' | 'mysql', input: ConnectionInput, previous?: { config: StoredConfig; secret: SecretPart | null }): NormalizedConnection {
+export function normalizeServerConnection(
+  type: 'postgres' | 'mysql',
+  input: ConnectionInput,
+  previous?: { config: StoredConfig; secret: SecretPart | null },
+): NormalizedConnection {
   if (input.url !== undefined) {
     let url: URL;
     try {
@@ -41,11 +48,15 @@ export function normalizeServerConnection(type: 'postgres' | 'mysql', input: Con
       throw Invalid.field('config.url', 'is not a valid URL');
     }
     if (!urlSchemes[type]!.includes(url.protocol)) {
-      throw Invalid.field('config.url', `must start with ${urlSchemes[type]!.map((s) => `${s}//`).join(' or ')}`);
+      throw Invalid.field(
+        'config.url',
+        `must start with ${urlSchemes[type]!.map((s) => `${s}//`).join(' or ')}`,
+      );
     }
     if (!url.hostname) throw Invalid.field('config.url', 'must name a host');
     for (const field of ['host', 'port', 'database', 'user'] as const) {
-      if (input[field] !== undefined) throw Invalid.field(`config.${field}`, 'cannot be combined with config.url');
+      if (input[field] !== undefined)
+        throw Invalid.field(`config.${field}`, 'cannot be combined with config.url');
     }
     return {
       config: {
@@ -87,7 +98,10 @@ export async function resolveSqlitePath(path: string | undefined, sqliteDir: str
   try {
     realDir = await realpath(sqliteDir);
   } catch {
-    throw Invalid.field('config.path', `SQLite files must be in ${sqliteDir} (FERRY_SQLITE_DIR), which does not exist`);
+    throw Invalid.field(
+      'config.path',
+      `SQLite files must be in ${sqliteDir} (FERRY_SQLITE_DIR), which does not exist`,
+    );
   }
   try {
     real = await realpath(candidate);

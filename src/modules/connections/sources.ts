@@ -31,7 +31,10 @@ export interface SourceRegistry {
   closeAll(): Promise<void>;
 }
 
-export function decryptSecret(secrets: SecretBox, row: Pick<ConnectionRow, 'id' | 'secret'>): SecretPart | null {
+export function decryptSecret(
+  secrets: SecretBox,
+  row: Pick<ConnectionRow, 'id' | 'secret'>,
+): SecretPart | null {
   return row.secret ? (JSON.parse(secrets.decrypt(row.secret, `connection:${row.id}`)) as SecretPart) : null;
 }
 
@@ -42,11 +45,25 @@ export function createSourceFor(row: ConnectionRow, secrets: SecretBox, sqliteDi
     case 'postgres':
       return secret?.url
         ? createPostgresSource({ connectionString: secret.url, ssl: c.ssl })
-        : createPostgresSource({ host: c.host, port: c.port, database: c.database, user: c.user, password: secret?.password, ssl: c.ssl });
+        : createPostgresSource({
+            host: c.host,
+            port: c.port,
+            database: c.database,
+            user: c.user,
+            password: secret?.password,
+            ssl: c.ssl,
+          });
     case 'mysql':
       return secret?.url
         ? createMysqlSource({ uri: secret.url.replace(/^mariadb:/, 'mysql:'), ssl: c.ssl })
-        : createMysqlSource({ host: c.host, port: c.port, database: c.database, user: c.user, password: secret?.password, ssl: c.ssl });
+        : createMysqlSource({
+            host: c.host,
+            port: c.port,
+            database: c.database,
+            user: c.user,
+            password: secret?.password,
+            ssl: c.ssl,
+          });
     case 'sqlite':
       return createSqliteSource(join(sqliteDir, c.path ?? ''));
     case 'demo':
@@ -54,11 +71,22 @@ export function createSourceFor(row: ConnectionRow, secrets: SecretBox, sqliteDi
   }
 }
 
-export function createSourceRegistry(options: { pglite?: PGlite; databaseUrl?: string; secrets: SecretBox; sqliteDir: string }): SourceRegistry {
+export function createSourceRegistry(options: {
+  pglite?: PGlite;
+  databaseUrl?: string;
+  secrets: SecretBox;
+  sqliteDir: string;
+}): SourceRegistry {
   const entries = new Map<string, Entry>();
   const demo: Source = options.pglite
     ? createPgliteDemoSource(options.pglite, DEMO_READER_ROLE, DEMO_SCHEMA)
-    : createPostgresSource({ connectionString: options.databaseUrl!, role: DEMO_READER_ROLE, searchPath: DEMO_SCHEMA, schemas: [DEMO_SCHEMA], maxConnections: 4 });
+    : createPostgresSource({
+        connectionString: options.databaseUrl!,
+        role: DEMO_READER_ROLE,
+        searchPath: DEMO_SCHEMA,
+        schemas: [DEMO_SCHEMA],
+        maxConnections: 4,
+      });
   const demoEntry: Entry = { source: demo, version: 0, lastUsed: Date.now() };
 
   const sweep = setInterval(() => {
@@ -92,7 +120,8 @@ export function createSourceRegistry(options: { pglite?: PGlite; databaseUrl?: s
     get: (row) => entryFor(row).source,
     async schema(row, refresh) {
       const e = entryFor(row);
-      if (!refresh && e.schema && Date.now() - e.schema.at.getTime() < SCHEMA_TTL_MS) return { tables: e.schema.tables, cachedAt: e.schema.at };
+      if (!refresh && e.schema && Date.now() - e.schema.at.getTime() < SCHEMA_TTL_MS)
+        return { tables: e.schema.tables, cachedAt: e.schema.at };
       const tables = (await e.source.listTables()).filter((t) => !(row.type === 'demo' && t.name === 'meta'));
       e.schema = { tables, at: new Date() };
       return { tables, cachedAt: e.schema.at };

@@ -1,0 +1,355 @@
+import {
+  bindParameters,
+  checkReadOnlySql,
+  parameterNames,
+  stripTrailingSemicolons,
+} from '../../engine/sources/sql-text.ts';
+import { type BoundQuery, type Column, type Source, SourceQueryError } from '../../engine/sources/types.ts';
+import { Invalid, NotFound } from '../../lib/errors.ts';
+import { newId } from '../../lib/ids.ts';
+import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
+import { isValidTimeZone } from '../../lib/zoned-time.ts';
+import { recordAudit } from '../audit/service.ts';
+import type { Principal, RequestOrigin } from '../auth-context.ts';
+import { getConnection, getDemoConnection } from '../connections/repo.ts';
+import { sourceProblem } from '../connections/service.ts';
+import type { Deps } from '../deps.ts';
+import { type BuilderSpec, compileSpec } from './builder.ts';
+import {
+  type ParameterDefinition,
+  resolveValues,
+  validateDefinitions,
+  valuesForDialect,
+} from './parameters.ts';
+import { presentCell, presentReport, type ReportView } from './present.ts';
+import type { EvaluationContext } from './relative-dates.ts';
+import {
+  deleteReport,
+  getReport,
+  insertReport,
+  listReports,
+  type ReportFields,
+  updateReport,
+} from './repo.ts';
+import { findTemplate } from './templates.ts';
+
+export interface ReportDefinition {
+  connectionId: string;
+  sql?: string | null | undefined;
+  spec?: BuilderSpec | null | undefined;
+  parameters?: ParameterDefinition[] | undefined;
+}
+
+export interface PreparedQuery {
+  source: Source;
+  query: BoundQuery;
+  /** Maps a database error position back into the report's SQL. */
+  originalPosition: (position: number) => number;
+}
+
+async function loadSource(deps: Deps, tenantId: string, connectionId: string) {
+  const connection = await getConnection(deps.db, tenantId, connectionId);
+  // Another tenant's connection is indistinguishable from a missing one.
+  if (!connection) throw Invalid.field('connectionId', 'no connection with this id');
+  return { connection, source: deps.sources.get(connection) };
+}
+
+/** The SQL a report runs (its own, or compiled from its builder spec) with the {{names}} it uses. */
+async function reportSql(
+  deps: Deps,
+  connectionRow: Parameters<Deps['sources']['schema']>[0],
+  source: Source,
+  def: ReportDefinition,
+) {
+  if ((def.sql == null) === (def.spec == null))
+    throw Invalid.field('sql', 'give either sql or a builder spec, not both or neither');
+  if (def.sql != null) {
+    const sql = stripTrailingSemicolons(def.sql);
+    try {
+      checkReadOnlySql(sql, source.dialect);
+      return { sql, builderValues: {}, names: parameterNames(sql, source.dialect) };
+    } catch (err) {
+      throw sourceProblem(err);
+    }
+  }
+  let tables: Awaited<ReturnType<Deps['sources']['schema']>>['tables'];
+  try {
+    tables = (await deps.sources.schema(connectionRow, false)).tables;
+  } catch (err) {
+    throw sourceProblem(err, 'Reading the schema for the builder failed');
+  }
+  const compiled = compileSpec(def.spec!, tables, source.dialect);
+  return { sql: compiled.sql, builderValues: compiled.values, names: compiled.parameterNames };
+}
+
+/** Checks a definition before it is saved: connection, read-only SQL or valid spec, parameter declarations. */
+async function validateDefinition(deps: Deps, tenantId: string, def: ReportDefinition): Promise<void> {
+  const { connection, source } = await loadSource(deps, tenantId, def.connectionId);
+  const { names } = await reportSql(deps, connection, source, def);
+  validateDefinitions(def.parameters ?? [], names);
+}
+
+/** Resolves parameter values and binds them: what preview and the export engine run. */
+export async function prepareReportQuery(
+  deps: Deps,
+  tenantId: string,
+  def: ReportDefinition,
+  given: Record<string, unknown>,
+  ctx: EvaluationContext,
+): Promise<PreparedQuery> {
+  if (!isValidTimeZone(ctx.timeZone))
+    throw Invalid.field('timezone', `"${ctx.timeZone}" is not an IANA time zone such as Europe/Berlin`);
+  const { connection, source } = await loadSource(deps, tenantId, def.connectionId);
+  const { sql, builderValues, names } = await reportSql(deps, connection, source, def);
+  const defs = def.parameters ?? [];
+  validateDefinitions(defs, names);
+  const values = valuesForDialect(resolveValues(defs, given, ctx), defs, source.dialect);
+  try {
+    const bound = bindParameters(sql, source.dialect, { ...values, ...builderValues });
+    return {
+      source,
+      query: { sql: bound.sql, values: bound.values },
+      originalPosition: bound.originalPosition,
+    };
+  } catch (err) {
+    throw sourceProblem(err);
+  }
+}
+
+export interface PreviewResult {
+  columns: Column[];
+  rows: unknown[][];
+  rowCount: number;
+  truncated: boolean;
+  elapsedMs: number;
+}
+
+export async function runPreview(
+  prepared: PreparedQuery,
+  limit: number,
+  timeoutMs = 30_000,
+): Promise<PreviewResult> {
+  const started = performance.now();
+  const abort = new AbortController();
+  try {
+    const stream = await prepared.source.openRows(prepared.query, abort.signal, {
+      batchSize: limit + 1,
+      timeoutMs,
+    });
+    const rows: unknown[][] = [];
+    for await (const batch of stream.batches) {
+      rows.push(...batch);
+      if (rows.length > limit) break;
+    }
+    const truncated = rows.length > limit;
+    const shown = rows.slice(0, limit).map((r) => r.map(presentCell));
+    return {
+      columns: stream.columns,
+      rows: shown,
+      rowCount: shown.length,
+      truncated,
+      elapsedMs: Math.round(performance.now() - started),
+    };
+  } catch (err) {
+    if (err instanceof SourceQueryError && err.position !== undefined) {
+      throw sourceProblem(
+        new SourceQueryError(err.message, {
+          position: prepared.originalPosition(err.position),
+          code: err.code,
+          cause: err,
+        }),
+      );
+    }
+    throw sourceProblem(err);
+  } finally {
+    abort.abort();
+  }
+}
+
+export interface PreviewOptions {
+  parameters?: Record<string, unknown> | undefined;
+  limit?: number | undefined;
+  timezone?: string | undefined;
+}
+
+function contextFor(deps: Deps, timezone: string | undefined): EvaluationContext {
+  return { now: deps.clock.now(), timeZone: timezone ?? 'UTC', lastSuccessfulRunAt: null };
+}
+
+async function loadReport(deps: Deps, tenantId: string, id: string) {
+  const row = await getReport(deps.db, tenantId, id);
+  if (!row) throw new NotFound('Report');
+  return row;
+}
+
+export async function previewSavedReport(
+  deps: Deps,
+  actor: Principal,
+  id: string,
+  options: PreviewOptions,
+): Promise<PreviewResult> {
+  const row = await loadReport(deps, actor.tenantId, id);
+  const def = { connectionId: row.connection_id, sql: row.sql, spec: row.spec, parameters: row.parameters };
+  return runPreview(
+    await prepareReportQuery(
+      deps,
+      actor.tenantId,
+      def,
+      options.parameters ?? {},
+      contextFor(deps, options.timezone),
+    ),
+    options.limit ?? 100,
+  );
+}
+
+export async function previewUnsavedReport(
+  deps: Deps,
+  actor: Principal,
+  def: ReportDefinition,
+  options: PreviewOptions,
+): Promise<PreviewResult> {
+  return runPreview(
+    await prepareReportQuery(
+      deps,
+      actor.tenantId,
+      def,
+      options.parameters ?? {},
+      contextFor(deps, options.timezone),
+    ),
+    options.limit ?? 100,
+  );
+}
+
+export async function listTenantReports(
+  deps: Deps,
+  actor: Principal,
+  q: { cursor?: string | undefined; limit: number },
+): Promise<Page<ReportView>> {
+  const cursor = decodeCursor(q.cursor, { id: 'uuid' });
+  const rows = await listReports(deps.db, actor.tenantId, cursor?.id, q.limit + 1);
+  return toPage(rows, q.limit, presentReport, (r) => ({ id: r.id }));
+}
+
+export async function getTenantReport(deps: Deps, actor: Principal, id: string): Promise<ReportView> {
+  return presentReport(await loadReport(deps, actor.tenantId, id));
+}
+
+export interface ReportInput extends ReportDefinition {
+  name: string;
+  description?: string | undefined;
+}
+
+function fieldsOf(input: ReportInput): ReportFields {
+  return {
+    connectionId: input.connectionId,
+    name: input.name,
+    description: input.description ?? '',
+    sql: input.sql ?? null,
+    spec: input.spec ?? null,
+    parameters: input.parameters ?? [],
+  };
+}
+
+export async function createTenantReport(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  input: ReportInput,
+  templateKey: string | null = null,
+): Promise<ReportView> {
+  await validateDefinition(deps, actor.tenantId, input);
+  const id = newId();
+  const row = await deps.db.transaction(async (tx) => {
+    const created = await insertReport(tx, {
+      ...fieldsOf(input),
+      id,
+      tenantId: actor.tenantId,
+      templateKey,
+      createdBy: actor.userId,
+    });
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'report.created',
+      targetType: 'report',
+      targetId: id,
+      details: { name: input.name, ...(templateKey ? { template: templateKey } : {}) },
+    });
+    return created;
+  });
+  return presentReport(row);
+}
+
+export async function updateTenantReport(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  id: string,
+  patch: Partial<ReportInput>,
+): Promise<ReportView> {
+  const current = await loadReport(deps, actor.tenantId, id);
+  // Switching between SQL and builder: setting one clears the other.
+  const merged: ReportInput = {
+    name: patch.name ?? current.name,
+    description: patch.description ?? current.description,
+    connectionId: patch.connectionId ?? current.connection_id,
+    sql: patch.sql !== undefined ? patch.sql : patch.spec != null ? null : current.sql,
+    spec: patch.spec !== undefined ? patch.spec : patch.sql != null ? null : current.spec,
+    parameters: patch.parameters ?? current.parameters,
+  };
+  await validateDefinition(deps, actor.tenantId, merged);
+  const row = await deps.db.transaction(async (tx) => {
+    const updated = await updateReport(tx, actor.tenantId, id, { ...fieldsOf(merged), at: deps.clock.now() });
+    if (!updated) throw new NotFound('Report');
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'report.updated',
+      targetType: 'report',
+      targetId: id,
+      details: { fields: Object.keys(patch) },
+    });
+    return updated;
+  });
+  return presentReport(row);
+}
+
+export async function deleteTenantReport(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  id: string,
+): Promise<void> {
+  await deps.db.transaction(async (tx) => {
+    const current = await getReport(tx, actor.tenantId, id);
+    if (!current || !(await deleteReport(tx, actor.tenantId, id))) throw new NotFound('Report');
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'report.deleted',
+      targetType: 'report',
+      targetId: id,
+      details: { name: current.name },
+    });
+  });
+}
+
+export async function useTemplate(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  key: string,
+  name?: string,
+): Promise<ReportView> {
+  const template = findTemplate(key);
+  if (!template) throw new NotFound('Template');
+  const demo = await getDemoConnection(deps.db, actor.tenantId);
+  if (!demo) throw new NotFound('Demo connection');
+  return createTenantReport(
+    deps,
+    actor,
+    origin,
+    {
+      name: name ?? template.name,
+      description: template.description,
+      connectionId: demo.id,
+      sql: template.sql,
+      parameters: template.parameters,
+    },
+    template.key,
+  );
+}
