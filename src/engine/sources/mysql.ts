@@ -1,4 +1,5 @@
 import mysql from 'mysql2';
+import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
   type Column,
@@ -197,6 +198,8 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
     ): Promise<RowStream> {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
+      // Self-protecting: whoever calls, only a single read statement reaches the database.
+      checkReadOnlySql(query.sql, 'mysql');
       const conn = await connect();
       let done = false;
       const finish = (destroy: boolean) => {
@@ -220,6 +223,9 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
         rowsAsArray: true,
         typeCast: rawCast as never,
       });
+      // The stream must exist before rows arrive; it holds them until read (backpressure pauses the socket).
+      const stream = q.stream({ highWaterMark: batchSize });
+      stream.on('error', () => {});
       const fields = await new Promise<FieldMeta[]>((resolve, reject) => {
         q.once('fields', (f: FieldMeta[]) => resolve(f));
         q.once('error', (err) => reject(toSourceError(err)));
@@ -235,7 +241,6 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
         type: types[i]!.type,
         dbType: types[i]!.name,
       }));
-      const stream = q.stream({ highWaterMark: batchSize });
       async function* batches(): AsyncGenerator<Row[]> {
         let batch: Row[] = [];
         try {

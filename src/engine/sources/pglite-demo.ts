@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { PGlite } from '@electric-sql/pglite';
 import { pgColumnType, pgParsers } from './pg-types.ts';
 import { toSourceError } from './postgres.ts';
+import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
   type Column,
@@ -52,6 +53,8 @@ export function createPgliteDemoSource(pglite: PGlite, role: string, schema: str
     ): Promise<RowStream> {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
+      // Self-protecting: whoever calls, only a single read statement reaches the database.
+      checkReadOnlySql(query.sql, 'postgres');
       const cursor = `ferry_${randomBytes(8).toString('hex')}`;
       const declare = `DECLARE ${cursor} NO SCROLL CURSOR WITH HOLD FOR `;
       let fields: Array<{ name: string; dataTypeID: number }>;

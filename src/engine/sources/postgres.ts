@@ -1,6 +1,7 @@
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { parsePgText, pgColumnType } from './pg-types.ts';
+import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
   type Column,
@@ -115,6 +116,8 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
     ): Promise<RowStream> {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
+      // Self-protecting: whoever calls, only a single read statement reaches the database.
+      checkReadOnlySql(query.sql, 'postgres');
       const client = await connect();
       let cursor: Cursor<unknown[]> | undefined;
       let released = false;

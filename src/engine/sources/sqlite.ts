@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
   type Column,
@@ -111,6 +112,8 @@ export function createSqliteSource(path: string): Source {
     ): Promise<RowStream> {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
+      // Self-protecting: whoever calls, only a single read statement reaches the database.
+      checkReadOnlySql(query.sql, 'sqlite');
       const stmt = prepare(query.sql);
       if (stmt.columns().length === 0) throw new SourceQueryError('The statement returns no columns', {});
       stmt.setReturnArrays(true);
