@@ -42,7 +42,9 @@ export async function createMysqlDatabase(): Promise<MysqlTestDb> {
   };
 }
 
-export async function createSqliteFile(sql: string): Promise<{ dir: string; file: string; path: string; cleanup(): Promise<void> }> {
+export async function createSqliteFile(
+  sql: string,
+): Promise<{ dir: string; file: string; path: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-sqlite-'));
   const file = 'fixture.db';
   const db = new DatabaseSync(join(dir, file));

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { createPgliteDemoSource } from './pglite-demo.ts';
-import { createPostgresSource } from './postgres.ts';
-import { createMysqlSource } from './mysql.ts';
-import { createSqliteSource } from './sqlite.ts';
-import type { Row, Source } from './types.ts';
-import { openPglite } from '../../db/pglite.ts';
 import { createEmptyPostgresDatabase, dropPostgresDatabase, postgresUrl } from '../../../test/helpers/db.ts';
 import { createMysqlDatabase, createSqliteFile, fixtureSql } from '../../../test/helpers/engines.ts';
+import { openPglite } from '../../db/pglite.ts';
+import { createMysqlSource } from './mysql.ts';
+import { createPgliteDemoSource } from './pglite-demo.ts';
+import { createPostgresSource } from './postgres.ts';
+import { createSqliteSource } from './sqlite.ts';
+import type { Row, Source } from './types.ts';
 
 // The same fixture read through every engine, value by value. Differences
 // between engines are stated here, where they are expected.
@@ -55,7 +55,14 @@ const engines: Array<() => Promise<Engine>> = [
       name: 'PGlite (demo source)',
       source: createPgliteDemoSource(pglite, 'fx_reader', 'fx'),
       differences: {},
-      types: { amount: 'decimal', big: 'bigint', flag: 'boolean', at_utc: 'timestamptz', payload: 'json', uid: 'uuid' },
+      types: {
+        amount: 'decimal',
+        big: 'bigint',
+        flag: 'boolean',
+        at_utc: 'timestamptz',
+        payload: 'json',
+        uid: 'uuid',
+      },
       cleanup: () => db.close(),
     };
   },
@@ -75,7 +82,14 @@ const engines: Array<() => Promise<Engine>> = [
             name: 'PostgreSQL',
             source: createPostgresSource({ connectionString: url }),
             differences: {},
-            types: { amount: 'decimal', big: 'bigint', flag: 'boolean', at_utc: 'timestamptz', payload: 'json', uid: 'uuid' },
+            types: {
+              amount: 'decimal',
+              big: 'bigint',
+              flag: 'boolean',
+              at_utc: 'timestamptz',
+              payload: 'json',
+              uid: 'uuid',
+            },
             cleanup: () => dropPostgresDatabase(name),
           };
         },
@@ -90,7 +104,14 @@ const engines: Array<() => Promise<Engine>> = [
       source: createMysqlSource({ uri: m.url }),
       // MariaDB's JSON is an alias of LONGTEXT: the value arrives as its JSON text.
       differences: isMaria ? { payload: '{"a":[1,2],"b":"ü"}' } : {},
-      types: { amount: 'decimal', big: 'bigint', flag: 'boolean', at_utc: 'timestamptz', payload: isMaria ? 'string' : 'json', uid: 'string' },
+      types: {
+        amount: 'decimal',
+        big: 'bigint',
+        flag: 'boolean',
+        at_utc: 'timestamptz',
+        payload: isMaria ? 'string' : 'json',
+        uid: 'string',
+      },
       cleanup: () => m.drop(),
     };
   },
@@ -100,7 +121,14 @@ const engines: Array<() => Promise<Engine>> = [
       name: 'SQLite',
       source: createSqliteSource(f.path),
       differences: {},
-      types: { amount: 'decimal', big: 'bigint', flag: 'boolean', at_utc: 'timestamptz', payload: 'json', uid: 'uuid' },
+      types: {
+        amount: 'decimal',
+        big: 'bigint',
+        flag: 'boolean',
+        at_utc: 'timestamptz',
+        payload: 'json',
+        uid: 'uuid',
+      },
       cleanup: f.cleanup,
     };
   },
@@ -128,35 +156,68 @@ for (const make of engines) {
       for (const [col, type] of Object.entries(e.types)) {
         assert.equal(columns.find((c) => c.name === col)?.type, type, `${e.name}: type of ${col}`);
       }
-      assert.ok(rows[1]!.slice(1).every((v) => v === null), `${e.name}: NULL row`);
+      assert.ok(
+        rows[1]!.slice(1).every((v) => v === null),
+        `${e.name}: NULL row`,
+      );
       assert.deepEqual((await e.source.test()).version.length > 0, true);
     });
 
     test('writes, DDL and second statements are refused before they reach the database', async () => {
-      for (const sql of ['INSERT INTO fixture (id) VALUES (99)', 'DELETE FROM fixture', 'DROP TABLE fixture', 'UPDATE fixture SET name = NULL']) {
-        await assert.rejects(readAll(e.source, sql), (err: Error) => /read[- ]?only|readonly|permission|denied|not allowed|returns no columns|syntax error at or near "(INSERT|DELETE|DROP|UPDATE)"/i.test(err.message), `${e.name}: ${sql}`);
+      for (const sql of [
+        'INSERT INTO fixture (id) VALUES (99)',
+        'DELETE FROM fixture',
+        'DROP TABLE fixture',
+        'UPDATE fixture SET name = NULL',
+      ]) {
+        await assert.rejects(
+          readAll(e.source, sql),
+          (err: Error) =>
+            /read[- ]?only|readonly|permission|denied|not allowed|returns no columns|syntax error at or near "(INSERT|DELETE|DROP|UPDATE)"/i.test(
+              err.message,
+            ),
+          `${e.name}: ${sql}`,
+        );
       }
       await assert.rejects(readAll(e.source, 'SELECT 1; DROP TABLE fixture'), /Only one statement/, e.name);
       const { rows } = await readAll(e.source, 'SELECT count(*) FROM fixture');
       assert.equal(Number(rows[0]![0]), 2, `${e.name}: data intact`);
       if (e.source.dialect === 'postgres') {
         // A write hidden in a function call passes the text check; the read-only transaction stops it.
-        await assert.rejects(readAll(e.source, "SELECT nextval('fixture_seq')"), /read-only transaction|permission denied/, e.name);
+        await assert.rejects(
+          readAll(e.source, "SELECT nextval('fixture_seq')"),
+          /read-only transaction|permission denied/,
+          e.name,
+        );
       }
     });
 
     test('parameters are bound, never executed: an injection attempt is just a value', async () => {
       const placeholder = e.source.dialect === 'postgres' ? '$1' : '?';
       const attempt = "x' OR '1'='1'; DROP TABLE fixture; --";
-      const { rows } = await readAll(e.source, `SELECT id FROM fixture WHERE name = ${placeholder}`, [attempt]);
+      const { rows } = await readAll(e.source, `SELECT id FROM fixture WHERE name = ${placeholder}`, [
+        attempt,
+      ]);
       assert.deepEqual(rows, []);
       assert.equal((await readAll(e.source, 'SELECT id FROM fixture')).rows.length, 2);
     });
 
     test('a bad query fails with the database message; batches stream and stop early when asked', async () => {
-      await assert.rejects(readAll(e.source, 'SELECT nope FROM fixture'), (err: Error) => /nope/.test(err.message), e.name);
-      await assert.rejects(readAll(e.source, 'SELECT * FROM missing_table'), (err: Error) => /missing_table/.test(err.message), e.name);
-      const stream = await e.source.openRows({ sql: 'SELECT id FROM fixture ORDER BY id', values: [] }, new AbortController().signal, { batchSize: 1 });
+      await assert.rejects(
+        readAll(e.source, 'SELECT nope FROM fixture'),
+        (err: Error) => /nope/.test(err.message),
+        e.name,
+      );
+      await assert.rejects(
+        readAll(e.source, 'SELECT * FROM missing_table'),
+        (err: Error) => /missing_table/.test(err.message),
+        e.name,
+      );
+      const stream = await e.source.openRows(
+        { sql: 'SELECT id FROM fixture ORDER BY id', values: [] },
+        new AbortController().signal,
+        { batchSize: 1 },
+      );
       for await (const batch of stream.batches) {
         assert.equal(batch.length, 1);
         break;
