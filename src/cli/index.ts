@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DataDirBusyError } from '../app/data-dir.ts';
 import { ConfigError } from '../config.ts';
+import { runDemo } from './demo.ts';
 import { runMigrate } from './migrate.ts';
 import { runService } from './service.ts';
 import { runTenantCreate } from './tenant.ts';
@@ -13,6 +14,7 @@ Commands:
   worker                background workers only
   scheduler             the scheduler only
   migrate               apply database migrations and exit
+  demo [--rows N]       rebuild the demo dataset (default 200000 sales lines)
   tenant create         create a tenant with its owner and print an API key
       --name <name> --email <email> --password <password> [--owner-name <name>] [--json]
 
@@ -47,6 +49,7 @@ export async function runCli(argv: string[]): Promise<number> {
         password: { type: 'string' },
         'owner-name': { type: 'string' },
         json: { type: 'boolean' },
+        rows: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -62,6 +65,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return await runService(new Set(serviceRoles[command as keyof typeof serviceRoles]), overrides);
     }
     if (command === 'migrate') return await runMigrate(overrides);
+    if (command === 'demo') return await runDemo(overrides, values.rows);
     if (command === 'tenant' && sub === 'create') {
       return await runTenantCreate(overrides, {
         name: values.name,

@@ -121,6 +121,15 @@ describe('ferry processes on the embedded database', () => {
     }
   });
 
+  test('`ferry demo --rows N` rebuilds the demo dataset at that size', async () => {
+    const r = await runFerry(['demo', '--rows', '800'], baseEnv({ FERRY_DATA_DIR: dir }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /800 order lines/);
+    const bad = await runFerry(['demo', '--rows', 'lots'], baseEnv({ FERRY_DATA_DIR: dir }));
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--rows must be a whole number/);
+  });
+
   test('a fresh data dir prints the setup token, also written to <data dir>/setup-token', async () => {
     const fresh = await mkdtemp(join(tmpdir(), 'ferry-fresh-'));
     const ferry = await startFerry(['start'], baseEnv({ FERRY_DATA_DIR: fresh, LOG_LEVEL: 'silent' }));

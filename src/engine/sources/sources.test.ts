@@ -226,6 +226,26 @@ for (const make of engines) {
       assert.equal((await readAll(e.source, 'SELECT id FROM fixture')).rows.length, 2);
     });
 
+    test('aborting mid-stream stops the read and leaves the source usable', async () => {
+      const controller = new AbortController();
+      const sql =
+        e.source.dialect === 'sqlite'
+          ? 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) SELECT i FROM n'
+          : e.source.dialect === 'mysql'
+            ? 'SELECT seq FROM seq_1_to_100000'
+            : 'SELECT generate_series(1, 100000) AS i';
+      const stream = await e.source.openRows({ sql, values: [] }, controller.signal, { batchSize: 100 });
+      let seen = 0;
+      await assert.rejects(async () => {
+        for await (const batch of stream.batches) {
+          seen += batch.length;
+          if (seen >= 300) controller.abort(new Error('cancelled by test'));
+        }
+      }, /cancelled by test/);
+      assert.ok(seen < 100000, `${e.name} read everything despite the abort`);
+      assert.equal((await readAll(e.source, 'SELECT id FROM fixture')).rows.length, 2);
+    });
+
     test('the schema browser lists the table with column types', async () => {
       const tables = await e.source.listTables();
       const fixture = tables.find((t) => t.name === 'fixture');
