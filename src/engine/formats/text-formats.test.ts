@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { Column, Value } from '../sources/types.ts';
+import {
+  csvEncoder,
+  defaultCsvOptions,
+  defaultJsonOptions,
+  defaultTsvOptions,
+  defaultXmlOptions,
+  type Encoder,
+  jsonEncoder,
+  ndjsonEncoder,
+  xmlEncoder,
+  xmlNames,
+} from './text-formats.ts';
+
+const columns: Column[] = [
+  { name: 'id', type: 'integer', dbType: 'int4' },
+  { name: 'name', type: 'string', dbType: 'text' },
+  { name: 'amount', type: 'decimal', dbType: 'numeric' },
+  { name: 'big', type: 'bigint', dbType: 'int8' },
+  { name: 'flag', type: 'boolean', dbType: 'bool' },
+  { name: 'day', type: 'date', dbType: 'date' },
+  { name: 'at', type: 'timestamptz', dbType: 'timestamptz' },
+  { name: 'payload', type: 'json', dbType: 'jsonb' },
+  { name: 'raw', type: 'bytes', dbType: 'bytea' },
+];
+const rows: Value[][] = [
+  [
+    1,
+    'O\'Brien, "Quoted"\r\nline 2 🚀 Zoë',
+    '-1234.5678',
+    9007199254740993n,
+    true,
+    '2026-03-29',
+    new Date('2026-03-29T01:00:00Z'),
+    { a: [1, 2], b: 'ü' },
+    Buffer.from([0, 255, 16]),
+  ],
+  [
+    2,
+    '=HYPERLINK("http://evil.example")',
+    '0.1',
+    -5n,
+    false,
+    '1999-12-31',
+    new Date('1999-12-31T23:59:59.999Z'),
+    [],
+    Buffer.alloc(0),
+  ],
+  [3, '', null, null, null, null, null, null, null],
+  [4, '-2+3', '-0.0001', 0n, true, '2026-01-01', new Date(0), 'text', Buffer.from('ab')],
+];
+
+async function encode(encoder: Encoder, batchSize = 2): Promise<string> {
+  async function* batches() {
+    for (let i = 0; i < rows.length; i += batchSize) yield rows.slice(i, i + batchSize);
+  }
+  let out = '';
+  for await (const chunk of encoder(columns, batches())) out += chunk;
+  return out;
+}
+
+describe('text formats read back by independent parsers', () => {
+  test('CSV (RFC 4180): quoting, CRLF, NULL vs empty, formula injection neutralised in text columns only', async () => {
+    const text = await encode(csvEncoder(defaultCsvOptions));
+    const parsed = parseCsv(text, { bom: true, relax_quotes: false }) as string[][];
+    assert.deepEqual(
+      parsed[0],
+      columns.map((c) => c.name),
+    );
+    assert.deepEqual(parsed[1], [
+      '1',
+      'O\'Brien, "Quoted"\r\nline 2 🚀 Zoë',
+      '-1234.5678',
+      '9007199254740993',
+      'true',
+      '2026-03-29',
+      '2026-03-29T01:00:00.000Z',
+      '{"a":[1,2],"b":"ü"}',
+      '\\x00ff10',
+    ]);
+    assert.equal(parsed[2]![1], '\'=HYPERLINK("http://evil.example")');
+    assert.equal(parsed[4]![1], "'-2+3", 'text starting with - is neutralised');
+    assert.equal(parsed[4]![2], '-0.0001', 'numbers keep their sign');
+    assert.equal(parsed[2]![3], '-5');
+    // Empty text is "" and NULL is nothing at all, as PostgreSQL's COPY writes them.
+    assert.ok(text.includes('\r\n3,"",,,,,,,\r\n'), JSON.stringify(text.split('\r\n')[3]));
+    assert.ok(text.endsWith('\r\n'));
+  });
+
+  test('CSV options: semicolon, BOM for Excel, LF, no header, null text, protection off', async () => {
+    const text = await encode(
+      csvEncoder({
+        ...defaultCsvOptions,
+        delimiter: ';',
+        bom: true,
+        lineEnding: '\n',
+        header: false,
+        nullText: 'NULL',
+        formulaProtection: false,
+      }),
+    );
+    assert.ok(text.startsWith('\uFEFF1;'));
+    const parsed = parseCsv(text, { bom: true, delimiter: ';' }) as string[][];
+    assert.equal(parsed.length, 4);
+    assert.equal(parsed[1]![1], '=HYPERLINK("http://evil.example")');
+    assert.equal(parsed[2]![2], 'NULL');
+    assert.ok(!text.includes('\r\n3;'));
+  });
+
+  test('TSV', async () => {
+    const parsed = parseCsv(await encode(csvEncoder(defaultTsvOptions)), { delimiter: '\t' }) as string[][];
+    assert.equal(parsed[1]![2], '-1234.5678');
+    assert.equal(parsed.length, 5);
+  });
+
+  test('JSON and NDJSON: exact numbers as digits (or strings), NULL as null, nested JSON kept', async () => {
+    const json = JSON.parse(await encode(jsonEncoder(defaultJsonOptions)));
+    assert.equal(json.length, 4);
+    assert.deepEqual(json[0], {
+      id: 1,
+      name: 'O\'Brien, "Quoted"\r\nline 2 🚀 Zoë',
+      amount: -1234.5678,
+      big: 9007199254740992,
+      flag: true,
+      day: '2026-03-29',
+      at: '2026-03-29T01:00:00.000Z',
+      payload: { a: [1, 2], b: 'ü' },
+      raw: '\\x00ff10',
+    });
+    const raw = await encode(jsonEncoder(defaultJsonOptions));
+    assert.ok(raw.includes('"big":9007199254740993'), 'the file carries the exact digits');
+    assert.deepEqual(json[2], {
+      id: 3,
+      name: '',
+      amount: null,
+      big: null,
+      flag: null,
+      day: null,
+      at: null,
+      payload: null,
+      raw: null,
+    });
+    const asStrings = JSON.parse(await encode(jsonEncoder({ exactNumbers: 'string' })));
+    assert.equal(asStrings[0].big, '9007199254740993');
+    assert.equal(asStrings[0].amount, '-1234.5678');
+    const lines = (await encode(ndjsonEncoder(defaultJsonOptions)))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 4);
+    assert.deepEqual(lines[1].payload, []);
+    assert.equal((await encodeEmpty(jsonEncoder(defaultJsonOptions))).trim(), '[]');
+  });
+
+  test('XML: well-formed, escaped, valid element names, NULL as xsi:nil', async () => {
+    const text = await encode(xmlEncoder({ rootElement: 'export', rowElement: 'line' }));
+    assert.equal(XMLValidator.validate(text), true);
+    const doc = new XMLParser({ ignoreAttributes: false, parseTagValue: false, trimValues: false }).parse(
+      text,
+    );
+    const lines = doc.export.line;
+    assert.equal(lines.length, 4);
+    assert.equal(lines[0].name, 'O\'Brien, "Quoted"\r\nline 2 🚀 Zoë'.replace('\r\n', '\n'));
+    assert.equal(lines[0].amount, '-1234.5678');
+    assert.equal(lines[2].amount['@_xsi:nil'], 'true');
+    assert.deepEqual(xmlNames(['Order #', '1st', 'xmlThing', 'a', 'a']), [
+      'Order__',
+      '_1st',
+      '_xmlThing',
+      'a',
+      'a_2',
+    ]);
+    assert.throws(
+      () => xmlEncoder({ ...defaultXmlOptions, rowElement: '1 bad' }),
+      /not a valid XML element name/,
+    );
+    const control = await encodeRows(xmlEncoder(defaultXmlOptions), [[1, 'bell\u0007 & <tag>']]);
+    assert.equal(XMLValidator.validate(control), true);
+    assert.ok(control.includes('bell &amp; &lt;tag&gt;'));
+  });
+});
+
+async function encodeEmpty(encoder: Encoder): Promise<string> {
+  return encodeRows(encoder, []);
+}
+
+async function encodeRows(encoder: Encoder, data: Value[][]): Promise<string> {
+  async function* one() {
+    if (data.length) yield data;
+  }
+  let out = '';
+  for await (const chunk of encoder(columns.slice(0, data[0]?.length ?? columns.length), one())) out += chunk;
+  return out;
+}

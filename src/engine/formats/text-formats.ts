@@ -1,0 +1,201 @@
+import type { Column, ColumnType, Value } from '../sources/types.ts';
+import { isTextual, jsonReplacer, neutraliseFormula, textOf } from './values.ts';
+
+// Streaming encoders for the text formats. Each turns batches of rows into one
+// string per batch, so memory holds one batch at a time and the caller's
+// pipeline() applies backpressure.
+
+export interface CsvOptions {
+  delimiter: string;
+  quote: string;
+  header: boolean;
+  bom: boolean;
+  lineEnding: '\r\n' | '\n';
+  nullText: string;
+  formulaProtection: boolean;
+}
+
+export const defaultCsvOptions: CsvOptions = {
+  delimiter: ',',
+  quote: '"',
+  header: true,
+  bom: false,
+  lineEnding: '\r\n',
+  nullText: '',
+  formulaProtection: true,
+};
+export const defaultTsvOptions: CsvOptions = { ...defaultCsvOptions, delimiter: '\t' };
+
+export type Encoder = (columns: Column[], batches: AsyncIterable<Value[][]>) => AsyncGenerator<string>;
+
+export function csvEncoder(options: CsvOptions): Encoder {
+  const { delimiter, quote, lineEnding, nullText } = options;
+  const doubled = quote + quote;
+  const needsQuotes = new RegExp(`[${escapeRegExp(delimiter + quote)}\\r\\n]|^\\s|\\s$`);
+  const field = (text: string) =>
+    needsQuotes.test(text) ? quote + text.replaceAll(quote, doubled) + quote : text;
+  const cell = (value: Value, type: ColumnType, textual: boolean): string => {
+    if (value === null) return nullText;
+    const text = textOf(value, type);
+    if (text === '' && nullText === '') return `${quote}${quote}`; // keep '' distinct from NULL
+    return field(options.formulaProtection && textual ? neutraliseFormula(text) : text);
+  };
+  return async function* (columns, batches) {
+    let head = options.bom ? '\uFEFF' : '';
+    if (options.header) head += columns.map((c) => field(c.name)).join(delimiter) + lineEnding;
+    if (head) yield head;
+    const types = columns.map((c) => c.type);
+    const textual = types.map(isTextual);
+    for await (const batch of batches) {
+      let out = '';
+      for (const row of batch) {
+        for (let i = 0; i < row.length; i++) {
+          if (i > 0) out += delimiter;
+          out += cell(row[i]!, types[i]!, textual[i]!);
+        }
+        out += lineEnding;
+      }
+      yield out;
+    }
+  };
+}
+
+export interface JsonOptions {
+  /** Exact numbers (bigint, decimal) as JSON numbers (their exact digits) or as strings. */
+  exactNumbers: 'number' | 'string';
+}
+
+export const defaultJsonOptions: JsonOptions = { exactNumbers: 'number' };
+
+function jsonValue(value: Value, type: ColumnType, options: JsonOptions): string {
+  if (value === null) return 'null';
+  switch (type) {
+    case 'bigint':
+    case 'decimal': {
+      const digits = String(value);
+      // NaN/Infinity in a numeric column are not JSON numbers.
+      return options.exactNumbers === 'number' && /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(digits)
+        ? digits
+        : JSON.stringify(digits);
+    }
+    case 'integer':
+    case 'float':
+      return typeof value === 'number' && Number.isFinite(value)
+        ? String(value)
+        : JSON.stringify(textOf(value, type));
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'json':
+      return JSON.stringify(value, jsonReplacer);
+    default:
+      return JSON.stringify(textOf(value, type));
+  }
+}
+
+function objectEncoder(columns: Column[], options: JsonOptions): (row: Value[]) => string {
+  const keys = columns.map((c) => `${JSON.stringify(c.name)}:`);
+  return (row) => {
+    let out = '{';
+    for (let i = 0; i < row.length; i++)
+      out += (i > 0 ? ',' : '') + keys[i] + jsonValue(row[i]!, columns[i]!.type, options);
+    return `${out}}`;
+  };
+}
+
+/** JSON: one array of objects, streamed. */
+export function jsonEncoder(options: JsonOptions): Encoder {
+  return async function* (columns, batches) {
+    const encode = objectEncoder(columns, options);
+    let first = true;
+    yield '[';
+    for await (const batch of batches) {
+      let out = '';
+      for (const row of batch) {
+        out += `${first ? '\n' : ',\n'}${encode(row)}`;
+        first = false;
+      }
+      yield out;
+    }
+    yield first ? ']\n' : '\n]\n';
+  };
+}
+
+/** NDJSON: one object per line. */
+export function ndjsonEncoder(options: JsonOptions): Encoder {
+  return async function* (columns, batches) {
+    const encode = objectEncoder(columns, options);
+    for await (const batch of batches) {
+      let out = '';
+      for (const row of batch) out += `${encode(row)}\n`;
+      yield out;
+    }
+  };
+}
+
+export interface XmlOptions {
+  rootElement: string;
+  rowElement: string;
+}
+
+export const defaultXmlOptions: XmlOptions = { rootElement: 'rows', rowElement: 'row' };
+
+// Characters XML 1.0 forbids (the C0 controls but tab, LF and CR; lone surrogates; U+FFFE/FFFF) are dropped.
+const XML_FORBIDDEN =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+export function escapeXml(text: string): string {
+  return text
+    .replace(XML_FORBIDDEN, '')
+    .replace(/[&<>"]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&quot;'));
+}
+
+/** A valid, unique XML element name for each column ("Order #" → "Order__", "1st" → "_1st"). */
+export function xmlNames(names: string[]): string[] {
+  const used = new Set<string>();
+  return names.map((name) => {
+    let n = name.normalize('NFC').replace(/[^\p{L}\p{N}_.-]/gu, '_');
+    if (!/^[\p{L}_]/u.test(n) || /^xml/i.test(n)) n = `_${n}`;
+    let unique = n;
+    for (let i = 2; used.has(unique); i++) unique = `${n}_${i}`;
+    used.add(unique);
+    return unique;
+  });
+}
+
+export function checkXmlName(name: string, option: string): string {
+  if (!/^[\p{L}_][\p{L}\p{N}_.-]*$/u.test(name) || /^xml/i.test(name)) {
+    throw new Error(`${option} "${name}" is not a valid XML element name`);
+  }
+  return name;
+}
+
+/** XML: <root><row><column>value</column>…</row>…</root>; NULL is an element with xsi:nil="true". */
+export function xmlEncoder(options: XmlOptions): Encoder {
+  const root = checkXmlName(options.rootElement, 'rootElement');
+  const rowName = checkXmlName(options.rowElement, 'rowElement');
+  return async function* (columns, batches) {
+    const names = xmlNames(columns.map((c) => c.name));
+    yield `<?xml version="1.0" encoding="UTF-8"?>\n<${root} xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n`;
+    for await (const batch of batches) {
+      let out = '';
+      for (const row of batch) {
+        out += `  <${rowName}>`;
+        for (let i = 0; i < row.length; i++) {
+          const v = row[i]!;
+          const tag = names[i]!;
+          out +=
+            v === null
+              ? `<${tag} xsi:nil="true"/>`
+              : `<${tag}>${escapeXml(textOf(v, columns[i]!.type))}</${tag}>`;
+        }
+        out += `</${rowName}>\n`;
+      }
+      yield out;
+    }
+    yield `</${root}>\n`;
+  };
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+}
