@@ -140,8 +140,8 @@ export interface XmlOptions {
 export const defaultXmlOptions: XmlOptions = { rootElement: 'rows', rowElement: 'row' };
 
 // Characters XML 1.0 forbids (the C0 controls but tab, LF and CR; lone surrogates; U+FFFE/FFFF) are dropped.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the forbidden control characters is the point
 const XML_FORBIDDEN =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the forbidden control characters is the point
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 export function escapeXml(text: string): string {
