@@ -16,7 +16,12 @@ export interface Finished {
 
 export function baseEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   // A small demo dataset: these tests are about processes, not data volume.
-  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], LOG_LEVEL: 'warn', FERRY_DEMO_ROWS: '500' };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    LOG_LEVEL: 'warn',
+    FERRY_DEMO_ROWS: '500',
+  };
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
   return env;
 }
