@@ -34,6 +34,11 @@ export interface Config {
   sqliteDir: string;
   /** Sales lines in the demo dataset when it is first built. */
   demoRows: number;
+  workerConcurrency: number;
+  artifactTtlDays: number;
+  maxExportRows: number;
+  maxExportBytes: number;
+  maxRunSeconds: number;
 }
 
 export interface ConfigOverrides {
@@ -156,6 +161,11 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = proc
     smtp: readSmtp(env, problems),
     sqliteDir: '',
     demoRows: readInt(env, 'FERRY_DEMO_ROWS', 200_000, 100, 100_000_000, problems),
+    workerConcurrency: readInt(env, 'FERRY_WORKER_CONCURRENCY', 2, 1, 64, problems),
+    artifactTtlDays: readInt(env, 'FERRY_ARTIFACT_TTL_DAYS', 7, 1, 3650, problems),
+    maxExportRows: readInt(env, 'FERRY_MAX_EXPORT_ROWS', 50_000_000, 1, 10_000_000_000, problems),
+    maxExportBytes: readInt(env, 'FERRY_MAX_EXPORT_MB', 10_240, 1, 10_000_000, problems) * 1_000_000,
+    maxRunSeconds: readInt(env, 'FERRY_MAX_RUN_SECONDS', 3_600, 1, 7 * 86_400, problems),
   };
   config.sqliteDir = resolve(cwd, env['FERRY_SQLITE_DIR'] || resolve(config.dataDir, 'sqlite'));
   if (problems.length > 0) throw new ConfigError(problems);

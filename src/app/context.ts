@@ -11,6 +11,7 @@ import { createQueue, type QueueRole } from '../jobs/queue.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { createSecretBox } from '../lib/secrets.ts';
+import { createLocalStorage } from '../engine/storage/local.ts';
 import { createSourceRegistry } from '../modules/connections/sources.ts';
 import type { Deps } from '../modules/deps.ts';
 import { loadOrCreateSecret, lockDataDir } from './data-dir.ts';
@@ -99,6 +100,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
       secrets,
       config: Object.freeze({ ...config, secret: database.secret }),
       sources,
+      storage: createLocalStorage(join(config.dataDir, 'artifacts')),
     };
     if (roles.has('worker')) await registerJobHandlers(queue, deps);
     return {

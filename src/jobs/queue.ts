@@ -3,7 +3,7 @@ import { fromPglite, type Job, PgBoss } from 'pg-boss';
 import type { Executor } from '../db/db.ts';
 import type { Logger } from '../lib/log.ts';
 import { scrubUrl } from '../lib/log.ts';
-import { type JobName, jobNames, maintenanceSchedules } from './registry.ts';
+import { type JobName, jobNames, maintenanceSchedules, queueSettings } from './registry.ts';
 
 // pg-boss on Ferry's own database, for both adapters. Jobs are rows, so work that
 // must follow a write is enqueued inside the writer's transaction (`send(..., tx)`).
@@ -37,7 +37,7 @@ export interface Queue {
   work<T extends object>(
     name: JobName,
     handler: (job: Job<T>) => Promise<unknown>,
-    options?: { concurrency?: number },
+    options?: { concurrency?: number; pollingIntervalSeconds?: number },
   ): Promise<void>;
   counts(): Promise<QueueCounts[]>;
   stop(): Promise<void>;
@@ -52,6 +52,8 @@ export function createQueue(options: QueueOptions): Queue {
     application_name: 'ferry-queue',
     // Ferry keeps its own run history; pg-boss only needs recent jobs.
     persistWarnings: false,
+    // Workers wake on NOTIFY for queues that ask for it, instead of waiting for a poll.
+    useListenNotify: true,
   };
   let boss: PgBoss;
   if (options.pglite) {
@@ -81,7 +83,7 @@ export function createQueue(options: QueueOptions): Queue {
       await boss.start();
       started = true;
       for (const name of jobNames) {
-        await boss.createQueue(name, { retryLimit: 3, retryBackoff: true, retryDelay: 5 });
+        await boss.createQueue(name, queueSettings[name]);
       }
       if (options.roles.has('scheduler')) {
         for (const { name, cron } of maintenanceSchedules) await boss.schedule(name, cron, {}, { tz: 'UTC' });
@@ -93,7 +95,7 @@ export function createQueue(options: QueueOptions): Queue {
       return boss.send(name, data, { ...sendOptions, ...(db ? { db } : {}) });
     },
     async work(name, handler, workOptions = {}) {
-      await boss.work(name, { localConcurrency: workOptions.concurrency ?? 1 }, async (jobs) => {
+      await boss.work(name, { localConcurrency: workOptions.concurrency ?? 1, pollingIntervalSeconds: workOptions.pollingIntervalSeconds ?? 2 }, async (jobs) => {
         for (const job of jobs) await handler(job as never);
       });
     },

@@ -1,11 +1,29 @@
-// The one list of background job names. Each queue is created at start-up by
-// every process, so sending and working never hit a missing queue.
+// The one list of background job names and their queue settings. Each queue is
+// created at start-up by every process, so sending and working never hit a
+// missing queue.
 
-export const jobNames = ['sessions.cleanup', 'idempotency.cleanup'] as const;
+export const jobNames = ['sessions.cleanup', 'idempotency.cleanup', 'artifacts.cleanup', 'run.execute'] as const;
 export type JobName = (typeof jobNames)[number];
+
+export interface QueueSettings {
+  retryLimit: number;
+  retryDelay?: number;
+  retryBackoff?: boolean;
+  expireInSeconds?: number;
+  notify?: boolean;
+}
+
+export const queueSettings: Record<JobName, QueueSettings> = {
+  'sessions.cleanup': { retryLimit: 3, retryDelay: 5, retryBackoff: true },
+  'idempotency.cleanup': { retryLimit: 3, retryDelay: 5, retryBackoff: true },
+  'artifacts.cleanup': { retryLimit: 3, retryDelay: 30, retryBackoff: true },
+  // Runs keep their own attempts and backoff (scheduling.md S8): pg-boss must not retry them.
+  'run.execute': { retryLimit: 0, expireInSeconds: 7 * 86_400, notify: true },
+};
 
 /** Maintenance jobs and when they run (cron, UTC). */
 export const maintenanceSchedules: ReadonlyArray<{ name: JobName; cron: string }> = [
   { name: 'sessions.cleanup', cron: '*/15 * * * *' },
   { name: 'idempotency.cleanup', cron: '7 * * * *' },
+  { name: 'artifacts.cleanup', cron: '17 * * * *' },
 ];

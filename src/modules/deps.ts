@@ -4,6 +4,7 @@ import type { Queue } from '../jobs/queue.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { SecretBox } from '../lib/secrets.ts';
+import type { Storage } from '../engine/storage/local.ts';
 import type { SourceRegistry } from './connections/sources.ts';
 
 /** What services need from the outside world, wired once in app/context.ts. */
@@ -15,4 +16,5 @@ export interface Deps {
   secrets: SecretBox;
   config: Readonly<Config>;
   sources: SourceRegistry;
+  storage: Storage;
 }

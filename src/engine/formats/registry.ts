@@ -1,0 +1,99 @@
+import {
+  csvEncoder,
+  defaultCsvOptions,
+  defaultJsonOptions,
+  defaultTsvOptions,
+  defaultXmlOptions,
+  type Encoder,
+  jsonEncoder,
+  ndjsonEncoder,
+  xmlEncoder,
+} from './text-formats.ts';
+
+// The export formats Ferry writes and the options each accepts. Options are
+// validated here so a bad one fails the request, not the run.
+
+export const exportFormats = ['csv', 'tsv', 'json', 'ndjson', 'xml'] as const;
+export type ExportFormat = (typeof exportFormats)[number];
+
+export interface FormatSpec {
+  extension: string;
+  contentType: string;
+  encoder: Encoder;
+}
+
+export class FormatOptionError extends Error {
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(`${path} ${message}`);
+    this.path = path;
+  }
+}
+
+type Options = Record<string, unknown>;
+
+function pick<T>(options: Options, key: string, check: (v: unknown) => v is T, rule: string, fallback: T): T {
+  const v = options[key];
+  if (v === undefined) return fallback;
+  if (!check(v)) throw new FormatOptionError(`formatOptions.${key}`, rule);
+  return v;
+}
+const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
+const isString = (v: unknown): v is string => typeof v === 'string';
+
+const common = new Set(['compression', 'fileName']);
+const allowed: Record<ExportFormat, Set<string>> = {
+  csv: new Set(['delimiter', 'quote', 'header', 'bom', 'lineEnding', 'nullText', 'formulaProtection']),
+  tsv: new Set(['header', 'bom', 'lineEnding', 'nullText', 'formulaProtection']),
+  json: new Set(['exactNumbers']),
+  ndjson: new Set(['exactNumbers']),
+  xml: new Set(['rootElement', 'rowElement']),
+};
+
+export function resolveFormat(format: ExportFormat, options: Options): FormatSpec {
+  for (const key of Object.keys(options)) {
+    if (!allowed[format].has(key) && !common.has(key)) throw new FormatOptionError(`formatOptions.${key}`, `is not an option of ${format}`);
+  }
+  switch (format) {
+    case 'csv':
+    case 'tsv': {
+      const base = format === 'csv' ? defaultCsvOptions : defaultTsvOptions;
+      const delimiter = format === 'csv' ? pick(options, 'delimiter', (v): v is string => isString(v) && v.length === 1 && !/["\r\n]/.test(v), 'must be one character (not a quote or line break)', base.delimiter) : '\t';
+      const quote = pick(options, 'quote', (v): v is string => isString(v) && v.length === 1 && v !== delimiter && !/[\r\n]/.test(v), 'must be one character, not the delimiter', base.quote);
+      const lineEnding = pick(options, 'lineEnding', (v): v is 'crlf' | 'lf' => v === 'crlf' || v === 'lf', 'must be "crlf" or "lf"', base.lineEnding === '\r\n' ? 'crlf' : 'lf');
+      const encoder = csvEncoder({
+        delimiter,
+        quote,
+        header: pick(options, 'header', isBool, 'must be true or false', base.header),
+        bom: pick(options, 'bom', isBool, 'must be true or false', base.bom),
+        lineEnding: lineEnding === 'crlf' ? '\r\n' : '\n',
+        nullText: pick(options, 'nullText', (v): v is string => isString(v) && v.length <= 20, 'must be text of at most 20 characters', base.nullText),
+        formulaProtection: pick(options, 'formulaProtection', isBool, 'must be true or false', base.formulaProtection),
+      });
+      return format === 'csv' ? { extension: 'csv', contentType: 'text/csv; charset=utf-8', encoder } : { extension: 'tsv', contentType: 'text/tab-separated-values; charset=utf-8', encoder };
+    }
+    case 'json':
+    case 'ndjson': {
+      const exactNumbers = pick(options, 'exactNumbers', (v): v is 'number' | 'string' => v === 'number' || v === 'string', 'must be "number" or "string"', defaultJsonOptions.exactNumbers);
+      return format === 'json'
+        ? { extension: 'json', contentType: 'application/json', encoder: jsonEncoder({ exactNumbers }) }
+        : { extension: 'ndjson', contentType: 'application/x-ndjson', encoder: ndjsonEncoder({ exactNumbers }) };
+    }
+    case 'xml': {
+      const rootElement = pick(options, 'rootElement', isString, 'must be text', defaultXmlOptions.rootElement);
+      const rowElement = pick(options, 'rowElement', isString, 'must be text', defaultXmlOptions.rowElement);
+      try {
+        return { extension: 'xml', contentType: 'application/xml', encoder: xmlEncoder({ rootElement, rowElement }) };
+      } catch (err) {
+        throw new FormatOptionError('formatOptions', (err as Error).message);
+      }
+    }
+  }
+}
+
+export function compressionOf(options: Options): 'none' | 'gzip' {
+  const v = options['compression'];
+  if (v === undefined || v === 'none') return 'none';
+  if (v === 'gzip') return 'gzip';
+  throw new FormatOptionError('formatOptions.compression', 'must be "none" or "gzip"');
+}

@@ -1,0 +1,77 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { Encoder } from './formats/text-formats.ts';
+import type { RowStream, Value } from './sources/types.ts';
+
+// Rows → encoder → (gzip) → file, with backpressure, progress, limits and a
+// checksum of the bytes written. No database, no HTTP: streams and a signal.
+
+export class ExportLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportLimitError';
+  }
+}
+
+export interface ExportLimits {
+  maxRows: number;
+  maxBytes: number;
+}
+
+export interface ExportResult {
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+export interface ExportToFileOptions {
+  rows: RowStream;
+  encoder: Encoder;
+  gzip: boolean;
+  path: string;
+  signal: AbortSignal;
+  limits: ExportLimits;
+  onProgress?: (progress: { rows: number; bytes: number }) => void;
+}
+
+export async function exportToFile(o: ExportToFileOptions): Promise<ExportResult> {
+  let rows = 0;
+  let bytes = 0;
+  const hash = createHash('sha256');
+  async function* counted(): AsyncGenerator<Value[][]> {
+    for await (const batch of o.rows.batches) {
+      rows += batch.length;
+      if (rows > o.limits.maxRows) throw new ExportLimitError(`The export exceeds the limit of ${o.limits.maxRows.toLocaleString('en')} rows`);
+      yield batch;
+      o.onProgress?.({ rows, bytes });
+    }
+  }
+  async function* encoded(): AsyncGenerator<Buffer> {
+    for await (const text of o.encoder(o.rows.columns, counted())) yield Buffer.from(text, 'utf8');
+  }
+  const measure = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      bytes += chunk.length;
+      if (bytes > o.limits.maxBytes) {
+        done(new ExportLimitError(`The export exceeds the limit of ${(o.limits.maxBytes / 1e6).toLocaleString('en')} MB`));
+        return;
+      }
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const file = createWriteStream(o.path, { flags: 'wx', mode: 0o600 });
+  try {
+    if (o.gzip) await pipeline(encoded(), createGzip(), measure, file, { signal: o.signal });
+    else await pipeline(encoded(), measure, file, { signal: o.signal });
+  } catch (err) {
+    await rm(o.path, { force: true });
+    throw o.signal.aborted ? (o.signal.reason ?? err) : err;
+  }
+  o.onProgress?.({ rows, bytes });
+  return { rows, bytes, sha256: hash.digest('hex') };
+}

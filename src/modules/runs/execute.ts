@@ -1,0 +1,230 @@
+import { createHash, randomInt } from 'node:crypto';
+import { hostname } from 'node:os';
+import { compressionOf, type ExportFormat, resolveFormat } from '../../engine/formats/registry.ts';
+import { ExportLimitError, exportToFile } from '../../engine/pipeline.ts';
+import { SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
+import { AppError, describeError } from '../../lib/errors.ts';
+import { newId } from '../../lib/ids.ts';
+import { insertArtifact } from '../artifacts/repo.ts';
+import type { Deps } from '../deps.ts';
+import type { ParameterDefinition } from '../reports/parameters.ts';
+import { prepareReportQuery } from '../reports/service.ts';
+import { DEFAULT_FILE_NAME, renderFileName } from './file-name.ts';
+import { claimRun, completeRun, endRun, finishAttempt, findLostRuns, getRunById, heartbeatRun, insertAttempt, type RunRow } from './repo.ts';
+
+// One attempt of one run, as the `run.execute` job: claim it, stream the report
+// into a temporary file while heartbeating, publish the file and the result in
+// one transaction, or record why not and decide whether to try again.
+
+export const HEARTBEAT_MS = 2_000;
+export const LEASE_MS = 30_000;
+const BACKOFF_BASE_MS = 5_000;
+const BACKOFF_CAP_MS = 5 * 60_000;
+export const WORKER_ID = `${hostname()}:${process.pid}`;
+
+export interface RunJob {
+  runId: string;
+  attempt: number;
+}
+
+/** The job id of an attempt: the same run and attempt always give the same id, so an attempt is enqueued once. */
+export function attemptJobId(runId: string, attempt: number): string {
+  const h = createHash('sha256').update(`${runId}:${attempt}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Exponential backoff with full jitter (S8): never zero, capped. */
+export function retryDelayMs(attempt: number): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
+  return Math.max(1_000, randomInt(0, ceiling + 1));
+}
+
+class Cancelled extends Error {
+  constructor() {
+    super('Cancelled by a user');
+    this.name = 'Cancelled';
+  }
+}
+class LeaseLost extends Error {
+  constructor() {
+    super('This attempt no longer holds the run');
+    this.name = 'LeaseLost';
+  }
+}
+
+interface Failure {
+  message: string;
+  code: string;
+  retryable: boolean;
+}
+
+/** Retryable: the network, the server going away, timeouts of a connection. Permanent: the query itself, limits. */
+export function classifyFailure(err: unknown): Failure {
+  const cause = err instanceof AppError && err.cause ? err.cause : err;
+  if (err instanceof ExportLimitError) return { message: err.message, code: 'limit', retryable: false };
+  if (cause instanceof SourceConnectError) return { message: `Cannot connect to the data source: ${cause.message}`, code: 'connection', retryable: true };
+  if (cause instanceof SourceQueryError) {
+    // Serialization failures, deadlocks and lock timeouts go away on their own.
+    const transient = cause.code !== undefined && ['40001', '40P01', '55P03', '57P01', '57P02', '57P03'].includes(cause.code);
+    return { message: cause.message, code: transient ? 'transient' : 'query', retryable: transient };
+  }
+  if (err instanceof AppError) return { message: err.message, code: err.code.toLowerCase(), retryable: err.code === 'Retryable' || err.code === 'Unavailable' };
+  const code = (err as { code?: string })?.code;
+  if (code && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN)$/.test(code)) return { message: describeError(err), code: 'network', retryable: true };
+  return { message: describeError(err), code: 'error', retryable: true };
+}
+
+export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> {
+  const attemptId = newId();
+  const started = deps.clock.now();
+  const run = await deps.db.transaction(async (tx) => {
+    const claimed = await claimRun(tx, job.runId, job.attempt, attemptId, started);
+    if (claimed) await insertAttempt(tx, { id: attemptId, runId: job.runId, number: job.attempt, worker: WORKER_ID, now: started });
+    return claimed;
+  });
+  // Cancelled while queued, taken by another worker, or a stale job: nothing to do.
+  if (!run) return;
+  const log = deps.log.child({ runId: run.id, attempt: job.attempt });
+  const controller = new AbortController();
+  let rows = 0;
+  let bytes = 0;
+  const beat = setInterval(() => {
+    heartbeatRun(deps.db, run.id, attemptId, deps.clock.now(), rows, bytes)
+      .then((state) => {
+        if (state === null) controller.abort(new LeaseLost());
+        else if (state.cancelRequested) controller.abort(new Cancelled());
+      })
+      .catch((err) => log.warn({ err }, 'heartbeat failed'));
+  }, HEARTBEAT_MS);
+  const deadline = setTimeout(() => controller.abort(new ExportLimitError(`The run took longer than the limit of ${deps.config.maxRunSeconds} s`)), deps.config.maxRunSeconds * 1000);
+  let tempPath: string | undefined;
+  try {
+    const format = resolveFormat(run.format as ExportFormat, run.format_options);
+    const gzip = compressionOf(run.format_options) === 'gzip';
+    const snapshot = run.report_snapshot;
+    const prepared = await prepareReportQuery(
+      deps,
+      run.tenant_id,
+      { connectionId: snapshot.connectionId, sql: snapshot.sql, spec: snapshot.spec as never, parameters: snapshot.parameters as ParameterDefinition[] },
+      run.parameters,
+      { now: run.scheduled_for ?? run.created_at, timeZone: run.time_zone, lastSuccessfulRunAt: null },
+    );
+    const stream = await prepared.source.openRows(prepared.query, controller.signal, { timeoutMs: deps.config.maxRunSeconds * 1000, batchSize: 2_000 });
+    tempPath = await deps.storage.tempPath(`${run.id}-${job.attempt}`);
+    const result = await exportToFile({
+      rows: stream,
+      encoder: format.encoder,
+      gzip,
+      path: tempPath,
+      signal: controller.signal,
+      limits: { maxRows: deps.config.maxExportRows, maxBytes: deps.config.maxExportBytes },
+      onProgress: (p) => {
+        rows = p.rows;
+        bytes = p.bytes;
+      },
+    });
+    const fileName = renderFileName((run.format_options['fileName'] as string | undefined) ?? DEFAULT_FILE_NAME, {
+      report: run.report_name,
+      runId: run.id,
+      ext: gzip ? `${format.extension}.gz` : format.extension,
+      at: run.scheduled_for ?? run.created_at,
+      timeZone: run.time_zone,
+    });
+    await publish(deps, run, attemptId, job.attempt, tempPath, fileName, gzip ? 'application/gzip' : format.contentType, result);
+    tempPath = undefined;
+    log.info({ rows: result.rows, bytes: result.bytes }, 'run succeeded');
+  } catch (err) {
+    const reason = controller.signal.aborted ? controller.signal.reason : err;
+    await recordFailure(deps, run, attemptId, job.attempt, reason);
+  } finally {
+    clearInterval(beat);
+    clearTimeout(deadline);
+    if (tempPath) await deps.storage.discard(tempPath);
+  }
+}
+
+async function publish(
+  deps: Deps,
+  run: RunRow,
+  attemptId: string,
+  attempt: number,
+  tempPath: string,
+  fileName: string,
+  contentType: string,
+  result: { rows: number; bytes: number; sha256: string },
+): Promise<void> {
+  // Keyed by run and attempt: an attempt can only ever touch its own file, so a
+  // stale attempt cleaning up after itself never removes the published one.
+  const key = `${run.tenant_id}/${run.id}/${attempt}/${fileName}`;
+  await deps.storage.publish(tempPath, key);
+  const now = deps.clock.now();
+  const published = await deps.db.transaction(async (tx) => {
+    const ok = await completeRun(tx, run.id, attemptId, { rows: result.rows, bytes: result.bytes, fileName, contentType, checksum: result.sha256, now });
+    if (!ok) return false;
+    await finishAttempt(tx, attemptId, 'succeeded', null, now);
+    await insertArtifact(tx, {
+      id: newId(),
+      tenantId: run.tenant_id,
+      runId: run.id,
+      storage: deps.storage.kind,
+      key,
+      fileName,
+      contentType,
+      size: result.bytes,
+      checksum: result.sha256,
+      now,
+      expiresAt: new Date(now.getTime() + deps.config.artifactTtlDays * 86_400_000),
+    });
+    return true;
+  });
+  // A stale attempt (its run was taken over) must not leave a second file behind.
+  if (!published) await deps.storage.remove(key);
+}
+
+async function recordFailure(deps: Deps, run: RunRow, attemptId: string, attempt: number, err: unknown): Promise<void> {
+  const now = deps.clock.now();
+  if (err instanceof LeaseLost) return;
+  if (err instanceof Cancelled) {
+    await deps.db.transaction(async (tx) => {
+      await endRun(tx, run.id, attemptId, 'cancelled', { message: 'Cancelled by a user', code: 'cancelled' }, now);
+      await finishAttempt(tx, attemptId, 'cancelled', null, now);
+    });
+    return;
+  }
+  const failure = classifyFailure(err);
+  const retry = failure.retryable && attempt < run.max_attempts;
+  await deps.db.transaction(async (tx) => {
+    await finishAttempt(tx, attemptId, 'failed', failure.message, now);
+    if (retry) {
+      const ended = await endRun(tx, run.id, attemptId, 'queued', { message: failure.message, code: failure.code }, now);
+      if (ended) {
+        await deps.queue.send('run.execute', { runId: run.id, attempt: attempt + 1 }, { id: attemptJobId(run.id, attempt + 1), startAfter: new Date(now.getTime() + retryDelayMs(attempt)) }, tx);
+      }
+    } else {
+      await endRun(tx, run.id, attemptId, 'failed', { message: failure.message, code: failure.code }, now);
+    }
+  });
+  deps.log.warn({ runId: run.id, attempt, retry, error: failure.message }, 'run attempt failed');
+}
+
+/** Runs whose worker died (no heartbeat for a lease) are retried or failed (S9). */
+export async function recoverLostRuns(deps: Deps): Promise<number> {
+  const now = deps.clock.now();
+  const lost = await findLostRuns(deps.db, new Date(now.getTime() - LEASE_MS));
+  for (const candidate of lost) {
+    await deps.db.transaction(async (tx) => {
+      const run = await getRunById(tx, candidate.id);
+      if (!run || run.status !== 'running' || run.lease_attempt_id !== candidate.lease_attempt_id) return;
+      const message = 'The worker stopped responding (no heartbeat)';
+      if (run.lease_attempt_id) await finishAttempt(tx, run.lease_attempt_id, 'lost', message, now);
+      if (run.attempts < run.max_attempts) {
+        if (await endRun(tx, run.id, run.lease_attempt_id, 'queued', { message, code: 'lost' }, now)) {
+          await deps.queue.send('run.execute', { runId: run.id, attempt: run.attempts + 1 }, { id: attemptJobId(run.id, run.attempts + 1) }, tx);
+        }
+      } else {
+        await endRun(tx, run.id, run.lease_attempt_id, 'failed', { message, code: 'lost' }, now);
+      }
+    });
+  }
+  return lost.length;
+}

@@ -1,0 +1,54 @@
+import type { DownloadRow } from '../artifacts/repo.ts';
+import type { AttemptRow, RunRow } from './repo.ts';
+
+const n = (v: string | null) => (v === null ? null : Number(v));
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+export function presentRun(row: RunRow, extra: { attempts?: AttemptRow[]; downloads?: DownloadRow[]; hasFile?: boolean } = {}) {
+  return {
+    id: row.id,
+    status: row.status,
+    trigger: row.trigger,
+    scheduleId: row.schedule_id,
+    reportId: row.report_id,
+    reportName: row.report_name,
+    format: row.format,
+    formatOptions: row.format_options,
+    parameters: row.parameters,
+    timezone: row.time_zone,
+    scheduledFor: iso(row.scheduled_for),
+    createdAt: row.created_at.toISOString(),
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    durationMs: row.started_at && row.finished_at ? row.finished_at.getTime() - row.started_at.getTime() : null,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    progress: { rows: Number(row.progress_rows), bytes: Number(row.progress_bytes), percent: row.status === 'succeeded' ? 100 : null },
+    rowCount: n(row.row_count),
+    fileName: row.file_name,
+    fileSize: n(row.file_size),
+    contentType: row.content_type,
+    checksum: row.checksum ? `sha256:${row.checksum}` : null,
+    cancelRequested: row.cancel_requested_at !== null,
+    error: row.error,
+    errorCode: row.error_code,
+    deliveries: [] as unknown[],
+    ...(extra.hasFile === undefined ? {} : { hasFile: extra.hasFile }),
+    ...(extra.attempts
+      ? {
+          attemptHistory: extra.attempts.map((a) => ({
+            number: a.number,
+            worker: a.worker,
+            status: a.status,
+            startedAt: a.started_at.toISOString(),
+            finishedAt: iso(a.finished_at),
+            error: a.error,
+          })),
+        }
+      : {}),
+    ...(extra.downloads
+      ? { downloads: extra.downloads.map((d) => ({ via: d.via, actorType: d.actor_type, actorId: d.actor_id, ip: d.ip, userAgent: d.user_agent, range: d.range, at: d.created_at.toISOString() })) }
+      : {}),
+  };
+}
+export type RunView = ReturnType<typeof presentRun>;

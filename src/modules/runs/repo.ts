@@ -1,0 +1,225 @@
+import type { Executor } from '../../db/db.ts';
+
+export const runStatuses = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped_missed', 'skipped_overlap', 'skipped_condition'] as const;
+export type RunStatus = (typeof runStatuses)[number];
+export const activeStatuses: RunStatus[] = ['queued', 'running'];
+
+export interface ReportSnapshot {
+  connectionId: string;
+  sql: string | null;
+  spec: unknown;
+  parameters: unknown[];
+}
+
+export interface RunRow {
+  id: string;
+  tenant_id: string;
+  report_id: string | null;
+  schedule_id: string | null;
+  trigger: string;
+  status: RunStatus;
+  format: string;
+  format_options: Record<string, unknown>;
+  parameters: Record<string, unknown>;
+  time_zone: string;
+  report_snapshot: ReportSnapshot;
+  report_name: string;
+  scheduled_for: Date | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  attempts: number;
+  max_attempts: number;
+  lease_attempt_id: string | null;
+  heartbeat_at: Date | null;
+  cancel_requested_at: Date | null;
+  progress_rows: string;
+  progress_bytes: string;
+  row_count: string | null;
+  file_name: string | null;
+  file_size: string | null;
+  content_type: string | null;
+  checksum: string | null;
+  error: string | null;
+  error_code: string | null;
+}
+
+export async function insertRun(
+  db: Executor,
+  r: {
+    id: string;
+    tenantId: string;
+    reportId: string;
+    trigger: string;
+    format: string;
+    formatOptions: Record<string, unknown>;
+    parameters: Record<string, unknown>;
+    timeZone: string;
+    snapshot: ReportSnapshot;
+    reportName: string;
+    maxAttempts: number;
+    createdBy: string | null;
+    now: Date;
+  },
+): Promise<RunRow> {
+  const res = await db.query<RunRow>(
+    `INSERT INTO runs (id, tenant_id, report_id, trigger, status, format, format_options, parameters, time_zone, report_snapshot, report_name, max_attempts, created_by, created_at)
+     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
+    [r.id, r.tenantId, r.reportId, r.trigger, r.format, JSON.stringify(r.formatOptions), JSON.stringify(r.parameters), r.timeZone, JSON.stringify(r.snapshot), r.reportName, r.maxAttempts, r.createdBy, r.now],
+  );
+  return res.rows[0]!;
+}
+
+export async function getRun(db: Executor, tenantId: string, id: string): Promise<RunRow | undefined> {
+  const r = await db.query<RunRow>('SELECT * FROM runs WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+  return r.rows[0];
+}
+
+/** For the worker, which is handed a run id by the queue. */
+export async function getRunById(db: Executor, id: string): Promise<RunRow | undefined> {
+  const r = await db.query<RunRow>('SELECT * FROM runs WHERE id = $1', [id]);
+  return r.rows[0];
+}
+
+export interface RunFilter {
+  status?: string | undefined;
+  reportId?: string | undefined;
+  scheduleId?: string | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+}
+
+export async function listRuns(db: Executor, tenantId: string, f: RunFilter, before: { createdAt: Date; id: string } | null, limit: number): Promise<RunRow[]> {
+  const where = ['tenant_id = $1'];
+  const params: unknown[] = [tenantId];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replaceAll('?', `$${params.length}`));
+  };
+  if (f.status) add('status = ?', f.status);
+  if (f.reportId) add('report_id = ?', f.reportId);
+  if (f.scheduleId) add('schedule_id = ?', f.scheduleId);
+  if (f.from) add('created_at >= ?', f.from);
+  if (f.to) add('created_at < ?', f.to);
+  if (before) {
+    params.push(before.createdAt, before.id);
+    where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+  }
+  params.push(limit);
+  const r = await db.query<RunRow>(`SELECT * FROM runs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`, params);
+  return r.rows;
+}
+
+/** Takes a queued run for one attempt; null when another worker took it or the job is stale. */
+export async function claimRun(db: Executor, runId: string, attempt: number, attemptId: string, now: Date): Promise<RunRow | undefined> {
+  const r = await db.query<RunRow>(
+    `UPDATE runs SET status = 'running', attempts = $2, lease_attempt_id = $3, heartbeat_at = $4, started_at = coalesce(started_at, $4),
+            progress_rows = 0, progress_bytes = 0, error = NULL, error_code = NULL
+      WHERE id = $1 AND status = 'queued' AND attempts = $2 - 1 RETURNING *`,
+    [runId, attempt, attemptId, now],
+  );
+  return r.rows[0];
+}
+
+export async function insertAttempt(db: Executor, a: { id: string; runId: string; number: number; worker: string; now: Date }): Promise<void> {
+  await db.query(`INSERT INTO run_attempts (id, run_id, number, worker, status, started_at) VALUES ($1, $2, $3, $4, 'running', $5)`, [
+    a.id,
+    a.runId,
+    a.number,
+    a.worker,
+    a.now,
+  ]);
+}
+
+export async function finishAttempt(db: Executor, attemptId: string, status: 'succeeded' | 'failed' | 'lost' | 'cancelled', error: string | null, now: Date): Promise<void> {
+  await db.query(`UPDATE run_attempts SET status = $2, error = $3, finished_at = $4 WHERE id = $1 AND status = 'running'`, [attemptId, status, error, now]);
+}
+
+/** Records liveness and progress; returns whether cancel was asked, or null when the lease is lost. */
+export async function heartbeatRun(db: Executor, runId: string, attemptId: string, now: Date, rows: number, bytes: number): Promise<{ cancelRequested: boolean } | null> {
+  const r = await db.query<{ cancel_requested_at: Date | null }>(
+    `UPDATE runs SET heartbeat_at = $3, progress_rows = $4, progress_bytes = $5
+      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' RETURNING cancel_requested_at`,
+    [runId, attemptId, now, rows, bytes],
+  );
+  const row = r.rows[0];
+  return row ? { cancelRequested: row.cancel_requested_at !== null } : null;
+}
+
+/** Publishes a result; false when the attempt no longer holds the run (stale completion). */
+export async function completeRun(
+  db: Executor,
+  runId: string,
+  attemptId: string,
+  result: { rows: number; bytes: number; fileName: string; contentType: string; checksum: string; now: Date },
+): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE runs SET status = 'succeeded', finished_at = $3, row_count = $4, progress_rows = $4, file_size = $5, progress_bytes = $5,
+            file_name = $6, content_type = $7, checksum = $8, lease_attempt_id = NULL
+      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running'`,
+    [runId, attemptId, result.now, result.rows, result.bytes, result.fileName, result.contentType, result.checksum],
+  );
+  return r.rowCount > 0;
+}
+
+export async function endRun(
+  db: Executor,
+  runId: string,
+  attemptId: string | null,
+  status: 'failed' | 'cancelled' | 'queued',
+  error: { message: string; code: string } | null,
+  now: Date,
+): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE runs SET status = $3, error = $4, error_code = $5, lease_attempt_id = NULL,
+            finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE $6::timestamptz END
+      WHERE id = $1 AND ($2::uuid IS NULL OR lease_attempt_id = $2) AND status IN ('queued', 'running')`,
+    [runId, attemptId, status, error?.message ?? null, error?.code ?? null, now],
+  );
+  return r.rowCount > 0;
+}
+
+export async function requestCancel(db: Executor, tenantId: string, runId: string, now: Date): Promise<RunRow | undefined> {
+  const r = await db.query<RunRow>(
+    `UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, $3),
+            status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+            finished_at = CASE WHEN status = 'queued' THEN $3 ELSE finished_at END
+      WHERE tenant_id = $1 AND id = $2 AND status IN ('queued', 'running') RETURNING *`,
+    [tenantId, runId, now],
+  );
+  return r.rows[0];
+}
+
+/** Puts a failed run back in the queue for a new attempt (S12). */
+export async function requeueFailedRun(db: Executor, tenantId: string, runId: string): Promise<RunRow | undefined> {
+  const r = await db.query<RunRow>(
+    `UPDATE runs SET status = 'queued', finished_at = NULL, cancel_requested_at = NULL, max_attempts = attempts + 1
+      WHERE tenant_id = $1 AND id = $2 AND status = 'failed' RETURNING *`,
+    [tenantId, runId],
+  );
+  return r.rows[0];
+}
+
+/** Running runs whose heartbeat stopped: their worker died (S9). */
+export async function findLostRuns(db: Executor, silentSince: Date): Promise<Array<{ id: string; lease_attempt_id: string | null }>> {
+  const r = await db.query<{ id: string; lease_attempt_id: string | null }>(
+    `SELECT id, lease_attempt_id FROM runs WHERE status = 'running' AND heartbeat_at < $1 ORDER BY heartbeat_at LIMIT 100`,
+    [silentSince],
+  );
+  return r.rows;
+}
+
+export interface AttemptRow {
+  id: string;
+  number: number;
+  worker: string;
+  status: string;
+  started_at: Date;
+  finished_at: Date | null;
+  error: string | null;
+}
+
+export async function listAttempts(db: Executor, runId: string): Promise<AttemptRow[]> {
+  const r = await db.query<AttemptRow>('SELECT id, number, worker, status, started_at, finished_at, error FROM run_attempts WHERE run_id = $1 ORDER BY number', [runId]);
+  return r.rows;
+}
