@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from '../config.ts';
@@ -6,12 +7,13 @@ import { migrate } from '../db/migrate.ts';
 import { createPgDb } from '../db/pg.ts';
 import { openPglite } from '../db/pglite.ts';
 import { ensureDemoData, readDemoState } from '../demo/build.ts';
+import { embeddedDemoReaderSql, postgresDemoReaderSql } from '../demo/dataset.ts';
+import { createLocalStorage } from '../engine/storage/local.ts';
 import { registerJobHandlers } from '../jobs/handlers.ts';
 import { createQueue, type QueueRole } from '../jobs/queue.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { createSecretBox } from '../lib/secrets.ts';
-import { createLocalStorage } from '../engine/storage/local.ts';
 import { createSourceRegistry } from '../modules/connections/sources.ts';
 import type { Deps } from '../modules/deps.ts';
 import { loadOrCreateSecret, lockDataDir } from './data-dir.ts';
@@ -21,11 +23,38 @@ export interface AppContext extends Deps {
   close(): Promise<void>;
 }
 
+/** Where the demo data lives and how user SQL reaches it. */
+export interface DemoDatabase {
+  /** Ferry's own side: builds the dataset and grants the reader. */
+  db: Db;
+  /** Embedded: a PGlite instance holding only the demo schema. */
+  pglite?: PGlite;
+  /** PostgreSQL: the reader's own login, so no SQL can become Ferry's user. */
+  reader?: { url: string; role: string; password: string };
+}
+
 export interface OpenedDatabase {
   db: Db;
   pglite?: PGlite;
+  demo: DemoDatabase;
   secret: string;
   release(): Promise<void>;
+}
+
+export function postgresDemoReader(
+  databaseUrl: string,
+  secret: string,
+): { url: string; role: string; password: string } {
+  const url = new URL(databaseUrl);
+  const database = decodeURIComponent(url.pathname.slice(1)) || 'postgres';
+  const role = `ferry_demo_${createHash('sha256').update(database).digest('hex').slice(0, 12)}`;
+  const password = createHmac('sha256', secret)
+    .update(`demo-reader:${database}`)
+    .digest('base64url')
+    .slice(0, 32);
+  url.username = role;
+  url.password = password;
+  return { url: url.toString(), role, password };
 }
 
 /** Opens the configured database: PostgreSQL with DATABASE_URL, otherwise PGlite in the data directory. */
@@ -36,17 +65,21 @@ export async function openDatabase(
 ): Promise<OpenedDatabase> {
   if (config.databaseUrl) {
     const db = createPgDb({ url: config.databaseUrl, max: config.databasePoolMax, applicationName, log });
-    return { db, secret: config.secret!, release: () => db.close() };
+    const demo = { db, reader: postgresDemoReader(config.databaseUrl, config.secret!) };
+    return { db, demo, secret: config.secret!, release: () => db.close() };
   }
   const unlock = await lockDataDir(config.dataDir);
   try {
     const secret = config.secret ?? (await loadOrCreateSecret(config.dataDir));
     const { db, pglite } = await openPglite(join(config.dataDir, 'pgdata'));
+    const demo = await openPglite(join(config.dataDir, 'demo'));
     return {
       db,
       pglite,
+      demo: { db: demo.db, pglite: demo.pglite },
       secret,
       release: async () => {
+        await demo.db.close();
         await db.close();
         await unlock();
       },
@@ -55,6 +88,31 @@ export async function openDatabase(
     await unlock();
     throw err;
   }
+}
+
+/** Builds the demo dataset on first start (or rebuilds it, forced) and (re)grants its reader, every start. */
+export async function prepareDemo(
+  demo: DemoDatabase,
+  rows: number,
+  log: Logger,
+  force = false,
+): Promise<{ built: boolean; ms: number }> {
+  if (!force && !(await readDemoState(demo.db)))
+    log.info({ rows }, 'building the demo dataset (first start only)');
+  const built = await ensureDemoData(demo.db, { rows, force });
+  if (built.built) log.info({ ms: built.ms }, 'demo dataset ready');
+  try {
+    await demo.db.exec(
+      demo.reader ? postgresDemoReaderSql(demo.reader.role, demo.reader.password) : embeddedDemoReaderSql(),
+    );
+  } catch (err) {
+    // Without CREATEROLE the demo connection cannot work; everything else can.
+    log.warn(
+      { err: { message: (err as Error).message } },
+      'could not set up the demo reader role; the demo connection will report the error',
+    );
+  }
+  return built;
 }
 
 export interface ContextOptions {
@@ -72,11 +130,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
   try {
     const result = await migrate(database.db);
     if (result.applied.length > 0) log.info({ applied: result.applied }, 'database migrated');
-    if (!(await readDemoState(database.db))) {
-      log.info({ rows: config.demoRows }, 'building the demo dataset (first start only)');
-    }
-    const demo = await ensureDemoData(database.db, { rows: config.demoRows });
-    if (demo.built) log.info({ ms: demo.ms }, 'demo dataset ready');
+    await prepareDemo(database.demo, config.demoRows, log);
     const queue = createQueue({
       roles,
       log,
@@ -86,12 +140,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
     });
     await queue.start();
     const secrets = createSecretBox(database.secret);
-    const sources = createSourceRegistry({
-      pglite: database.pglite,
-      databaseUrl: config.databaseUrl,
-      secrets,
-      sqliteDir: config.sqliteDir,
-    });
+    const sources = createSourceRegistry({ demo: database.demo, secrets, sqliteDir: config.sqliteDir });
     const deps: Deps = {
       db: database.db,
       queue,

@@ -1,7 +1,6 @@
-import { openDatabase } from '../app/context.ts';
+import { openDatabase, prepareDemo } from '../app/context.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
-import { ensureDemoData } from '../demo/build.ts';
 import { demoSizes } from '../demo/dataset.ts';
 import { createLogger } from '../lib/log.ts';
 import { UsageError } from './index.ts';
@@ -22,7 +21,7 @@ export async function runDemo(
     await migrate(database.db);
     const target = rows ?? config.demoRows;
     process.stdout.write(`Building the demo dataset with ${target} sales lines…\n`);
-    const result = await ensureDemoData(database.db, { rows: target, force: true });
+    const result = await prepareDemo(database.demo, target, log, true);
     const sizes = demoSizes(target);
     process.stdout.write(
       `Done in ${(result.ms / 1000).toFixed(1)} s: ${sizes.customers} customers, ${sizes.orders} orders, ${sizes.lines} order lines, ${sizes.usageEvents} usage events, ${sizes.journalEntries} journal entries.\n`,

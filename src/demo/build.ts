@@ -1,5 +1,5 @@
 import type { Db } from '../db/db.ts';
-import { DEFAULT_DEMO_ROWS, DEMO_VERSION, demoDatasetSql, demoGrantsSql } from './dataset.ts';
+import { DEFAULT_DEMO_ROWS, DEMO_VERSION, demoDatasetSql } from './dataset.ts';
 
 const DEMO_LOCK_KEY = 0x64656d6f; // "demo"
 
@@ -41,7 +41,6 @@ export async function ensureDemoData(
       }
     }
     await tx.exec(demoDatasetSql(rows));
-    await tx.exec(demoGrantsSql());
     return true;
   });
   return { built, ms: Math.round(performance.now() - started) };

@@ -341,14 +341,47 @@ ANALYZE demo.sales_order_lines;
 `;
 }
 
-/** Grants the demo reader role read access to the demo schema only. */
-export function demoGrantsSql(): string {
+/**
+ * The embedded demo database is a PGlite instance of its own, holding nothing
+ * but the demo schema. User SQL runs there as a role that can only read it, and
+ * cannot call the functions that change session state, stall the single
+ * connection or send notifications.
+ */
+export function embeddedDemoReaderSql(): string {
   return `
 DO $$ BEGIN
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${DEMO_READER_ROLE}') THEN
-    GRANT USAGE ON SCHEMA demo TO ${DEMO_READER_ROLE};
-    GRANT SELECT ON ALL TABLES IN SCHEMA demo TO ${DEMO_READER_ROLE};
-    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA demo TO ${DEMO_READER_ROLE};
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${DEMO_READER_ROLE}') THEN CREATE ROLE ${DEMO_READER_ROLE} NOLOGIN; END IF;
+END $$;
+GRANT USAGE ON SCHEMA demo TO ${DEMO_READER_ROLE};
+GRANT SELECT ON ALL TABLES IN SCHEMA demo TO ${DEMO_READER_ROLE};
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA demo TO ${DEMO_READER_ROLE};
+REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_sleep(double precision) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_sleep_for(interval) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_sleep_until(timestamp with time zone) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_notify(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_advisory_lock(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_advisory_lock_shared(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_try_advisory_lock(bigint) FROM PUBLIC;`;
+}
+
+/**
+ * On PostgreSQL the demo schema lives in Ferry's database, read through a LOGIN
+ * role of its own: the session itself belongs to that role, so no SQL can switch
+ * back to Ferry's user and its tables.
+ */
+export function postgresDemoReaderSql(role: string, password: string): string {
+  if (!/^[a-z0-9_]+$/.test(role) || !/^[A-Za-z0-9_-]+$/.test(password))
+    throw new Error('Unsafe demo reader name or password');
+  return `
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN
+    CREATE ROLE ${role} LOGIN PASSWORD '${password}';
+  ELSE
+    ALTER ROLE ${role} LOGIN PASSWORD '${password}';
   END IF;
-END $$;`;
+END $$;
+GRANT USAGE ON SCHEMA demo TO ${role};
+GRANT SELECT ON ALL TABLES IN SCHEMA demo TO ${role};
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA demo TO ${role};`;
 }

@@ -45,7 +45,10 @@ export async function exportToFile(o: ExportToFileOptions): Promise<ExportResult
   async function* counted(): AsyncGenerator<Value[][]> {
     for await (const batch of o.rows.batches) {
       rows += batch.length;
-      if (rows > o.limits.maxRows) throw new ExportLimitError(`The export exceeds the limit of ${o.limits.maxRows.toLocaleString('en')} rows`);
+      if (rows > o.limits.maxRows)
+        throw new ExportLimitError(
+          `The export exceeds the limit of ${o.limits.maxRows.toLocaleString('en')} rows`,
+        );
       yield batch;
       o.onProgress?.({ rows, bytes });
     }
@@ -57,7 +60,11 @@ export async function exportToFile(o: ExportToFileOptions): Promise<ExportResult
     transform(chunk: Buffer, _enc, done) {
       bytes += chunk.length;
       if (bytes > o.limits.maxBytes) {
-        done(new ExportLimitError(`The export exceeds the limit of ${(o.limits.maxBytes / 1e6).toLocaleString('en')} MB`));
+        done(
+          new ExportLimitError(
+            `The export exceeds the limit of ${(o.limits.maxBytes / 1e6).toLocaleString('en')} MB`,
+          ),
+        );
         return;
       }
       hash.update(chunk);

@@ -95,9 +95,16 @@ export function createQueue(options: QueueOptions): Queue {
       return boss.send(name, data, { ...sendOptions, ...(db ? { db } : {}) });
     },
     async work(name, handler, workOptions = {}) {
-      await boss.work(name, { localConcurrency: workOptions.concurrency ?? 1, pollingIntervalSeconds: workOptions.pollingIntervalSeconds ?? 2 }, async (jobs) => {
-        for (const job of jobs) await handler(job as never);
-      });
+      await boss.work(
+        name,
+        {
+          localConcurrency: workOptions.concurrency ?? 1,
+          pollingIntervalSeconds: workOptions.pollingIntervalSeconds ?? 2,
+        },
+        async (jobs) => {
+          for (const job of jobs) await handler(job as never);
+        },
+      );
     },
     async counts() {
       const queues = await boss.getQueues([...jobNames]);

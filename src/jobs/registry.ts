@@ -2,7 +2,12 @@
 // created at start-up by every process, so sending and working never hit a
 // missing queue.
 
-export const jobNames = ['sessions.cleanup', 'idempotency.cleanup', 'artifacts.cleanup', 'run.execute'] as const;
+export const jobNames = [
+  'sessions.cleanup',
+  'idempotency.cleanup',
+  'artifacts.cleanup',
+  'run.execute',
+] as const;
 export type JobName = (typeof jobNames)[number];
 
 export interface QueueSettings {
@@ -18,7 +23,7 @@ export const queueSettings: Record<JobName, QueueSettings> = {
   'idempotency.cleanup': { retryLimit: 3, retryDelay: 5, retryBackoff: true },
   'artifacts.cleanup': { retryLimit: 3, retryDelay: 30, retryBackoff: true },
   // Runs keep their own attempts and backoff (scheduling.md S8): pg-boss must not retry them.
-  'run.execute': { retryLimit: 0, expireInSeconds: 7 * 86_400, notify: true },
+  'run.execute': { retryLimit: 0, expireInSeconds: 86_400, notify: true },
 };
 
 /** Maintenance jobs and when they run (cron, UTC). */

@@ -1,10 +1,10 @@
 import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
+import type { Storage } from '../engine/storage/local.ts';
 import type { Queue } from '../jobs/queue.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { SecretBox } from '../lib/secrets.ts';
-import type { Storage } from '../engine/storage/local.ts';
 import type { SourceRegistry } from './connections/sources.ts';
 
 /** What services need from the outside world, wired once in app/context.ts. */

@@ -3,11 +3,12 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import type { OpenedDatabase } from '../../src/app/context.ts';
+import { type OpenedDatabase, postgresDemoReader } from '../../src/app/context.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPgDb } from '../../src/db/pg.ts';
 import { openPglite } from '../../src/db/pglite.ts';
 import { ensureDemoData } from '../../src/demo/build.ts';
+import { embeddedDemoReaderSql } from '../../src/demo/dataset.ts';
 import { createQueue } from '../../src/jobs/queue.ts';
 import { createLogger } from '../../src/lib/log.ts';
 
@@ -83,13 +84,19 @@ async function migrateWithQueue(opened: {
   await queue.stop();
 }
 
-export async function pgliteTemplatePath(): Promise<string> {
-  const path = join(CACHE_DIR, `pglite-${await templateKey()}.tar.gz`);
+async function pgliteTemplate(kind: 'main' | 'demo'): Promise<string> {
+  const path = join(CACHE_DIR, `pglite-${kind}-${await templateKey()}.tar.gz`);
   if (await stat(path).catch(() => null)) return path;
   return withFileLock(`${path}.lock`, async () => {
     if (await stat(path).catch(() => null)) return path;
     const { db, pglite } = await openPglite(undefined);
-    await migrateWithQueue({ db, pglite });
+    if (kind === 'main') {
+      await migrateWithQueue({ db, pglite });
+    } else {
+      // A small demo dataset: tests check shapes and values, not volume.
+      await ensureDemoData(db, { rows: TEST_DEMO_ROWS });
+      await db.exec(embeddedDemoReaderSql());
+    }
     const dump = await pglite.dumpDataDir('gzip');
     await pglite.close();
     const tmp = `${path}.${process.pid}.tmp`;
@@ -97,6 +104,11 @@ export async function pgliteTemplatePath(): Promise<string> {
     await rename(tmp, path);
     return path;
   });
+}
+
+export async function pgliteTemplatePath(): Promise<string> {
+  await pgliteTemplate('demo');
+  return pgliteTemplate('main');
 }
 
 function adminUrl(database?: string): string {
@@ -132,6 +144,7 @@ async function postgresTemplate(): Promise<string> {
           log: silent,
         });
         await migrateWithQueue({ db, url: adminUrl(building) });
+        await ensureDemoData(db, { rows: TEST_DEMO_ROWS });
         await db.close();
         await admin.query(`ALTER DATABASE ${building} RENAME TO ${name}`);
       }
@@ -151,21 +164,34 @@ export interface TestDatabase extends OpenedDatabase {
 /** A fresh, migrated, empty database of the given kind. */
 export async function createTestDatabase(backend: Backend): Promise<TestDatabase> {
   if (backend === 'pglite') {
-    const dump = await readFile(await pgliteTemplatePath());
-    const { db, pglite } = await openPglite(undefined, new Blob([dump]));
-    return { backend, db, pglite, secret: TEST_SECRET, release: () => db.close() };
+    const main = await openPglite(undefined, new Blob([await readFile(await pgliteTemplate('main'))]));
+    const demo = await openPglite(undefined, new Blob([await readFile(await pgliteTemplate('demo'))]));
+    return {
+      backend,
+      db: main.db,
+      pglite: main.pglite,
+      demo: { db: demo.db, pglite: demo.pglite },
+      secret: TEST_SECRET,
+      release: async () => {
+        await demo.db.close();
+        await main.db.close();
+      },
+    };
   }
   const name = await createEmptyPostgresDatabase(await postgresTemplate());
   const url = adminUrl(name);
   const db = createPgDb({ url, max: 5, applicationName: 'ferry-test', log: silent });
+  const reader = postgresDemoReader(url, TEST_SECRET);
   return {
     backend,
     db,
     url,
+    demo: { db, reader },
     secret: TEST_SECRET,
     release: async () => {
       await db.close();
       await dropPostgresDatabase(name);
+      await withAdmin((admin) => admin.query(`DROP ROLE IF EXISTS ${reader.role}`));
     },
   };
 }

@@ -113,6 +113,31 @@ for (const backend of backends()) {
       assert.equal(owners.rows[0]!.n, 1);
     });
 
+    test('an API key never has more rights than its creator has now', async () => {
+      const admin = await add(owner.apiKey, 'keymaker@example.com', 'admin', OWNER_PASSWORD);
+      const cookie = await loginCookie(t, 'keymaker@example.com', OWNER_PASSWORD);
+      const made = await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        cookie,
+        headers: { 'x-requested-with': 'ferry' },
+        body: { name: 'k', role: 'admin' },
+      });
+      assert.equal(made.status, 201, made.text);
+      assert.equal((await call(t, { url: '/api/v1/me', key: made.body.key })).body.role, 'admin');
+      await call(t, {
+        method: 'PATCH',
+        url: `/api/v1/members/${admin.body.id}`,
+        key: owner.apiKey,
+        body: { role: 'viewer' },
+      });
+      const demoted = await call(t, { url: '/api/v1/me', key: made.body.key });
+      assert.equal(demoted.body.role, 'viewer');
+      assert.equal((await call(t, { url: '/api/v1/members', key: made.body.key })).status, 403);
+      await call(t, { method: 'DELETE', url: `/api/v1/members/${admin.body.id}`, key: owner.apiKey });
+      assert.equal((await call(t, { url: '/api/v1/me', key: made.body.key })).status, 401);
+    });
+
     test('a removed member loses access at once', async () => {
       const m = await add(owner.apiKey, 'gone@example.com', 'editor', OWNER_PASSWORD);
       const cookie = await loginCookie(t, 'gone@example.com', OWNER_PASSWORD);

@@ -111,7 +111,41 @@ for (const backend of backends()) {
       ]) {
         const r = await previewSql(sql);
         assert.equal(r.status, 422, `${sql} → ${r.status} ${r.text}`);
-        assert.match(r.body.detail, /permission denied/);
+        assert.match(r.body.detail, /permission denied|does not exist/);
+      }
+    });
+
+    test('the demo reader cannot become Ferry’s user, even in SQL the text checks cannot see', async () => {
+      const escapeAttempt =
+        "SELECT set_config('role', 'none', true), query_to_xml('select * from public.api_keys', true, false, '')";
+      const r = await previewSql(escapeAttempt);
+      assert.equal(r.status, 400);
+      // Underneath the text checks: the database itself refuses.
+      if (t.database.demo.pglite) {
+        const demo = t.database.demo.pglite;
+        assert.equal(
+          (await demo.query<{ t: string | null }>("SELECT to_regclass('public.api_keys')::text AS t"))
+            .rows[0]!.t,
+          null,
+          'the demo instance holds no Ferry tables',
+        );
+        await demo.exec('BEGIN; SET LOCAL ROLE ferry_demo_reader;');
+        await assert.rejects(demo.query("SELECT set_config('role', 'none', true)"), /permission denied/);
+        await demo.exec('ROLLBACK');
+      } else {
+        const pg = (await import('pg')).default;
+        const reader = new pg.Client({ connectionString: t.database.demo.reader!.url });
+        await reader.connect();
+        try {
+          await assert.rejects(reader.query('SELECT * FROM public.api_keys'), /permission denied/);
+          await assert.rejects(
+            reader.query("SELECT set_config('role', 'postgres', false)"),
+            /permission denied|must be member/,
+          );
+          assert.ok((await reader.query('SELECT count(*) FROM demo.customers')).rows[0].count > 0);
+        } finally {
+          await reader.end();
+        }
       }
     });
 

@@ -40,17 +40,3 @@ CREATE INDEX reports_connection_idx ON reports (connection_id);
 -- Existing tenants get their demo connection.
 INSERT INTO connections (id, tenant_id, name, type)
 SELECT gen_random_uuid(), t.id, 'Demo data', 'demo' FROM tenants t;
-
--- The role user SQL on the demo connection runs as: it can read schema demo
--- and nothing of Ferry's own tables. Creating it needs CREATEROLE; without it,
--- Ferry still starts and the demo connection says what is missing.
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ferry_demo_reader') THEN
-    CREATE ROLE ferry_demo_reader NOLOGIN;
-  END IF;
-  IF NOT pg_has_role(current_user, 'ferry_demo_reader', 'MEMBER') THEN
-    EXECUTE format('GRANT ferry_demo_reader TO %I', current_user);
-  END IF;
-EXCEPTION WHEN insufficient_privilege OR duplicate_object THEN
-  RAISE NOTICE 'ferry_demo_reader not created: %', SQLERRM;
-END $$;

@@ -52,38 +52,94 @@ const allowed: Record<ExportFormat, Set<string>> = {
 
 export function resolveFormat(format: ExportFormat, options: Options): FormatSpec {
   for (const key of Object.keys(options)) {
-    if (!allowed[format].has(key) && !common.has(key)) throw new FormatOptionError(`formatOptions.${key}`, `is not an option of ${format}`);
+    if (!allowed[format].has(key) && !common.has(key))
+      throw new FormatOptionError(`formatOptions.${key}`, `is not an option of ${format}`);
   }
   switch (format) {
     case 'csv':
     case 'tsv': {
       const base = format === 'csv' ? defaultCsvOptions : defaultTsvOptions;
-      const delimiter = format === 'csv' ? pick(options, 'delimiter', (v): v is string => isString(v) && v.length === 1 && !/["\r\n]/.test(v), 'must be one character (not a quote or line break)', base.delimiter) : '\t';
-      const quote = pick(options, 'quote', (v): v is string => isString(v) && v.length === 1 && v !== delimiter && !/[\r\n]/.test(v), 'must be one character, not the delimiter', base.quote);
-      const lineEnding = pick(options, 'lineEnding', (v): v is 'crlf' | 'lf' => v === 'crlf' || v === 'lf', 'must be "crlf" or "lf"', base.lineEnding === '\r\n' ? 'crlf' : 'lf');
+      const delimiter =
+        format === 'csv'
+          ? pick(
+              options,
+              'delimiter',
+              (v): v is string => isString(v) && v.length === 1 && !/["\r\n]/.test(v),
+              'must be one character (not a quote or line break)',
+              base.delimiter,
+            )
+          : '\t';
+      const quote = pick(
+        options,
+        'quote',
+        (v): v is string => isString(v) && v.length === 1 && v !== delimiter && !/[\r\n]/.test(v),
+        'must be one character, not the delimiter',
+        base.quote,
+      );
+      const lineEnding = pick(
+        options,
+        'lineEnding',
+        (v): v is 'crlf' | 'lf' => v === 'crlf' || v === 'lf',
+        'must be "crlf" or "lf"',
+        base.lineEnding === '\r\n' ? 'crlf' : 'lf',
+      );
       const encoder = csvEncoder({
         delimiter,
         quote,
         header: pick(options, 'header', isBool, 'must be true or false', base.header),
         bom: pick(options, 'bom', isBool, 'must be true or false', base.bom),
         lineEnding: lineEnding === 'crlf' ? '\r\n' : '\n',
-        nullText: pick(options, 'nullText', (v): v is string => isString(v) && v.length <= 20, 'must be text of at most 20 characters', base.nullText),
-        formulaProtection: pick(options, 'formulaProtection', isBool, 'must be true or false', base.formulaProtection),
+        nullText: pick(
+          options,
+          'nullText',
+          (v): v is string => isString(v) && v.length <= 20,
+          'must be text of at most 20 characters',
+          base.nullText,
+        ),
+        formulaProtection: pick(
+          options,
+          'formulaProtection',
+          isBool,
+          'must be true or false',
+          base.formulaProtection,
+        ),
       });
-      return format === 'csv' ? { extension: 'csv', contentType: 'text/csv; charset=utf-8', encoder } : { extension: 'tsv', contentType: 'text/tab-separated-values; charset=utf-8', encoder };
+      return format === 'csv'
+        ? { extension: 'csv', contentType: 'text/csv; charset=utf-8', encoder }
+        : { extension: 'tsv', contentType: 'text/tab-separated-values; charset=utf-8', encoder };
     }
     case 'json':
     case 'ndjson': {
-      const exactNumbers = pick(options, 'exactNumbers', (v): v is 'number' | 'string' => v === 'number' || v === 'string', 'must be "number" or "string"', defaultJsonOptions.exactNumbers);
+      const exactNumbers = pick(
+        options,
+        'exactNumbers',
+        (v): v is 'number' | 'string' => v === 'number' || v === 'string',
+        'must be "number" or "string"',
+        defaultJsonOptions.exactNumbers,
+      );
       return format === 'json'
         ? { extension: 'json', contentType: 'application/json', encoder: jsonEncoder({ exactNumbers }) }
-        : { extension: 'ndjson', contentType: 'application/x-ndjson', encoder: ndjsonEncoder({ exactNumbers }) };
+        : {
+            extension: 'ndjson',
+            contentType: 'application/x-ndjson',
+            encoder: ndjsonEncoder({ exactNumbers }),
+          };
     }
     case 'xml': {
-      const rootElement = pick(options, 'rootElement', isString, 'must be text', defaultXmlOptions.rootElement);
+      const rootElement = pick(
+        options,
+        'rootElement',
+        isString,
+        'must be text',
+        defaultXmlOptions.rootElement,
+      );
       const rowElement = pick(options, 'rowElement', isString, 'must be text', defaultXmlOptions.rowElement);
       try {
-        return { extension: 'xml', contentType: 'application/xml', encoder: xmlEncoder({ rootElement, rowElement }) };
+        return {
+          extension: 'xml',
+          contentType: 'application/xml',
+          encoder: xmlEncoder({ rootElement, rowElement }),
+        };
       } catch (err) {
         throw new FormatOptionError('formatOptions', (err as Error).message);
       }

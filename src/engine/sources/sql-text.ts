@@ -60,7 +60,8 @@ export function lexSql(sql: string, dialect: Dialect): Segment[] {
     let kind: Segment['kind'] | undefined;
     if (ch === "'") {
       const escapes =
-        dialect === 'mysql' || (dialect === 'postgres' && /[eE]$/.test(code) && !/\w[eE]$/.test(code));
+        dialect === 'mysql' ||
+        (dialect === 'postgres' && /[eE]$/.test(code) && !/[\p{L}\p{N}_$][eE]$/u.test(code));
       end = closeQuote(sql, i, "'", escapes);
       kind = 'string';
     } else if (ch === '"') {
@@ -69,7 +70,8 @@ export function lexSql(sql: string, dialect: Dialect): Segment[] {
     } else if (ch === '`' && dialect !== 'postgres') {
       end = closeQuote(sql, i, '`', false);
       kind = 'identifier';
-    } else if (ch === '-' && next === '-') {
+    } else if (ch === '-' && next === '-' && (dialect !== 'mysql' || /[\s]/.test(sql[i + 2] ?? ' '))) {
+      // MySQL reads "--" as a comment only when whitespace follows ("--1" is minus minus one).
       const nl = sql.indexOf('\n', i);
       end = nl === -1 ? sql.length : nl + 1;
       kind = 'comment';
@@ -78,6 +80,10 @@ export function lexSql(sql: string, dialect: Dialect): Segment[] {
       end = nl === -1 ? sql.length : nl + 1;
       kind = 'comment';
     } else if (ch === '/' && next === '*') {
+      if (dialect === 'mysql' && /^\/\*[!+M]/.test(sql.slice(i, i + 3))) {
+        // MySQL runs the text of /*! … */ (and MariaDB /*M! … */) as SQL: not a comment at all.
+        throw new SqlRejected(`Executable comments (/*! … */) are not allowed (position ${i + 1})`, i + 1);
+      }
       let depth = 1;
       let j = i + 2;
       while (j < sql.length && depth > 0) {
@@ -94,7 +100,7 @@ export function lexSql(sql: string, dialect: Dialect): Segment[] {
       kind = 'comment';
     } else if (ch === '$' && dialect === 'postgres') {
       const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));
-      if (tag && !/[\w$]$/.test(code)) {
+      if (tag && !/[\p{L}\p{N}_$]$/u.test(code)) {
         const close = sql.indexOf(tag[0], i + tag[0].length);
         if (close === -1)
           throw new SqlRejected(`Unterminated dollar-quoted string starting at position ${i + 1}`, i + 1);
@@ -143,6 +149,30 @@ const FORBIDDEN = new Set([
   'cluster',
   'refresh',
   'notify',
+  // Functions that act outside the query: files, session state, notifications, stalling the connection.
+  'outfile',
+  'dumpfile',
+  'load_file',
+  'load_extension',
+  'set_config',
+  'pg_notify',
+  'pg_sleep',
+  'pg_sleep_for',
+  'pg_sleep_until',
+  'sleep',
+  'benchmark',
+  'pg_advisory_lock',
+  'pg_advisory_lock_shared',
+  'pg_try_advisory_lock',
+  'dblink',
+  'lo_export',
+  'lo_import',
+  'pg_read_file',
+  'pg_read_binary_file',
+  // Functions that run SQL given as text, which the checks above cannot see.
+  'query_to_xml',
+  'query_to_xml_and_xmlschema',
+  'query_to_xmlschema',
 ]);
 
 /** Refuses anything but a single read statement (SELECT, WITH … SELECT, VALUES, TABLE). */
@@ -152,7 +182,7 @@ export function checkReadOnlySql(sql: string, dialect: Dialect): void {
   const words: Array<{ word: string; at: number }> = [];
   let sawEnd = false;
   for (const seg of code) {
-    const re = /[A-Za-z_][A-Za-z0-9_$]*|;/g;
+    const re = /[\p{L}_][\p{L}\p{N}_$]*|;/gu;
     for (let m = re.exec(seg.text); m; m = re.exec(seg.text)) {
       if (m[0] === ';') {
         sawEnd = true;

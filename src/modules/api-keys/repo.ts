@@ -42,6 +42,8 @@ export async function insertApiKey(
 
 export interface ApiKeyAuthRow extends ApiKeyRow {
   creator_is_instance_admin: boolean | null;
+  /** The creator's role in the key's tenant now; null when they are no longer a member. */
+  creator_role: Role | null;
 }
 
 export async function findApiKeyByHash(db: Executor, keyHash: string): Promise<ApiKeyAuthRow | undefined> {
@@ -49,8 +51,11 @@ export async function findApiKeyByHash(db: Executor, keyHash: string): Promise<A
     `SELECT ${columns
       .split(', ')
       .map((c) => `k.${c}`)
-      .join(', ')}, u.is_instance_admin AS creator_is_instance_admin
-       FROM api_keys k LEFT JOIN users u ON u.id = k.created_by WHERE k.key_hash = $1`,
+      .join(', ')}, u.is_instance_admin AS creator_is_instance_admin, m.role AS creator_role
+       FROM api_keys k
+       LEFT JOIN users u ON u.id = k.created_by
+       LEFT JOIN memberships m ON m.tenant_id = k.tenant_id AND m.user_id = k.created_by
+      WHERE k.key_hash = $1`,
     [keyHash],
   );
   return r.rows[0];

@@ -131,6 +131,10 @@ export async function authenticateApiKey(
   const key = await findApiKeyByHash(db, sha256Hex(secret));
   const now = clock.now();
   if (!key || key.revoked_at || (key.expires_at && key.expires_at <= now)) return null;
+  // A key never outlives its creator's rights: it acts with at most the creator's
+  // current role, and stops when the creator leaves the tenant.
+  if (!key.creator_role) return null;
+  const role = roleCovers(key.creator_role, key.role) ? key.role : key.creator_role;
   // Record use at most once a minute: most requests then cost one read, no write.
   if (!key.last_used_at || now.getTime() - key.last_used_at.getTime() > 60_000)
     await touchApiKey(db, key.id, now);
@@ -140,9 +144,9 @@ export async function authenticateApiKey(
     userId: key.created_by,
     apiKeyId: key.id,
     sessionId: null,
-    role: key.role,
-    permissions: rolePermissions[key.role],
-    isInstanceAdmin: key.is_instance_admin && key.creator_is_instance_admin !== false,
+    role,
+    permissions: rolePermissions[role],
+    isInstanceAdmin: key.is_instance_admin && key.creator_is_instance_admin === true,
     label: key.name,
   };
 }

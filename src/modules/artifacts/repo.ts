@@ -17,22 +17,56 @@ export interface ArtifactRow {
 
 export async function insertArtifact(
   db: Executor,
-  a: { id: string; tenantId: string; runId: string; storage: string; key: string; fileName: string; contentType: string; size: number; checksum: string; now: Date; expiresAt: Date },
+  a: {
+    id: string;
+    tenantId: string;
+    runId: string;
+    storage: string;
+    key: string;
+    fileName: string;
+    contentType: string;
+    size: number;
+    checksum: string;
+    now: Date;
+    expiresAt: Date;
+  },
 ): Promise<void> {
   await db.query(
     `INSERT INTO artifacts (id, tenant_id, run_id, storage, key, file_name, content_type, size, checksum, created_at, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [a.id, a.tenantId, a.runId, a.storage, a.key, a.fileName, a.contentType, a.size, a.checksum, a.now, a.expiresAt],
+    [
+      a.id,
+      a.tenantId,
+      a.runId,
+      a.storage,
+      a.key,
+      a.fileName,
+      a.contentType,
+      a.size,
+      a.checksum,
+      a.now,
+      a.expiresAt,
+    ],
   );
 }
 
-export async function getArtifactForRun(db: Executor, tenantId: string, runId: string): Promise<ArtifactRow | undefined> {
-  const r = await db.query<ArtifactRow>('SELECT * FROM artifacts WHERE tenant_id = $1 AND run_id = $2', [tenantId, runId]);
+export async function getArtifactForRun(
+  db: Executor,
+  tenantId: string,
+  runId: string,
+): Promise<ArtifactRow | undefined> {
+  const r = await db.query<ArtifactRow>('SELECT * FROM artifacts WHERE tenant_id = $1 AND run_id = $2', [
+    tenantId,
+    runId,
+  ]);
   return r.rows[0];
 }
 
 export async function listExpiredArtifacts(db: Executor, now: Date, limit: number): Promise<ArtifactRow[]> {
-  const r = await db.query<ArtifactRow>('SELECT * FROM artifacts WHERE deleted_at IS NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2', [now, limit]);
+  const r = await db.query<ArtifactRow>(
+    'SELECT * FROM artifacts WHERE deleted_at IS NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2',
+    [now, limit],
+  );
   return r.rows;
 }
 
@@ -42,7 +76,17 @@ export async function markArtifactDeleted(db: Executor, id: string, now: Date): 
 
 export async function insertDownload(
   db: Executor,
-  d: { tenantId: string; runId: string; via: 'api' | 'link'; actorType: string | null; actorId: string | null; ip: string | null; userAgent: string | null; range: string | null; now: Date },
+  d: {
+    tenantId: string;
+    runId: string;
+    via: 'api' | 'link';
+    actorType: string | null;
+    actorId: string | null;
+    ip: string | null;
+    userAgent: string | null;
+    range: string | null;
+    now: Date;
+  },
 ): Promise<void> {
   await db.query(
     `INSERT INTO downloads (tenant_id, run_id, via, actor_type, actor_id, ip, user_agent, range, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,

@@ -103,15 +103,16 @@ export async function resolveSqlitePath(path: string | undefined, sqliteDir: str
       `SQLite files must be in ${sqliteDir} (FERRY_SQLITE_DIR), which does not exist`,
     );
   }
+  // One answer for "missing" and "outside", so the check cannot be used to probe the server's files.
+  const refuse = () =>
+    Invalid.field('config.path', `must name an existing file inside ${sqliteDir} (FERRY_SQLITE_DIR)`);
   try {
     real = await realpath(candidate);
   } catch {
-    throw Invalid.field('config.path', `no file ${path} in ${sqliteDir}`);
+    throw refuse();
   }
   const rel = relative(realDir, real);
-  if (rel.startsWith('..') || isAbsolute(rel) || rel === '') {
-    throw Invalid.field('config.path', `must be a file inside ${sqliteDir} (FERRY_SQLITE_DIR)`);
-  }
+  if (rel.startsWith('..') || isAbsolute(rel) || rel === '') throw refuse();
   return rel;
 }
 

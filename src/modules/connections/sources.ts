@@ -11,8 +11,9 @@ import type { ConnectionRow } from './repo.ts';
 import type { SecretPart } from './settings.ts';
 
 // One Source (with its pool) per connection and version of its settings, kept
-// per process and closed after a few idle minutes. The demo source is shared:
-// it reads Ferry's own database as a role that sees only schema `demo`.
+// per process and closed after a few idle minutes. The demo source is shared by
+// all tenants: a PGlite instance of its own on the embedded database, or on
+// PostgreSQL a login role that can read schema `demo` and nothing else.
 
 const IDLE_MS = 5 * 60_000;
 const SCHEMA_TTL_MS = 10 * 60_000;
@@ -72,17 +73,15 @@ export function createSourceFor(row: ConnectionRow, secrets: SecretBox, sqliteDi
 }
 
 export function createSourceRegistry(options: {
-  pglite?: PGlite;
-  databaseUrl?: string;
+  demo: { pglite?: PGlite; reader?: { url: string } };
   secrets: SecretBox;
   sqliteDir: string;
 }): SourceRegistry {
   const entries = new Map<string, Entry>();
-  const demo: Source = options.pglite
-    ? createPgliteDemoSource(options.pglite, DEMO_READER_ROLE, DEMO_SCHEMA)
+  const demo: Source = options.demo.pglite
+    ? createPgliteDemoSource(options.demo.pglite, DEMO_READER_ROLE, DEMO_SCHEMA)
     : createPostgresSource({
-        connectionString: options.databaseUrl!,
-        role: DEMO_READER_ROLE,
+        connectionString: options.demo.reader!.url,
         searchPath: DEMO_SCHEMA,
         schemas: [DEMO_SCHEMA],
         maxConnections: 4,

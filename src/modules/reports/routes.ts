@@ -70,7 +70,8 @@ export function registerReportRoutes(app: App, deps: Deps): void {
   app.post(
     '/api/v1/reports/preview',
     {
-      config: read,
+      // Unsaved SQL is arbitrary SQL: only those who may write reports may run it.
+      config: write,
       schema: {
         tags: ['reports'],
         summary: 'Preview an unsaved report: first rows, column types, elapsed time',

@@ -10,7 +10,17 @@ import type { Deps } from '../deps.ts';
 import type { ParameterDefinition } from '../reports/parameters.ts';
 import { prepareReportQuery } from '../reports/service.ts';
 import { DEFAULT_FILE_NAME, renderFileName } from './file-name.ts';
-import { claimRun, completeRun, endRun, finishAttempt, findLostRuns, getRunById, heartbeatRun, insertAttempt, type RunRow } from './repo.ts';
+import {
+  claimRun,
+  completeRun,
+  endRun,
+  findLostRuns,
+  finishAttempt,
+  getRunById,
+  heartbeatRun,
+  insertAttempt,
+  type RunRow,
+} from './repo.ts';
 
 // One attempt of one run, as the `run.execute` job: claim it, stream the report
 // into a temporary file while heartbeating, publish the file and the result in
@@ -62,15 +72,27 @@ interface Failure {
 export function classifyFailure(err: unknown): Failure {
   const cause = err instanceof AppError && err.cause ? err.cause : err;
   if (err instanceof ExportLimitError) return { message: err.message, code: 'limit', retryable: false };
-  if (cause instanceof SourceConnectError) return { message: `Cannot connect to the data source: ${cause.message}`, code: 'connection', retryable: true };
+  if (cause instanceof SourceConnectError)
+    return {
+      message: `Cannot connect to the data source: ${cause.message}`,
+      code: 'connection',
+      retryable: true,
+    };
   if (cause instanceof SourceQueryError) {
     // Serialization failures, deadlocks and lock timeouts go away on their own.
-    const transient = cause.code !== undefined && ['40001', '40P01', '55P03', '57P01', '57P02', '57P03'].includes(cause.code);
+    const transient =
+      cause.code !== undefined && ['40001', '40P01', '55P03', '57P01', '57P02', '57P03'].includes(cause.code);
     return { message: cause.message, code: transient ? 'transient' : 'query', retryable: transient };
   }
-  if (err instanceof AppError) return { message: err.message, code: err.code.toLowerCase(), retryable: err.code === 'Retryable' || err.code === 'Unavailable' };
+  if (err instanceof AppError)
+    return {
+      message: err.message,
+      code: err.code.toLowerCase(),
+      retryable: err.code === 'Retryable' || err.code === 'Unavailable',
+    };
   const code = (err as { code?: string })?.code;
-  if (code && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN)$/.test(code)) return { message: describeError(err), code: 'network', retryable: true };
+  if (code && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN)$/.test(code))
+    return { message: describeError(err), code: 'network', retryable: true };
   return { message: describeError(err), code: 'error', retryable: true };
 }
 
@@ -79,7 +101,14 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
   const started = deps.clock.now();
   const run = await deps.db.transaction(async (tx) => {
     const claimed = await claimRun(tx, job.runId, job.attempt, attemptId, started);
-    if (claimed) await insertAttempt(tx, { id: attemptId, runId: job.runId, number: job.attempt, worker: WORKER_ID, now: started });
+    if (claimed)
+      await insertAttempt(tx, {
+        id: attemptId,
+        runId: job.runId,
+        number: job.attempt,
+        worker: WORKER_ID,
+        now: started,
+      });
     return claimed;
   });
   // Cancelled while queued, taken by another worker, or a stale job: nothing to do.
@@ -96,7 +125,13 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
       })
       .catch((err) => log.warn({ err }, 'heartbeat failed'));
   }, HEARTBEAT_MS);
-  const deadline = setTimeout(() => controller.abort(new ExportLimitError(`The run took longer than the limit of ${deps.config.maxRunSeconds} s`)), deps.config.maxRunSeconds * 1000);
+  const deadline = setTimeout(
+    () =>
+      controller.abort(
+        new ExportLimitError(`The run took longer than the limit of ${deps.config.maxRunSeconds} s`),
+      ),
+    deps.config.maxRunSeconds * 1000,
+  );
   let tempPath: string | undefined;
   try {
     const format = resolveFormat(run.format as ExportFormat, run.format_options);
@@ -105,11 +140,19 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
     const prepared = await prepareReportQuery(
       deps,
       run.tenant_id,
-      { connectionId: snapshot.connectionId, sql: snapshot.sql, spec: snapshot.spec as never, parameters: snapshot.parameters as ParameterDefinition[] },
+      {
+        connectionId: snapshot.connectionId,
+        sql: snapshot.sql,
+        spec: snapshot.spec as never,
+        parameters: snapshot.parameters as ParameterDefinition[],
+      },
       run.parameters,
       { now: run.scheduled_for ?? run.created_at, timeZone: run.time_zone, lastSuccessfulRunAt: null },
     );
-    const stream = await prepared.source.openRows(prepared.query, controller.signal, { timeoutMs: deps.config.maxRunSeconds * 1000, batchSize: 2_000 });
+    const stream = await prepared.source.openRows(prepared.query, controller.signal, {
+      timeoutMs: deps.config.maxRunSeconds * 1000,
+      batchSize: 2_000,
+    });
     tempPath = await deps.storage.tempPath(`${run.id}-${job.attempt}`);
     const result = await exportToFile({
       rows: stream,
@@ -123,14 +166,26 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
         bytes = p.bytes;
       },
     });
-    const fileName = renderFileName((run.format_options['fileName'] as string | undefined) ?? DEFAULT_FILE_NAME, {
-      report: run.report_name,
-      runId: run.id,
-      ext: gzip ? `${format.extension}.gz` : format.extension,
-      at: run.scheduled_for ?? run.created_at,
-      timeZone: run.time_zone,
-    });
-    await publish(deps, run, attemptId, job.attempt, tempPath, fileName, gzip ? 'application/gzip' : format.contentType, result);
+    const fileName = renderFileName(
+      (run.format_options['fileName'] as string | undefined) ?? DEFAULT_FILE_NAME,
+      {
+        report: run.report_name,
+        runId: run.id,
+        ext: gzip ? `${format.extension}.gz` : format.extension,
+        at: run.scheduled_for ?? run.created_at,
+        timeZone: run.time_zone,
+      },
+    );
+    await publish(
+      deps,
+      run,
+      attemptId,
+      job.attempt,
+      tempPath,
+      fileName,
+      gzip ? 'application/gzip' : format.contentType,
+      result,
+    );
     tempPath = undefined;
     log.info({ rows: result.rows, bytes: result.bytes }, 'run succeeded');
   } catch (err) {
@@ -159,7 +214,14 @@ async function publish(
   await deps.storage.publish(tempPath, key);
   const now = deps.clock.now();
   const published = await deps.db.transaction(async (tx) => {
-    const ok = await completeRun(tx, run.id, attemptId, { rows: result.rows, bytes: result.bytes, fileName, contentType, checksum: result.sha256, now });
+    const ok = await completeRun(tx, run.id, attemptId, {
+      rows: result.rows,
+      bytes: result.bytes,
+      fileName,
+      contentType,
+      checksum: result.sha256,
+      now,
+    });
     if (!ok) return false;
     await finishAttempt(tx, attemptId, 'succeeded', null, now);
     await insertArtifact(tx, {
@@ -181,12 +243,25 @@ async function publish(
   if (!published) await deps.storage.remove(key);
 }
 
-async function recordFailure(deps: Deps, run: RunRow, attemptId: string, attempt: number, err: unknown): Promise<void> {
+async function recordFailure(
+  deps: Deps,
+  run: RunRow,
+  attemptId: string,
+  attempt: number,
+  err: unknown,
+): Promise<void> {
   const now = deps.clock.now();
   if (err instanceof LeaseLost) return;
   if (err instanceof Cancelled) {
     await deps.db.transaction(async (tx) => {
-      await endRun(tx, run.id, attemptId, 'cancelled', { message: 'Cancelled by a user', code: 'cancelled' }, now);
+      await endRun(
+        tx,
+        run.id,
+        attemptId,
+        'cancelled',
+        { message: 'Cancelled by a user', code: 'cancelled' },
+        now,
+      );
       await finishAttempt(tx, attemptId, 'cancelled', null, now);
     });
     return;
@@ -196,9 +271,24 @@ async function recordFailure(deps: Deps, run: RunRow, attemptId: string, attempt
   await deps.db.transaction(async (tx) => {
     await finishAttempt(tx, attemptId, 'failed', failure.message, now);
     if (retry) {
-      const ended = await endRun(tx, run.id, attemptId, 'queued', { message: failure.message, code: failure.code }, now);
+      const ended = await endRun(
+        tx,
+        run.id,
+        attemptId,
+        'queued',
+        { message: failure.message, code: failure.code },
+        now,
+      );
       if (ended) {
-        await deps.queue.send('run.execute', { runId: run.id, attempt: attempt + 1 }, { id: attemptJobId(run.id, attempt + 1), startAfter: new Date(now.getTime() + retryDelayMs(attempt)) }, tx);
+        await deps.queue.send(
+          'run.execute',
+          { runId: run.id, attempt: attempt + 1 },
+          {
+            id: attemptJobId(run.id, attempt + 1),
+            startAfter: new Date(now.getTime() + retryDelayMs(attempt)),
+          },
+          tx,
+        );
       }
     } else {
       await endRun(tx, run.id, attemptId, 'failed', { message: failure.message, code: failure.code }, now);
@@ -214,12 +304,17 @@ export async function recoverLostRuns(deps: Deps): Promise<number> {
   for (const candidate of lost) {
     await deps.db.transaction(async (tx) => {
       const run = await getRunById(tx, candidate.id);
-      if (!run || run.status !== 'running' || run.lease_attempt_id !== candidate.lease_attempt_id) return;
+      if (run?.status !== 'running' || run.lease_attempt_id !== candidate.lease_attempt_id) return;
       const message = 'The worker stopped responding (no heartbeat)';
       if (run.lease_attempt_id) await finishAttempt(tx, run.lease_attempt_id, 'lost', message, now);
       if (run.attempts < run.max_attempts) {
         if (await endRun(tx, run.id, run.lease_attempt_id, 'queued', { message, code: 'lost' }, now)) {
-          await deps.queue.send('run.execute', { runId: run.id, attempt: run.attempts + 1 }, { id: attemptJobId(run.id, run.attempts + 1) }, tx);
+          await deps.queue.send(
+            'run.execute',
+            { runId: run.id, attempt: run.attempts + 1 },
+            { id: attemptJobId(run.id, run.attempts + 1) },
+            tx,
+          );
         }
       } else {
         await endRun(tx, run.id, run.lease_attempt_id, 'failed', { message, code: 'lost' }, now);

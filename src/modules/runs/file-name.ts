@@ -19,26 +19,45 @@ function slug(text: string): string {
   );
 }
 
-export function renderFileName(template: string, values: { report: string; runId: string; ext: string; at: Date; timeZone: string }): string {
+export function renderFileName(
+  template: string,
+  values: { report: string; runId: string; ext: string; at: Date; timeZone: string },
+): string {
   const p = localParts(values.at, values.timeZone);
   const two = (n: number) => String(n).padStart(2, '0');
-  const tokens: Record<string, string> = { yyyy: String(p.year), MM: two(p.month), dd: two(p.day), HH: two(p.hour), mm: two(p.minute), ss: two(p.second) };
-  const name = template.replace(/\{([a-z]+)(?::([^}]*))?\}/g, (_m, key: string, format: string | undefined) => {
-    switch (key) {
-      case 'report':
-        return slug(values.report);
-      case 'run':
-        return values.runId.slice(0, 8);
-      case 'ext':
-        return values.ext;
-      case 'date':
-        return (format ?? 'yyyy-MM-dd').replace(/yyyy|MM|dd|HH|mm|ss/g, (t) => tokens[t]!);
-      default:
-        throw new FileNameError(`unknown placeholder {${key}}; use {report}, {run}, {ext} or {date:yyyy-MM-dd}`);
-    }
-  });
+  const tokens: Record<string, string> = {
+    yyyy: String(p.year),
+    MM: two(p.month),
+    dd: two(p.day),
+    HH: two(p.hour),
+    mm: two(p.minute),
+    ss: two(p.second),
+  };
+  const name = template.replace(
+    /\{([a-z]+)(?::([^}]*))?\}/g,
+    (_m, key: string, format: string | undefined) => {
+      switch (key) {
+        case 'report':
+          return slug(values.report);
+        case 'run':
+          return values.runId.slice(0, 8);
+        case 'ext':
+          return values.ext;
+        case 'date':
+          return (format ?? 'yyyy-MM-dd').replace(/yyyy|MM|dd|HH|mm|ss/g, (t) => tokens[t]!);
+        default:
+          throw new FileNameError(
+            `unknown placeholder {${key}}; use {report}, {run}, {ext} or {date:yyyy-MM-dd}`,
+          );
+      }
+    },
+  );
   if (/[{}]/.test(name)) throw new FileNameError('has an unclosed { or }');
-  const safe = name.replace(/[/\\\u0000-\u001f:*?"<>|]+/g, '_').replace(/^\.+/, '').slice(0, 200);
+  const safe = name
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must go
+    .replace(/[/\\\u0000-\u001f:*?"<>|]+/g, '_')
+    .replace(/^\.+/, '')
+    .slice(0, 200);
   if (!safe) throw new FileNameError('produces an empty file name');
   return safe;
 }

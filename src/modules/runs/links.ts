@@ -11,7 +11,9 @@ export interface LinkClaims {
 }
 
 export function signLink(secrets: SecretBox, claims: LinkClaims): string {
-  const payload = Buffer.from(`${claims.runId}.${claims.tenantId}.${Math.floor(claims.expiresAt.getTime() / 1000)}`).toString('base64url');
+  const payload = Buffer.from(
+    `${claims.runId}.${claims.tenantId}.${Math.floor(claims.expiresAt.getTime() / 1000)}`,
+  ).toString('base64url');
   const mac = secrets.sign('download-link', payload).toString('base64url');
   return `${payload}.${mac}`;
 }
@@ -21,7 +23,8 @@ export type LinkCheck = { ok: true; claims: LinkClaims } | { ok: false; reason: 
 export function verifyLink(secrets: SecretBox, token: string, now: Date): LinkCheck {
   const [payload, mac, extra] = token.split('.');
   if (!payload || !mac || extra !== undefined || token.length > 400) return { ok: false, reason: 'invalid' };
-  if (!safeEqual(mac, secrets.sign('download-link', payload).toString('base64url'))) return { ok: false, reason: 'invalid' };
+  if (!safeEqual(mac, secrets.sign('download-link', payload).toString('base64url')))
+    return { ok: false, reason: 'invalid' };
   const [runId, tenantId, exp] = Buffer.from(payload, 'base64url').toString('utf8').split('.');
   if (!runId || !tenantId || !exp || !/^\d+$/.test(exp)) return { ok: false, reason: 'invalid' };
   const expiresAt = new Date(Number(exp) * 1000);

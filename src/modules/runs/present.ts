@@ -4,7 +4,10 @@ import type { AttemptRow, RunRow } from './repo.ts';
 const n = (v: string | null) => (v === null ? null : Number(v));
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
-export function presentRun(row: RunRow, extra: { attempts?: AttemptRow[]; downloads?: DownloadRow[]; hasFile?: boolean } = {}) {
+export function presentRun(
+  row: RunRow,
+  extra: { attempts?: AttemptRow[]; downloads?: DownloadRow[]; hasFile?: boolean } = {},
+) {
   return {
     id: row.id,
     status: row.status,
@@ -20,10 +23,15 @@ export function presentRun(row: RunRow, extra: { attempts?: AttemptRow[]; downlo
     createdAt: row.created_at.toISOString(),
     startedAt: iso(row.started_at),
     finishedAt: iso(row.finished_at),
-    durationMs: row.started_at && row.finished_at ? row.finished_at.getTime() - row.started_at.getTime() : null,
+    durationMs:
+      row.started_at && row.finished_at ? row.finished_at.getTime() - row.started_at.getTime() : null,
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
-    progress: { rows: Number(row.progress_rows), bytes: Number(row.progress_bytes), percent: row.status === 'succeeded' ? 100 : null },
+    progress: {
+      rows: Number(row.progress_rows),
+      bytes: Number(row.progress_bytes),
+      percent: row.status === 'succeeded' ? 100 : null,
+    },
     rowCount: n(row.row_count),
     fileName: row.file_name,
     fileSize: n(row.file_size),
@@ -47,7 +55,17 @@ export function presentRun(row: RunRow, extra: { attempts?: AttemptRow[]; downlo
         }
       : {}),
     ...(extra.downloads
-      ? { downloads: extra.downloads.map((d) => ({ via: d.via, actorType: d.actor_type, actorId: d.actor_id, ip: d.ip, userAgent: d.user_agent, range: d.range, at: d.created_at.toISOString() })) }
+      ? {
+          downloads: extra.downloads.map((d) => ({
+            via: d.via,
+            actorType: d.actor_type,
+            actorId: d.actor_id,
+            ip: d.ip,
+            userAgent: d.user_agent,
+            range: d.range,
+            at: d.created_at.toISOString(),
+          })),
+        }
       : {}),
   };
 }

@@ -1,6 +1,15 @@
 import type { Executor } from '../../db/db.ts';
 
-export const runStatuses = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped_missed', 'skipped_overlap', 'skipped_condition'] as const;
+export const runStatuses = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'skipped_missed',
+  'skipped_overlap',
+  'skipped_condition',
+] as const;
 export type RunStatus = (typeof runStatuses)[number];
 export const activeStatuses: RunStatus[] = ['queued', 'running'];
 
@@ -65,7 +74,21 @@ export async function insertRun(
   const res = await db.query<RunRow>(
     `INSERT INTO runs (id, tenant_id, report_id, trigger, status, format, format_options, parameters, time_zone, report_snapshot, report_name, max_attempts, created_by, created_at)
      VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
-    [r.id, r.tenantId, r.reportId, r.trigger, r.format, JSON.stringify(r.formatOptions), JSON.stringify(r.parameters), r.timeZone, JSON.stringify(r.snapshot), r.reportName, r.maxAttempts, r.createdBy, r.now],
+    [
+      r.id,
+      r.tenantId,
+      r.reportId,
+      r.trigger,
+      r.format,
+      JSON.stringify(r.formatOptions),
+      JSON.stringify(r.parameters),
+      r.timeZone,
+      JSON.stringify(r.snapshot),
+      r.reportName,
+      r.maxAttempts,
+      r.createdBy,
+      r.now,
+    ],
   );
   return res.rows[0]!;
 }
@@ -89,7 +112,13 @@ export interface RunFilter {
   to?: Date | undefined;
 }
 
-export async function listRuns(db: Executor, tenantId: string, f: RunFilter, before: { createdAt: Date; id: string } | null, limit: number): Promise<RunRow[]> {
+export async function listRuns(
+  db: Executor,
+  tenantId: string,
+  f: RunFilter,
+  before: { createdAt: Date; id: string } | null,
+  limit: number,
+): Promise<RunRow[]> {
   const where = ['tenant_id = $1'];
   const params: unknown[] = [tenantId];
   const add = (sql: string, value: unknown) => {
@@ -106,12 +135,21 @@ export async function listRuns(db: Executor, tenantId: string, f: RunFilter, bef
     where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
   }
   params.push(limit);
-  const r = await db.query<RunRow>(`SELECT * FROM runs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`, params);
+  const r = await db.query<RunRow>(
+    `SELECT * FROM runs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+    params,
+  );
   return r.rows;
 }
 
 /** Takes a queued run for one attempt; null when another worker took it or the job is stale. */
-export async function claimRun(db: Executor, runId: string, attempt: number, attemptId: string, now: Date): Promise<RunRow | undefined> {
+export async function claimRun(
+  db: Executor,
+  runId: string,
+  attempt: number,
+  attemptId: string,
+  now: Date,
+): Promise<RunRow | undefined> {
   const r = await db.query<RunRow>(
     `UPDATE runs SET status = 'running', attempts = $2, lease_attempt_id = $3, heartbeat_at = $4, started_at = coalesce(started_at, $4),
             progress_rows = 0, progress_bytes = 0, error = NULL, error_code = NULL
@@ -121,22 +159,38 @@ export async function claimRun(db: Executor, runId: string, attempt: number, att
   return r.rows[0];
 }
 
-export async function insertAttempt(db: Executor, a: { id: string; runId: string; number: number; worker: string; now: Date }): Promise<void> {
-  await db.query(`INSERT INTO run_attempts (id, run_id, number, worker, status, started_at) VALUES ($1, $2, $3, $4, 'running', $5)`, [
-    a.id,
-    a.runId,
-    a.number,
-    a.worker,
-    a.now,
-  ]);
+export async function insertAttempt(
+  db: Executor,
+  a: { id: string; runId: string; number: number; worker: string; now: Date },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO run_attempts (id, run_id, number, worker, status, started_at) VALUES ($1, $2, $3, $4, 'running', $5)`,
+    [a.id, a.runId, a.number, a.worker, a.now],
+  );
 }
 
-export async function finishAttempt(db: Executor, attemptId: string, status: 'succeeded' | 'failed' | 'lost' | 'cancelled', error: string | null, now: Date): Promise<void> {
-  await db.query(`UPDATE run_attempts SET status = $2, error = $3, finished_at = $4 WHERE id = $1 AND status = 'running'`, [attemptId, status, error, now]);
+export async function finishAttempt(
+  db: Executor,
+  attemptId: string,
+  status: 'succeeded' | 'failed' | 'lost' | 'cancelled',
+  error: string | null,
+  now: Date,
+): Promise<void> {
+  await db.query(
+    `UPDATE run_attempts SET status = $2, error = $3, finished_at = $4 WHERE id = $1 AND status = 'running'`,
+    [attemptId, status, error, now],
+  );
 }
 
 /** Records liveness and progress; returns whether cancel was asked, or null when the lease is lost. */
-export async function heartbeatRun(db: Executor, runId: string, attemptId: string, now: Date, rows: number, bytes: number): Promise<{ cancelRequested: boolean } | null> {
+export async function heartbeatRun(
+  db: Executor,
+  runId: string,
+  attemptId: string,
+  now: Date,
+  rows: number,
+  bytes: number,
+): Promise<{ cancelRequested: boolean } | null> {
   const r = await db.query<{ cancel_requested_at: Date | null }>(
     `UPDATE runs SET heartbeat_at = $3, progress_rows = $4, progress_bytes = $5
       WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' RETURNING cancel_requested_at`,
@@ -157,7 +211,16 @@ export async function completeRun(
     `UPDATE runs SET status = 'succeeded', finished_at = $3, row_count = $4, progress_rows = $4, file_size = $5, progress_bytes = $5,
             file_name = $6, content_type = $7, checksum = $8, lease_attempt_id = NULL
       WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running'`,
-    [runId, attemptId, result.now, result.rows, result.bytes, result.fileName, result.contentType, result.checksum],
+    [
+      runId,
+      attemptId,
+      result.now,
+      result.rows,
+      result.bytes,
+      result.fileName,
+      result.contentType,
+      result.checksum,
+    ],
   );
   return r.rowCount > 0;
 }
@@ -179,7 +242,12 @@ export async function endRun(
   return r.rowCount > 0;
 }
 
-export async function requestCancel(db: Executor, tenantId: string, runId: string, now: Date): Promise<RunRow | undefined> {
+export async function requestCancel(
+  db: Executor,
+  tenantId: string,
+  runId: string,
+  now: Date,
+): Promise<RunRow | undefined> {
   const r = await db.query<RunRow>(
     `UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, $3),
             status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
@@ -191,7 +259,11 @@ export async function requestCancel(db: Executor, tenantId: string, runId: strin
 }
 
 /** Puts a failed run back in the queue for a new attempt (S12). */
-export async function requeueFailedRun(db: Executor, tenantId: string, runId: string): Promise<RunRow | undefined> {
+export async function requeueFailedRun(
+  db: Executor,
+  tenantId: string,
+  runId: string,
+): Promise<RunRow | undefined> {
   const r = await db.query<RunRow>(
     `UPDATE runs SET status = 'queued', finished_at = NULL, cancel_requested_at = NULL, max_attempts = attempts + 1
       WHERE tenant_id = $1 AND id = $2 AND status = 'failed' RETURNING *`,
@@ -201,7 +273,10 @@ export async function requeueFailedRun(db: Executor, tenantId: string, runId: st
 }
 
 /** Running runs whose heartbeat stopped: their worker died (S9). */
-export async function findLostRuns(db: Executor, silentSince: Date): Promise<Array<{ id: string; lease_attempt_id: string | null }>> {
+export async function findLostRuns(
+  db: Executor,
+  silentSince: Date,
+): Promise<Array<{ id: string; lease_attempt_id: string | null }>> {
   const r = await db.query<{ id: string; lease_attempt_id: string | null }>(
     `SELECT id, lease_attempt_id FROM runs WHERE status = 'running' AND heartbeat_at < $1 ORDER BY heartbeat_at LIMIT 100`,
     [silentSince],
@@ -220,6 +295,9 @@ export interface AttemptRow {
 }
 
 export async function listAttempts(db: Executor, runId: string): Promise<AttemptRow[]> {
-  const r = await db.query<AttemptRow>('SELECT id, number, worker, status, started_at, finished_at, error FROM run_attempts WHERE run_id = $1 ORDER BY number', [runId]);
+  const r = await db.query<AttemptRow>(
+    'SELECT id, number, worker, status, started_at, finished_at, error FROM run_attempts WHERE run_id = $1 ORDER BY number',
+    [runId],
+  );
   return r.rows;
 }

@@ -1,5 +1,10 @@
 import type { ReadStream } from 'node:fs';
-import { type ExportFormat, FormatOptionError, compressionOf, resolveFormat } from '../../engine/formats/registry.ts';
+import {
+  compressionOf,
+  type ExportFormat,
+  FormatOptionError,
+  resolveFormat,
+} from '../../engine/formats/registry.ts';
 import { AppError, Conflict, Invalid, NotFound } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
@@ -14,7 +19,15 @@ import { attemptJobId } from './execute.ts';
 import { DEFAULT_FILE_NAME, FileNameError, renderFileName } from './file-name.ts';
 import { signLink, verifyLink } from './links.ts';
 import { presentRun, type RunView } from './present.ts';
-import { getRun, insertRun, listAttempts, listRuns, type RunFilter, requestCancel, requeueFailedRun } from './repo.ts';
+import {
+  getRun,
+  insertRun,
+  listAttempts,
+  listRuns,
+  type RunFilter,
+  requestCancel,
+  requeueFailedRun,
+} from './repo.ts';
 
 export interface ExportRequest {
   reportId: string;
@@ -30,27 +43,46 @@ function checkFormat(format: ExportFormat, options: Record<string, unknown>): vo
     compressionOf(options);
     const template = options['fileName'];
     if (template !== undefined) {
-      if (typeof template !== 'string' || template.length > 200) throw new FormatOptionError('formatOptions.fileName', 'must be text of at most 200 characters');
-      renderFileName(template, { report: 'r', runId: '00000000', ext: 'csv', at: new Date(), timeZone: 'UTC' });
+      if (typeof template !== 'string' || template.length > 200)
+        throw new FormatOptionError('formatOptions.fileName', 'must be text of at most 200 characters');
+      renderFileName(template, {
+        report: 'r',
+        runId: '00000000',
+        ext: 'csv',
+        at: new Date(),
+        timeZone: 'UTC',
+      });
     }
   } catch (err) {
-    if (err instanceof FormatOptionError) throw Invalid.field(err.path, err.message.slice(err.path.length + 1));
+    if (err instanceof FormatOptionError)
+      throw Invalid.field(err.path, err.message.slice(err.path.length + 1));
     if (err instanceof FileNameError) throw Invalid.field('formatOptions.fileName', err.message);
     throw err;
   }
 }
 
 /** A one-off export: checked now (report, parameters, format), run by a worker. Answers with the queued run. */
-export async function createExport(deps: Deps, actor: Principal, origin: RequestOrigin, request: ExportRequest, trigger: 'api' | 'manual' = 'api'): Promise<RunView> {
+export async function createExport(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  request: ExportRequest,
+  trigger: 'api' | 'manual' = 'api',
+): Promise<RunView> {
   const report = await getReport(deps.db, actor.tenantId, request.reportId);
   if (!report) throw Invalid.field('reportId', 'no report with this id');
   const timeZone = request.timezone ?? 'UTC';
-  if (!isValidTimeZone(timeZone)) throw Invalid.field('timezone', `"${timeZone}" is not an IANA time zone such as Europe/Berlin`);
+  if (!isValidTimeZone(timeZone))
+    throw Invalid.field('timezone', `"${timeZone}" is not an IANA time zone such as Europe/Berlin`);
   const formatOptions = request.formatOptions ?? {};
   checkFormat(request.format, formatOptions);
   const parameters = request.parameters ?? {};
   // Wrong or missing parameters fail the request, not the run.
-  resolveValues(report.parameters, parameters, { now: deps.clock.now(), timeZone, lastSuccessfulRunAt: null });
+  resolveValues(report.parameters, parameters, {
+    now: deps.clock.now(),
+    timeZone,
+    lastSuccessfulRunAt: null,
+  });
   const id = newId();
   const now = deps.clock.now();
   const run = await deps.db.transaction(async (tx) => {
@@ -63,7 +95,12 @@ export async function createExport(deps: Deps, actor: Principal, origin: Request
       formatOptions,
       parameters,
       timeZone,
-      snapshot: { connectionId: report.connection_id, sql: report.sql, spec: report.spec, parameters: report.parameters },
+      snapshot: {
+        connectionId: report.connection_id,
+        sql: report.sql,
+        spec: report.spec,
+        parameters: report.parameters,
+      },
       reportName: report.name,
       maxAttempts: 3,
       createdBy: actor.userId,
@@ -71,7 +108,12 @@ export async function createExport(deps: Deps, actor: Principal, origin: Request
     });
     // Enqueued in the same transaction as the run: both exist or neither.
     await deps.queue.send('run.execute', { runId: id, attempt: 1 }, { id: attemptJobId(id, 1) }, tx);
-    await recordAudit(tx, deps.clock, actor, origin, { action: 'run.created', targetType: 'run', targetId: id, details: { report: report.name, format: request.format } });
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'run.created',
+      targetType: 'run',
+      targetId: id,
+      details: { report: report.name, format: request.format },
+    });
     return created;
   });
   return presentRun(run);
@@ -93,13 +135,33 @@ export async function getTenantRun(deps: Deps, actor: Principal, id: string): Pr
   return presentRun(run, { attempts, downloads, hasFile: Boolean(artifact && !artifact.deleted_at) });
 }
 
-export async function listTenantRuns(deps: Deps, actor: Principal, q: RunFilter & { cursor?: string | undefined; limit: number }): Promise<Page<RunView>> {
+export async function listTenantRuns(
+  deps: Deps,
+  actor: Principal,
+  q: RunFilter & { cursor?: string | undefined; limit: number },
+): Promise<Page<RunView>> {
   const cursor = decodeCursor(q.cursor, { at: 'number', id: 'uuid' });
-  const rows = await listRuns(deps.db, actor.tenantId, q, cursor ? { createdAt: new Date(cursor.at), id: cursor.id } : null, q.limit + 1);
-  return toPage(rows, q.limit, (r) => presentRun(r), (r) => ({ at: r.created_at.getTime(), id: r.id }));
+  const rows = await listRuns(
+    deps.db,
+    actor.tenantId,
+    q,
+    cursor ? { createdAt: new Date(cursor.at), id: cursor.id } : null,
+    q.limit + 1,
+  );
+  return toPage(
+    rows,
+    q.limit,
+    (r) => presentRun(r),
+    (r) => ({ at: r.created_at.getTime(), id: r.id }),
+  );
 }
 
-export async function cancelRun(deps: Deps, actor: Principal, origin: RequestOrigin, id: string): Promise<RunView> {
+export async function cancelRun(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  id: string,
+): Promise<RunView> {
   const run = await deps.db.transaction(async (tx) => {
     const updated = await requestCancel(tx, actor.tenantId, id, deps.clock.now());
     if (!updated) {
@@ -107,13 +169,22 @@ export async function cancelRun(deps: Deps, actor: Principal, origin: RequestOri
       if (!current) throw new NotFound('Run');
       throw new Conflict(`The run is ${current.status}; only a queued or running run can be cancelled`);
     }
-    await recordAudit(tx, deps.clock, actor, origin, { action: 'run.cancelled', targetType: 'run', targetId: id });
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'run.cancelled',
+      targetType: 'run',
+      targetId: id,
+    });
     return updated;
   });
   return presentRun(run);
 }
 
-export async function retryRun(deps: Deps, actor: Principal, origin: RequestOrigin, id: string): Promise<RunView> {
+export async function retryRun(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  id: string,
+): Promise<RunView> {
   const run = await deps.db.transaction(async (tx) => {
     const updated = await requeueFailedRun(tx, actor.tenantId, id);
     if (!updated) {
@@ -121,8 +192,17 @@ export async function retryRun(deps: Deps, actor: Principal, origin: RequestOrig
       if (!current) throw new NotFound('Run');
       throw new Conflict(`The run is ${current.status}; only a failed run can be retried`);
     }
-    await deps.queue.send('run.execute', { runId: id, attempt: updated.attempts + 1 }, { id: attemptJobId(id, updated.attempts + 1) }, tx);
-    await recordAudit(tx, deps.clock, actor, origin, { action: 'run.retried', targetType: 'run', targetId: id });
+    await deps.queue.send(
+      'run.execute',
+      { runId: id, attempt: updated.attempts + 1 },
+      { id: attemptJobId(id, updated.attempts + 1) },
+      tx,
+    );
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'run.retried',
+      targetType: 'run',
+      targetId: id,
+    });
     return updated;
   });
   return presentRun(run);
@@ -189,30 +269,77 @@ async function openFile(
     range: range ? `${range.start}-${range.end}` : null,
     now: deps.clock.now(),
   });
-  return { stream: deps.storage.read(artifact.key, range ?? undefined), fileName: artifact.file_name, contentType: artifact.content_type, size, range, checksum: artifact.checksum };
+  return {
+    stream: deps.storage.read(artifact.key, range ?? undefined),
+    fileName: artifact.file_name,
+    contentType: artifact.content_type,
+    size,
+    range,
+    checksum: artifact.checksum,
+  };
 }
 
-export async function downloadForCaller(deps: Deps, actor: Principal, origin: RequestOrigin, runId: string, range: string | undefined): Promise<FileToSend> {
-  return openFile(deps, actor.tenantId, runId, range, { via: 'api', actorType: actor.kind, actorId: actor.kind === 'api_key' ? actor.apiKeyId : actor.userId }, origin);
+export async function downloadForCaller(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  runId: string,
+  range: string | undefined,
+): Promise<FileToSend> {
+  return openFile(
+    deps,
+    actor.tenantId,
+    runId,
+    range,
+    { via: 'api', actorType: actor.kind, actorId: actor.kind === 'api_key' ? actor.apiKeyId : actor.userId },
+    origin,
+  );
 }
 
-export async function createDownloadLink(deps: Deps, actor: Principal, origin: RequestOrigin, runId: string, ttlSeconds: number): Promise<{ url: string; expiresAt: string }> {
+export async function createDownloadLink(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  runId: string,
+  ttlSeconds: number,
+): Promise<{ url: string; expiresAt: string }> {
   const run = await loadRun(deps, actor.tenantId, runId);
   const artifact = await getArtifactForRun(deps.db, actor.tenantId, runId);
-  if (!artifact || artifact.deleted_at) throw new Conflict(`The run is ${run.status} and has no file to link to`);
-  const expiresAt = new Date(Math.min(deps.clock.now().getTime() + ttlSeconds * 1000, artifact.expires_at.getTime()));
+  if (!artifact || artifact.deleted_at)
+    throw new Conflict(`The run is ${run.status} and has no file to link to`);
+  const expiresAt = new Date(
+    Math.min(deps.clock.now().getTime() + ttlSeconds * 1000, artifact.expires_at.getTime()),
+  );
   const token = signLink(deps.secrets, { runId, tenantId: actor.tenantId, expiresAt });
-  await recordAudit(deps.db, deps.clock, actor, origin, { action: 'run.link_created', targetType: 'run', targetId: runId, details: { expiresAt: expiresAt.toISOString() } });
+  await recordAudit(deps.db, deps.clock, actor, origin, {
+    action: 'run.link_created',
+    targetType: 'run',
+    targetId: runId,
+    details: { expiresAt: expiresAt.toISOString() },
+  });
   return { url: `${deps.config.publicUrl}/d/${token}`, expiresAt: expiresAt.toISOString() };
 }
 
-export async function downloadByLink(deps: Deps, origin: RequestOrigin, token: string, range: string | undefined): Promise<FileToSend> {
+export async function downloadByLink(
+  deps: Deps,
+  origin: RequestOrigin,
+  token: string,
+  range: string | undefined,
+): Promise<FileToSend> {
   const check = verifyLink(deps.secrets, token, deps.clock.now());
   if (!check.ok) {
-    if (check.reason === 'expired') throw new AppError('Gone', 'This download link has expired; ask for a new one');
+    if (check.reason === 'expired')
+      throw new AppError('Gone', 'This download link has expired; ask for a new one');
     throw new NotFound('Download');
   }
-  return openFile(deps, check.claims.tenantId, check.claims.runId, range, { via: 'link', actorType: null, actorId: null }, origin);
+  return openFile(
+    deps,
+    check.claims.tenantId,
+    check.claims.runId,
+    range,
+    { via: 'link', actorType: null, actorId: null },
+    origin,
+  );
 }
 
 export { DEFAULT_FILE_NAME };
