@@ -151,11 +151,12 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
       sources,
       storage: createLocalStorage(join(config.dataDir, 'artifacts')),
     };
-    if (roles.has('worker')) await registerJobHandlers(queue, deps);
+    const stopHandlers = roles.has('worker') ? await registerJobHandlers(queue, deps) : () => {};
     return {
       ...deps,
       roles,
       async close() {
+        stopHandlers();
         await queue.stop();
         await sources.closeAll();
         await database.release();

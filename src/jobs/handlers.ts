@@ -1,10 +1,24 @@
+import { cleanupArtifacts } from '../modules/artifacts/service.ts';
 import type { Deps } from '../modules/deps.ts';
 import { cleanupIdempotencyKeys } from '../modules/idempotency/service.ts';
+import { executeRunAttempt, type RunJob, recoverLostRuns } from '../modules/runs/execute.ts';
 import { cleanupSessions } from '../modules/sessions/service.ts';
 import type { Queue } from './queue.ts';
 
-/** Starts the worker side: one handler per job name. */
-export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<void> {
+const RECOVERY_INTERVAL_MS = 10_000;
+
+/** Starts the worker side: one handler per job name, and the lost-run sweep. Returns a function that stops the sweep. */
+export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() => void> {
   await queue.work('sessions.cleanup', async () => ({ deleted: await cleanupSessions(deps) }));
   await queue.work('idempotency.cleanup', async () => ({ deleted: await cleanupIdempotencyKeys(deps) }));
+  await queue.work('artifacts.cleanup', async () => ({ deleted: await cleanupArtifacts(deps) }));
+  await queue.work<RunJob>('run.execute', (job) => executeRunAttempt(deps, job.data), {
+    concurrency: deps.config.workerConcurrency,
+    pollingIntervalSeconds: 0.5,
+  });
+  const sweep = setInterval(() => {
+    recoverLostRuns(deps).catch((err) => deps.log.warn({ err }, 'lost-run recovery failed'));
+  }, RECOVERY_INTERVAL_MS);
+  sweep.unref();
+  return () => clearInterval(sweep);
 }

@@ -48,7 +48,8 @@ export async function buildServer(deps: Deps): Promise<App> {
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    routerOptions: { ignoreTrailingSlash: true },
+    // Signed download tokens are longer than the default limit of 100 characters.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   // Every route as registered, with its auth requirement: read by start-up checks

@@ -4,6 +4,7 @@ import { registerConnectionRoutes } from '../modules/connections/routes.ts';
 import type { Deps } from '../modules/deps.ts';
 import { registerMemberRoutes } from '../modules/members/routes.ts';
 import { registerReportRoutes } from '../modules/reports/routes.ts';
+import { registerRunRoutes } from '../modules/runs/routes.ts';
 import { registerSessionRoutes } from '../modules/sessions/routes.ts';
 import { registerSetupRoutes } from '../modules/setup/routes.ts';
 import { registerSystemRoutes } from '../modules/system/routes.ts';
@@ -21,4 +22,5 @@ export function registerRoutes(app: App, deps: Deps): void {
   registerTenantRoutes(app, deps);
   registerConnectionRoutes(app, deps);
   registerReportRoutes(app, deps);
+  registerRunRoutes(app, deps);
 }

@@ -42,6 +42,17 @@ export const resourceFactories: Record<string, Factory> = {
     if (r.status !== 201) throw new Error(`report factory: ${r.status} ${r.text}`);
     return r.body.id;
   },
+  run: async (t, tenant) => {
+    const report = await resourceFactories['report']!(t, tenant);
+    const r = await call(t, {
+      method: 'POST',
+      url: '/api/v1/exports',
+      key: tenant.apiKey,
+      body: { reportId: report, format: 'csv' },
+    });
+    if (r.status !== 202) throw new Error(`run factory: ${r.status} ${r.text}`);
+    return r.body.id;
+  },
   member: async (t, tenant) => {
     const r = await call(t, {
       method: 'POST',

@@ -1,0 +1,273 @@
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import {
+  call,
+  createTenant,
+  createTestApp,
+  setupFirstTenant,
+  type TenantHandle,
+  type TestApp,
+} from '../helpers/app.ts';
+import { backends } from '../helpers/db.ts';
+
+async function waitForRun(
+  t: TestApp,
+  key: string,
+  id: string,
+  until: (s: string) => boolean = (s) => !['queued', 'running'].includes(s),
+  ms = 30_000,
+) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const r = await call(t, { url: `/api/v1/runs/${id}`, key });
+    if (until(r.body.status)) return r.body;
+    if (Date.now() > deadline) throw new Error(`run ${id} still ${r.body.status}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+async function download(t: TestApp, key: string, id: string, headers: Record<string, string> = {}) {
+  const r = await t.app.inject({
+    url: `/api/v1/runs/${id}/download`,
+    headers: { authorization: `Bearer ${key}`, ...headers },
+  });
+  return { status: r.statusCode, headers: r.headers, raw: r.rawPayload };
+}
+
+for (const backend of backends()) {
+  describe(`export runs (${backend})`, () => {
+    let t: TestApp;
+    let owner: TenantHandle;
+    let reportId: string;
+    let expectedRows: number;
+    before(async () => {
+      t = await createTestApp(backend, { roles: ['api', 'worker'] });
+      owner = await setupFirstTenant(t);
+      const used = await call(t, {
+        method: 'POST',
+        url: '/api/v1/templates/customer-list/use',
+        key: owner.apiKey,
+        body: {},
+      });
+      reportId = used.body.id;
+      const count = await call(t, {
+        method: 'POST',
+        url: '/api/v1/reports/preview',
+        key: owner.apiKey,
+        body: { report: { connectionId: used.body.connectionId, sql: 'SELECT count(*) FROM customers' } },
+      });
+      expectedRows = Number(count.body.rows[0][0]);
+    });
+    after(() => t.close());
+
+    const exportRun = (body: object) =>
+      call(t, { method: 'POST', url: '/api/v1/exports', key: owner.apiKey, body: { reportId, ...body } });
+
+    test('CSV: 202 queued → succeeded with rows, size, checksum; the file parses back to every row', async () => {
+      const started = await exportRun({ format: 'csv' });
+      assert.equal(started.status, 202, started.text);
+      assert.equal(started.body.status, 'queued');
+      const run = await waitForRun(t, owner.apiKey, started.body.id);
+      assert.equal(run.status, 'succeeded', run.error);
+      assert.equal(run.rowCount, expectedRows);
+      assert.match(run.fileName, /^Customer-list_\d{4}-\d{2}-\d{2}_\d{6}\.csv$/);
+      assert.match(run.checksum, /^sha256:[0-9a-f]{64}$/);
+      assert.equal(run.attemptHistory.length, 1);
+      assert.equal(run.attemptHistory[0].status, 'succeeded');
+      const file = await download(t, owner.apiKey, run.id);
+      assert.equal(file.status, 200);
+      assert.equal(file.headers['content-type'], 'text/csv; charset=utf-8');
+      assert.equal(Number(file.headers['content-length']), run.fileSize);
+      assert.match(
+        String(file.headers['content-disposition']),
+        /^attachment; filename="Customer-list_.*\.csv"; filename\*=UTF-8''/,
+      );
+      const rows = parseCsv(file.raw.toString('utf8')) as string[][];
+      assert.equal(rows.length, expectedRows + 1);
+      assert.deepEqual(rows[0], [
+        'id',
+        'name',
+        'email',
+        'country',
+        'city',
+        'segment',
+        'credit_limit',
+        'created_at',
+        'notes',
+      ]);
+      // The demo's formula-like name is neutralised; its quotes and commas survive.
+      assert.ok(rows.some((r) => r[1] === '\'=HYPERLINK("http://example.com")'));
+      assert.ok(rows.some((r) => r[1] === "O'Brien & Sons, Ltd."));
+      const after = await call(t, { url: `/api/v1/runs/${run.id}`, key: owner.apiKey });
+      assert.equal(after.body.downloads.length, 1);
+      assert.equal(after.body.downloads[0].via, 'api');
+    });
+
+    test('every format, and gzip, reads back with an independent parser', async () => {
+      const results: Record<string, Buffer> = {};
+      for (const [format, formatOptions] of [
+        ['tsv', {}],
+        ['json', {}],
+        ['ndjson', {}],
+        ['xml', { rootElement: 'customers', rowElement: 'customer' }],
+        ['csv', { compression: 'gzip', delimiter: ';', bom: true }],
+      ] as const) {
+        const started = await exportRun({ format, formatOptions });
+        assert.equal(started.status, 202, started.text);
+        const run = await waitForRun(t, owner.apiKey, started.body.id);
+        assert.equal(run.status, 'succeeded', `${format}: ${run.error}`);
+        results[format + (formatOptions as { compression?: string }).compression] = (
+          await download(t, owner.apiKey, run.id)
+        ).raw;
+      }
+      assert.equal(
+        (parseCsv(results['tsvundefined']!.toString(), { delimiter: '\t' }) as unknown[]).length,
+        expectedRows + 1,
+      );
+      assert.equal(JSON.parse(results['jsonundefined']!.toString()).length, expectedRows);
+      assert.equal(
+        results['ndjsonundefined']!.toString()
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l)).length,
+        expectedRows,
+      );
+      const xml = results['xmlundefined']!.toString();
+      assert.equal(XMLValidator.validate(xml), true);
+      assert.equal(new XMLParser().parse(xml).customers.customer.length, expectedRows);
+      const csv = gunzipSync(results['csvgzip']!).toString();
+      assert.ok(csv.startsWith('\uFEFFid;name;'));
+      assert.equal((parseCsv(csv, { delimiter: ';', bom: true }) as unknown[]).length, expectedRows + 1);
+    });
+
+    test('signed links: download by anyone holding one; tampered 404, other tenant 404; Range gives 206', async () => {
+      const run = await waitForRun(t, owner.apiKey, (await exportRun({ format: 'csv' })).body.id);
+      const link = await call(t, {
+        method: 'POST',
+        url: `/api/v1/runs/${run.id}/link`,
+        key: owner.apiKey,
+        body: {},
+      });
+      assert.equal(link.status, 200);
+      const path = new URL(link.body.url).pathname;
+      const byLink = await t.app.inject({ url: path });
+      assert.equal(byLink.statusCode, 200);
+      assert.equal(byLink.rawPayload.length, run.fileSize);
+      const token = path.slice(3);
+      const tampered = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
+      assert.equal((await t.app.inject({ url: `/d/${tampered}` })).statusCode, 404);
+      const ranged = await download(t, owner.apiKey, run.id, { range: 'bytes=0-9' });
+      assert.equal(ranged.status, 206);
+      assert.equal(ranged.raw.length, 10);
+      assert.equal(ranged.headers['content-range'], `bytes 0-9/${run.fileSize}`);
+      assert.equal(
+        (await download(t, owner.apiKey, run.id, { range: `bytes=${run.fileSize + 5}-` })).status,
+        416,
+      );
+      const other = await createTenant(t, owner.apiKey, 'Other', 'other-runs@example.com');
+      assert.equal((await download(t, other.apiKey, run.id)).status, 404);
+      const logged = await call(t, { url: `/api/v1/runs/${run.id}`, key: owner.apiKey });
+      assert.ok(logged.body.downloads.some((d: { via: string }) => d.via === 'link'));
+    });
+
+    test('a bad query fails at once with the database message; retry starts a new attempt', async () => {
+      const bad = await call(t, {
+        method: 'POST',
+        url: '/api/v1/reports',
+        key: owner.apiKey,
+        body: {
+          name: 'Broken',
+          connectionId: (await call(t, { url: `/api/v1/reports/${reportId}`, key: owner.apiKey })).body
+            .connectionId,
+          sql: 'SELECT * FROM no_such_table',
+        },
+      });
+      const run = await waitForRun(
+        t,
+        owner.apiKey,
+        (
+          await call(t, {
+            method: 'POST',
+            url: '/api/v1/exports',
+            key: owner.apiKey,
+            body: { reportId: bad.body.id, format: 'csv' },
+          })
+        ).body.id,
+      );
+      assert.equal(run.status, 'failed');
+      assert.match(run.error, /relation "no_such_table" does not exist/);
+      assert.equal(run.attempts, 1, 'a permanent error is not retried');
+      assert.equal((await download(t, owner.apiKey, run.id)).status, 409);
+      const retried = await call(t, {
+        method: 'POST',
+        url: `/api/v1/runs/${run.id}/retry`,
+        key: owner.apiKey,
+      });
+      assert.equal(retried.status, 202);
+      const again = await waitForRun(t, owner.apiKey, run.id, (s) => s === 'failed');
+      assert.equal(again.attempts, 2);
+      assert.equal(again.attemptHistory.length, 2);
+      assert.equal(
+        (await call(t, { method: 'POST', url: `/api/v1/runs/${run.id}/cancel`, key: owner.apiKey })).status,
+        409,
+      );
+    });
+
+    test('cancel while running stops the worker, ends the run cancelled and leaves no file', async () => {
+      const connectionId = (await call(t, { url: `/api/v1/reports/${reportId}`, key: owner.apiKey })).body
+        .connectionId;
+      const slow = await call(t, {
+        method: 'POST',
+        url: '/api/v1/reports',
+        key: owner.apiKey,
+        body: {
+          name: 'Big',
+          connectionId,
+          sql: 'SELECT g, md5(g::text) AS h FROM generate_series(1, 2000000) AS g',
+        },
+      });
+      const started = await call(t, {
+        method: 'POST',
+        url: '/api/v1/exports',
+        key: owner.apiKey,
+        body: { reportId: slow.body.id, format: 'csv' },
+      });
+      await waitForRun(t, owner.apiKey, started.body.id, (s) => s !== 'queued');
+      await new Promise((r) => setTimeout(r, 300));
+      const cancelled = await call(t, {
+        method: 'POST',
+        url: `/api/v1/runs/${started.body.id}/cancel`,
+        key: owner.apiKey,
+      });
+      assert.equal(cancelled.status, 200);
+      const run = await waitForRun(t, owner.apiKey, started.body.id);
+      assert.equal(run.status, 'cancelled');
+      assert.equal(run.fileName, null);
+      const tmp = await readdir(join(t.ctx.config.dataDir, 'artifacts', '.tmp')).catch(() => []);
+      assert.deepEqual(
+        tmp.filter((f) => f.startsWith(run.id)),
+        [],
+      );
+    });
+
+    test('bad export requests: a clear 400 naming the field', async () => {
+      assert.equal((await exportRun({ format: 'docx' })).status, 400);
+      const option = await exportRun({ format: 'csv', formatOptions: { delimiter: 'ab' } });
+      assert.equal(option.status, 400);
+      assert.equal(option.body.errors[0].path, 'formatOptions.delimiter');
+      const foreign = await exportRun({ format: 'xml', formatOptions: { delimiter: ';' } });
+      assert.equal(foreign.body.errors[0].path, 'formatOptions.delimiter');
+      const fileName = await exportRun({ format: 'csv', formatOptions: { fileName: '{nope}.csv' } });
+      assert.equal(fileName.body.errors[0].path, 'formatOptions.fileName');
+      const param = await exportRun({ format: 'csv', parameters: { country: 5 } });
+      assert.equal(param.body.errors[0].path, 'parameters.country');
+      const zone = await exportRun({ format: 'csv', timezone: 'Nowhere/Land' });
+      assert.equal(zone.body.errors[0].path, 'timezone');
+    });
+  });
+}
