@@ -39,6 +39,8 @@ export interface Config {
   maxExportRows: number;
   maxExportBytes: number;
   maxRunSeconds: number;
+  /** A running attempt silent for this long is declared lost and retried (S9). */
+  runLeaseSeconds: number;
 }
 
 export interface ConfigOverrides {
@@ -166,6 +168,7 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = proc
     maxExportRows: readInt(env, 'FERRY_MAX_EXPORT_ROWS', 50_000_000, 1, 10_000_000_000, problems),
     maxExportBytes: readInt(env, 'FERRY_MAX_EXPORT_MB', 10_240, 1, 10_000_000, problems) * 1_000_000,
     maxRunSeconds: readInt(env, 'FERRY_MAX_RUN_SECONDS', 3_600, 1, 7 * 86_400, problems),
+    runLeaseSeconds: readInt(env, 'FERRY_RUN_LEASE_SECONDS', 30, 3, 3_600, problems),
   };
   config.sqliteDir = resolve(cwd, env['FERRY_SQLITE_DIR'] || resolve(config.dataDir, 'sqlite'));
   if (problems.length > 0) throw new ConfigError(problems);

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { DataDirBusyError } from '../app/data-dir.ts';
 import { ConfigError } from '../config.ts';
 import { runDemo } from './demo.ts';
+import { runExport } from './export.ts';
 import { runMigrate } from './migrate.ts';
 import { runService } from './service.ts';
 import { runTenantCreate } from './tenant.ts';
@@ -15,6 +16,8 @@ Commands:
   scheduler             the scheduler only
   migrate               apply database migrations and exit
   demo [--rows N]       rebuild the demo dataset (default 200000 sales lines)
+  export --report <id> --format <csv|tsv|json|ndjson|xml> --out <file>
+                        run one export now, in this process
   tenant create         create a tenant with its owner and print an API key
       --name <name> --email <email> --password <password> [--owner-name <name>] [--json]
 
@@ -50,6 +53,9 @@ export async function runCli(argv: string[]): Promise<number> {
         'owner-name': { type: 'string' },
         json: { type: 'boolean' },
         rows: { type: 'string' },
+        report: { type: 'string' },
+        format: { type: 'string' },
+        out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -66,6 +72,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     if (command === 'migrate') return await runMigrate(overrides);
     if (command === 'demo') return await runDemo(overrides, values.rows);
+    if (command === 'export') return await runExport(overrides, { report: values.report, format: values.format, out: values.out });
     if (command === 'tenant' && sub === 'create') {
       return await runTenantCreate(overrides, {
         name: values.name,

@@ -5,7 +5,6 @@ import { executeRunAttempt, type RunJob, recoverLostRuns } from '../modules/runs
 import { cleanupSessions } from '../modules/sessions/service.ts';
 import type { Queue } from './queue.ts';
 
-const RECOVERY_INTERVAL_MS = 10_000;
 
 /** Starts the worker side: one handler per job name, and the lost-run sweep. Returns a function that stops the sweep. */
 export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() => void> {
@@ -18,7 +17,7 @@ export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() 
   });
   const sweep = setInterval(() => {
     recoverLostRuns(deps).catch((err) => deps.log.warn({ err }, 'lost-run recovery failed'));
-  }, RECOVERY_INTERVAL_MS);
+  }, Math.min(10_000, (deps.config.runLeaseSeconds * 1000) / 3));
   sweep.unref();
   return () => clearInterval(sweep);
 }

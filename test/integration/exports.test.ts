@@ -255,6 +255,27 @@ for (const backend of backends()) {
       );
     });
 
+    test('statistics: runs, failures, rows, bytes and durations per report, format and day', async () => {
+      const stats = await call(t, { url: '/api/v1/stats', key: owner.apiKey });
+      assert.equal(stats.status, 200, stats.text);
+      assert.ok(stats.body.total.runs >= 8);
+      assert.ok(stats.body.total.failed >= 1);
+      assert.ok(stats.body.total.rows >= expectedRows);
+      const csv = stats.body.byFormat.find((f: { key: string }) => f.key === 'csv');
+      assert.ok(csv.succeeded >= 2 && csv.durationP50Ms !== null && csv.durationP95Ms >= csv.durationP50Ms);
+      assert.ok(stats.body.byReport.some((r: { key: string }) => r.key === 'Customer list'));
+      assert.equal(stats.body.byDay.length >= 1, true);
+      assert.equal(
+        (
+          await call(t, {
+            url: '/api/v1/stats?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z',
+            key: owner.apiKey,
+          })
+        ).status,
+        400,
+      );
+    });
+
     test('bad export requests: a clear 400 naming the field', async () => {
       assert.equal((await exportRun({ format: 'docx' })).status, 400);
       const option = await exportRun({ format: 'csv', formatOptions: { delimiter: 'ab' } });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { baseEnv, runFerry, startFerry } from '../helpers/process.ts';
 describe('ferry processes on the embedded database', () => {
   let dir: string;
   let apiKey: string;
+  let reportForCli = '';
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-proc-'));
   });
@@ -128,6 +129,72 @@ describe('ferry processes on the embedded database', () => {
     const bad = await runFerry(['demo', '--rows', 'lots'], baseEnv({ FERRY_DATA_DIR: dir }));
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--rows must be a whole number/);
+  });
+
+  test('S9: a worker killed mid-run (SIGKILL) is detected by its silent heartbeat; the retry leaves exactly one file', async () => {
+    const env = baseEnv({ FERRY_DATA_DIR: dir, FERRY_RUN_LEASE_SECONDS: '3' });
+    let ferry = await startFerry(['start'], env);
+    const api = (path: string, body?: object) =>
+      fetch(`${ferry.url}${path}`, {
+        method: body ? 'POST' : 'GET',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }));
+    let runId = '';
+    try {
+      const demo = (await api('/api/v1/connections')).body.items[0].id;
+      const report = await api('/api/v1/reports', {
+        name: 'Two million rows',
+        connectionId: demo,
+        sql: 'SELECT g, md5(g::text) AS h FROM generate_series(1, 1000000) AS g',
+      });
+      reportForCli = report.body.id;
+      const started = await api('/api/v1/exports', { reportId: report.body.id, format: 'csv' });
+      assert.equal(started.status, 202);
+      runId = started.body.id;
+      for (let i = 0; i < 200 && (await api(`/api/v1/runs/${runId}`)).body.status !== 'running'; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      await ferry.stop('SIGKILL');
+      ferry = await startFerry(['start'], env);
+      let run: Record<string, any> = {};
+      for (let i = 0; i < 600; i++) {
+        run = (await api(`/api/v1/runs/${runId}`)).body;
+        if (run.status === 'succeeded' || run.status === 'failed') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(run.status, 'succeeded', JSON.stringify(run));
+      assert.equal(run.rowCount, 1_000_000);
+      assert.deepEqual(
+        run.attemptHistory.map((a: { status: string }) => a.status),
+        ['lost', 'succeeded'],
+      );
+      const tenant = (await api('/api/v1/me')).body.tenant.id;
+      const attemptsOnDisk = await readdir(join(dir, 'artifacts', tenant, runId));
+      assert.deepEqual(attemptsOnDisk, ['2'], 'only the succeeded attempt left a file');
+      const leftovers = (await readdir(join(dir, 'artifacts', '.tmp')).catch(() => [])).filter((f) =>
+        f.startsWith(runId),
+      );
+      assert.deepEqual(leftovers, []);
+    } finally {
+      assert.equal((await ferry.stop()).code, 0);
+    }
+  });
+
+  test('`ferry export` runs one export in the foreground and writes the file', async () => {
+    const out = join(dir, 'export.csv');
+    const r = await runFerry(
+      ['export', '--report', reportForCli, '--format', 'csv', '--out', out],
+      baseEnv({ FERRY_DATA_DIR: dir }),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /1,000,000 rows/);
+    const text = await readFile(out, 'utf8');
+    assert.equal(text.split('\r\n').length, 1_000_002);
+    const bad = await runFerry(
+      ['export', '--report', 'nope', '--out', out],
+      baseEnv({ FERRY_DATA_DIR: dir }),
+    );
+    assert.equal(bad.code, 2);
   });
 
   test('a fresh data dir prints the setup token, also written to <data dir>/setup-token', async () => {

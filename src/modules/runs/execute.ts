@@ -27,7 +27,6 @@ import {
 // one transaction, or record why not and decide whether to try again.
 
 export const HEARTBEAT_MS = 2_000;
-export const LEASE_MS = 30_000;
 const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_CAP_MS = 5 * 60_000;
 export const WORKER_ID = `${hostname()}:${process.pid}`;
@@ -300,7 +299,7 @@ async function recordFailure(
 /** Runs whose worker died (no heartbeat for a lease) are retried or failed (S9). */
 export async function recoverLostRuns(deps: Deps): Promise<number> {
   const now = deps.clock.now();
-  const lost = await findLostRuns(deps.db, new Date(now.getTime() - LEASE_MS));
+  const lost = await findLostRuns(deps.db, new Date(now.getTime() - deps.config.runLeaseSeconds * 1000));
   for (const candidate of lost) {
     await deps.db.transaction(async (tx) => {
       const run = await getRunById(tx, candidate.id);

@@ -1,12 +1,13 @@
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { exportFormats } from '../../engine/formats/registry.ts';
-import { AppError } from '../../lib/errors.ts';
+import { AppError, Invalid } from '../../lib/errors.ts';
 import { requirePrincipal } from '../../server/plugins/auth.ts';
 import { authErrors, IdParams, PageQuery, ProblemSchema, pageOf, Timestamp } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
 import { runStatuses } from './repo.ts';
+import { presentStats, runStats } from './stats.ts';
 import {
   cancelRun,
   createDownloadLink,
@@ -103,6 +104,39 @@ function rangeProblem(reply: FastifyReply, err: unknown) {
 }
 
 export function registerRunRoutes(app: App, deps: Deps): void {
+  app.get(
+    '/api/v1/stats',
+    {
+      config: { auth: { permission: 'stats:read' } },
+      schema: {
+        tags: ['runs'],
+        summary: 'Runs, failures, rows, bytes and p50/p95 durations: in total and per report, format and day',
+        querystring: Type.Object({ from: Type.Optional(Timestamp), to: Type.Optional(Timestamp) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request.principal);
+      const to = request.query.to ? new Date(request.query.to) : new Date(deps.clock.now().getTime() + 1000);
+      const from = request.query.from ? new Date(request.query.from) : new Date(to.getTime() - 30 * 86_400_000);
+      if (from >= to) throw Invalid.field('from', 'must be before to');
+      const [total, byReport, byFormat, byDay] = await Promise.all([
+        runStats(deps.db, principal.tenantId, null, from, to),
+        runStats(deps.db, principal.tenantId, 'report', from, to),
+        runStats(deps.db, principal.tenantId, 'format', from, to),
+        runStats(deps.db, principal.tenantId, 'day', from, to),
+      ]);
+      const empty = { key: 'all', runs: 0, succeeded: 0, failed: 0, rows: '0', bytes: '0', p50_ms: null, p95_ms: null };
+      return {
+        from: from.toISOString(),
+        to: to.toISOString(),
+        total: presentStats(total[0] ?? empty),
+        byReport: byReport.map(presentStats),
+        byFormat: byFormat.map(presentStats),
+        byDay: byDay.map(presentStats),
+      };
+    },
+  );
+
   app.post(
     '/api/v1/exports',
     {
