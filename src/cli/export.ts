@@ -2,9 +2,9 @@ import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createContext } from '../app/context.ts';
 import { loadConfig } from '../config.ts';
-import { exportFormats, type ExportFormat } from '../engine/formats/registry.ts';
-import { createLogger } from '../lib/log.ts';
+import { type ExportFormat, exportFormats } from '../engine/formats/registry.ts';
 import { newId } from '../lib/ids.ts';
+import { createLogger } from '../lib/log.ts';
 import { getArtifactForRun } from '../modules/artifacts/repo.ts';
 import { executeRunAttempt } from '../modules/runs/execute.ts';
 import { getRunById, insertRun } from '../modules/runs/repo.ts';
@@ -15,18 +15,27 @@ export async function runExport(
   overrides: { port?: number | undefined; dataDir?: string | undefined },
   args: { report: string | undefined; format: string | undefined; out: string | undefined },
 ): Promise<number> {
-  if (!args.report || !/^[0-9a-f-]{36}$/i.test(args.report)) throw new UsageError('--report must be a report id (UUID)');
+  if (!args.report || !/^[0-9a-f-]{36}$/i.test(args.report))
+    throw new UsageError('--report must be a report id (UUID)');
   const format = (args.format ?? 'csv') as ExportFormat;
-  if (!exportFormats.includes(format)) throw new UsageError(`--format must be one of ${exportFormats.join(', ')}`);
+  if (!exportFormats.includes(format))
+    throw new UsageError(`--format must be one of ${exportFormats.join(', ')}`);
   if (!args.out) throw new UsageError('--out <file> is required');
   const config = loadConfig(process.env, overrides);
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   const ctx = await createContext(config, { roles: new Set(), log });
   try {
-    const report = await ctx.db.query<{ id: string; tenant_id: string; name: string; connection_id: string; sql: string | null; spec: unknown; parameters: unknown[] }>(
-      'SELECT id, tenant_id, name, connection_id, sql, spec, parameters FROM reports WHERE id = $1',
-      [args.report],
-    );
+    const report = await ctx.db.query<{
+      id: string;
+      tenant_id: string;
+      name: string;
+      connection_id: string;
+      sql: string | null;
+      spec: unknown;
+      parameters: unknown[];
+    }>('SELECT id, tenant_id, name, connection_id, sql, spec, parameters FROM reports WHERE id = $1', [
+      args.report,
+    ]);
     const row = report.rows[0];
     if (!row) {
       process.stderr.write(`ferry: no report ${args.report}\n`);
@@ -52,7 +61,10 @@ export async function runExport(
     const started = Date.now();
     const progress = setInterval(async () => {
       const r = await getRunById(ctx.db, runId).catch(() => undefined);
-      if (r && tty) process.stderr.write(`\r${r.status}: ${Number(r.progress_rows).toLocaleString('en')} rows, ${(Number(r.progress_bytes) / 1e6).toFixed(1)} MB   `);
+      if (r && tty)
+        process.stderr.write(
+          `\r${r.status}: ${Number(r.progress_rows).toLocaleString('en')} rows, ${(Number(r.progress_bytes) / 1e6).toFixed(1)} MB   `,
+        );
     }, 500);
     try {
       await executeRunAttempt(ctx, { runId, attempt: 1 });

@@ -72,7 +72,8 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     if (command === 'migrate') return await runMigrate(overrides);
     if (command === 'demo') return await runDemo(overrides, values.rows);
-    if (command === 'export') return await runExport(overrides, { report: values.report, format: values.format, out: values.out });
+    if (command === 'export')
+      return await runExport(overrides, { report: values.report, format: values.format, out: values.out });
     if (command === 'tenant' && sub === 'create') {
       return await runTenantCreate(overrides, {
         name: values.name,

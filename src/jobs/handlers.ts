@@ -5,7 +5,6 @@ import { executeRunAttempt, type RunJob, recoverLostRuns } from '../modules/runs
 import { cleanupSessions } from '../modules/sessions/service.ts';
 import type { Queue } from './queue.ts';
 
-
 /** Starts the worker side: one handler per job name, and the lost-run sweep. Returns a function that stops the sweep. */
 export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() => void> {
   await queue.work('sessions.cleanup', async () => ({ deleted: await cleanupSessions(deps) }));
@@ -15,9 +14,12 @@ export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() 
     concurrency: deps.config.workerConcurrency,
     pollingIntervalSeconds: 0.5,
   });
-  const sweep = setInterval(() => {
-    recoverLostRuns(deps).catch((err) => deps.log.warn({ err }, 'lost-run recovery failed'));
-  }, Math.min(10_000, (deps.config.runLeaseSeconds * 1000) / 3));
+  const sweep = setInterval(
+    () => {
+      recoverLostRuns(deps).catch((err) => deps.log.warn({ err }, 'lost-run recovery failed'));
+    },
+    Math.min(10_000, (deps.config.runLeaseSeconds * 1000) / 3),
+  );
   sweep.unref();
   return () => clearInterval(sweep);
 }

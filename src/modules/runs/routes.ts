@@ -7,7 +7,6 @@ import { authErrors, IdParams, PageQuery, ProblemSchema, pageOf, Timestamp } fro
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
 import { runStatuses } from './repo.ts';
-import { presentStats, runStats } from './stats.ts';
 import {
   cancelRun,
   createDownloadLink,
@@ -20,6 +19,7 @@ import {
   RangeNotSatisfiable,
   retryRun,
 } from './service.ts';
+import { presentStats, runStats } from './stats.ts';
 
 const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
 
@@ -111,13 +111,18 @@ export function registerRunRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['runs'],
         summary: 'Runs, failures, rows, bytes and p50/p95 durations: in total and per report, format and day',
-        querystring: Type.Object({ from: Type.Optional(Timestamp), to: Type.Optional(Timestamp) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { from: Type.Optional(Timestamp), to: Type.Optional(Timestamp) },
+          { additionalProperties: false },
+        ),
       },
     },
     async (request) => {
       const principal = requirePrincipal(request.principal);
       const to = request.query.to ? new Date(request.query.to) : new Date(deps.clock.now().getTime() + 1000);
-      const from = request.query.from ? new Date(request.query.from) : new Date(to.getTime() - 30 * 86_400_000);
+      const from = request.query.from
+        ? new Date(request.query.from)
+        : new Date(to.getTime() - 30 * 86_400_000);
       if (from >= to) throw Invalid.field('from', 'must be before to');
       const [total, byReport, byFormat, byDay] = await Promise.all([
         runStats(deps.db, principal.tenantId, null, from, to),
@@ -125,7 +130,16 @@ export function registerRunRoutes(app: App, deps: Deps): void {
         runStats(deps.db, principal.tenantId, 'format', from, to),
         runStats(deps.db, principal.tenantId, 'day', from, to),
       ]);
-      const empty = { key: 'all', runs: 0, succeeded: 0, failed: 0, rows: '0', bytes: '0', p50_ms: null, p95_ms: null };
+      const empty = {
+        key: 'all',
+        runs: 0,
+        succeeded: 0,
+        failed: 0,
+        rows: '0',
+        bytes: '0',
+        p50_ms: null,
+        p95_ms: null,
+      };
       return {
         from: from.toISOString(),
         to: to.toISOString(),

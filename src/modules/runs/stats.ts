@@ -13,10 +13,20 @@ export interface StatsRow {
   p95_ms: number | null;
 }
 
-const dimensions = { report: 'report_name', format: 'format', day: "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')" } as const;
+const dimensions = {
+  report: 'report_name',
+  format: 'format',
+  day: "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+} as const;
 export type StatsDimension = keyof typeof dimensions;
 
-export async function runStats(db: Executor, tenantId: string, by: StatsDimension | null, from: Date, to: Date): Promise<StatsRow[]> {
+export async function runStats(
+  db: Executor,
+  tenantId: string,
+  by: StatsDimension | null,
+  from: Date,
+  to: Date,
+): Promise<StatsRow[]> {
   const key = by ? dimensions[by] : "'all'";
   const r = await db.query<StatsRow>(
     `SELECT ${key} AS key, count(*)::int AS runs,
