@@ -54,7 +54,8 @@ export async function exportToFile(o: ExportToFileOptions): Promise<ExportResult
     }
   }
   async function* encoded(): AsyncGenerator<Buffer> {
-    for await (const text of o.encoder(o.rows.columns, counted())) yield Buffer.from(text, 'utf8');
+    for await (const chunk of o.encoder(o.rows.columns, counted()))
+      yield typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
   }
   const measure = new Transform({
     transform(chunk: Buffer, _enc, done) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
+import ExcelJS from 'exceljs';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import {
   call,
@@ -116,6 +117,7 @@ for (const backend of backends()) {
         ['ndjson', {}],
         ['xml', { rootElement: 'customers', rowElement: 'customer' }],
         ['csv', { compression: 'gzip', delimiter: ';', bom: true }],
+        ['xlsx', { sheetName: 'Customers' }],
       ] as const) {
         const started = await exportRun({ format, formatOptions });
         assert.equal(started.status, 202, started.text);
@@ -140,6 +142,10 @@ for (const backend of backends()) {
       const xml = results['xmlundefined']!.toString();
       assert.equal(XMLValidator.validate(xml), true);
       assert.equal(new XMLParser().parse(xml).customers.customer.length, expectedRows);
+      const workbook = new ExcelJS.Workbook();
+      await workbook.xlsx.load(results['xlsxundefined']! as never);
+      assert.equal(workbook.worksheets[0]!.name, 'Customers');
+      assert.equal(workbook.worksheets[0]!.rowCount, expectedRows + 1);
       const csv = gunzipSync(results['csvgzip']!).toString();
       assert.ok(csv.startsWith('\uFEFFid;name;'));
       assert.equal((parseCsv(csv, { delimiter: ';', bom: true }) as unknown[]).length, expectedRows + 1);

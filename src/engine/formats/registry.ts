@@ -9,11 +9,12 @@ import {
   ndjsonEncoder,
   xmlEncoder,
 } from './text-formats.ts';
+import { defaultXlsxOptions, xlsxEncoder } from './xlsx.ts';
 
 // The export formats Ferry writes and the options each accepts. Options are
 // validated here so a bad one fails the request, not the run.
 
-export const exportFormats = ['csv', 'tsv', 'json', 'ndjson', 'xml'] as const;
+export const exportFormats = ['csv', 'tsv', 'xlsx', 'json', 'ndjson', 'xml'] as const;
 export type ExportFormat = (typeof exportFormats)[number];
 
 export interface FormatSpec {
@@ -48,9 +49,14 @@ const allowed: Record<ExportFormat, Set<string>> = {
   json: new Set(['exactNumbers']),
   ndjson: new Set(['exactNumbers']),
   xml: new Set(['rootElement', 'rowElement']),
+  xlsx: new Set(['sheetName']),
 };
 
-export function resolveFormat(format: ExportFormat, options: Options): FormatSpec {
+export function resolveFormat(
+  format: ExportFormat,
+  options: Options,
+  context: { timeZone: string } = { timeZone: 'UTC' },
+): FormatSpec {
   for (const key of Object.keys(options)) {
     if (!allowed[format].has(key) && !common.has(key))
       throw new FormatOptionError(`formatOptions.${key}`, `is not an option of ${format}`);
@@ -124,6 +130,20 @@ export function resolveFormat(format: ExportFormat, options: Options): FormatSpe
             contentType: 'application/x-ndjson',
             encoder: ndjsonEncoder({ exactNumbers }),
           };
+    }
+    case 'xlsx': {
+      const sheetName = pick(
+        options,
+        'sheetName',
+        (v): v is string => isString(v) && v.trim().length > 0 && v.length <= 31 && !/[[\]:*?/\\]/.test(v),
+        'must be 1 to 31 characters without [ ] : * ? / \\',
+        defaultXlsxOptions.sheetName,
+      );
+      return {
+        extension: 'xlsx',
+        contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+        encoder: xlsxEncoder({ ...defaultXlsxOptions, sheetName, timeZone: context.timeZone }),
+      };
     }
     case 'xml': {
       const rootElement = pick(

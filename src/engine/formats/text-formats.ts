@@ -26,7 +26,11 @@ export const defaultCsvOptions: CsvOptions = {
 };
 export const defaultTsvOptions: CsvOptions = { ...defaultCsvOptions, delimiter: '\t' };
 
-export type Encoder = (columns: Column[], batches: AsyncIterable<Value[][]>) => AsyncGenerator<string>;
+/** Turns batches of rows into chunks of the file: text for text formats, bytes for binary ones. */
+export type Encoder = (
+  columns: Column[],
+  batches: AsyncIterable<Value[][]>,
+) => AsyncGenerator<string | Buffer>;
 
 export function csvEncoder(options: CsvOptions): Encoder {
   const { delimiter, quote, lineEnding, nullText } = options;

@@ -133,7 +133,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
   );
   let tempPath: string | undefined;
   try {
-    const format = resolveFormat(run.format as ExportFormat, run.format_options);
+    const format = resolveFormat(run.format as ExportFormat, run.format_options, { timeZone: run.time_zone });
     const gzip = compressionOf(run.format_options) === 'gzip';
     const snapshot = run.report_snapshot;
     const prepared = await prepareReportQuery(

@@ -1,0 +1,254 @@
+import { once } from 'node:events';
+import { PassThrough, type Writable } from 'node:stream';
+import yazl from 'yazl';
+import { localParts } from '../../lib/zoned-time.ts';
+import type { Column, ColumnType, Value } from '../sources/types.ts';
+import { type Encoder, escapeXml } from './text-formats.ts';
+import { textOf } from './values.ts';
+
+// A streaming XLSX (SpreadsheetML) writer. Rows go into the sheet XML as they
+// arrive, with inline strings (no shared-string table that grows with the data),
+// through yazl, which streams the zip with backpressure and switches to ZIP64
+// past 4 GB. Real cell types: numbers, booleans, dates and times as serial
+// numbers with a number format, text as text (never a formula). A bold, frozen
+// header with an autofilter; widths from the first rows; past 1,048,576 rows the
+// export continues on a new sheet.
+
+export interface XlsxOptions {
+  sheetName: string;
+  /** Wall-clock zone for instants (Excel has no time zones). */
+  timeZone: string;
+  /** Data rows per sheet; Excel's limit is 1,048,576 rows including the header. */
+  maxRowsPerSheet: number;
+}
+
+export const defaultXlsxOptions: XlsxOptions = {
+  sheetName: 'Export',
+  timeZone: 'UTC',
+  maxRowsPerSheet: 1_048_575,
+};
+
+const MAX_CELL_TEXT = 32_767;
+const EXCEL_EPOCH = Date.UTC(1899, 11, 30);
+const FIRST_SAFE_SERIAL_DAY = Date.UTC(1900, 2, 1); // before this, Excel's 1900 leap-year bug shifts serials
+const STYLE = { header: 1, date: 2, datetime: 3, time: 4 } as const;
+
+export function sheetNameOf(name: string): string {
+  const clean = name
+    .replace(/[[\]:*?/\\]/g, ' ')
+    .trim()
+    .slice(0, 31);
+  return clean || 'Export';
+}
+
+function serial(year: number, month: number, day: number, seconds: number): number | null {
+  const ms = Date.UTC(year, month - 1, day);
+  if (Number.isNaN(ms) || ms < FIRST_SAFE_SERIAL_DAY || year > 9999) return null;
+  return (ms - EXCEL_EPOCH) / 86_400_000 + seconds / 86_400;
+}
+
+function parseLocal(text: string): { y: number; mo: number; d: number; secs: number } | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?$/.exec(text);
+  if (!m) return null;
+  const secs = Number(m[4] ?? 0) * 3600 + Number(m[5] ?? 0) * 60 + Number(m[6] ?? 0) + Number(m[7] ?? 0);
+  return { y: Number(m[1]), mo: Number(m[2]), d: Number(m[3]), secs };
+}
+
+// Every cell carries its reference (r="B7"): optional in the standard, required by some readers.
+const inline = (ref: string, text: string, style = '') =>
+  `<c r="${ref}" t="inlineStr"${style}><is><t xml:space="preserve">${escapeXml(text.length > MAX_CELL_TEXT ? text.slice(0, MAX_CELL_TEXT) : text)}</t></is></c>`;
+const num = (ref: string, n: number, style = '') => `<c r="${ref}"${style}><v>${n}</v></c>`;
+
+// Excel keeps 15 significant digits: exact decimals beyond that stay text, not a rounded number.
+function exactNumber(text: string): boolean {
+  const digits = text.replace(/^-/, '').replace('.', '').replace(/^0+/, '');
+  return /^-?\d+(\.\d+)?$/.test(text) && digits.length <= 15;
+}
+
+function cell(ref: string, value: Value, type: ColumnType, timeZone: string): string {
+  if (value === null) return '';
+  switch (type) {
+    case 'integer':
+    case 'float':
+      return typeof value === 'number' && Number.isFinite(value)
+        ? num(ref, value)
+        : inline(ref, textOf(value, type));
+    case 'bigint':
+    case 'decimal': {
+      const text = String(value);
+      return exactNumber(text) ? num(ref, Number(text)) : inline(ref, text);
+    }
+    case 'boolean':
+      return `<c r="${ref}" t="b"><v>${value ? 1 : 0}</v></c>`;
+    case 'date':
+    case 'timestamp': {
+      const p = typeof value === 'string' ? parseLocal(value) : null;
+      const s = p ? serial(p.y, p.mo, p.d, type === 'date' ? 0 : p.secs) : null;
+      return s === null
+        ? inline(ref, textOf(value, type))
+        : num(ref, s, ` s="${type === 'date' ? STYLE.date : STYLE.datetime}"`);
+    }
+    case 'timestamptz': {
+      if (!(value instanceof Date)) return inline(ref, textOf(value, type));
+      const p = localParts(value, timeZone);
+      const s = serial(
+        p.year,
+        p.month,
+        p.day,
+        p.hour * 3600 + p.minute * 60 + p.second + (value.getTime() % 1000) / 1000,
+      );
+      return s === null ? inline(ref, textOf(value, type)) : num(ref, s, ` s="${STYLE.datetime}"`);
+    }
+    case 'time': {
+      const m = typeof value === 'string' ? /^(\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(value) : null;
+      return m
+        ? num(ref, (Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) / 86_400, ` s="${STYLE.time}"`)
+        : inline(ref, textOf(value, type));
+    }
+    default:
+      return inline(ref, textOf(value, type));
+  }
+}
+
+function columnLetter(index: number): string {
+  let n = index + 1;
+  let s = '';
+  while (n > 0) {
+    const r = (n - 1) % 26;
+    s = String.fromCharCode(65 + r) + s;
+    n = Math.floor((n - 1) / 26);
+  }
+  return s;
+}
+
+function widths(columns: Column[], sample: Value[][]): number[] {
+  return columns.map((c, i) => {
+    let w = c.name.length + 2;
+    if (c.type === 'date') w = Math.max(w, 12);
+    if (c.type === 'timestamp' || c.type === 'timestamptz') w = Math.max(w, 20);
+    for (const row of sample.slice(0, 200)) {
+      const v = row[i];
+      if (
+        v !== null &&
+        v !== undefined &&
+        c.type !== 'date' &&
+        c.type !== 'timestamp' &&
+        c.type !== 'timestamptz'
+      )
+        w = Math.max(w, Math.min(textOf(v, c.type).length + 2, 60));
+    }
+    return Math.min(Math.max(w, 8), 60);
+  });
+}
+
+async function write(stream: Writable, text: string): Promise<void> {
+  if (!stream.write(text)) await once(stream, 'drain');
+}
+
+const CONTENT_TYPES = (sheets: number) =>
+  `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>${Array.from({ length: sheets }, (_, i) => `<Override PartName="/xl/worksheets/sheet${i + 1}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>`).join('')}</Types>`;
+const ROOT_RELS = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`;
+const STYLES = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="3"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/><numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/><numFmt numFmtId="166" formatCode="hh:mm:ss"/></numFmts><fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs></styleSheet>`;
+
+function workbook(names: string[], lastRows: number[], lastColumn: string): string {
+  const sheets = names
+    .map((n, i) => `<sheet name="${escapeXml(n)}" sheetId="${i + 1}" r:id="rId${i + 1}"/>`)
+    .join('');
+  const filters = names
+    .map(
+      (n, i) =>
+        `<definedName name="_xlnm._FilterDatabase" localSheetId="${i}" hidden="1">'${escapeXml(n.replaceAll("'", "''"))}'!$A$1:$${lastColumn}$${Math.max(1, lastRows[i]!)}</definedName>`,
+    )
+    .join('');
+  return `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>${sheets}</sheets><definedNames>${filters}</definedNames></workbook>`;
+}
+
+function workbookRels(count: number): string {
+  const sheets = Array.from(
+    { length: count },
+    (_, i) =>
+      `<Relationship Id="rId${i + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet${i + 1}.xml"/>`,
+  ).join('');
+  return `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${sheets}<Relationship Id="rId${count + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>`;
+}
+
+export function xlsxEncoder(options: XlsxOptions): Encoder {
+  return async function* (columns, batches) {
+    const zip = new yazl.ZipFile();
+    const baseName = sheetNameOf(options.sheetName);
+    const lastColumn = columnLetter(Math.max(0, columns.length - 1));
+    const types = columns.map((c) => c.type);
+    const letters = columns.map((_, i) => columnLetter(i));
+    const names: string[] = [];
+    const lastRows: number[] = [];
+    let colsXml = '';
+
+    const produce = async () => {
+      let sheet: PassThrough | null = null;
+      let rowInSheet = 0;
+      const openSheet = async () => {
+        sheet = new PassThrough({ highWaterMark: 1 << 16 });
+        names.push(
+          names.length === 0 ? baseName : sheetNameOf(`${baseName.slice(0, 25)} (${names.length + 1})`),
+        );
+        zip.addReadStream(sheet, `xl/worksheets/sheet${names.length}.xml`, { compress: true });
+        await write(
+          sheet,
+          `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>${colsXml}<sheetData><row r="1">${columns.map((c, i) => inline(`${letters[i]}1`, c.name, ` s="${STYLE.header}"`)).join('')}</row>`,
+        );
+        rowInSheet = 1;
+      };
+      const closeSheet = async () => {
+        if (!sheet) return;
+        lastRows.push(rowInSheet);
+        await write(sheet, `</sheetData><autoFilter ref="A1:${lastColumn}${rowInSheet}"/></worksheet>`);
+        sheet.end();
+        sheet = null;
+      };
+      for await (const batch of batches) {
+        if (!colsXml)
+          colsXml = `<cols>${widths(columns, batch)
+            .map((w, i) => `<col min="${i + 1}" max="${i + 1}" width="${w}" customWidth="1"/>`)
+            .join('')}</cols>`;
+        if (!sheet) await openSheet();
+        let out = '';
+        for (const row of batch) {
+          if (rowInSheet > options.maxRowsPerSheet) {
+            await write(sheet!, out);
+            out = '';
+            await closeSheet();
+            await openSheet();
+          }
+          rowInSheet++;
+          out += `<row r="${rowInSheet}">`;
+          for (let i = 0; i < row.length; i++)
+            out += cell(letters[i]! + rowInSheet, row[i]!, types[i]!, options.timeZone);
+          out += '</row>';
+        }
+        await write(sheet!, out);
+      }
+      if (!colsXml)
+        colsXml = `<cols>${widths(columns, [])
+          .map((w, i) => `<col min="${i + 1}" max="${i + 1}" width="${w}" customWidth="1"/>`)
+          .join('')}</cols>`;
+      if (!sheet) await openSheet();
+      await closeSheet();
+      zip.addBuffer(Buffer.from(workbook(names, lastRows, lastColumn)), 'xl/workbook.xml');
+      zip.addBuffer(Buffer.from(workbookRels(names.length)), 'xl/_rels/workbook.xml.rels');
+      zip.addBuffer(Buffer.from(STYLES), 'xl/styles.xml');
+      zip.addBuffer(Buffer.from(ROOT_RELS), '_rels/.rels');
+      zip.addBuffer(Buffer.from(CONTENT_TYPES(names.length)), '[Content_Types].xml');
+      zip.end();
+    };
+
+    const output = zip.outputStream as unknown as AsyncIterable<Buffer> & NodeJS.ReadableStream;
+    const producing = produce().catch((err: unknown) => {
+      (output as unknown as { destroy(e: unknown): void }).destroy(err);
+    });
+    try {
+      for await (const chunk of output) yield chunk;
+    } finally {
+      await producing;
+    }
+  };
+}
