@@ -175,6 +175,25 @@ for (const backend of backends()) {
         (await download(t, owner.apiKey, run.id, { range: `bytes=${run.fileSize + 5}-` })).status,
         416,
       );
+      // Deleting the run deletes its file; the link stops working.
+      const second = await waitForRun(t, owner.apiKey, (await exportRun({ format: 'csv' })).body.id);
+      const secondLink = await call(t, {
+        method: 'POST',
+        url: `/api/v1/runs/${second.id}/link`,
+        key: owner.apiKey,
+        body: {},
+      });
+      const files = async () =>
+        readdir(join(t.ctx.config.dataDir, 'artifacts', owner.tenantId, second.id, '1')).catch(
+          () => [] as string[],
+        );
+      assert.equal((await files()).length, 1);
+      assert.equal(
+        (await call(t, { method: 'DELETE', url: `/api/v1/runs/${second.id}`, key: owner.apiKey })).status,
+        204,
+      );
+      assert.deepEqual(await files(), []);
+      assert.equal((await t.app.inject({ url: new URL(secondLink.body.url).pathname })).statusCode, 404);
       const other = await createTenant(t, owner.apiKey, 'Other', 'other-runs@example.com');
       assert.equal((await download(t, other.apiKey, run.id)).status, 404);
       const logged = await call(t, { url: `/api/v1/runs/${run.id}`, key: owner.apiKey });

@@ -301,3 +301,12 @@ export async function listAttempts(db: Executor, runId: string): Promise<Attempt
   );
   return r.rows;
 }
+
+/** Deletes a finished run (its attempts, artifact row and downloads go with it). */
+export async function deleteFinishedRun(db: Executor, tenantId: string, id: string): Promise<boolean> {
+  const r = await db.query(
+    `DELETE FROM runs WHERE tenant_id = $1 AND id = $2 AND status NOT IN ('queued', 'running')`,
+    [tenantId, id],
+  );
+  return r.rowCount > 0;
+}

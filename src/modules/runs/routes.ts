@@ -11,6 +11,7 @@ import {
   cancelRun,
   createDownloadLink,
   createExport,
+  deleteRun,
   downloadByLink,
   downloadForCaller,
   type FileToSend,
@@ -215,6 +216,23 @@ export function registerRunRoutes(app: App, deps: Deps): void {
       },
     },
     async (request) => getTenantRun(deps, requirePrincipal(request.principal), request.params.id),
+  );
+
+  app.delete(
+    '/api/v1/runs/:id',
+    {
+      config: { auth: { permission: 'runs:write' }, resource: 'run' },
+      schema: {
+        tags: ['runs'],
+        summary: 'Delete a finished run and its file',
+        params: IdParams,
+        response: { 204: Type.Null(), 404: ProblemSchema, 409: ProblemSchema, ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      await deleteRun(deps, requirePrincipal(request.principal), request.origin, request.params.id);
+      return reply.code(204).send(null);
+    },
   );
 
   app.post(

@@ -20,6 +20,7 @@ import { DEFAULT_FILE_NAME, FileNameError, renderFileName } from './file-name.ts
 import { signLink, verifyLink } from './links.ts';
 import { presentRun, type RunView } from './present.ts';
 import {
+  deleteFinishedRun,
   getRun,
   insertRun,
   listAttempts,
@@ -340,6 +341,31 @@ export async function downloadByLink(
     { via: 'link', actorType: null, actorId: null },
     origin,
   );
+}
+
+/** Deletes a finished run and its file; active runs must be cancelled first. */
+export async function deleteRun(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  id: string,
+): Promise<void> {
+  const key = await deps.db.transaction(async (tx) => {
+    const run = await getRun(tx, actor.tenantId, id);
+    if (!run) throw new NotFound('Run');
+    const artifact = await getArtifactForRun(tx, actor.tenantId, id);
+    if (!(await deleteFinishedRun(tx, actor.tenantId, id)))
+      throw new Conflict(`The run is ${run.status}; cancel it before deleting it`);
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'run.deleted',
+      targetType: 'run',
+      targetId: id,
+      details: { report: run.report_name },
+    });
+    return artifact && !artifact.deleted_at ? artifact.key : null;
+  });
+  // The row is gone first: a crash here leaves an orphan file, never a row pointing at nothing.
+  if (key) await deps.storage.remove(key);
 }
 
 export { DEFAULT_FILE_NAME };
