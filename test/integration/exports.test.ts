@@ -280,6 +280,40 @@ for (const backend of backends()) {
       );
     });
 
+    test('incremental exports: last_successful_run is the previous successful run of the report', async () => {
+      const connectionId = (await call(t, { url: `/api/v1/reports/${reportId}`, key: owner.apiKey })).body
+        .connectionId;
+      const incremental = await call(t, {
+        method: 'POST',
+        url: '/api/v1/reports',
+        key: owner.apiKey,
+        body: {
+          name: 'New customers',
+          connectionId,
+          sql: 'SELECT id FROM customers WHERE created_at >= {{since}}',
+          parameters: [{ name: 'since', type: 'datetime', default: 'last_successful_run' }],
+        },
+      });
+      const go = async () =>
+        waitForRun(
+          t,
+          owner.apiKey,
+          (
+            await call(t, {
+              method: 'POST',
+              url: '/api/v1/exports',
+              key: owner.apiKey,
+              body: { reportId: incremental.body.id, format: 'ndjson' },
+            })
+          ).body.id,
+        );
+      const first = await go();
+      assert.equal(first.rowCount, expectedRows, 'the first run has no previous one: everything');
+      const second = await go();
+      assert.equal(second.status, 'succeeded');
+      assert.equal(second.rowCount, 0, 'nothing was created since the first run');
+    });
+
     test('statistics: runs, failures, rows, bytes and durations per report, format and day', async () => {
       const stats = await call(t, { url: '/api/v1/stats', key: owner.apiKey });
       assert.equal(stats.status, 200, stats.text);

@@ -19,6 +19,7 @@ import {
   getRunById,
   heartbeatRun,
   insertAttempt,
+  lastSuccessfulRunAt,
   type RunRow,
 } from './repo.ts';
 
@@ -146,7 +147,16 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
         parameters: snapshot.parameters as ParameterDefinition[],
       },
       run.parameters,
-      { now: run.scheduled_for ?? run.created_at, timeZone: run.time_zone, lastSuccessfulRunAt: null },
+      {
+        now: run.scheduled_for ?? run.created_at,
+        timeZone: run.time_zone,
+        lastSuccessfulRunAt: await lastSuccessfulRunAt(
+          deps.db,
+          run.tenant_id,
+          run.report_id,
+          run.scheduled_for ?? run.created_at,
+        ),
+      },
     );
     const stream = await prepared.source.openRows(prepared.query, controller.signal, {
       timeoutMs: deps.config.maxRunSeconds * 1000,

@@ -310,3 +310,18 @@ export async function deleteFinishedRun(db: Executor, tenantId: string, id: stri
   );
   return r.rowCount > 0;
 }
+
+/** When this report last produced a file (for `last_successful_run` in incremental exports). */
+export async function lastSuccessfulRunAt(
+  db: Executor,
+  tenantId: string,
+  reportId: string | null,
+  before: Date,
+): Promise<Date | null> {
+  if (!reportId) return null;
+  const r = await db.query<{ at: Date | null }>(
+    `SELECT max(coalesce(scheduled_for, created_at)) AS at FROM runs WHERE tenant_id = $1 AND report_id = $2 AND status = 'succeeded' AND coalesce(scheduled_for, created_at) < $3`,
+    [tenantId, reportId, before],
+  );
+  return r.rows[0]?.at ?? null;
+}
