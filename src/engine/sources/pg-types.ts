@@ -1,4 +1,4 @@
-import type { ColumnType, Value } from './types.ts';
+import type { ColumnType, TableInfo, Value } from './types.ts';
 
 // PostgreSQL type OIDs → Ferry column types and exact value parsers, shared by
 // the node-postgres source and the PGlite demo source.
@@ -64,3 +64,48 @@ export function parsePgText(oid: number, text: string): Value {
 export const pgParsers: Record<number, (text: string) => Value> = Object.fromEntries(
   Object.keys(byOid).map((oid) => [Number(oid), (text: string) => parsePgText(Number(oid), text)]),
 );
+
+/** Tables and views the current role may read, with their columns; `$1` limits the schemas (null: all but the system ones). */
+export const CATALOG_SQL = `SELECT n.nspname AS schema, c.relname AS table, c.relkind AS kind, a.attname AS column,
+       format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable, a.atttypid::int AS oid
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+   AND ($1::text[] IS NULL OR n.nspname = ANY($1::text[]))
+   AND has_table_privilege(c.oid, 'SELECT')
+ ORDER BY n.nspname, c.relname, a.attnum`;
+
+export interface CatalogRow {
+  schema: string;
+  table: string;
+  kind: string;
+  column: string;
+  type: string;
+  nullable: boolean;
+  oid: number;
+}
+
+export function tablesFromCatalog(rows: CatalogRow[]): TableInfo[] {
+  const tables = new Map<string, TableInfo>();
+  for (const row of rows) {
+    const key = `${row.schema}.${row.table}`;
+    let t = tables.get(key);
+    if (!t) {
+      t = {
+        schema: row.schema,
+        name: row.table,
+        kind: row.kind === 'v' || row.kind === 'm' ? 'view' : 'table',
+        columns: [],
+      };
+      tables.set(key, t);
+    }
+    t.columns.push({
+      name: row.column,
+      type: pgColumnType(row.oid).type,
+      dbType: row.type,
+      nullable: row.nullable,
+    });
+  }
+  return [...tables.values()];
+}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { PGlite } from '@electric-sql/pglite';
-import { pgColumnType, pgParsers } from './pg-types.ts';
+import { CATALOG_SQL, type CatalogRow, pgColumnType, pgParsers, tablesFromCatalog } from './pg-types.ts';
 import { toSourceError } from './postgres.ts';
 import { checkReadOnlySql } from './sql-text.ts';
 import {
@@ -101,39 +101,8 @@ export function createPgliteDemoSource(pglite: PGlite, role: string, schema: str
     },
 
     async listTables(): Promise<TableInfo[]> {
-      const r = await inReadOnly(30_000, (tx) =>
-        tx.query<{
-          table: string;
-          kind: string;
-          column: string;
-          type: string;
-          nullable: boolean;
-          oid: number;
-        }>(
-          `SELECT c.relname AS table, c.relkind AS kind, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type,
-                  NOT a.attnotnull AS nullable, a.atttypid::int AS oid
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-            WHERE n.nspname = $1 AND c.relkind IN ('r', 'v', 'm') AND c.relname <> 'meta'
-            ORDER BY c.relname, a.attnum`,
-          [schema],
-        ),
-      );
-      const tables = new Map<string, TableInfo>();
-      for (const row of r.rows) {
-        let t = tables.get(row.table);
-        if (!t) {
-          t = { schema, name: row.table, kind: row.kind === 'r' ? 'table' : 'view', columns: [] };
-          tables.set(row.table, t);
-        }
-        t.columns.push({
-          name: row.column,
-          type: pgColumnType(row.oid).type,
-          dbType: row.type,
-          nullable: row.nullable,
-        });
-      }
-      return [...tables.values()];
+      const r = await inReadOnly(30_000, (tx) => tx.query<CatalogRow>(CATALOG_SQL, [[schema]]));
+      return tablesFromCatalog(r.rows);
     },
 
     async close() {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import { parsePgText, pgColumnType } from './pg-types.ts';
+import { CATALOG_SQL, type CatalogRow, parsePgText, pgColumnType, tablesFromCatalog } from './pg-types.ts';
 import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
@@ -180,49 +180,9 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       const client = await connect();
       try {
         await beginReadOnly(client, 30_000);
-        const schemas = options.schemas ?? null;
-        const r = await client.query<{
-          schema: string;
-          table: string;
-          kind: string;
-          column: string;
-          type: string;
-          nullable: boolean;
-          oid: number;
-        }>(
-          `SELECT n.nspname AS schema, c.relname AS table, c.relkind AS kind, a.attname AS column,
-                  format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable, a.atttypid::int AS oid
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-            WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
-              AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-              AND ($1::text[] IS NULL OR n.nspname = ANY($1::text[]))
-              AND has_table_privilege(c.oid, 'SELECT')
-            ORDER BY n.nspname, c.relname, a.attnum`,
-          [schemas],
-        );
+        const r = await client.query<CatalogRow>(CATALOG_SQL, [options.schemas ?? null]);
         await client.query('ROLLBACK');
-        const tables = new Map<string, TableInfo>();
-        for (const row of r.rows) {
-          const key = `${row.schema}.${row.table}`;
-          let t = tables.get(key);
-          if (!t) {
-            t = {
-              schema: row.schema,
-              name: row.table,
-              kind: row.kind === 'v' || row.kind === 'm' ? 'view' : 'table',
-              columns: [],
-            };
-            tables.set(key, t);
-          }
-          t.columns.push({
-            name: row.column,
-            type: pgColumnType(row.oid).type,
-            dbType: row.type,
-            nullable: row.nullable,
-          });
-        }
-        return [...tables.values()];
+        return tablesFromCatalog(r.rows);
       } catch (err) {
         throw toSourceError(err);
       } finally {
