@@ -6,6 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import {
   call,
   createTenant,
@@ -118,6 +119,7 @@ for (const backend of backends()) {
         ['xml', { rootElement: 'customers', rowElement: 'customer' }],
         ['csv', { compression: 'gzip', delimiter: ';', bom: true }],
         ['xlsx', { sheetName: 'Customers' }],
+        ['pdf', { landscape: true }],
       ] as const) {
         const started = await exportRun({ format, formatOptions });
         assert.equal(started.status, 202, started.text);
@@ -142,6 +144,13 @@ for (const backend of backends()) {
       const xml = results['xmlundefined']!.toString();
       assert.equal(XMLValidator.validate(xml), true);
       assert.equal(new XMLParser().parse(xml).customers.customer.length, expectedRows);
+      const pdf = await getDocument({ data: new Uint8Array(results['pdfundefined']!), disableFontFace: true })
+        .promise;
+      const lastPage = await (await pdf.getPage(pdf.numPages)).getTextContent();
+      assert.match(
+        lastPage.items.map((i) => ('str' in i ? i.str : '')).join(' '),
+        new RegExp(`${expectedRows} rows\\.`),
+      );
       const workbook = new ExcelJS.Workbook();
       await workbook.xlsx.load(results['xlsxundefined']! as never);
       assert.equal(workbook.worksheets[0]!.name, 'Customers');

@@ -1,3 +1,4 @@
+import { DEFAULT_PDF_ROW_CAP, pdfEncoder } from './pdf.ts';
 import {
   csvEncoder,
   defaultCsvOptions,
@@ -14,7 +15,7 @@ import { defaultXlsxOptions, xlsxEncoder } from './xlsx.ts';
 // The export formats Ferry writes and the options each accepts. Options are
 // validated here so a bad one fails the request, not the run.
 
-export const exportFormats = ['csv', 'tsv', 'xlsx', 'json', 'ndjson', 'xml'] as const;
+export const exportFormats = ['csv', 'tsv', 'xlsx', 'json', 'ndjson', 'xml', 'pdf'] as const;
 export type ExportFormat = (typeof exportFormats)[number];
 
 export interface FormatSpec {
@@ -50,12 +51,21 @@ const allowed: Record<ExportFormat, Set<string>> = {
   ndjson: new Set(['exactNumbers']),
   xml: new Set(['rootElement', 'rowElement']),
   xlsx: new Set(['sheetName']),
+  pdf: new Set(['landscape', 'rowCap', 'title']),
 };
+
+export interface FormatContext {
+  timeZone: string;
+  /** For documents meant for people (PDF): what the export is and what it was run with. */
+  title?: string;
+  parameters?: Record<string, unknown>;
+  generatedAt?: Date;
+}
 
 export function resolveFormat(
   format: ExportFormat,
   options: Options,
-  context: { timeZone: string } = { timeZone: 'UTC' },
+  context: FormatContext = { timeZone: 'UTC' },
 ): FormatSpec {
   for (const key of Object.keys(options)) {
     if (!allowed[format].has(key) && !common.has(key))
@@ -143,6 +153,33 @@ export function resolveFormat(
         extension: 'xlsx',
         contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
         encoder: xlsxEncoder({ ...defaultXlsxOptions, sheetName, timeZone: context.timeZone }),
+      };
+    }
+    case 'pdf': {
+      const rowCap = pick(
+        options,
+        'rowCap',
+        (v): v is number => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= 100_000,
+        'must be a whole number from 1 to 100000',
+        DEFAULT_PDF_ROW_CAP,
+      );
+      return {
+        extension: 'pdf',
+        contentType: 'application/pdf',
+        encoder: pdfEncoder({
+          title: pick(
+            options,
+            'title',
+            (v): v is string => isString(v) && v.length <= 200,
+            'must be text of at most 200 characters',
+            context.title ?? 'Export',
+          ),
+          parameters: context.parameters ?? {},
+          generatedAt: context.generatedAt ?? new Date(),
+          timeZone: context.timeZone,
+          landscape: pick(options, 'landscape', isBool, 'must be true or false', false),
+          rowCap,
+        }),
       };
     }
     case 'xml': {

@@ -134,7 +134,12 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
   );
   let tempPath: string | undefined;
   try {
-    const format = resolveFormat(run.format as ExportFormat, run.format_options, { timeZone: run.time_zone });
+    const format = resolveFormat(run.format as ExportFormat, run.format_options, {
+      timeZone: run.time_zone,
+      title: run.report_name,
+      parameters: run.parameters,
+      generatedAt: deps.clock.now(),
+    });
     const gzip = compressionOf(run.format_options) === 'gzip';
     const snapshot = run.report_snapshot;
     const prepared = await prepareReportQuery(
