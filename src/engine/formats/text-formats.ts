@@ -38,24 +38,46 @@ export function csvEncoder(options: CsvOptions): Encoder {
   const needsQuotes = new RegExp(`[${escapeRegExp(delimiter + quote)}\\r\\n]|^\\s|\\s$`);
   const field = (text: string) =>
     needsQuotes.test(text) ? quote + text.replaceAll(quote, doubled) + quote : text;
-  const cell = (value: Value, type: ColumnType, textual: boolean): string => {
-    if (value === null) return nullText;
-    const text = textOf(value, type);
-    if (text === '' && nullText === '') return `${quote}${quote}`; // keep '' distinct from NULL
-    return field(options.formulaProtection && textual ? neutraliseFormula(text) : text);
+  // Numbers, booleans, dates and times are made of digits, signs, "-:.T" and letters of
+  // true/false/Infinity/NaN: they never need quoting unless the delimiter or quote is one of those.
+  const plainIsSafe = !/[0-9A-Za-z.:+\- ]/.test(delimiter + quote);
+  const plain = plainIsSafe ? (text: string) => text : field;
+  // One formatter per column, chosen once: the per-value path does no type dispatch.
+  const formatterFor = (type: ColumnType, textual: boolean): ((v: Value) => string) => {
+    const protect = options.formulaProtection && textual;
+    switch (type) {
+      case 'integer':
+      case 'float':
+      case 'bigint':
+      case 'decimal':
+      case 'boolean':
+      case 'date':
+      case 'time':
+      case 'timestamp':
+        return (v) => plain(typeof v === 'string' ? v : textOf(v, type));
+      case 'timestamptz':
+        return (v) => plain(v instanceof Date ? v.toISOString() : textOf(v, type));
+      default:
+        return (v) => {
+          const text = textOf(v, type);
+          if (text === '' && nullText === '') return `${quote}${quote}`; // keep '' distinct from NULL
+          return field(protect ? neutraliseFormula(text) : text);
+        };
+    }
   };
   return async function* (columns, batches) {
     let head = options.bom ? '\uFEFF' : '';
     if (options.header) head += columns.map((c) => field(c.name)).join(delimiter) + lineEnding;
     if (head) yield head;
-    const types = columns.map((c) => c.type);
-    const textual = types.map(isTextual);
+    const formatters = columns.map((c) => formatterFor(c.type, isTextual(c.type)));
+    const width = formatters.length;
     for await (const batch of batches) {
       let out = '';
       for (const row of batch) {
-        for (let i = 0; i < row.length; i++) {
+        for (let i = 0; i < width; i++) {
+          const v = row[i]!;
           if (i > 0) out += delimiter;
-          out += cell(row[i]!, types[i]!, textual[i]!);
+          out += v === null ? nullText : formatters[i]!(v);
         }
         out += lineEnding;
       }

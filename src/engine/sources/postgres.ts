@@ -1,6 +1,6 @@
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import { CATALOG_SQL, type CatalogRow, parsePgText, pgColumnType, tablesFromCatalog } from './pg-types.ts';
+import { CATALOG_SQL, type CatalogRow, pgColumnType, pgParsers, tablesFromCatalog } from './pg-types.ts';
 import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
@@ -32,8 +32,9 @@ export interface PostgresSourceOptions {
 }
 
 // Every value arrives as text and is parsed by OID into exact values.
+const identity = (text: string) => text;
 const textTypes = {
-  getTypeParser: (oid: number) => (text: string) => parsePgText(oid, text),
+  getTypeParser: (oid: number) => pgParsers[oid] ?? identity,
 } as unknown as pg.CustomTypesConfig;
 
 export function toSourceError(err: unknown): Error {
