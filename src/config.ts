@@ -15,6 +15,17 @@ export interface SmtpConfig {
   from: string;
 }
 
+export interface S3Config {
+  bucket: string;
+  region: string;
+  endpoint: string | undefined;
+  forcePathStyle: boolean;
+  accessKeyId: string | undefined;
+  secretAccessKey: string | undefined;
+  prefix: string;
+  serverSideEncryption: 'AES256' | 'aws:kms' | undefined;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -41,6 +52,8 @@ export interface Config {
   maxRunSeconds: number;
   /** A running attempt silent for this long is declared lost and retried (S9). */
   runLeaseSeconds: number;
+  /** Where export files go: the data directory, or an S3(-compatible) bucket. */
+  storage: { kind: 'local' } | ({ kind: 's3' } & S3Config);
 }
 
 export interface ConfigOverrides {
@@ -131,6 +144,44 @@ function readSmtp(env: Env, problems: string[]): SmtpConfig | undefined {
   return { host, port, secure, user, password, from };
 }
 
+function readStorage(env: Env, problems: string[]): Config['storage'] {
+  const kind = env['FERRY_STORAGE'] || 'local';
+  if (kind === 'local') {
+    for (const name of ['S3_BUCKET', 'S3_ENDPOINT'])
+      if (env[name]) problems.push(`${name} is set but FERRY_STORAGE is not "s3"`);
+    return { kind: 'local' };
+  }
+  if (kind !== 's3') {
+    problems.push(`FERRY_STORAGE must be "local" or "s3" (got "${kind}")`);
+    return { kind: 'local' };
+  }
+  const bucket = env['S3_BUCKET'] ?? '';
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+    problems.push(
+      'S3_BUCKET must be a bucket name (3 to 63 lower-case letters, digits, dots and dashes) with FERRY_STORAGE=s3',
+    );
+  const endpoint = readUrl(env, 'S3_ENDPOINT', ['http:', 'https:'], problems)?.toString();
+  const accessKeyId = env['S3_ACCESS_KEY_ID'] || undefined;
+  const secretAccessKey = env['S3_SECRET_ACCESS_KEY'] || undefined;
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined))
+    problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
+  const sse = env['S3_SSE'] || undefined;
+  if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms')
+    problems.push(`S3_SSE must be AES256 or aws:kms (got "${sse}")`);
+  const prefix = env['S3_PREFIX'] ?? '';
+  return {
+    kind: 's3',
+    bucket,
+    region: env['S3_REGION'] || 'us-east-1',
+    endpoint,
+    forcePathStyle: readBool(env, 'S3_FORCE_PATH_STYLE', endpoint !== undefined, problems),
+    accessKeyId,
+    secretAccessKey,
+    prefix: prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix,
+    serverSideEncryption: sse as 'AES256' | 'aws:kms' | undefined,
+  };
+}
+
 export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = process.cwd()): Readonly<Config> {
   const problems: string[] = [];
   const port = overrides.port ?? readInt(env, 'PORT', 8080, 1, 65535, problems);
@@ -169,6 +220,7 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = proc
     maxExportBytes: readInt(env, 'FERRY_MAX_EXPORT_MB', 10_240, 1, 10_000_000, problems) * 1_000_000,
     maxRunSeconds: readInt(env, 'FERRY_MAX_RUN_SECONDS', 3_600, 1, 7 * 86_400, problems),
     runLeaseSeconds: readInt(env, 'FERRY_RUN_LEASE_SECONDS', 30, 3, 3_600, problems),
+    storage: readStorage(env, problems),
   };
   config.sqliteDir = resolve(cwd, env['FERRY_SQLITE_DIR'] || resolve(config.dataDir, 'sqlite'));
   if (problems.length > 0) throw new ConfigError(problems);

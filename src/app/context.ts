@@ -9,6 +9,7 @@ import { openPglite } from '../db/pglite.ts';
 import { ensureDemoData, readDemoState } from '../demo/build.ts';
 import { embeddedDemoReaderSql, postgresDemoReaderSql } from '../demo/dataset.ts';
 import { createLocalStorage } from '../engine/storage/local.ts';
+import { createS3Storage } from '../engine/storage/s3.ts';
 import { registerJobHandlers } from '../jobs/handlers.ts';
 import { createQueue, type QueueRole } from '../jobs/queue.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
@@ -149,7 +150,10 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
       secrets,
       config: Object.freeze({ ...config, secret: database.secret }),
       sources,
-      storage: createLocalStorage(join(config.dataDir, 'artifacts')),
+      storage:
+        config.storage.kind === 's3'
+          ? createS3Storage(config.storage)
+          : createLocalStorage(join(config.dataDir, 'artifacts')),
     };
     const stopHandlers = roles.has('worker') ? await registerJobHandlers(queue, deps) : () => {};
     return {

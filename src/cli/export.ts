@@ -78,7 +78,7 @@ export async function runExport(
       process.stderr.write(`ferry: the export failed: ${run?.error ?? 'unknown error'}\n`);
       return 1;
     }
-    await pipeline(ctx.storage.read(artifact.key), createWriteStream(args.out));
+    await pipeline(await ctx.storage.read(artifact.key), createWriteStream(args.out));
     process.stderr.write(
       `Wrote ${args.out}: ${Number(run.row_count).toLocaleString('en')} rows, ${Number(run.file_size).toLocaleString('en')} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s (run ${runId})\n`,
     );

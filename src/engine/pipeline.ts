@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { Transform } from 'node:stream';
+import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Encoder } from './formats/text-formats.ts';
 import type { RowStream, Value } from './sources/types.ts';
 
-// Rows → encoder → (gzip) → file, with backpressure, progress, limits and a
+// Rows → encoder → (gzip) → storage writer, with backpressure, progress, limits and a
 // checksum of the bytes written. No database, no HTTP: streams and a signal.
 
 export class ExportLimitError extends Error {
@@ -28,17 +26,18 @@ export interface ExportResult {
   sha256: string;
 }
 
-export interface ExportToFileOptions {
+export interface ExportToStreamOptions {
   rows: RowStream;
   encoder: Encoder;
   gzip: boolean;
-  path: string;
+  /** Where the file's bytes go (a storage writer); ended when the export completes. */
+  out: Writable;
   signal: AbortSignal;
   limits: ExportLimits;
   onProgress?: (progress: { rows: number; bytes: number }) => void;
 }
 
-export async function exportToFile(o: ExportToFileOptions): Promise<ExportResult> {
+export async function exportToStream(o: ExportToStreamOptions): Promise<ExportResult> {
   let rows = 0;
   let bytes = 0;
   const hash = createHash('sha256');
@@ -72,12 +71,11 @@ export async function exportToFile(o: ExportToFileOptions): Promise<ExportResult
       done(null, chunk);
     },
   });
-  const file = createWriteStream(o.path, { flags: 'wx', mode: 0o600 });
   try {
-    if (o.gzip) await pipeline(encoded(), createGzip(), measure, file, { signal: o.signal });
-    else await pipeline(encoded(), measure, file, { signal: o.signal });
+    if (o.gzip) await pipeline(encoded(), createGzip(), measure, o.out, { signal: o.signal });
+    else await pipeline(encoded(), measure, o.out, { signal: o.signal });
   } catch (err) {
-    await rm(o.path, { force: true });
+    // The caller aborts its storage writer, which removes the partial file.
     throw o.signal.aborted ? (o.signal.reason ?? err) : err;
   }
   o.onProgress?.({ rows, bytes });

@@ -284,7 +284,7 @@ for (const backend of backends()) {
       assert.equal(run.fileName, null);
       const tmp = await readdir(join(t.ctx.config.dataDir, 'artifacts', '.tmp')).catch(() => []);
       assert.deepEqual(
-        tmp.filter((f) => f.startsWith(run.id)),
+        tmp.filter((f) => f.includes(run.id)),
         [],
       );
     });

@@ -172,7 +172,7 @@ describe('ferry processes on the embedded database', () => {
       const attemptsOnDisk = await readdir(join(dir, 'artifacts', tenant, runId));
       assert.deepEqual(attemptsOnDisk, ['2'], 'only the succeeded attempt left a file');
       const leftovers = (await readdir(join(dir, 'artifacts', '.tmp')).catch(() => [])).filter((f) =>
-        f.startsWith(runId),
+        f.includes(runId),
       );
       assert.deepEqual(leftovers, []);
     } finally {

@@ -1,20 +1,11 @@
-import { createReadStream, type ReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import type { Storage } from './storage.ts';
 
 // Files in a folder: written under a temporary name, published by rename (atomic
 // on one file system), so a reader never sees half a file.
-
-export interface Storage {
-  readonly kind: 'local';
-  /** Where an attempt writes before publishing (unique per attempt). */
-  tempPath(name: string): Promise<string>;
-  publish(tempPath: string, key: string): Promise<void>;
-  size(key: string): Promise<number | null>;
-  read(key: string, range?: { start: number; end: number }): ReadStream;
-  remove(key: string): Promise<void>;
-  discard(tempPath: string): Promise<void>;
-}
 
 export function createLocalStorage(root: string): Storage {
   const base = resolve(root);
@@ -25,15 +16,26 @@ export function createLocalStorage(root: string): Storage {
   };
   return {
     kind: 'local',
-    async tempPath(name) {
-      const dir = join(base, '.tmp');
-      await mkdir(dir, { recursive: true });
-      return join(dir, `${name}.part`);
-    },
-    async publish(tempPath, key) {
-      const target = pathOf(key);
-      await mkdir(dirname(target), { recursive: true });
-      await rename(tempPath, target);
+    async writer(key) {
+      const tmpDir = join(base, '.tmp');
+      await mkdir(tmpDir, { recursive: true });
+      const temp = join(
+        tmpDir,
+        `${key.replaceAll('/', '_').slice(-120)}.${randomBytes(4).toString('hex')}.part`,
+      );
+      const stream = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
+      return {
+        stream,
+        async commit() {
+          const target = pathOf(key);
+          await mkdir(dirname(target), { recursive: true });
+          await rename(temp, target);
+        },
+        async abort() {
+          stream.destroy();
+          await rm(temp, { force: true });
+        },
+      };
     },
     async size(key) {
       try {
@@ -42,15 +44,11 @@ export function createLocalStorage(root: string): Storage {
         return null;
       }
     },
-    read(key, range) {
+    async read(key, range) {
       return createReadStream(pathOf(key), range ? { start: range.start, end: range.end } : {});
     },
     async remove(key) {
       await rm(pathOf(key), { force: true });
-      await rm(dirname(pathOf(key)), { recursive: false, force: true }).catch(() => {});
-    },
-    async discard(tempPath) {
-      await rm(tempPath, { force: true });
     },
   };
 }

@@ -1,8 +1,9 @@
 import { createHash, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import { compressionOf, type ExportFormat, resolveFormat } from '../../engine/formats/registry.ts';
-import { ExportLimitError, exportToFile } from '../../engine/pipeline.ts';
+import { ExportLimitError, exportToStream } from '../../engine/pipeline.ts';
 import { SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
+import type { ObjectWriter } from '../../engine/storage/storage.ts';
 import { AppError, describeError } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { insertArtifact } from '../artifacts/repo.ts';
@@ -132,7 +133,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
       ),
     deps.config.maxRunSeconds * 1000,
   );
-  let tempPath: string | undefined;
+  let writer: ObjectWriter | undefined;
   try {
     const format = resolveFormat(run.format as ExportFormat, run.format_options, {
       timeZone: run.time_zone,
@@ -167,19 +168,6 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
       timeoutMs: deps.config.maxRunSeconds * 1000,
       batchSize: 2_000,
     });
-    tempPath = await deps.storage.tempPath(`${run.id}-${job.attempt}`);
-    const result = await exportToFile({
-      rows: stream,
-      encoder: format.encoder,
-      gzip,
-      path: tempPath,
-      signal: controller.signal,
-      limits: { maxRows: deps.config.maxExportRows, maxBytes: deps.config.maxExportBytes },
-      onProgress: (p) => {
-        rows = p.rows;
-        bytes = p.bytes;
-      },
-    });
     const fileName = renderFileName(
       (run.format_options['fileName'] as string | undefined) ?? DEFAULT_FILE_NAME,
       {
@@ -190,17 +178,26 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
         timeZone: run.time_zone,
       },
     );
-    await publish(
-      deps,
-      run,
-      attemptId,
-      job.attempt,
-      tempPath,
-      fileName,
-      gzip ? 'application/gzip' : format.contentType,
-      result,
-    );
-    tempPath = undefined;
+    const contentType = gzip ? 'application/gzip' : format.contentType;
+    // Keyed by run and attempt: an attempt can only ever touch its own file, so a
+    // stale attempt cleaning up after itself never removes the published one.
+    const key = `${run.tenant_id}/${run.id}/${job.attempt}/${fileName}`;
+    writer = await deps.storage.writer(key, contentType);
+    const result = await exportToStream({
+      rows: stream,
+      encoder: format.encoder,
+      gzip,
+      out: writer.stream,
+      signal: controller.signal,
+      limits: { maxRows: deps.config.maxExportRows, maxBytes: deps.config.maxExportBytes },
+      onProgress: (p) => {
+        rows = p.rows;
+        bytes = p.bytes;
+      },
+    });
+    await writer.commit();
+    writer = undefined;
+    await publish(deps, run, attemptId, key, fileName, contentType, result);
     log.info({ rows: result.rows, bytes: result.bytes }, 'run succeeded');
   } catch (err) {
     const reason = controller.signal.aborted ? controller.signal.reason : err;
@@ -208,7 +205,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
   } finally {
     clearInterval(beat);
     clearTimeout(deadline);
-    if (tempPath) await deps.storage.discard(tempPath);
+    if (writer) await writer.abort();
   }
 }
 
@@ -216,16 +213,11 @@ async function publish(
   deps: Deps,
   run: RunRow,
   attemptId: string,
-  attempt: number,
-  tempPath: string,
+  key: string,
   fileName: string,
   contentType: string,
   result: { rows: number; bytes: number; sha256: string },
 ): Promise<void> {
-  // Keyed by run and attempt: an attempt can only ever touch its own file, so a
-  // stale attempt cleaning up after itself never removes the published one.
-  const key = `${run.tenant_id}/${run.id}/${attempt}/${fileName}`;
-  await deps.storage.publish(tempPath, key);
   const now = deps.clock.now();
   const published = await deps.db.transaction(async (tx) => {
     const ok = await completeRun(tx, run.id, attemptId, {

@@ -1,4 +1,4 @@
-import type { ReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import {
   compressionOf,
   type ExportFormat,
@@ -210,7 +210,7 @@ export async function retryRun(
 }
 
 export interface FileToSend {
-  stream: ReadStream;
+  stream: Readable;
   fileName: string;
   contentType: string;
   size: number;
@@ -271,7 +271,7 @@ async function openFile(
     now: deps.clock.now(),
   });
   return {
-    stream: deps.storage.read(artifact.key, range ?? undefined),
+    stream: await deps.storage.read(artifact.key, range ?? undefined),
     fileName: artifact.file_name,
     contentType: artifact.content_type,
     size,

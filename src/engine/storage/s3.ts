@@ -1,0 +1,96 @@
+import { PassThrough, type Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  S3Client,
+  type ServerSideEncryption,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Storage } from './storage.ts';
+
+// S3 or any S3-compatible store. Files stream up as a multipart upload; the
+// object exists only once the upload completes, and an aborted upload leaves no
+// object (its parts are discarded).
+
+export interface S3StorageOptions {
+  bucket: string;
+  region: string;
+  endpoint?: string | undefined;
+  forcePathStyle: boolean;
+  accessKeyId?: string | undefined;
+  secretAccessKey?: string | undefined;
+  prefix: string;
+  serverSideEncryption?: ServerSideEncryption | undefined;
+}
+
+const PART_SIZE = 8 * 1024 * 1024;
+
+export function createS3Storage(o: S3StorageOptions): Storage & { client: S3Client } {
+  const client = new S3Client({
+    region: o.region,
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    forcePathStyle: o.forcePathStyle,
+    ...(o.accessKeyId && o.secretAccessKey
+      ? { credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey } }
+      : {}),
+  });
+  const objectKey = (key: string) => `${o.prefix}${key}`;
+  return {
+    kind: 's3',
+    client,
+    async writer(key, contentType) {
+      const body = new PassThrough({ highWaterMark: PART_SIZE });
+      const upload = new Upload({
+        client,
+        queueSize: 2,
+        partSize: PART_SIZE,
+        leavePartsOnError: false,
+        params: {
+          Bucket: o.bucket,
+          Key: objectKey(key),
+          Body: body,
+          ContentType: contentType,
+          ...(o.serverSideEncryption ? { ServerSideEncryption: o.serverSideEncryption } : {}),
+        },
+      });
+      const done = upload.done();
+      // Observed here so a failed upload never becomes an unhandled rejection; commit reports it.
+      done.catch(() => {});
+      return {
+        stream: body,
+        async commit() {
+          await done;
+        },
+        async abort() {
+          body.destroy();
+          await upload.abort().catch(() => {});
+          await done.catch(() => {});
+        },
+      };
+    },
+    async size(key) {
+      try {
+        const head = await client.send(new HeadObjectCommand({ Bucket: o.bucket, Key: objectKey(key) }));
+        return head.ContentLength ?? null;
+      } catch (err) {
+        if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+          return null;
+        throw err;
+      }
+    },
+    async read(key, range) {
+      const r = await client.send(
+        new GetObjectCommand({
+          Bucket: o.bucket,
+          Key: objectKey(key),
+          ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+        }),
+      );
+      return r.Body as Readable;
+    },
+    async remove(key) {
+      await client.send(new DeleteObjectCommand({ Bucket: o.bucket, Key: objectKey(key) }));
+    },
+  };
+}

@@ -1,0 +1,19 @@
+import type { Readable, Writable } from 'node:stream';
+
+// Where export files live: a local folder or an S3(-compatible) bucket. A file is
+// written through a writer and only becomes visible under its key on commit
+// (rename / completed multipart upload); abort leaves nothing behind.
+
+export interface ObjectWriter {
+  stream: Writable;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export interface Storage {
+  readonly kind: 'local' | 's3';
+  writer(key: string, contentType: string): Promise<ObjectWriter>;
+  size(key: string): Promise<number | null>;
+  read(key: string, range?: { start: number; end: number }): Promise<Readable>;
+  remove(key: string): Promise<void>;
+}

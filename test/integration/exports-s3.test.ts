@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { call, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
+import { backends } from '../helpers/db.ts';
+import { type S3Peer, startS3 } from '../helpers/s3.ts';
+
+async function waitForRun(
+  t: TestApp,
+  key: string,
+  id: string,
+  until: (s: string) => boolean = (s) => !['queued', 'running'].includes(s),
+) {
+  for (let i = 0; i < 600; i++) {
+    const r = await call(t, { url: `/api/v1/runs/${id}`, key });
+    if (until(r.body.status)) return r.body;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`run ${id} did not finish`);
+}
+
+for (const backend of backends()) {
+  describe(`exports to S3-compatible storage (${backend})`, () => {
+    let s3: S3Peer;
+    let t: TestApp;
+    let owner: TenantHandle;
+    let client: S3Client;
+    before(async () => {
+      s3 = await startS3();
+      t = await createTestApp(backend, { roles: ['api', 'worker'], env: s3.env });
+      owner = await setupFirstTenant(t);
+      client = new S3Client({
+        region: 'us-east-1',
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      });
+    });
+    after(async () => {
+      await t.close();
+      await s3.close();
+    });
+
+    const objects = async () =>
+      ((await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }))).Contents ?? []).map((o) => ({
+        key: o.Key!,
+        size: o.Size!,
+      }));
+
+    test('the file streams up as a multipart upload, downloads back byte for byte (Range too), and goes when the run is deleted', async () => {
+      const report = await call(t, {
+        method: 'POST',
+        url: '/api/v1/templates/sales-order-lines/use',
+        key: owner.apiKey,
+        body: {},
+      });
+      const started = await call(t, {
+        method: 'POST',
+        url: '/api/v1/exports',
+        key: owner.apiKey,
+        body: {
+          reportId: report.body.id,
+          format: 'csv',
+          parameters: { from: '2020-01-01', to: '2030-01-01' },
+        },
+      });
+      const run = await waitForRun(t, owner.apiKey, started.body.id);
+      assert.equal(run.status, 'succeeded', run.error);
+      const stored = await objects();
+      assert.equal(stored.length, 1);
+      assert.equal(stored[0]!.key, `exports/${owner.tenantId}/${run.id}/1/${run.fileName}`);
+      assert.equal(stored[0]!.size, run.fileSize);
+      const file = await t.app.inject({
+        url: `/api/v1/runs/${run.id}/download`,
+        headers: { authorization: `Bearer ${owner.apiKey}` },
+      });
+      assert.equal(file.statusCode, 200);
+      assert.equal(file.rawPayload.length, run.fileSize);
+      assert.equal((parseCsv(file.rawPayload.toString()) as unknown[]).length, run.rowCount + 1);
+      const part = await t.app.inject({
+        url: `/api/v1/runs/${run.id}/download`,
+        headers: { authorization: `Bearer ${owner.apiKey}`, range: 'bytes=10-29' },
+      });
+      assert.equal(part.statusCode, 206);
+      assert.deepEqual(part.rawPayload, file.rawPayload.subarray(10, 30));
+      assert.equal(
+        (await call(t, { method: 'DELETE', url: `/api/v1/runs/${run.id}`, key: owner.apiKey })).status,
+        204,
+      );
+      assert.deepEqual(await objects(), []);
+    });
+
+    test('a cancelled export leaves no object in the bucket', async () => {
+      const demo = (await call(t, { url: '/api/v1/connections', key: owner.apiKey })).body.items[0].id;
+      const slow = await call(t, {
+        method: 'POST',
+        url: '/api/v1/reports',
+        key: owner.apiKey,
+        body: {
+          name: 'Big',
+          connectionId: demo,
+          sql: 'SELECT g, md5(g::text) AS h FROM generate_series(1, 2000000) AS g',
+        },
+      });
+      const started = await call(t, {
+        method: 'POST',
+        url: '/api/v1/exports',
+        key: owner.apiKey,
+        body: { reportId: slow.body.id, format: 'csv' },
+      });
+      await waitForRun(t, owner.apiKey, started.body.id, (s) => s !== 'queued');
+      await new Promise((r) => setTimeout(r, 300));
+      await call(t, { method: 'POST', url: `/api/v1/runs/${started.body.id}/cancel`, key: owner.apiKey });
+      const run = await waitForRun(t, owner.apiKey, started.body.id);
+      assert.equal(run.status, 'cancelled');
+      assert.deepEqual(await objects(), []);
+    });
+  });
+}
