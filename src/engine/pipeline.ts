@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Transform, type Writable } from 'node:stream';
+import { PassThrough, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import yazl from 'yazl';
 import type { Encoder } from './formats/text-formats.ts';
 import type { RowStream, Value } from './sources/types.ts';
 
-// Rows → encoder → (gzip) → storage writer, with backpressure, progress, limits and a
+// Rows → encoder → (gzip or zip) → storage writer, with backpressure, progress, limits and a
 // checksum of the bytes written. No database, no HTTP: streams and a signal.
 
 export class ExportLimitError extends Error {
@@ -29,7 +30,8 @@ export interface ExportResult {
 export interface ExportToStreamOptions {
   rows: RowStream;
   encoder: Encoder;
-  gzip: boolean;
+  /** gzip the stream, or put the file in a zip archive under this entry name. */
+  compression: { kind: 'none' } | { kind: 'gzip' } | { kind: 'zip'; entryName: string };
   /** Where the file's bytes go (a storage writer); ended when the export completes. */
   out: Writable;
   signal: AbortSignal;
@@ -72,7 +74,10 @@ export async function exportToStream(o: ExportToStreamOptions): Promise<ExportRe
     },
   });
   try {
-    if (o.gzip) await pipeline(encoded(), createGzip(), measure, o.out, { signal: o.signal });
+    if (o.compression.kind === 'gzip')
+      await pipeline(encoded(), createGzip(), measure, o.out, { signal: o.signal });
+    else if (o.compression.kind === 'zip')
+      await pipeline(zipped(encoded(), o.compression.entryName), measure, o.out, { signal: o.signal });
     else await pipeline(encoded(), measure, o.out, { signal: o.signal });
   } catch (err) {
     // The caller aborts its storage writer, which removes the partial file.
@@ -80,4 +85,20 @@ export async function exportToStream(o: ExportToStreamOptions): Promise<ExportRe
   }
   o.onProgress?.({ rows, bytes });
   return { rows, bytes, sha256: hash.digest('hex') };
+}
+
+/** The file as the one entry of a zip archive, streamed (yazl; ZIP64 past 4 GB). */
+async function* zipped(source: AsyncIterable<Buffer>, entryName: string): AsyncGenerator<Buffer> {
+  const zip = new yazl.ZipFile();
+  const entry = new PassThrough();
+  zip.addReadStream(entry, entryName);
+  zip.end();
+  const feeding = pipeline(source, entry).catch((err: unknown) =>
+    (zip.outputStream as unknown as { destroy(e: unknown): void }).destroy(err),
+  );
+  try {
+    for await (const chunk of zip.outputStream as unknown as AsyncIterable<Buffer>) yield chunk;
+  } finally {
+    await feeding;
+  }
 }

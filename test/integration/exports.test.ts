@@ -7,6 +7,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import yauzl from 'yauzl';
 import {
   call,
   createTenant,
@@ -120,6 +121,7 @@ for (const backend of backends()) {
         ['csv', { compression: 'gzip', delimiter: ';', bom: true }],
         ['xlsx', { sheetName: 'Customers' }],
         ['pdf', { landscape: true }],
+        ['ndjson', { compression: 'zip' }],
       ] as const) {
         const started = await exportRun({ format, formatOptions });
         assert.equal(started.status, 202, started.text);
@@ -151,6 +153,23 @@ for (const backend of backends()) {
         lastPage.items.map((i) => ('str' in i ? i.str : '')).join(' '),
         new RegExp(`${expectedRows} rows\\.`),
       );
+      // A zip with the file inside, readable by an independent zip reader.
+      const zipped = await new Promise<string>((resolve, reject) =>
+        yauzl.fromBuffer(results['ndjsonzip']!, { lazyEntries: true }, (err, zip) => {
+          if (err || !zip) return reject(err);
+          zip.readEntry();
+          zip.on('entry', (entry: yauzl.Entry) => {
+            assert.match(entry.fileName, /^Customer-list_.*\.ndjson$/);
+            zip.openReadStream(entry, (e, stream) => {
+              if (e || !stream) return reject(e);
+              let text = '';
+              stream.on('data', (d) => (text += d));
+              stream.on('end', () => resolve(text));
+            });
+          });
+        }),
+      );
+      assert.equal(zipped.trimEnd().split('\n').length, expectedRows);
       const workbook = new ExcelJS.Workbook();
       await workbook.xlsx.load(results['xlsxundefined']! as never);
       assert.equal(workbook.worksheets[0]!.name, 'Customers');

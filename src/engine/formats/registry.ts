@@ -204,9 +204,11 @@ export function resolveFormat(
   }
 }
 
-export function compressionOf(options: Options): 'none' | 'gzip' {
+export type Compression = 'none' | 'gzip' | 'zip';
+
+export function compressionOf(options: Options): Compression {
   const v = options['compression'];
   if (v === undefined || v === 'none') return 'none';
-  if (v === 'gzip') return 'gzip';
-  throw new FormatOptionError('formatOptions.compression', 'must be "none" or "gzip"');
+  if (v === 'gzip' || v === 'zip') return v;
+  throw new FormatOptionError('formatOptions.compression', 'must be "none", "gzip" or "zip"');
 }

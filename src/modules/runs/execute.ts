@@ -141,7 +141,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
       parameters: run.parameters,
       generatedAt: deps.clock.now(),
     });
-    const gzip = compressionOf(run.format_options) === 'gzip';
+    const compression = compressionOf(run.format_options);
     const snapshot = run.report_snapshot;
     const prepared = await prepareReportQuery(
       deps,
@@ -173,20 +173,34 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
       {
         report: run.report_name,
         runId: run.id,
-        ext: gzip ? `${format.extension}.gz` : format.extension,
+        ext: format.extension,
         at: run.scheduled_for ?? run.created_at,
         timeZone: run.time_zone,
       },
     );
-    const contentType = gzip ? 'application/gzip' : format.contentType;
+    const compressed =
+      compression === 'gzip'
+        ? {
+            fileName: `${fileName}.gz`,
+            contentType: 'application/gzip',
+            compression: { kind: 'gzip' as const },
+          }
+        : compression === 'zip'
+          ? {
+              fileName: `${fileName}.zip`,
+              contentType: 'application/zip',
+              compression: { kind: 'zip' as const, entryName: fileName },
+            }
+          : { fileName, contentType: format.contentType, compression: { kind: 'none' as const } };
+    const contentType = compressed.contentType;
     // Keyed by run and attempt: an attempt can only ever touch its own file, so a
     // stale attempt cleaning up after itself never removes the published one.
-    const key = `${run.tenant_id}/${run.id}/${job.attempt}/${fileName}`;
+    const key = `${run.tenant_id}/${run.id}/${job.attempt}/${compressed.fileName}`;
     writer = await deps.storage.writer(key, contentType);
     const result = await exportToStream({
       rows: stream,
       encoder: format.encoder,
-      gzip,
+      compression: compressed.compression,
       out: writer.stream,
       signal: controller.signal,
       limits: { maxRows: deps.config.maxExportRows, maxBytes: deps.config.maxExportBytes },
@@ -197,7 +211,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
     });
     await writer.commit();
     writer = undefined;
-    await publish(deps, run, attemptId, key, fileName, contentType, result);
+    await publish(deps, run, attemptId, key, compressed.fileName, contentType, result);
     log.info({ rows: result.rows, bytes: result.bytes }, 'run succeeded');
   } catch (err) {
     const reason = controller.signal.aborted ? controller.signal.reason : err;
