@@ -99,6 +99,8 @@ async function* zipped(source: AsyncIterable<Buffer>, entryName: string): AsyncG
   try {
     for await (const chunk of zip.outputStream as unknown as AsyncIterable<Buffer>) yield chunk;
   } finally {
+    // Stopped early: end the feeding pipeline instead of waiting for it forever.
+    entry.destroy();
     await feeding;
   }
 }

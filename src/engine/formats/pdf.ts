@@ -122,6 +122,7 @@ export function pdfEncoder(options: PdfOptions): Encoder {
       let shown = 0;
       let capped = false;
       for await (const batch of batches) {
+        if (doc.destroyed) return;
         if (widths.length === 0) {
           widths = columnWidths(columns, batch, usable);
           header();
@@ -155,7 +156,8 @@ export function pdfEncoder(options: PdfOptions): Encoder {
         }
         if (capped) break;
         // Let the consumer take the finished pages before drawing more.
-        while (doc.readableLength > 1 << 20) await nextTick();
+        while (doc.readableLength > 1 << 20 && !doc.destroyed) await nextTick();
+        if (doc.destroyed) return;
       }
       if (widths.length === 0) {
         widths = columnWidths(columns, [], usable);
@@ -175,6 +177,8 @@ export function pdfEncoder(options: PdfOptions): Encoder {
     try {
       for await (const chunk of doc as AsyncIterable<Buffer>) yield chunk;
     } finally {
+      // Stopped early: the producer sees the destroyed document and ends.
+      if (!doc.readableEnded) doc.destroy();
       await producing;
     }
   };

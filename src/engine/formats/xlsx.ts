@@ -141,8 +141,10 @@ function widths(columns: Column[], sample: Value[][]): number[] {
   });
 }
 
+/** Writes with backpressure; a stream destroyed downstream ends the wait (the next write then throws). */
 async function write(stream: Writable, text: string): Promise<void> {
-  if (!stream.write(text)) await once(stream, 'drain');
+  if (stream.destroyed) throw new Error('The XLSX output was closed');
+  if (!stream.write(text)) await Promise.race([once(stream, 'drain'), once(stream, 'close')]);
 }
 
 const CONTENT_TYPES = (sheets: number) =>
@@ -183,8 +185,8 @@ export function xlsxEncoder(options: XlsxOptions): Encoder {
     const lastRows: number[] = [];
     let colsXml = '';
 
+    let sheet: PassThrough | null = null;
     const produce = async () => {
-      let sheet: PassThrough | null = null;
       let rowInSheet = 0;
       const openSheet = async () => {
         sheet = new PassThrough({ highWaterMark: 1 << 16 });
@@ -248,6 +250,9 @@ export function xlsxEncoder(options: XlsxOptions): Encoder {
     try {
       for await (const chunk of output) yield chunk;
     } finally {
+      // Stopped early (an error downstream, a limit, a cancel): unblock the producer so it ends too.
+      (sheet as PassThrough | null)?.destroy();
+      (output as unknown as { destroy(): void }).destroy();
       await producing;
     }
   };
