@@ -219,7 +219,8 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = proc
     maxExportRows: readInt(env, 'FERRY_MAX_EXPORT_ROWS', 50_000_000, 1, 10_000_000_000, problems),
     maxExportBytes: readInt(env, 'FERRY_MAX_EXPORT_MB', 10_240, 1, 10_000_000, problems) * 1_000_000,
     maxRunSeconds: readInt(env, 'FERRY_MAX_RUN_SECONDS', 3_600, 1, 7 * 86_400, problems),
-    runLeaseSeconds: readInt(env, 'FERRY_RUN_LEASE_SECONDS', 30, 3, 3_600, problems),
+    // At least three heartbeats (every 2 s) fit in a lease.
+    runLeaseSeconds: readInt(env, 'FERRY_RUN_LEASE_SECONDS', 30, 6, 3_600, problems),
     storage: readStorage(env, problems),
   };
   config.sqliteDir = resolve(cwd, env['FERRY_SQLITE_DIR'] || resolve(config.dataDir, 'sqlite'));

@@ -203,6 +203,9 @@ for (const backend of backends()) {
         (await download(t, owner.apiKey, run.id, { range: `bytes=${run.fileSize + 5}-` })).status,
         416,
       );
+      const reversed = await download(t, owner.apiKey, run.id, { range: 'bytes=9-2' });
+      assert.equal(reversed.status, 200, 'an invalid range is ignored');
+      assert.equal(reversed.raw.length, run.fileSize);
       // Deleting the run deletes its file; the link stops working.
       const second = await waitForRun(t, owner.apiKey, (await exportRun({ format: 'csv' })).body.id);
       const secondLink = await call(t, {

@@ -132,7 +132,7 @@ describe('ferry processes on the embedded database', () => {
   });
 
   test('S9: a worker killed mid-run (SIGKILL) is detected by its silent heartbeat; the retry leaves exactly one file', async () => {
-    const env = baseEnv({ FERRY_DATA_DIR: dir, FERRY_RUN_LEASE_SECONDS: '3' });
+    const env = baseEnv({ FERRY_DATA_DIR: dir, FERRY_RUN_LEASE_SECONDS: '6' });
     let ferry = await startFerry(['start'], env);
     const api = (path: string, body?: object) =>
       fetch(`${ferry.url}${path}`, {

@@ -19,10 +19,9 @@ export function createLocalStorage(root: string): Storage {
     async writer(key) {
       const tmpDir = join(base, '.tmp');
       await mkdir(tmpDir, { recursive: true });
-      const temp = join(
-        tmpDir,
-        `${key.replaceAll('/', '_').slice(-120)}.${randomBytes(4).toString('hex')}.part`,
-      );
+      // Named after the run and attempt (the key's middle segments), never the user's file name.
+      const [, run = 'run', attempt = '0'] = key.split('/');
+      const temp = join(tmpDir, `${run}-${attempt}-${randomBytes(4).toString('hex')}.part`);
       const stream = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
       return {
         stream,

@@ -1,5 +1,6 @@
 import { createHash, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Tx } from '../../db/db.ts';
 import { compressionOf, type ExportFormat, resolveFormat } from '../../engine/formats/registry.ts';
 import { ExportLimitError, exportToStream } from '../../engine/pipeline.ts';
 import { SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
@@ -20,6 +21,7 @@ import {
   getRunById,
   heartbeatRun,
   insertAttempt,
+  isCancelRequested,
   lastSuccessfulRunAt,
   type RunRow,
 } from './repo.ts';
@@ -69,20 +71,44 @@ interface Failure {
   retryable: boolean;
 }
 
-/** Retryable: the network, the server going away, timeouts of a connection. Permanent: the query itself, limits. */
+// PostgreSQL: serialization failure, deadlock, lock not available, statement
+// timeout, server shutting down. MySQL/MariaDB: deadlock, lock wait timeout.
+// SQLite: busy/locked, and Ferry's own deadline between batches.
+const TRANSIENT_QUERY_CODES = new Set([
+  '40001',
+  '40P01',
+  '55P03',
+  '57014',
+  '57P01',
+  '57P02',
+  '57P03',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  '5',
+  '6',
+  'timeout',
+]);
+// A wrong password or a missing database does not fix itself by waiting.
+const PERMANENT_CONNECT = /^(28|3D)|^(ER_ACCESS_DENIED_ERROR|ER_BAD_DB_ERROR|ER_DBACCESS_DENIED_ERROR)$/;
+
+/**
+ * S8: only failures that can go away on their own retry — the network, the
+ * server going away, locks and timeouts. A bad query, a missing table, wrong
+ * credentials, a limit, or anything unrecognised fails at once.
+ */
 export function classifyFailure(err: unknown): Failure {
   const cause = err instanceof AppError && err.cause ? err.cause : err;
   if (err instanceof ExportLimitError) return { message: err.message, code: 'limit', retryable: false };
-  if (cause instanceof SourceConnectError)
+  if (cause instanceof SourceConnectError) {
+    const code = (cause.cause as { code?: string } | undefined)?.code ?? '';
     return {
       message: `Cannot connect to the data source: ${cause.message}`,
       code: 'connection',
-      retryable: true,
+      retryable: !PERMANENT_CONNECT.test(code),
     };
+  }
   if (cause instanceof SourceQueryError) {
-    // Serialization failures, deadlocks and lock timeouts go away on their own.
-    const transient =
-      cause.code !== undefined && ['40001', '40P01', '55P03', '57P01', '57P02', '57P03'].includes(cause.code);
+    const transient = cause.code !== undefined && TRANSIENT_QUERY_CODES.has(cause.code);
     return { message: cause.message, code: transient ? 'transient' : 'query', retryable: transient };
   }
   if (err instanceof AppError)
@@ -92,9 +118,16 @@ export function classifyFailure(err: unknown): Failure {
       retryable: err.code === 'Retryable' || err.code === 'Unavailable',
     };
   const code = (err as { code?: string })?.code;
-  if (code && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN)$/.test(code))
+  if (code && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOUND|ECONNABORTED)$/.test(code)) {
     return { message: describeError(err), code: 'network', retryable: true };
-  return { message: describeError(err), code: 'error', retryable: true };
+  }
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  if (status !== undefined && (status >= 500 || status === 429))
+    return { message: describeError(err), code: 'storage', retryable: true };
+  // File-system and storage errors carry server paths: the tenant sees the kind of error only.
+  if (code && /^E[A-Z]+$/.test(code))
+    return { message: `The file could not be written (${code})`, code: 'storage', retryable: false };
+  return { message: describeError(err), code: 'error', retryable: false };
 }
 
 export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> {
@@ -119,7 +152,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
   let rows = 0;
   let bytes = 0;
   const beat = setInterval(() => {
-    heartbeatRun(deps.db, run.id, attemptId, deps.clock.now(), rows, bytes)
+    heartbeatRun(deps.db, run.id, attemptId, rows, bytes)
       .then((state) => {
         if (state === null) controller.abort(new LeaseLost());
         else if (state.cancelRequested) controller.abort(new Cancelled());
@@ -220,6 +253,8 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
     clearInterval(beat);
     clearTimeout(deadline);
     if (writer) await writer.abort();
+    // Whatever happened, the source's cursor and connection are let go.
+    if (!controller.signal.aborted) controller.abort(new Error('The attempt has ended'));
   }
 }
 
@@ -242,7 +277,21 @@ async function publish(
       checksum: result.sha256,
       now,
     });
-    if (!ok) return false;
+    if (!ok) {
+      // Cancelled while finishing (S10): the run ends cancelled, not succeeded.
+      if (await isCancelRequested(tx, run.id)) {
+        await endRun(
+          tx,
+          run.id,
+          attemptId,
+          'cancelled',
+          { message: 'Cancelled by a user', code: 'cancelled' },
+          now,
+        );
+        await finishAttempt(tx, attemptId, 'cancelled', null, now);
+      }
+      return false;
+    }
     await finishAttempt(tx, attemptId, 'succeeded', null, now);
     await insertArtifact(tx, {
       id: newId(),
@@ -259,7 +308,7 @@ async function publish(
     });
     return true;
   });
-  // A stale attempt (its run was taken over) must not leave a second file behind.
+  // A stale or cancelled attempt must not leave a file behind.
   if (!published) await deps.storage.remove(key);
 }
 
@@ -272,8 +321,10 @@ async function recordFailure(
 ): Promise<void> {
   const now = deps.clock.now();
   if (err instanceof LeaseLost) return;
-  if (err instanceof Cancelled) {
-    await deps.db.transaction(async (tx) => {
+  const failure = classifyFailure(err);
+  const outcome = await deps.db.transaction(async (tx) => {
+    // A cancel asked for while this attempt failed wins over any retry (S10).
+    if (err instanceof Cancelled || (await isCancelRequested(tx, run.id))) {
       await endRun(
         tx,
         run.id,
@@ -283,59 +334,69 @@ async function recordFailure(
         now,
       );
       await finishAttempt(tx, attemptId, 'cancelled', null, now);
-    });
-    return;
-  }
-  const failure = classifyFailure(err);
-  const retry = failure.retryable && attempt < run.max_attempts;
-  await deps.db.transaction(async (tx) => {
+      return 'cancelled';
+    }
     await finishAttempt(tx, attemptId, 'failed', failure.message, now);
-    if (retry) {
-      const ended = await endRun(
+    if (failure.retryable && attempt < run.max_attempts) {
+      await requeue(
+        deps,
         tx,
         run.id,
         attemptId,
-        'queued',
+        attempt,
         { message: failure.message, code: failure.code },
         now,
       );
-      if (ended) {
-        await deps.queue.send(
-          'run.execute',
-          { runId: run.id, attempt: attempt + 1 },
-          {
-            id: attemptJobId(run.id, attempt + 1),
-            startAfter: new Date(now.getTime() + retryDelayMs(attempt)),
-          },
-          tx,
-        );
-      }
-    } else {
-      await endRun(tx, run.id, attemptId, 'failed', { message: failure.message, code: failure.code }, now);
+      return 'retry';
     }
+    await endRun(tx, run.id, attemptId, 'failed', { message: failure.message, code: failure.code }, now);
+    return 'failed';
   });
-  deps.log.warn({ runId: run.id, attempt, retry, error: failure.message }, 'run attempt failed');
+  if (outcome !== 'cancelled')
+    deps.log.warn({ runId: run.id, attempt, outcome, error: failure.message }, 'run attempt failed');
 }
 
-/** Runs whose worker died (no heartbeat for a lease) are retried or failed (S9). */
+/** Puts the run back in the queue for its next attempt, after a full-jitter backoff (S8). */
+async function requeue(
+  deps: Deps,
+  tx: Tx,
+  runId: string,
+  attemptId: string | null,
+  attempt: number,
+  error: { message: string; code: string },
+  now: Date,
+): Promise<void> {
+  if (await endRun(tx, runId, attemptId, 'queued', error, now)) {
+    await deps.queue.send(
+      'run.execute',
+      { runId, attempt: attempt + 1 },
+      { id: attemptJobId(runId, attempt + 1), startAfter: new Date(now.getTime() + retryDelayMs(attempt)) },
+      tx,
+    );
+  }
+}
+
+/** Runs whose worker died (no heartbeat for a lease, by the database's clock) are retried, failed or cancelled (S9). */
 export async function recoverLostRuns(deps: Deps): Promise<number> {
   const now = deps.clock.now();
-  const lost = await findLostRuns(deps.db, new Date(now.getTime() - deps.config.runLeaseSeconds * 1000));
+  const lost = await findLostRuns(deps.db, deps.config.runLeaseSeconds);
   for (const candidate of lost) {
     await deps.db.transaction(async (tx) => {
       const run = await getRunById(tx, candidate.id);
       if (run?.status !== 'running' || run.lease_attempt_id !== candidate.lease_attempt_id) return;
       const message = 'The worker stopped responding (no heartbeat)';
       if (run.lease_attempt_id) await finishAttempt(tx, run.lease_attempt_id, 'lost', message, now);
-      if (run.attempts < run.max_attempts) {
-        if (await endRun(tx, run.id, run.lease_attempt_id, 'queued', { message, code: 'lost' }, now)) {
-          await deps.queue.send(
-            'run.execute',
-            { runId: run.id, attempt: run.attempts + 1 },
-            { id: attemptJobId(run.id, run.attempts + 1) },
-            tx,
-          );
-        }
+      if (run.cancel_requested_at) {
+        await endRun(
+          tx,
+          run.id,
+          run.lease_attempt_id,
+          'cancelled',
+          { message: 'Cancelled by a user', code: 'cancelled' },
+          now,
+        );
+      } else if (run.attempts < run.max_attempts) {
+        await requeue(deps, tx, run.id, run.lease_attempt_id, run.attempts, { message, code: 'lost' }, now);
       } else {
         await endRun(tx, run.id, run.lease_attempt_id, 'failed', { message, code: 'lost' }, now);
       }

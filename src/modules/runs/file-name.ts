@@ -56,8 +56,20 @@ export function renderFileName(
   const safe = name
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must go
     .replace(/[/\\\u0000-\u001f:*?"<>|]+/g, '_')
-    .replace(/^\.+/, '')
-    .slice(0, 200);
+    .replace(/^\.+/, '');
   if (!safe) throw new FileNameError('produces an empty file name');
-  return safe;
+  return truncateBytes(safe, MAX_NAME_BYTES);
+}
+
+// File systems limit a name to 255 bytes; room is left for ".gz"/".zip".
+const MAX_NAME_BYTES = 200;
+
+/** Shortens to at most `max` UTF-8 bytes without splitting a character, keeping the extension. */
+function truncateBytes(name: string, max: number): string {
+  if (Buffer.byteLength(name) <= max) return name;
+  const dot = name.lastIndexOf('.');
+  const ext = dot > 0 && name.length - dot <= 12 ? name.slice(dot) : '';
+  let stem = [...name.slice(0, name.length - ext.length)];
+  while (Buffer.byteLength(stem.join('') + ext) > max) stem = stem.slice(0, -1);
+  return stem.join('') + ext;
 }

@@ -151,7 +151,7 @@ export async function claimRun(
   now: Date,
 ): Promise<RunRow | undefined> {
   const r = await db.query<RunRow>(
-    `UPDATE runs SET status = 'running', attempts = $2, lease_attempt_id = $3, heartbeat_at = $4, started_at = coalesce(started_at, $4),
+    `UPDATE runs SET status = 'running', attempts = $2, lease_attempt_id = $3, heartbeat_at = now(), started_at = coalesce(started_at, $4),
             progress_rows = 0, progress_bytes = 0, error = NULL, error_code = NULL
       WHERE id = $1 AND status = 'queued' AND attempts = $2 - 1 RETURNING *`,
     [runId, attempt, attemptId, now],
@@ -187,14 +187,13 @@ export async function heartbeatRun(
   db: Executor,
   runId: string,
   attemptId: string,
-  now: Date,
   rows: number,
   bytes: number,
 ): Promise<{ cancelRequested: boolean } | null> {
   const r = await db.query<{ cancel_requested_at: Date | null }>(
-    `UPDATE runs SET heartbeat_at = $3, progress_rows = $4, progress_bytes = $5
+    `UPDATE runs SET heartbeat_at = now(), progress_rows = $3, progress_bytes = $4
       WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' RETURNING cancel_requested_at`,
-    [runId, attemptId, now, rows, bytes],
+    [runId, attemptId, rows, bytes],
   );
   const row = r.rows[0];
   return row ? { cancelRequested: row.cancel_requested_at !== null } : null;
@@ -210,7 +209,7 @@ export async function completeRun(
   const r = await db.query(
     `UPDATE runs SET status = 'succeeded', finished_at = $3, row_count = $4, progress_rows = $4, file_size = $5, progress_bytes = $5,
             file_name = $6, content_type = $7, checksum = $8, lease_attempt_id = NULL
-      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running'`,
+      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' AND cancel_requested_at IS NULL`,
     [
       runId,
       attemptId,
@@ -273,13 +272,14 @@ export async function requeueFailedRun(
 }
 
 /** Running runs whose heartbeat stopped: their worker died (S9). */
+/** Heartbeats are stamped and judged by the database's clock, so hosts whose clocks disagree agree on who is lost. */
 export async function findLostRuns(
   db: Executor,
-  silentSince: Date,
+  leaseSeconds: number,
 ): Promise<Array<{ id: string; lease_attempt_id: string | null }>> {
   const r = await db.query<{ id: string; lease_attempt_id: string | null }>(
-    `SELECT id, lease_attempt_id FROM runs WHERE status = 'running' AND heartbeat_at < $1 ORDER BY heartbeat_at LIMIT 100`,
-    [silentSince],
+    `SELECT id, lease_attempt_id FROM runs WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1) ORDER BY heartbeat_at LIMIT 100`,
+    [leaseSeconds],
   );
   return r.rows;
 }
@@ -324,4 +324,11 @@ export async function lastSuccessfulRunAt(
     [tenantId, reportId, before],
   );
   return r.rows[0]?.at ?? null;
+}
+
+export async function isCancelRequested(db: Executor, runId: string): Promise<boolean> {
+  const r = await db.query<{ c: Date | null }>('SELECT cancel_requested_at AS c FROM runs WHERE id = $1', [
+    runId,
+  ]);
+  return Boolean(r.rows[0]?.c);
 }

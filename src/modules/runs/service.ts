@@ -239,6 +239,8 @@ function parseRange(header: string | undefined, size: number): { start: number; 
     start = Number(m[1]);
     end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   }
+  // A reversed range is not a valid range: ignored, the whole file is sent (RFC 9110 §14.1.1).
+  if (m[1] !== '' && m[2] !== '' && Number(m[1]) > Number(m[2])) return null;
   if (start > end || start >= size) throw new RangeNotSatisfiable(size);
   return { start, end };
 }
@@ -255,7 +257,8 @@ async function openFile(
   if (!run) throw new NotFound('Run');
   const artifact = await getArtifactForRun(deps.db, tenantId, runId);
   if (!artifact) throw new Conflict(`The run is ${run.status} and has no file`);
-  if (artifact.deleted_at) throw new AppError('Gone', 'The file has expired and was deleted');
+  if (artifact.deleted_at || artifact.expires_at <= deps.clock.now())
+    throw new AppError('Gone', 'The file has expired and was deleted');
   const size = await deps.storage.size(artifact.key);
   if (size === null) throw new AppError('Gone', 'The file is no longer in storage');
   const range = parseRange(rangeHeader, size);
