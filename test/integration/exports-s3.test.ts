@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { cleanupArtifacts } from '../../src/modules/artifacts/service.ts';
 import { call, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { type S3Peer, startS3 } from '../helpers/s3.ts';
@@ -115,6 +116,9 @@ for (const backend of backends()) {
       const run = await waitForRun(t, owner.apiKey, started.body.id);
       assert.equal(run.status, 'cancelled');
       assert.deepEqual(await objects(), []);
+      // The cleanup job also tries to abort abandoned multipart uploads; a store that cannot
+      // list them (this test server) gets a warning, not a failed job.
+      assert.equal(await cleanupArtifacts(t.ctx), 0);
     });
   });
 }

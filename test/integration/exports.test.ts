@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -8,6 +8,7 @@ import ExcelJS from 'exceljs';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import yauzl from 'yauzl';
+import { cleanupArtifacts } from '../../src/modules/artifacts/service.ts';
 import {
   call,
   createTenant,
@@ -343,6 +344,33 @@ for (const backend of backends()) {
       const second = await go();
       assert.equal(second.status, 'succeeded');
       assert.equal(second.rowCount, 0, 'nothing was created since the first run');
+    });
+
+    test('S13: expired files are deleted by the cleanup job (the run stays), and so are abandoned temporary files', async () => {
+      const run = await waitForRun(t, owner.apiKey, (await exportRun({ format: 'csv' })).body.id);
+      await t.ctx.db.query(
+        "UPDATE artifacts SET expires_at = now() - interval '1 minute' WHERE run_id = $1",
+        [run.id],
+      );
+      const tmpDir = join(t.ctx.config.dataDir, 'artifacts', '.tmp');
+      await mkdir(tmpDir, { recursive: true });
+      const old = join(tmpDir, 'dead-worker-1-abcd.part');
+      const fresh = join(tmpDir, 'live-worker-1-abcd.part');
+      await writeFile(old, 'partial');
+      await writeFile(fresh, 'partial');
+      await utimes(old, new Date(Date.now() - 2 * 86_400_000), new Date(Date.now() - 2 * 86_400_000));
+      const deleted = await cleanupArtifacts(t.ctx);
+      assert.ok(deleted >= 1);
+      assert.equal((await download(t, owner.apiKey, run.id)).status, 410);
+      const kept = await call(t, { url: `/api/v1/runs/${run.id}`, key: owner.apiKey });
+      assert.equal(kept.body.status, 'succeeded');
+      assert.equal(kept.body.hasFile, false);
+      const left = await readdir(tmpDir);
+      assert.ok(
+        !left.includes('dead-worker-1-abcd.part') && left.includes('live-worker-1-abcd.part'),
+        left.join(),
+      );
+      await rm(fresh);
     });
 
     test('statistics: runs, failures, rows, bytes and durations per report, format and day', async () => {

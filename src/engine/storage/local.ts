@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Storage } from './storage.ts';
 
@@ -48,6 +48,19 @@ export function createLocalStorage(root: string): Storage {
     },
     async remove(key) {
       await rm(pathOf(key), { force: true });
+    },
+    async sweepUnfinished(olderThanMs) {
+      const tmpDir = join(base, '.tmp');
+      const names = await readdir(tmpDir).catch(() => [] as string[]);
+      let removed = 0;
+      for (const name of names.filter((n) => n.endsWith('.part'))) {
+        const info = await stat(join(tmpDir, name)).catch(() => null);
+        if (info && Date.now() - info.mtimeMs > olderThanMs) {
+          await rm(join(tmpDir, name), { force: true });
+          removed++;
+        }
+      }
+      return removed;
     },
   };
 }

@@ -1,8 +1,10 @@
 import { PassThrough, type Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   S3Client,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
@@ -88,6 +90,34 @@ export function createS3Storage(o: S3StorageOptions): Storage & { client: S3Clie
         }),
       );
       return r.Body as Readable;
+    },
+    async sweepUnfinished(olderThanMs) {
+      // Multipart uploads a killed worker never completed: their parts cost storage until aborted.
+      const cutoff = Date.now() - olderThanMs;
+      let removed = 0;
+      let keyMarker: string | undefined;
+      let uploadIdMarker: string | undefined;
+      do {
+        const page = await client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: o.bucket,
+            Prefix: o.prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        );
+        for (const u of page.Uploads ?? []) {
+          if (u.Key && u.UploadId && u.Initiated && u.Initiated.getTime() < cutoff) {
+            await client.send(
+              new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: u.Key, UploadId: u.UploadId }),
+            );
+            removed++;
+          }
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker);
+      return removed;
     },
     async remove(key) {
       await client.send(new DeleteObjectCommand({ Bucket: o.bucket, Key: objectKey(key) }));

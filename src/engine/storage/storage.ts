@@ -16,4 +16,6 @@ export interface Storage {
   size(key: string): Promise<number | null>;
   read(key: string, range?: { start: number; end: number }): Promise<Readable>;
   remove(key: string): Promise<void>;
+  /** Removes unfinished writes older than the given age (left by a worker that was killed). Returns how many. */
+  sweepUnfinished(olderThanMs: number): Promise<number>;
 }

@@ -15,6 +15,15 @@ export async function cleanupArtifacts(
     }
     if (expired.length < 200) break;
   }
-  if (deleted > 0) deps.log.info({ deleted }, 'deleted expired files');
+  // A worker killed mid-write leaves its temporary file; after a day no attempt is still writing it.
+  const unfinished = await deps.storage.sweepUnfinished(86_400_000).catch((err: unknown) => {
+    deps.log.warn(
+      { err: { message: (err as Error).message } },
+      'could not sweep unfinished uploads; on S3 add a lifecycle rule that aborts incomplete multipart uploads',
+    );
+    return 0;
+  });
+  if (deleted > 0 || unfinished > 0)
+    deps.log.info({ deleted, unfinished }, 'deleted expired and unfinished files');
   return deleted;
 }
