@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import { createTestApp, setupFirstTenant } from '../test/helpers/app.ts';
 import { backends } from '../test/helpers/db.ts';
+import { peakRssMb } from './lib.ts';
 
 // Cost of Ferry's request pipeline (API-key lookup, permission check, rate limit,
 // validation, problem+json, metrics) against a bare Fastify route returning a
@@ -46,5 +47,5 @@ export async function run(): Promise<void> {
   }
   const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(width[i]!)).join('  ')}\n`);
-  process.stdout.write(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`);
+  process.stdout.write(`peak RSS ${peakRssMb().toFixed(0)} MB (both backends in one process)\n`);
 }

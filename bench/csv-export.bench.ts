@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { csvEncoder, defaultCsvOptions } from '../src/engine/formats/text-formats.ts';
 import { createPostgresSource } from '../src/engine/sources/postgres.ts';
+import { countingSink, peakRssMb, runVariants } from './lib.ts';
 
 // Ferry's CSV path (server-side cursor → typed values → CSV encoder) against
 // PostgreSQL's own COPY … TO STDOUT (FORMAT csv) on the same table, each in its
@@ -43,22 +42,9 @@ async function prepare(): Promise<void> {
   await admin.end();
 }
 
-function countingSink(): { sink: Writable; bytes: () => number } {
-  let bytes = 0;
-  return {
-    sink: new Writable({
-      write(chunk, _enc, done) {
-        bytes += chunk.length;
-        done();
-      },
-    }),
-    bytes: () => bytes,
-  };
-}
-
 async function runVariant(variant: string): Promise<void> {
   const started = performance.now();
-  const { sink, bytes } = countingSink();
+  const { stream: sink, bytes } = countingSink();
   if (variant === 'copy') {
     const client = new pg.Client({ connectionString: url(DB) });
     await client.connect();
@@ -77,21 +63,15 @@ async function runVariant(variant: string): Promise<void> {
     await source.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(
-    JSON.stringify({ variant, seconds, bytes: bytes(), rss: process.resourceUsage().maxRSS / 1024 }),
-  );
+  process.stdout.write(JSON.stringify({ variant, seconds, bytes: bytes(), rss: peakRssMb() }));
 }
 
 export async function run(): Promise<void> {
   await prepare();
-  const results = ['copy', 'ferry'].map((variant) => {
-    const child = spawnSync(process.execPath, [import.meta.filename, variant], {
-      encoding: 'utf8',
-      env: process.env,
-    });
-    if (child.status !== 0) throw new Error(`${variant} failed: ${child.stderr}`);
-    return JSON.parse(child.stdout) as { variant: string; seconds: number; bytes: number; rss: number };
-  });
+  const results = runVariants<{ variant: string; seconds: number; bytes: number; rss: number }>(
+    import.meta.filename,
+    ['copy', 'ferry'],
+  );
   const reference = results[0]!;
   process.stdout.write(`CSV export of ${ROWS.toLocaleString('en')} rows × 7 columns (PostgreSQL)\n`);
   process.stdout.write('variant                     rows/s      MB      peak RSS  ratio vs COPY\n');

@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { type ExportFormat, exportFormats, resolveFormat } from '../src/engine/formats/registry.ts';
 import { createPostgresSource } from '../src/engine/sources/postgres.ts';
+import { peakRssMb, runVariants } from './lib.ts';
 
 // Every format through Ferry's whole read path (PostgreSQL cursor → typed values
 // → encoder), each in its own process: rows/s and peak RSS, against the CSV
@@ -59,7 +59,7 @@ async function runVariant(format: ExportFormat): Promise<void> {
       rows,
       seconds: (performance.now() - started) / 1000,
       bytes,
-      rss: process.resourceUsage().maxRSS / 1024,
+      rss: peakRssMb(),
     }),
   );
 }
@@ -73,20 +73,13 @@ export async function run(): Promise<void> {
     process.stdout.write(`skipped: run the CSV benchmark first to create ${DB}\n`);
     return;
   }
-  const results = exportFormats.map((format) => {
-    const child = spawnSync(process.execPath, [import.meta.filename, format], {
-      encoding: 'utf8',
-      env: process.env,
-    });
-    if (child.status !== 0) throw new Error(`${format} failed: ${child.stderr}`);
-    return JSON.parse(child.stdout) as {
-      format: string;
-      rows: number;
-      seconds: number;
-      bytes: number;
-      rss: number;
-    };
-  });
+  const results = runVariants<{
+    format: string;
+    rows: number;
+    seconds: number;
+    bytes: number;
+    rss: number;
+  }>(import.meta.filename, exportFormats);
   const csv = results.find((r) => r.format === 'csv')!;
   process.stdout.write(
     `Every format, ${ROWS.toLocaleString('en')} rows × 7 columns from PostgreSQL (PDF stops at its 10,000-row cap)\n`,

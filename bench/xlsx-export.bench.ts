@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
 import { defaultXlsxOptions, xlsxEncoder } from '../src/engine/formats/xlsx.ts';
 import type { Column, Value } from '../src/engine/sources/types.ts';
+import { countingSink, peakRssMb, runVariants } from './lib.ts';
 
 // Ferry's XLSX writer against exceljs's streaming WorkbookWriter on the same
 // generated rows (7 mixed columns), each in its own process for a clean peak RSS.
@@ -39,22 +38,9 @@ async function* batches(): AsyncGenerator<Value[][]> {
   }
 }
 
-function sink(): { stream: Writable; bytes: () => number } {
-  let bytes = 0;
-  return {
-    stream: new Writable({
-      write(chunk, _e, done) {
-        bytes += chunk.length;
-        done();
-      },
-    }),
-    bytes: () => bytes,
-  };
-}
-
 async function runVariant(variant: string): Promise<void> {
   const started = performance.now();
-  const out = sink();
+  const out = countingSink();
   if (variant === 'exceljs') {
     const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
       stream: out.stream,
@@ -87,20 +73,14 @@ async function runVariant(variant: string): Promise<void> {
     await pipeline(chunks(), out.stream);
   }
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(
-    JSON.stringify({ variant, seconds, bytes: out.bytes(), rss: process.resourceUsage().maxRSS / 1024 }),
-  );
+  process.stdout.write(JSON.stringify({ variant, seconds, bytes: out.bytes(), rss: peakRssMb() }));
 }
 
 export async function run(): Promise<void> {
-  const results = ['exceljs', 'ferry'].map((variant) => {
-    const child = spawnSync(process.execPath, [import.meta.filename, variant], {
-      encoding: 'utf8',
-      env: process.env,
-    });
-    if (child.status !== 0) throw new Error(`${variant} failed: ${child.stderr}`);
-    return JSON.parse(child.stdout) as { variant: string; seconds: number; bytes: number; rss: number };
-  });
+  const results = runVariants<{ variant: string; seconds: number; bytes: number; rss: number }>(
+    import.meta.filename,
+    ['exceljs', 'ferry'],
+  );
   const reference = results[0]!;
   process.stdout.write(
     `XLSX export of ${ROWS.toLocaleString('en')} rows × 7 columns (generated rows, no database)\n`,

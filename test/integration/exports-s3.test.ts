@@ -5,21 +5,8 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { cleanupArtifacts } from '../../src/modules/artifacts/service.ts';
 import { call, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
+import { waitForRun } from '../helpers/runs.ts';
 import { type S3Peer, startS3 } from '../helpers/s3.ts';
-
-async function waitForRun(
-  t: TestApp,
-  key: string,
-  id: string,
-  until: (s: string) => boolean = (s) => !['queued', 'running'].includes(s),
-) {
-  for (let i = 0; i < 600; i++) {
-    const r = await call(t, { url: `/api/v1/runs/${id}`, key });
-    if (until(r.body.status)) return r.body;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error(`run ${id} did not finish`);
-}
 
 for (const backend of backends()) {
   describe(`exports to S3-compatible storage (${backend})`, () => {

@@ -18,22 +18,7 @@ import {
   type TestApp,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
-
-async function waitForRun(
-  t: TestApp,
-  key: string,
-  id: string,
-  until: (s: string) => boolean = (s) => !['queued', 'running'].includes(s),
-  ms = 30_000,
-) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const r = await call(t, { url: `/api/v1/runs/${id}`, key });
-    if (until(r.body.status)) return r.body;
-    if (Date.now() > deadline) throw new Error(`run ${id} still ${r.body.status}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}
+import { waitForRun } from '../helpers/runs.ts';
 
 async function download(t: TestApp, key: string, id: string, headers: Record<string, string> = {}) {
   const r = await t.app.inject({

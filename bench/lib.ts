@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+
+// Shared by the benchmarks: a sink that only counts bytes, and running each
+// variant in a child process of its own so its peak RSS is its own.
+
+export function countingSink(): { stream: Writable; bytes: () => number } {
+  let bytes = 0;
+  return {
+    stream: new Writable({
+      write(chunk, _e, done) {
+        bytes += chunk.length;
+        done();
+      },
+    }),
+    bytes: () => bytes,
+  };
+}
+
+/** Runs `node <file> <variant>` for each variant; each prints one JSON line of results. */
+export function runVariants<T>(file: string, variants: readonly string[]): T[] {
+  return variants.map((variant) => {
+    const child = spawnSync(process.execPath, [file, variant], { encoding: 'utf8', env: process.env });
+    if (child.status !== 0) throw new Error(`${variant} failed: ${child.stderr}`);
+    return JSON.parse(child.stdout) as T;
+  });
+}
+
+/**
+ * Peak resident memory of this process. On Linux VmHWM from /proc: getrusage's
+ * maxrss survives fork+exec and would report the parent's peak for a child.
+ */
+export function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
