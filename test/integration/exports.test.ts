@@ -358,6 +358,36 @@ for (const backend of backends()) {
       await rm(fresh);
     });
 
+    test('per-tenant limits: an instance admin sets them; an export over the row limit fails saying so', async () => {
+      const limits = await call(t, {
+        method: 'PUT',
+        url: `/api/v1/admin/tenants/${owner.tenantId}/limits`,
+        key: owner.apiKey,
+        body: { maxExportRows: 10, maxExportBytes: null, maxRunSeconds: null },
+      });
+      assert.equal(limits.status, 200, limits.text);
+      assert.equal(limits.body.effective.maxExportRows, 10);
+      assert.equal(limits.body.effective.maxRunSeconds, 3600);
+      const run = await waitForRun(t, owner.apiKey, (await exportRun({ format: 'csv' })).body.id);
+      assert.equal(run.status, 'failed');
+      assert.match(run.error, /exceeds the limit of 10 rows/);
+      assert.equal(run.attempts, 1, 'a limit is not retried');
+      await call(t, {
+        method: 'PUT',
+        url: `/api/v1/admin/tenants/${owner.tenantId}/limits`,
+        key: owner.apiKey,
+        body: { maxExportRows: null, maxExportBytes: null, maxRunSeconds: null },
+      });
+      const bad = await call(t, {
+        method: 'PUT',
+        url: `/api/v1/admin/tenants/${owner.tenantId}/limits`,
+        key: owner.apiKey,
+        body: { maxExportRows: 0, maxExportBytes: null, maxRunSeconds: null },
+      });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.errors[0].path, 'maxExportRows');
+    });
+
     test('statistics: runs, failures, rows, bytes and durations per report, format and day', async () => {
       const stats = await call(t, { url: '/api/v1/stats', key: owner.apiKey });
       assert.equal(stats.status, 200, stats.text);

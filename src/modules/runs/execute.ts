@@ -11,6 +11,7 @@ import { insertArtifact } from '../artifacts/repo.ts';
 import type { Deps } from '../deps.ts';
 import type { ParameterDefinition } from '../reports/parameters.ts';
 import { prepareReportQuery } from '../reports/service.ts';
+import { effectiveLimits } from '../tenants/service.ts';
 import { DEFAULT_FILE_NAME, renderFileName } from './file-name.ts';
 import {
   claimRun,
@@ -159,12 +160,13 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
       })
       .catch((err) => log.warn({ err }, 'heartbeat failed'));
   }, HEARTBEAT_MS);
+  const limits = await effectiveLimits(deps, run.tenant_id);
   const deadline = setTimeout(
     () =>
       controller.abort(
-        new ExportLimitError(`The run took longer than the limit of ${deps.config.maxRunSeconds} s`),
+        new ExportLimitError(`The run took longer than the limit of ${limits.maxRunSeconds} s`),
       ),
-    deps.config.maxRunSeconds * 1000,
+    limits.maxRunSeconds * 1000,
   );
   let writer: ObjectWriter | undefined;
   try {
@@ -198,7 +200,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
       },
     );
     const stream = await prepared.source.openRows(prepared.query, controller.signal, {
-      timeoutMs: deps.config.maxRunSeconds * 1000,
+      timeoutMs: limits.maxRunSeconds * 1000,
       batchSize: 2_000,
     });
     const fileName = renderFileName(
@@ -236,7 +238,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
       compression: compressed.compression,
       out: writer.stream,
       signal: controller.signal,
-      limits: { maxRows: deps.config.maxExportRows, maxBytes: deps.config.maxExportBytes },
+      limits: { maxRows: limits.maxExportRows, maxBytes: limits.maxExportBytes },
       onProgress: (p) => {
         rows = p.rows;
         bytes = p.bytes;

@@ -43,3 +43,32 @@ export async function listTenants(
   );
   return r.rows;
 }
+
+export interface TenantLimits {
+  maxExportRows: number | null;
+  maxExportBytes: number | null;
+  maxRunSeconds: number | null;
+}
+
+export async function getTenantLimits(db: Executor, id: string): Promise<TenantLimits | undefined> {
+  const r = await db.query<{ r: string | null; b: string | null; s: number | null }>(
+    'SELECT max_export_rows AS r, max_export_bytes AS b, max_run_seconds AS s FROM tenants WHERE id = $1',
+    [id],
+  );
+  const row = r.rows[0];
+  return (
+    row && {
+      maxExportRows: row.r === null ? null : Number(row.r),
+      maxExportBytes: row.b === null ? null : Number(row.b),
+      maxRunSeconds: row.s,
+    }
+  );
+}
+
+export async function setTenantLimits(db: Executor, id: string, limits: TenantLimits): Promise<boolean> {
+  const r = await db.query(
+    'UPDATE tenants SET max_export_rows = $2, max_export_bytes = $3, max_run_seconds = $4, updated_at = now() WHERE id = $1',
+    [id, limits.maxExportRows, limits.maxExportBytes, limits.maxRunSeconds],
+  );
+  return r.rowCount > 0;
+}

@@ -11,7 +11,7 @@ import {
 } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
-import { createTenantAsAdmin, listAllTenants } from './service.ts';
+import { createTenantAsAdmin, getLimits, listAllTenants, updateLimits } from './service.ts';
 
 const TenantSchema = Type.Object({
   id: Type.String(),
@@ -77,5 +77,64 @@ export function registerTenantRoutes(app: App, deps: Deps): void {
         .code(201)
         .send({ tenantId: result.tenantId, userId: result.userId, apiKey: result.apiKey });
     },
+  );
+
+  const Limit = (max: number, what: string) =>
+    Type.Union([Type.Integer({ minimum: 1, maximum: max }), Type.Null()], {
+      description: `${what}; null: the instance default`,
+    });
+  const LimitsSchema = Type.Object({
+    maxExportRows: Type.Union([Type.Integer(), Type.Null()]),
+    maxExportBytes: Type.Union([Type.Integer(), Type.Null()]),
+    maxRunSeconds: Type.Union([Type.Integer(), Type.Null()]),
+    effective: Type.Object({
+      maxExportRows: Type.Integer(),
+      maxExportBytes: Type.Integer(),
+      maxRunSeconds: Type.Integer(),
+    }),
+  });
+  const TenantParams = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+
+  app.get(
+    '/api/v1/admin/tenants/:id/limits',
+    {
+      config: { auth: 'instance-admin' },
+      schema: {
+        tags: ['admin'],
+        summary: "A tenant's export limits",
+        params: TenantParams,
+        response: { 200: LimitsSchema, 404: ProblemSchema, ...authErrors },
+      },
+    },
+    async (request) => getLimits(deps, request.params.id),
+  );
+
+  app.put(
+    '/api/v1/admin/tenants/:id/limits',
+    {
+      config: { auth: 'instance-admin' },
+      schema: {
+        tags: ['admin'],
+        summary: "Set a tenant's export limits (rows, bytes, run time); null uses the instance default",
+        params: TenantParams,
+        body: Type.Object(
+          {
+            maxExportRows: Limit(10_000_000_000, 'Rows per export'),
+            maxExportBytes: Limit(10_000_000_000_000, 'Bytes per export file'),
+            maxRunSeconds: Limit(7 * 86_400, 'Seconds per run'),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: LimitsSchema, 404: ProblemSchema, ...authErrors },
+      },
+    },
+    async (request) =>
+      updateLimits(
+        deps,
+        requirePrincipal(request.principal),
+        request.origin,
+        request.params.id,
+        request.body,
+      ),
   );
 }

@@ -1,5 +1,5 @@
 import type { Tx } from '../../db/db.ts';
-import { Conflict, Invalid } from '../../lib/errors.ts';
+import { Conflict, Invalid, NotFound } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
 import { hashPassword } from '../../lib/passwords.ts';
@@ -12,7 +12,14 @@ import type { Deps } from '../deps.ts';
 import { insertMembership } from '../members/repo.ts';
 import { findUserByEmail, insertUser } from '../users/repo.ts';
 import { presentTenant, type TenantView } from './present.ts';
-import { insertTenant, isSlugTaken, listTenants } from './repo.ts';
+import {
+  getTenantLimits,
+  insertTenant,
+  isSlugTaken,
+  listTenants,
+  setTenantLimits,
+  type TenantLimits,
+} from './repo.ts';
 
 export interface NewTenantInput {
   tenantName: string;
@@ -150,4 +157,55 @@ export async function listAllTenants(
   const cursor = decodeCursor(q.cursor, { id: 'uuid' });
   const rows = await listTenants(deps.db, cursor?.id, q.limit + 1);
   return toPage(rows, q.limit, presentTenant, (r) => ({ id: r.id }));
+}
+
+export interface LimitsView {
+  maxExportRows: number | null;
+  maxExportBytes: number | null;
+  maxRunSeconds: number | null;
+  effective: { maxExportRows: number; maxExportBytes: number; maxRunSeconds: number };
+}
+
+function limitsView(deps: Deps, l: TenantLimits): LimitsView {
+  return {
+    ...l,
+    effective: {
+      maxExportRows: l.maxExportRows ?? deps.config.maxExportRows,
+      maxExportBytes: l.maxExportBytes ?? deps.config.maxExportBytes,
+      maxRunSeconds: l.maxRunSeconds ?? deps.config.maxRunSeconds,
+    },
+  };
+}
+
+/** The limits a tenant's exports run under: its own where set, the instance's otherwise. */
+export async function effectiveLimits(deps: Deps, tenantId: string): Promise<LimitsView['effective']> {
+  const l = await getTenantLimits(deps.db, tenantId);
+  return limitsView(deps, l ?? { maxExportRows: null, maxExportBytes: null, maxRunSeconds: null }).effective;
+}
+
+export async function getLimits(deps: Deps, tenantId: string): Promise<LimitsView> {
+  const l = await getTenantLimits(deps.db, tenantId);
+  if (!l) throw new NotFound('Tenant');
+  return limitsView(deps, l);
+}
+
+export async function updateLimits(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  tenantId: string,
+  limits: TenantLimits,
+): Promise<LimitsView> {
+  await deps.db.transaction(async (tx) => {
+    if (!(await setTenantLimits(tx, tenantId, limits))) throw new NotFound('Tenant');
+    await recordAudit(
+      tx,
+      deps.clock,
+      actor,
+      origin,
+      { action: 'tenant.limits_changed', targetType: 'tenant', targetId: tenantId, details: { ...limits } },
+      tenantId,
+    );
+  });
+  return getLimits(deps, tenantId);
 }
