@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { csvEncoder, defaultCsvOptions } from '../src/engine/formats/text-formats.ts';
+import { exportCopyToStream } from '../src/engine/pipeline.ts';
 import { createPostgresSource } from '../src/engine/sources/postgres.ts';
 import { countingSink, peakRssMb, runVariants } from './lib.ts';
 
@@ -50,6 +51,24 @@ async function runVariant(variant: string): Promise<void> {
     await client.connect();
     await pipeline(client.query(copyTo(`COPY (${QUERY}) TO STDOUT WITH (FORMAT csv, HEADER)`)), sink);
     await client.end();
+  } else if (variant === 'ferry-copy') {
+    const source = createPostgresSource({ connectionString: url(DB) });
+    const options = { ...defaultCsvOptions, lineEnding: '\n' as const };
+    const signal = new AbortController().signal;
+    const copy = await source.copyCsv!({ sql: QUERY, values: [] }, options, signal);
+    if (!copy) throw new Error('the COPY fast path declined the benchmark query');
+    await exportCopyToStream({
+      source: copy.stream,
+      quote: '"',
+      header: true,
+      bom: false,
+      lineEnding: '\n',
+      compression: { kind: 'none' },
+      out: sink,
+      signal,
+      limits: { maxRows: 1e12, maxBytes: 1e15 },
+    });
+    await source.close();
   } else {
     const source = createPostgresSource({ connectionString: url(DB) });
     const stream = await source.openRows({ sql: QUERY, values: [] }, new AbortController().signal, {
@@ -70,13 +89,18 @@ export async function run(): Promise<void> {
   await prepare();
   const results = runVariants<{ variant: string; seconds: number; bytes: number; rss: number }>(
     import.meta.filename,
-    ['copy', 'ferry'],
+    ['copy', 'ferry', 'ferry-copy'],
   );
   const reference = results[0]!;
   process.stdout.write(`CSV export of ${ROWS.toLocaleString('en')} rows × 7 columns (PostgreSQL)\n`);
   process.stdout.write('variant                     rows/s      MB      peak RSS  ratio vs COPY\n');
   for (const r of results) {
-    const label = r.variant === 'copy' ? 'COPY TO STDOUT (reference)' : 'Ferry cursor + CSV encoder';
+    const label =
+      {
+        copy: 'COPY TO STDOUT (reference)',
+        ferry: 'Ferry row path (cursor)',
+        'ferry-copy': 'Ferry COPY fast path',
+      }[r.variant] ?? r.variant;
     process.stdout.write(
       `${label.padEnd(26)}  ${Math.round(ROWS / r.seconds)
         .toLocaleString('en')
@@ -87,4 +111,4 @@ export async function run(): Promise<void> {
   }
 }
 
-if (process.argv[2] === 'copy' || process.argv[2] === 'ferry') await runVariant(process.argv[2]);
+if (['copy', 'ferry', 'ferry-copy'].includes(process.argv[2] ?? '')) await runVariant(process.argv[2]!);

@@ -1,5 +1,6 @@
 import { DEFAULT_PDF_ROW_CAP, pdfEncoder } from './pdf.ts';
 import {
+  type CsvOptions,
   csvEncoder,
   defaultCsvOptions,
   defaultJsonOptions,
@@ -22,6 +23,8 @@ export interface FormatSpec {
   extension: string;
   contentType: string;
   encoder: Encoder;
+  /** CSV/TSV: the options, for the PostgreSQL COPY fast path that must produce the same bytes. */
+  csv?: CsvOptions;
 }
 
 export class FormatOptionError extends Error {
@@ -99,7 +102,7 @@ export function resolveFormat(
         'must be "crlf" or "lf"',
         base.lineEnding === '\r\n' ? 'crlf' : 'lf',
       );
-      const encoder = csvEncoder({
+      const csv: CsvOptions = {
         delimiter,
         quote,
         header: pick(options, 'header', isBool, 'must be true or false', base.header),
@@ -119,10 +122,11 @@ export function resolveFormat(
           'must be true or false',
           base.formulaProtection,
         ),
-      });
+      };
+      const encoder = csvEncoder(csv);
       return format === 'csv'
-        ? { extension: 'csv', contentType: 'text/csv; charset=utf-8', encoder }
-        : { extension: 'tsv', contentType: 'text/tab-separated-values; charset=utf-8', encoder };
+        ? { extension: 'csv', contentType: 'text/csv; charset=utf-8', encoder, csv }
+        : { extension: 'tsv', contentType: 'text/tab-separated-values; charset=utf-8', encoder, csv };
     }
     case 'json':
     case 'ndjson': {

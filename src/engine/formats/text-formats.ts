@@ -35,13 +35,16 @@ export type Encoder = (
 export function csvEncoder(options: CsvOptions): Encoder {
   const { delimiter, quote, lineEnding, nullText } = options;
   const doubled = quote + quote;
-  const needsQuotes = new RegExp(`[${escapeRegExp(delimiter + quote)}\\r\\n]|^\\s|\\s$`);
+  // Quoted when the text holds the delimiter, the quote or a line break, or equals the
+  // NULL text (so no value is read back as NULL): PostgreSQL COPY's rules, which lets the
+  // COPY fast path and this writer produce the same bytes.
+  const needsQuotes = new RegExp(`[${escapeRegExp(delimiter + quote)}\\r\\n]`);
   const field = (text: string) =>
-    needsQuotes.test(text) ? quote + text.replaceAll(quote, doubled) + quote : text;
+    needsQuotes.test(text) || text === nullText ? quote + text.replaceAll(quote, doubled) + quote : text;
   // Numbers, booleans, dates and times are made of digits, signs, "-:.T" and letters of
   // true/false/Infinity/NaN: they never need quoting unless the delimiter or quote is one of those.
   const plainIsSafe = !/[0-9A-Za-z.:+\- ]/.test(delimiter + quote);
-  const plain = plainIsSafe ? (text: string) => text : field;
+  const plain = plainIsSafe ? (text: string) => (text === nullText ? field(text) : text) : field;
   // One formatter per column, chosen once: the per-value path does no type dispatch.
   const formatterFor = (type: ColumnType, textual: boolean): ((v: Value) => string) => {
     const protect = options.formulaProtection && textual;
@@ -60,7 +63,6 @@ export function csvEncoder(options: CsvOptions): Encoder {
       default:
         return (v) => {
           const text = textOf(v, type);
-          if (text === '' && nullText === '') return `${quote}${quote}`; // keep '' distinct from NULL
           return field(protect ? neutraliseFormula(text) : text);
         };
     }

@@ -5,6 +5,7 @@ import {
   type Column,
   type ColumnType,
   defaultReadLimits,
+  instantOrText,
   type ReadLimits,
   type Row,
   type RowStream,
@@ -107,7 +108,7 @@ function convert(type: ColumnType, raw: string | Buffer | null): Value {
       return text.replace(' ', 'T');
     case 'timestamptz':
       // The session runs in UTC (time_zone = '+00:00').
-      return new Date(`${text.replace(' ', 'T')}Z`);
+      return instantOrText(`${text.replace(' ', 'T')}Z`, text);
     case 'json':
       return JSON.parse(text) as object;
     default:

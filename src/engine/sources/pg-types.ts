@@ -1,4 +1,4 @@
-import type { ColumnType, TableInfo, Value } from './types.ts';
+import { type ColumnType, instantOrText, type TableInfo, type Value } from './types.ts';
 
 // PostgreSQL type OIDs → Ferry column types and exact value parsers, shared by
 // the node-postgres source and the PGlite demo source.
@@ -54,7 +54,7 @@ export function parsePgText(oid: number, text: string): Value {
     case 'timestamp':
       return text.replace(' ', 'T');
     case 'timestamptz':
-      return new Date(text.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+      return instantOrText(text.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'), text);
     default:
       return text;
   }

@@ -1,10 +1,13 @@
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
 import { CATALOG_SQL, type CatalogRow, pgColumnType, pgParsers, tablesFromCatalog } from './pg-types.ts';
 import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
   type Column,
+  type CsvCopy,
+  type CsvCopyOptions,
   defaultReadLimits,
   type ReadLimits,
   type Row,
@@ -177,6 +180,48 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       return { columns, batches: batches() };
     },
 
+    async copyCsv(
+      query: BoundQuery,
+      o: CsvCopyOptions,
+      signal: AbortSignal,
+      limits: Partial<ReadLimits> = {},
+    ): Promise<CsvCopy | null> {
+      const { timeoutMs } = { ...defaultReadLimits, ...limits };
+      signal.throwIfAborted();
+      checkReadOnlySql(query.sql, 'postgres');
+      if (query.values.length > 0) return null;
+      const client = await connect();
+      let released = false;
+      const release = (destroy: boolean) => {
+        if (released) return;
+        released = true;
+        signal.removeEventListener('abort', onAbort);
+        if (destroy) client.release(true);
+        else
+          client.query('ROLLBACK').then(
+            () => client.release(),
+            () => client.release(true),
+          );
+      };
+      const onAbort = () => release(true);
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        await beginReadOnly(client, timeoutMs);
+        const plan = await copyCsvFromPostgres(client, query, o);
+        if (!plan) {
+          release(false);
+          return null;
+        }
+        const stream = client.query(copyTo(plan.sql));
+        stream.on('end', () => release(false));
+        stream.on('error', () => release(true));
+        return { columns: plan.columns, stream };
+      } catch (err) {
+        release(true);
+        throw signal.aborted ? signal.reason : toSourceError(err);
+      }
+    },
+
     async listTables(): Promise<TableInfo[]> {
       const client = await connect();
       try {
@@ -195,4 +240,76 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       await pool.end();
     },
   };
+}
+
+// --- COPY fast path for CSV -------------------------------------------------
+
+// The characters that make a spreadsheet read text as a formula (values.ts); tested
+// with left(…, 1) IN (…) rather than a regular expression: the same, cheaper.
+const FORMULA_STARTS = `('=', '+', '-', '@', E'\\t', E'\\r', E'\\n')`;
+
+/**
+ * The SQL expression that makes PostgreSQL print a column exactly as Ferry's CSV
+ * writer would, or null when no exact expression exists for the type (then the
+ * caller streams rows instead).
+ */
+function copyExpression(column: string, oid: number, formulaProtection: boolean): string | null {
+  switch (oid) {
+    case 20: // int8
+    case 21: // int2
+    case 23: // int4
+    case 26: // oid
+    case 1700: // numeric
+    case 1082: // date (DateStyle ISO)
+    case 1083: // time
+    case 2950: // uuid
+      return column;
+    case 16: // bool
+      return `CASE WHEN ${column} THEN 'true' WHEN NOT ${column} THEN 'false' END`;
+    case 1114: // timestamp: the text with "T", as the row path keeps it
+      return `regexp_replace(${column}::text, ' ', 'T')`;
+    case 1184: // timestamptz: an instant, ISO-8601 UTC with milliseconds, as Date.toISOString()
+      // Years 1–9999 only, like the row path: other instants keep PostgreSQL's text.
+      return `CASE WHEN isfinite(${column}) AND ${column} >= '0001-01-01 00:00:00+00' AND ${column} < '10000-01-01 00:00:00+00' THEN to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') ELSE ${column}::text END`;
+    case 18: // char
+    case 1042: // bpchar: concat() keeps the padding that a cast to text would strip
+      return formulaProtection
+        ? `CASE WHEN ${column} IS NULL THEN NULL WHEN left(concat(${column}), 1) IN ${FORMULA_STARTS} THEN '''' || concat(${column}) ELSE concat(${column}) END`
+        : column;
+    case 19: // name
+    case 25: // text
+    case 1043: // varchar
+      return formulaProtection
+        ? `CASE WHEN left(${column}, 1) IN ${FORMULA_STARTS} THEN '''' || ${column} ELSE ${column}::text END`
+        : column;
+    default:
+      return null;
+  }
+}
+
+export async function copyCsvFromPostgres(
+  client: pg.PoolClient,
+  query: BoundQuery,
+  o: CsvCopyOptions,
+): Promise<{ columns: Column[]; sql: string } | null> {
+  if (query.values.length > 0) return null;
+  if (!/^[\x20-\x7e\t]$/.test(o.delimiter) || !/^[\x20-\x7e]$/.test(o.quote)) return null;
+  await client.query("SET LOCAL DateStyle = 'ISO, YMD'");
+  const probe = await client.query({
+    text: `SELECT * FROM (${query.sql}) AS ferry_q LIMIT 0`,
+    rowMode: 'array',
+  });
+  const aliases = probe.fields.map((_, i) => `c${i}`);
+  const exprs: string[] = [];
+  for (const [i, f] of probe.fields.entries()) {
+    const e = copyExpression(`ferry_q.${aliases[i]}`, f.dataTypeID, o.formulaProtection);
+    if (e === null) return null;
+    exprs.push(`${e} AS ${pg.escapeIdentifier(f.name)}`);
+  }
+  const columns = probe.fields.map((f) => {
+    const t = pgColumnType(f.dataTypeID);
+    return { name: f.name, type: t.type, dbType: t.name };
+  });
+  const sql = `COPY (SELECT ${exprs.join(', ')} FROM (${query.sql}) AS ferry_q(${aliases.join(', ')})) TO STDOUT WITH (FORMAT csv, HEADER ${o.header ? 'true' : 'false'}, DELIMITER ${pg.escapeLiteral(o.delimiter)}, QUOTE ${pg.escapeLiteral(o.quote)}, NULL ${pg.escapeLiteral(o.nullText)}, ENCODING 'UTF8')`;
+  return { columns, sql };
 }

@@ -6,6 +6,7 @@ import {
   type Column,
   type ColumnType,
   defaultReadLimits,
+  instantOrText,
   type ReadLimits,
   type Row,
   type RowStream,
@@ -54,7 +55,7 @@ function convert(type: ColumnType, v: unknown): Value {
     case 'timestamp':
       return String(v).replace(' ', 'T');
     case 'timestamptz':
-      return new Date(String(v).replace(' ', 'T'));
+      return instantOrText(String(v).replace(' ', 'T'), String(v));
     case 'json':
       return typeof v === 'string' ? (JSON.parse(v) as object) : (v as object);
     case 'bytes':

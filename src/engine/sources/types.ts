@@ -70,10 +70,36 @@ export interface SourceInfo {
 }
 
 /** A configured data source. One instance per connection, holding its pool. */
+export interface CsvCopyOptions {
+  delimiter: string;
+  quote: string;
+  header: boolean;
+  nullText: string;
+  formulaProtection: boolean;
+}
+
+export interface CsvCopy {
+  columns: Column[];
+  /** The CSV text as the server writes it: LF line endings, header first when asked. */
+  stream: NodeJS.ReadableStream;
+}
+
 export interface Source {
   readonly dialect: 'postgres' | 'mysql' | 'sqlite';
   test(): Promise<SourceInfo>;
   openRows(query: BoundQuery, signal: AbortSignal, limits?: Partial<ReadLimits>): Promise<RowStream>;
+  /**
+   * PostgreSQL only: the CSV written by the server itself (COPY … TO STDOUT), with
+   * Ferry's value rules pushed into the query so the bytes are exactly what the
+   * CSV writer would produce. Null when that cannot be guaranteed (bound
+   * parameters, or a column type whose text differs); the caller then streams rows.
+   */
+  copyCsv?(
+    query: BoundQuery,
+    options: CsvCopyOptions,
+    signal: AbortSignal,
+    limits?: Partial<ReadLimits>,
+  ): Promise<CsvCopy | null>;
   listTables(): Promise<TableInfo[]>;
   close(): Promise<void>;
 }
@@ -99,4 +125,15 @@ export class SourceConnectError extends Error {
     super(message, { cause });
     this.name = 'SourceConnectError';
   }
+}
+
+/**
+ * An instant from a database's text. Values a JavaScript Date cannot hold
+ * (infinity, BC, years past 9999, MySQL zero dates) stay as the database's text
+ * rather than becoming an invalid date that breaks every writer.
+ */
+export function instantOrText(isoLike: string, original: string): Date | string {
+  const d = new Date(isoLike);
+  const year = d.getUTCFullYear();
+  return Number.isNaN(d.getTime()) || year < 1 || year > 9999 || /BC$/.test(original) ? original : d;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -31,7 +32,13 @@ export function createLocalStorage(root: string): Storage {
           await rename(temp, target);
         },
         async abort() {
-          stream.destroy();
+          // The file is opened asynchronously: wait until the stream has closed (and so
+          // has certainly created its file) before removing it.
+          if (!stream.closed) {
+            const closed = once(stream, 'close').catch(() => {});
+            stream.destroy();
+            await closed;
+          }
           await rm(temp, { force: true });
         },
       };

@@ -2,7 +2,8 @@ import { createHash, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Tx } from '../../db/db.ts';
 import { compressionOf, type ExportFormat, resolveFormat } from '../../engine/formats/registry.ts';
-import { ExportLimitError, exportToStream } from '../../engine/pipeline.ts';
+import { ExportLimitError, exportCopyToStream, exportToStream } from '../../engine/pipeline.ts';
+import { toSourceError } from '../../engine/sources/postgres.ts';
 import { SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
 import type { ObjectWriter } from '../../engine/storage/storage.ts';
 import { AppError, describeError } from '../../lib/errors.ts';
@@ -199,10 +200,16 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
         ),
       },
     );
-    const stream = await prepared.source.openRows(prepared.query, controller.signal, {
-      timeoutMs: limits.maxRunSeconds * 1000,
-      batchSize: 2_000,
-    });
+    // PostgreSQL can write the CSV itself when every value's text can be made
+    // exactly Ferry's (no bound parameters, known types): several times faster.
+    const readLimits = { timeoutMs: limits.maxRunSeconds * 1000, batchSize: 2_000 };
+    const copy =
+      format.csv && prepared.source.copyCsv
+        ? await prepared.source.copyCsv(prepared.query, format.csv, controller.signal, readLimits)
+        : null;
+    const stream = copy
+      ? null
+      : await prepared.source.openRows(prepared.query, controller.signal, readLimits);
     const fileName = renderFileName(
       (run.format_options['fileName'] as string | undefined) ?? DEFAULT_FILE_NAME,
       {
@@ -232,18 +239,29 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
     // stale attempt cleaning up after itself never removes the published one.
     const key = `${run.tenant_id}/${run.id}/${job.attempt}/${compressed.fileName}`;
     writer = await deps.storage.writer(key, contentType);
-    const result = await exportToStream({
-      rows: stream,
-      encoder: format.encoder,
+    const common = {
       compression: compressed.compression,
       out: writer.stream,
       signal: controller.signal,
       limits: { maxRows: limits.maxExportRows, maxBytes: limits.maxExportBytes },
-      onProgress: (p) => {
+      onProgress: (p: { rows: number; bytes: number }) => {
         rows = p.rows;
         bytes = p.bytes;
       },
-    });
+    };
+    const result =
+      copy && format.csv
+        ? await exportCopyToStream({
+            ...common,
+            source: copy.stream,
+            quote: format.csv.quote,
+            header: format.csv.header,
+            bom: format.csv.bom,
+            lineEnding: format.csv.lineEnding,
+          }).catch((err: unknown) => {
+            throw toSourceError(err);
+          })
+        : await exportToStream({ ...common, rows: stream!, encoder: format.encoder });
     await writer.commit();
     writer = undefined;
     await publish(deps, run, attemptId, key, compressed.fileName, contentType, result);

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { createEmptyPostgresDatabase, dropPostgresDatabase, postgresUrl } from '../../../test/helpers/db.ts';
+import { type CsvOptions, csvEncoder, defaultCsvOptions } from '../formats/text-formats.ts';
+import { exportCopyToStream, exportToStream } from '../pipeline.ts';
+import { createPostgresSource } from './postgres.ts';
+import type { Source } from './types.ts';
+
+// The COPY fast path must write exactly the bytes the row path writes, for every
+// type it accepts and every CSV option; where it cannot, it must decline.
+
+const FIXTURE = `CREATE TABLE hard (id int, big bigint, amount numeric(14,4), flag boolean, day date, at timestamptz, local timestamp, t time,
+    name text, code char(4), label varchar(50), uid uuid);
+  INSERT INTO hard VALUES
+    (1, 9007199254740993, -1234.5678, true, '2026-03-29', '2026-03-29 01:00:00.123456+00', '2026-03-29 02:30:00.5', '23:59:59',
+     E'O''Brien, "Quoted"\\nline 2 🚀 Zoë', 'EU', '=HYPERLINK("x")', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'),
+    (2, -5, 0.1, false, '1999-12-31', '1999-12-31 23:59:59+05', '1999-12-31 23:59:59', '00:00:00', '', 'X', 'NULL', NULL),
+    (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    (4, 0, 100, true, '2026-01-01', 'infinity', '2026-01-01 00:00:00', '12:00:00', ' padded ', 'ABCD', '-2+3', NULL),
+    (5, 1, 1, true, '2026-01-01', '2026-06-15 12:00:00+02', '2026-01-01 00:00:00', '12:00:00', E'tab\\there;semi', 'a;b', '@cmd', NULL);`;
+
+async function collect(run: (out: Writable) => Promise<{ rows: number; sha256: string }>) {
+  const chunks: Buffer[] = [];
+  const out = new Writable({
+    write(c, _e, done) {
+      chunks.push(c);
+      done();
+    },
+  });
+  const result = await run(out);
+  return { ...result, data: Buffer.concat(chunks) };
+}
+
+const limits = { maxRows: 1e9, maxBytes: 1e12 };
+const none = { kind: 'none' as const };
+
+if (process.env['TEST_DATABASE_URL']) {
+  describe('PostgreSQL COPY fast path for CSV', () => {
+    let name: string;
+    let source: Source;
+    before(async () => {
+      name = await createEmptyPostgresDatabase();
+      const c = new pg.Client({ connectionString: postgresUrl(name) });
+      await c.connect();
+      await c.query(FIXTURE);
+      await c.end();
+      source = createPostgresSource({ connectionString: postgresUrl(name) });
+    });
+    after(async () => {
+      await source.close();
+      await dropPostgresDatabase(name);
+    });
+
+    const variants: Array<[string, CsvOptions]> = [
+      ['defaults (CRLF, header, protection)', defaultCsvOptions],
+      ['LF with BOM', { ...defaultCsvOptions, lineEnding: '\n', bom: true }],
+      [
+        'semicolon, NULL text, no header',
+        { ...defaultCsvOptions, delimiter: ';', nullText: 'NULL', header: false },
+      ],
+      ['tab, formula protection off', { ...defaultCsvOptions, delimiter: '\t', formulaProtection: false }],
+      ['single quote as quote', { ...defaultCsvOptions, quote: "'" }],
+    ];
+    for (const [label, options] of variants) {
+      test(`same bytes as the row path: ${label}`, async () => {
+        const query = { sql: 'SELECT * FROM hard ORDER BY id', values: [] };
+        const rowPath = await collect(async (out) =>
+          exportToStream({
+            rows: await source.openRows(query, new AbortController().signal),
+            encoder: csvEncoder(options),
+            compression: none,
+            out,
+            signal: new AbortController().signal,
+            limits,
+          }),
+        );
+        const copy = await source.copyCsv!(query, options, new AbortController().signal);
+        assert.ok(copy, 'the fast path accepts these types');
+        const fast = await collect((out) =>
+          exportCopyToStream({
+            source: copy.stream,
+            quote: options.quote,
+            header: options.header,
+            bom: options.bom,
+            lineEnding: options.lineEnding,
+            compression: none,
+            out,
+            signal: new AbortController().signal,
+            limits,
+          }),
+        );
+        assert.equal(fast.data.toString(), rowPath.data.toString());
+        assert.equal(fast.rows, 5);
+        assert.equal(fast.sha256, rowPath.sha256);
+      });
+    }
+
+    test('declines bound parameters and types whose text differs; enforces the row limit', async () => {
+      const signal = new AbortController().signal;
+      assert.equal(
+        await source.copyCsv!(
+          { sql: 'SELECT * FROM hard WHERE id = $1', values: [1] },
+          defaultCsvOptions,
+          signal,
+        ),
+        null,
+      );
+      assert.equal(
+        await source.copyCsv!({ sql: `SELECT '{"a":1}'::jsonb AS j`, values: [] }, defaultCsvOptions, signal),
+        null,
+      );
+      assert.equal(
+        await source.copyCsv!({ sql: 'SELECT 0.1::float8 AS f', values: [] }, defaultCsvOptions, signal),
+        null,
+      );
+      const copy = await source.copyCsv!(
+        { sql: 'SELECT g FROM generate_series(1, 1000) g', values: [] },
+        defaultCsvOptions,
+        signal,
+      );
+      await assert.rejects(
+        collect((out) =>
+          exportCopyToStream({
+            source: copy!.stream,
+            quote: '"',
+            header: true,
+            bom: false,
+            lineEnding: '\r\n',
+            compression: none,
+            out,
+            signal,
+            limits: { maxRows: 10, maxBytes: 1e12 },
+          }),
+        ),
+        /exceeds the limit of 10 rows/,
+      );
+      // The pool is still healthy afterwards.
+      const again = await source.copyCsv!({ sql: 'SELECT 1 AS one', values: [] }, defaultCsvOptions, signal);
+      assert.equal(
+        (
+          await collect((out) =>
+            exportCopyToStream({
+              source: again!.stream,
+              quote: '"',
+              header: true,
+              bom: false,
+              lineEnding: '\n',
+              compression: none,
+              out,
+              signal,
+              limits,
+            }),
+          )
+        ).data.toString(),
+        'one\n1\n',
+      );
+    });
+  });
+}
