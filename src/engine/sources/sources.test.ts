@@ -27,8 +27,17 @@ const expectedRow1 = {
   uid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
 };
 
-async function readAll(source: Source, sql: string, values: unknown[] = [], batchSize = 1) {
-  const stream = await source.openRows({ sql, values }, new AbortController().signal, { batchSize });
+async function readAll(
+  source: Source,
+  sql: string,
+  values: unknown[] = [],
+  batchSize = 1,
+  timeoutMs = 30_000,
+) {
+  const stream = await source.openRows({ sql, values }, new AbortController().signal, {
+    batchSize,
+    timeoutMs,
+  });
   const rows: Row[] = [];
   for await (const batch of stream.batches) rows.push(...batch);
   return { columns: stream.columns, rows };
@@ -256,6 +265,35 @@ for (const make of engines) {
     });
   });
 }
+
+describe('SQLite statements run off the main thread', () => {
+  test('a runaway query is stopped at its timeout while the event loop keeps running', async () => {
+    const f = await createSqliteFile('CREATE TABLE t (x int); INSERT INTO t VALUES (1);');
+    const source = createSqliteSource(f.path);
+    try {
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 10);
+      const started = Date.now();
+      await assert.rejects(
+        readAll(
+          source,
+          'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n',
+          [],
+          10,
+          300,
+        ),
+        /ran longer than/,
+      );
+      clearInterval(ticker);
+      assert.ok(Date.now() - started < 5_000);
+      assert.ok(ticks >= 5, `the event loop was blocked (${ticks} ticks)`);
+      assert.equal((await readAll(source, 'SELECT x FROM t')).rows.length, 1);
+    } finally {
+      await source.close();
+      await f.cleanup();
+    }
+  });
+});
 
 describe('PGlite demo source isolation', () => {
   test("the reader role cannot see Ferry's own tables, and COPY TO PROGRAM does not run", async () => {

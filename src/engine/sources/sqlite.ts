@@ -1,5 +1,6 @@
+import { fork } from 'node:child_process';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
@@ -76,6 +77,20 @@ function toSourceError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+const WORKER_PATH = fileURLToPath(new URL('./sqlite-worker.ts', import.meta.url));
+
+interface WorkerMessage {
+  type: 'columns' | 'batch' | 'error';
+  columns?: Array<{ name: string; type: string | null }>;
+  rows?: unknown[][];
+  done?: boolean;
+  message?: string;
+  code?: string;
+  errcode?: number;
+  /** Set when Ferry stopped the worker (timeout, cancel): thrown as is. */
+  stopped?: Error;
+}
+
 export function createSqliteSource(path: string): Source {
   let db: DatabaseSync | undefined;
   const open = () => {
@@ -115,42 +130,83 @@ export function createSqliteSource(path: string): Source {
       signal.throwIfAborted();
       // Self-protecting: whoever calls, only a single read statement reaches the database.
       checkReadOnlySql(query.sql, 'sqlite');
-      const stmt = prepare(query.sql);
-      if (stmt.columns().length === 0) throw new SourceQueryError('The statement returns no columns', {});
-      stmt.setReturnArrays(true);
-      const meta = stmt.columns();
+      // The query runs in a child process: a slow statement is stopped by killing it
+      // (timeout or cancel) and never blocks this process.
+      const worker = fork(WORKER_PATH, [], {
+        serialization: 'advanced',
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
+      worker.send({ type: 'start', job: { path, sql: query.sql, values: query.values, batchSize } });
+      const inbox: Array<(m: WorkerMessage) => void> = [];
+      const pending: WorkerMessage[] = [];
+      let ended: Error | null = null;
+      const deliver = (m: WorkerMessage) => {
+        const wait = inbox.shift();
+        if (wait) wait(m);
+        else pending.push(m);
+      };
+      const stop = (reason: Error) => {
+        if (ended) return;
+        ended = reason;
+        worker.kill('SIGKILL');
+        deliver({ type: 'error', message: reason.message, stopped: reason });
+      };
+      worker.on('message', (m: WorkerMessage) => deliver(m));
+      worker.on('error', (err) => stop(err));
+      worker.on('exit', (code) => {
+        if (!ended)
+          stop(new SourceQueryError(`The SQLite reader stopped unexpectedly (exit code ${code})`, {}));
+      });
+      const timer = setTimeout(
+        () =>
+          stop(
+            new SourceQueryError(`The query ran longer than ${timeoutMs / 1000} s and was stopped`, {
+              code: 'timeout',
+            }),
+          ),
+        timeoutMs,
+      );
+      const onAbort = () => stop(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const finish = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (!ended) {
+          ended = new Error('finished');
+          worker.kill('SIGKILL');
+        }
+      };
+      const next = () =>
+        pending.length > 0
+          ? Promise.resolve(pending.shift()!)
+          : new Promise<WorkerMessage>((resolve) => inbox.push(resolve));
+      const raise = (m: WorkerMessage): never => {
+        finish();
+        if (m.stopped) throw m.stopped;
+        throw toSourceError(Object.assign(new Error(m.message), { code: m.code, errcode: m.errcode }));
+      };
+
+      const first = await next();
+      if (first.type === 'error') raise(first);
+      const meta = first.columns ?? [];
+      if (meta.length === 0) {
+        finish();
+        throw new SourceQueryError('The statement returns no columns', {});
+      }
       const types = meta.map((c) => sqliteDeclaredType(c.type));
       const columns: Column[] = meta.map((c, i) => ({ name: c.name, type: types[i]!, dbType: c.type ?? '' }));
-      const deadline = Date.now() + timeoutMs;
-      let iterator: Iterator<unknown>;
-      try {
-        iterator = stmt.iterate(...(query.values as never[]));
-      } catch (err) {
-        throw toSourceError(err);
-      }
       async function* batches(): AsyncGenerator<Row[]> {
         try {
           for (;;) {
-            const batch: Row[] = [];
-            for (let i = 0; i < batchSize; i++) {
-              const next = iterator.next();
-              if (next.done) break;
-              batch.push((next.value as unknown[]).map((v, j) => convert(types[j]!, v)));
-            }
-            if (batch.length > 0) yield batch;
-            if (batch.length < batchSize) break;
-            // node:sqlite steps synchronously: check limits and let other work run between batches.
-            await yieldToEventLoop();
-            signal.throwIfAborted();
-            if (Date.now() > deadline)
-              throw new SourceQueryError(`The query ran longer than ${timeoutMs / 1000} s`, {
-                code: 'timeout',
-              });
+            worker.send({ type: 'next' });
+            const m = await next();
+            if (m.type === 'error') raise(m);
+            const rows = (m.rows ?? []).map((r) => r.map((v, j) => convert(types[j]!, v)));
+            if (rows.length > 0) yield rows;
+            if (m.done) break;
           }
-        } catch (err) {
-          throw signal.aborted ? signal.reason : toSourceError(err);
         } finally {
-          iterator.return?.();
+          finish();
         }
       }
       return { columns, batches: batches() };
