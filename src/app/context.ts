@@ -30,6 +30,8 @@ export interface DemoDatabase {
   db: Db;
   /** Embedded: a PGlite instance holding only the demo schema. */
   pglite?: PGlite;
+  /** Embedded: where the demo process opens that database (user queries never run in Ferry's process). */
+  host?: { dataDir?: string; dumpPath?: string };
   /** PostgreSQL: the reader's own login, so no SQL can become Ferry's user. */
   reader?: { url: string; role: string; password: string };
 }
@@ -77,7 +79,7 @@ export async function openDatabase(
     return {
       db,
       pglite,
-      demo: { db: demo.db, pglite: demo.pglite },
+      demo: { db: demo.db, pglite: demo.pglite, host: { dataDir: join(config.dataDir, 'demo') } },
       secret,
       release: async () => {
         await demo.db.close();
@@ -132,6 +134,8 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
     const result = await migrate(database.db);
     if (result.applied.length > 0) log.info({ applied: result.applied }, 'database migrated');
     await prepareDemo(database.demo, config.demoRows, log);
+    // The demo process opens the demo folder next; two PGlite instances must never share it.
+    if (database.demo.host?.dataDir) await database.demo.db.close();
     const queue = createQueue({
       roles,
       log,

@@ -106,6 +106,11 @@ async function pgliteTemplate(kind: 'main' | 'demo'): Promise<string> {
   });
 }
 
+/** The dumped demo database (PGlite), for sources that load it themselves. */
+export function demoTemplatePath(): Promise<string> {
+  return pgliteTemplate('demo');
+}
+
 export async function pgliteTemplatePath(): Promise<string> {
   await pgliteTemplate('demo');
   return pgliteTemplate('main');
@@ -170,7 +175,7 @@ export async function createTestDatabase(backend: Backend): Promise<TestDatabase
       backend,
       db: main.db,
       pglite: main.pglite,
-      demo: { db: demo.db, pglite: demo.pglite },
+      demo: { db: demo.db, pglite: demo.pglite, host: { dumpPath: await pgliteTemplate('demo') } },
       secret: TEST_SECRET,
       release: async () => {
         await demo.db.close();

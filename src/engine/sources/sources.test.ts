@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { createEmptyPostgresDatabase, dropPostgresDatabase, postgresUrl } from '../../../test/helpers/db.ts';
+import {
+  createEmptyPostgresDatabase,
+  demoTemplatePath,
+  dropPostgresDatabase,
+  postgresUrl,
+} from '../../../test/helpers/db.ts';
 import { createMysqlDatabase, createSqliteFile, fixtureSql } from '../../../test/helpers/engines.ts';
 import { openPglite } from '../../db/pglite.ts';
 import { createMysqlSource } from './mysql.ts';
 import { createPgliteDemoSource } from './pglite-demo.ts';
+import { createPgliteDemoProcessSource } from './pglite-demo-process.ts';
 import { createPostgresSource } from './postgres.ts';
 import { createSqliteSource } from './sqlite.ts';
 import type { Row, Source } from './types.ts';
@@ -291,6 +297,41 @@ describe('SQLite statements run off the main thread', () => {
     } finally {
       await source.close();
       await f.cleanup();
+    }
+  });
+});
+
+describe('the embedded demo database runs in a process of its own', () => {
+  test('a runaway demo query is stopped at its timeout, the event loop keeps running, the next query works', async () => {
+    const source = createPgliteDemoProcessSource({
+      dumpPath: await demoTemplatePath(),
+      role: 'ferry_demo_reader',
+      schema: 'demo',
+    });
+    try {
+      assert.ok(((await readAll(source, 'SELECT count(*) FROM customers')).rows[0]![0] as bigint) > 0n);
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 10);
+      const started = Date.now();
+      await assert.rejects(
+        readAll(
+          source,
+          'SELECT count(*) FROM generate_series(1, 100000000) a, generate_series(1, 100000000) b',
+          [],
+          10,
+          500,
+        ),
+        /ran longer than 0.5 s/,
+      );
+      clearInterval(ticker);
+      assert.ok(Date.now() - started < 10_000);
+      assert.ok(ticks >= 10, `the event loop was blocked (${ticks} ticks)`);
+      assert.ok(
+        ((await readAll(source, 'SELECT count(*) FROM products')).rows[0]![0] as bigint) > 0n,
+        'restarted for the next query',
+      );
+    } finally {
+      await source.close();
     }
   });
 });

@@ -3,6 +3,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { DEMO_READER_ROLE, DEMO_SCHEMA } from '../../demo/dataset.ts';
 import { createMysqlSource } from '../../engine/sources/mysql.ts';
 import { createPgliteDemoSource } from '../../engine/sources/pglite-demo.ts';
+import { createPgliteDemoProcessSource } from '../../engine/sources/pglite-demo-process.ts';
 import { createPostgresSource } from '../../engine/sources/postgres.ts';
 import { createSqliteSource } from '../../engine/sources/sqlite.ts';
 import type { Source, TableInfo } from '../../engine/sources/types.ts';
@@ -73,19 +74,21 @@ export function createSourceFor(row: ConnectionRow, secrets: SecretBox, sqliteDi
 }
 
 export function createSourceRegistry(options: {
-  demo: { pglite?: PGlite; reader?: { url: string } };
+  demo: { pglite?: PGlite; reader?: { url: string }; host?: { dataDir?: string; dumpPath?: string } };
   secrets: SecretBox;
   sqliteDir: string;
 }): SourceRegistry {
   const entries = new Map<string, Entry>();
-  const demo: Source = options.demo.pglite
-    ? createPgliteDemoSource(options.demo.pglite, DEMO_READER_ROLE, DEMO_SCHEMA)
-    : createPostgresSource({
-        connectionString: options.demo.reader!.url,
-        searchPath: DEMO_SCHEMA,
-        schemas: [DEMO_SCHEMA],
-        maxConnections: 4,
-      });
+  const demo: Source = options.demo.host
+    ? createPgliteDemoProcessSource({ ...options.demo.host, role: DEMO_READER_ROLE, schema: DEMO_SCHEMA })
+    : options.demo.pglite
+      ? createPgliteDemoSource(options.demo.pglite, DEMO_READER_ROLE, DEMO_SCHEMA)
+      : createPostgresSource({
+          connectionString: options.demo.reader!.url,
+          searchPath: DEMO_SCHEMA,
+          schemas: [DEMO_SCHEMA],
+          maxConnections: 4,
+        });
   const demoEntry: Entry = { source: demo, version: 0, lastUsed: Date.now() };
 
   const sweep = setInterval(() => {
