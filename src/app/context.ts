@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from '../config.ts';
@@ -7,7 +8,7 @@ import { migrate } from '../db/migrate.ts';
 import { createPgDb } from '../db/pg.ts';
 import { openPglite } from '../db/pglite.ts';
 import { ensureDemoData, readDemoState } from '../demo/build.ts';
-import { embeddedDemoReaderSql, postgresDemoReaderSql } from '../demo/dataset.ts';
+import { DEMO_VERSION, embeddedDemoReaderSql, postgresDemoReaderSql } from '../demo/dataset.ts';
 import { createLocalStorage } from '../engine/storage/local.ts';
 import { createS3Storage } from '../engine/storage/s3.ts';
 import { registerJobHandlers } from '../jobs/handlers.ts';
@@ -26,8 +27,10 @@ export interface AppContext extends Deps {
 
 /** Where the demo data lives and how user SQL reaches it. */
 export interface DemoDatabase {
-  /** Ferry's own side: builds the dataset and grants the reader. */
-  db: Db;
+  /** Ferry's own side: builds the dataset and grants the reader (PostgreSQL, tests). */
+  db?: Db;
+  /** Embedded: opens the demo folder for building, only when a build is needed. */
+  open?: () => Promise<{ db: Db }>;
   /** Embedded: a PGlite instance holding only the demo schema. */
   pglite?: PGlite;
   /** Embedded: where the demo process opens that database (user queries never run in Ferry's process). */
@@ -75,14 +78,13 @@ export async function openDatabase(
   try {
     const secret = config.secret ?? (await loadOrCreateSecret(config.dataDir));
     const { db, pglite } = await openPglite(join(config.dataDir, 'pgdata'));
-    const demo = await openPglite(join(config.dataDir, 'demo'));
+    const demoDir = join(config.dataDir, 'demo');
     return {
       db,
       pglite,
-      demo: { db: demo.db, pglite: demo.pglite, host: { dataDir: join(config.dataDir, 'demo') } },
+      demo: { open: () => openPglite(demoDir), host: { dataDir: demoDir } },
       secret,
       release: async () => {
-        await demo.db.close();
         await db.close();
         await unlock();
       },
@@ -93,19 +95,52 @@ export async function openDatabase(
   }
 }
 
-/** Builds the demo dataset on first start (or rebuilds it, forced) and (re)grants its reader, every start. */
+const DEMO_MARKER = 'ferry-demo.json';
+
+/**
+ * Builds the demo dataset on first start (or rebuilds it, forced) and grants its
+ * reader. On the embedded database the demo folder is opened only to build it (a
+ * marker file records the built version), so Ferry's process holds no demo
+ * instance in memory: the demo process opens it.
+ */
 export async function prepareDemo(
   demo: DemoDatabase,
   rows: number,
   log: Logger,
   force = false,
 ): Promise<{ built: boolean; ms: number }> {
-  if (!force && !(await readDemoState(demo.db)))
+  if (demo.open && demo.host?.dataDir) {
+    const marker = join(demo.host.dataDir, DEMO_MARKER);
+    const recorded = await readFile(marker, 'utf8').then(
+      (t) => JSON.parse(t) as { version?: number },
+      () => null,
+    );
+    if (!force && recorded?.version === DEMO_VERSION) return { built: false, ms: 0 };
+    const opened = await demo.open();
+    try {
+      const built = await buildAndGrant({ ...demo, db: opened.db }, opened.db, rows, log, force);
+      await writeFile(marker, JSON.stringify({ version: DEMO_VERSION, rows }));
+      return built;
+    } finally {
+      await opened.db.close();
+    }
+  }
+  return buildAndGrant(demo, demo.db!, rows, log, force);
+}
+
+async function buildAndGrant(
+  demo: DemoDatabase,
+  db: Db,
+  rows: number,
+  log: Logger,
+  force: boolean,
+): Promise<{ built: boolean; ms: number }> {
+  if (!force && !(await readDemoState(db)))
     log.info({ rows }, 'building the demo dataset (first start only)');
-  const built = await ensureDemoData(demo.db, { rows, force });
+  const built = await ensureDemoData(db, { rows, force });
   if (built.built) log.info({ ms: built.ms }, 'demo dataset ready');
   try {
-    await demo.db.exec(
+    await db.exec(
       demo.reader ? postgresDemoReaderSql(demo.reader.role, demo.reader.password) : embeddedDemoReaderSql(),
     );
   } catch (err) {
@@ -134,8 +169,6 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
     const result = await migrate(database.db);
     if (result.applied.length > 0) log.info({ applied: result.applied }, 'database migrated');
     await prepareDemo(database.demo, config.demoRows, log);
-    // The demo process opens the demo folder next; two PGlite instances must never share it.
-    if (database.demo.host?.dataDir) await database.demo.db.close();
     const queue = createQueue({
       roles,
       log,
