@@ -190,16 +190,7 @@ export async function previewSavedReport(
 ): Promise<PreviewResult> {
   const row = await loadReport(deps, actor.tenantId, id);
   const def = { connectionId: row.connection_id, sql: row.sql, spec: row.spec, parameters: row.parameters };
-  return runPreview(
-    await prepareReportQuery(
-      deps,
-      actor.tenantId,
-      def,
-      options.parameters ?? {},
-      contextFor(deps, options.timezone),
-    ),
-    options.limit ?? 100,
-  );
+  return previewUnsavedReport(deps, actor, def, options);
 }
 
 export async function previewUnsavedReport(
