@@ -268,6 +268,11 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
     log.info({ rows: result.rows, bytes: result.bytes }, 'run succeeded');
   } catch (err) {
     const reason = controller.signal.aborted ? controller.signal.reason : err;
+    // The partial file goes before the run is seen as finished (S10: a cancelled run leaves nothing).
+    if (writer) {
+      await writer.abort();
+      writer = undefined;
+    }
     await recordFailure(deps, run, attemptId, job.attempt, reason);
   } finally {
     clearInterval(beat);
