@@ -52,6 +52,12 @@ export interface Config {
   maxRunSeconds: number;
   /** A running attempt silent for this long is declared lost and retried (S9). */
   runLeaseSeconds: number;
+  /** Runs of one tenant that may execute at once across all workers (S11). */
+  tenantConcurrency: number;
+  /** Finished runs are kept this long, then deleted with their files (S13). */
+  runRetentionDays: number;
+  /** How often the scheduler looks for due schedules at most, when none is due sooner. */
+  schedulerIntervalMs: number;
   /** Where export files go: the data directory, or an S3(-compatible) bucket. */
   storage: { kind: 'local' } | ({ kind: 's3' } & S3Config);
 }
@@ -221,6 +227,9 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = proc
     maxRunSeconds: readInt(env, 'FERRY_MAX_RUN_SECONDS', 3_600, 1, 7 * 86_400, problems),
     // At least three heartbeats (every 2 s) fit in a lease.
     runLeaseSeconds: readInt(env, 'FERRY_RUN_LEASE_SECONDS', 30, 6, 3_600, problems),
+    tenantConcurrency: readInt(env, 'FERRY_TENANT_CONCURRENCY', 4, 1, 1_000, problems),
+    runRetentionDays: readInt(env, 'FERRY_RUN_RETENTION_DAYS', 90, 1, 36_500, problems),
+    schedulerIntervalMs: readInt(env, 'FERRY_SCHEDULER_INTERVAL_MS', 1_000, 50, 60_000, problems),
     storage: readStorage(env, problems),
   };
   config.sqliteDir = resolve(cwd, env['FERRY_SQLITE_DIR'] || resolve(config.dataDir, 'sqlite'));

@@ -7,6 +7,7 @@ import type { Db } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPgDb } from '../db/pg.ts';
 import { openPglite } from '../db/pglite.ts';
+import { createMailer } from '../delivery/email.ts';
 import { ensureDemoData, readDemoState } from '../demo/build.ts';
 import { DEMO_VERSION, embeddedDemoReaderSql, postgresDemoReaderSql } from '../demo/dataset.ts';
 import { createLocalStorage } from '../engine/storage/local.ts';
@@ -18,6 +19,7 @@ import type { Logger } from '../lib/log.ts';
 import { createSecretBox } from '../lib/secrets.ts';
 import { createSourceRegistry } from '../modules/connections/sources.ts';
 import type { Deps } from '../modules/deps.ts';
+import { startSchedulerLoop } from '../scheduler/loop.ts';
 import { loadOrCreateSecret, lockDataDir } from './data-dir.ts';
 
 export interface AppContext extends Deps {
@@ -191,15 +193,19 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
         config.storage.kind === 's3'
           ? createS3Storage(config.storage)
           : createLocalStorage(join(config.dataDir, 'artifacts')),
+      mailer: createMailer(config.smtp, log),
     };
     const stopHandlers = roles.has('worker') ? await registerJobHandlers(queue, deps) : () => {};
+    const scheduler = roles.has('scheduler') ? startSchedulerLoop(deps) : null;
     return {
       ...deps,
       roles,
       async close() {
         stopHandlers();
+        await scheduler?.stop();
         await queue.stop();
         await sources.closeAll();
+        deps.mailer.close();
         await database.release();
       },
     };

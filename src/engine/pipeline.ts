@@ -25,6 +25,23 @@ export interface ExportResult {
   rows: number;
   bytes: number;
   sha256: string;
+  /** SHA-256 of the rows' values (when asked for): equal results give equal hashes in any format. */
+  dataSha256?: string;
+}
+
+/** Feeds a batch of values into a hash, each tagged with its type and length so no two results collide by concatenation. */
+export function hashValues(hash: ReturnType<typeof createHash>, batch: Value[][]): void {
+  for (const row of batch) {
+    for (const v of row) {
+      if (v === null || v === undefined) hash.update('\u0000N');
+      else if (typeof v === 'string') hash.update(`\u0000S${v.length}:${v}`);
+      else if (v instanceof Date) hash.update(`\u0000D${v.getTime()}`);
+      else if (Buffer.isBuffer(v)) hash.update(`\u0000X${v.length}:`).update(v);
+      else if (typeof v === 'object') hash.update(`\u0000J${JSON.stringify(v)}`);
+      else hash.update(`\u0000${typeof v}${String(v)}`);
+    }
+    hash.update('\u0000R');
+  }
 }
 
 export interface ExportToStreamOptions {
@@ -37,12 +54,15 @@ export interface ExportToStreamOptions {
   signal: AbortSignal;
   limits: ExportLimits;
   onProgress?: (progress: { rows: number; bytes: number }) => void;
+  /** Also hash the rows' values (for "deliver only when changed"). */
+  hashRows?: boolean;
 }
 
 export async function exportToStream(o: ExportToStreamOptions): Promise<ExportResult> {
   let rows = 0;
   let bytes = 0;
   const hash = createHash('sha256');
+  const dataHash = o.hashRows ? createHash('sha256') : null;
   async function* counted(): AsyncGenerator<Value[][]> {
     for await (const batch of o.rows.batches) {
       rows += batch.length;
@@ -50,6 +70,7 @@ export async function exportToStream(o: ExportToStreamOptions): Promise<ExportRe
         throw new ExportLimitError(
           `The export exceeds the limit of ${o.limits.maxRows.toLocaleString('en')} rows`,
         );
+      if (dataHash) hashValues(dataHash, batch);
       yield batch;
       o.onProgress?.({ rows, bytes });
     }
@@ -84,7 +105,12 @@ export async function exportToStream(o: ExportToStreamOptions): Promise<ExportRe
     throw o.signal.aborted ? (o.signal.reason ?? err) : err;
   }
   o.onProgress?.({ rows, bytes });
-  return { rows, bytes, sha256: hash.digest('hex') };
+  return {
+    rows,
+    bytes,
+    sha256: hash.digest('hex'),
+    ...(dataHash ? { dataSha256: dataHash.digest('hex') } : {}),
+  };
 }
 
 /** The file as the one entry of a zip archive, streamed (yazl; ZIP64 past 4 GB). */

@@ -1,7 +1,11 @@
 import { cleanupArtifacts } from '../modules/artifacts/service.ts';
 import type { Deps } from '../modules/deps.ts';
 import { cleanupIdempotencyKeys } from '../modules/idempotency/service.ts';
-import { executeRunAttempt, type RunJob, recoverLostRuns } from '../modules/runs/execute.ts';
+import { executeRunAttempt, recoverLostRuns } from '../modules/runs/execute.ts';
+import type { RunJob } from '../modules/runs/jobs.ts';
+import { deleteOldRuns } from '../modules/runs/retention.ts';
+import { sendFailureNotice } from '../modules/schedules/notify.ts';
+import type { FailureNotice } from '../modules/schedules/outcomes.ts';
 import { cleanupSessions } from '../modules/sessions/service.ts';
 import type { Queue } from './queue.ts';
 
@@ -10,9 +14,12 @@ export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() 
   await queue.work('sessions.cleanup', async () => ({ deleted: await cleanupSessions(deps) }));
   await queue.work('idempotency.cleanup', async () => ({ deleted: await cleanupIdempotencyKeys(deps) }));
   await queue.work('artifacts.cleanup', async () => ({ deleted: await cleanupArtifacts(deps) }));
+  await queue.work('runs.retention', async () => ({ deleted: await deleteOldRuns(deps) }));
+  await queue.work<FailureNotice>('schedule.failure_notice', (job) => sendFailureNotice(deps, job.data));
   await queue.work<RunJob>('run.execute', (job) => executeRunAttempt(deps, job.data), {
     concurrency: deps.config.workerConcurrency,
     pollingIntervalSeconds: 0.5,
+    groupConcurrency: deps.config.tenantConcurrency,
   });
   const sweep = setInterval(
     () => {

@@ -18,6 +18,16 @@ export interface QueueOptions {
   poolMax?: number;
 }
 
+export interface JobSendOptions {
+  id?: string;
+  startAfter?: Date;
+  singletonKey?: string;
+  /** Higher first. */
+  priority?: number;
+  /** Jobs of one group share a concurrency cap across all workers (the tenant, for runs). */
+  group?: { id: string };
+}
+
 export interface QueueCounts {
   name: string;
   queued: number;
@@ -28,16 +38,13 @@ export interface QueueCounts {
 export interface Queue {
   readonly boss: PgBoss;
   start(): Promise<void>;
-  send(
-    name: JobName,
-    data: object,
-    options?: { id?: string; startAfter?: Date; singletonKey?: string },
-    tx?: Executor,
-  ): Promise<string | null>;
+  send(name: JobName, data: object, options?: JobSendOptions, tx?: Executor): Promise<string | null>;
+  /** Many jobs in one statement, inside the caller's transaction when given. */
+  sendMany(name: JobName, jobs: Array<JobSendOptions & { data: object }>, tx?: Executor): Promise<void>;
   work<T extends object>(
     name: JobName,
     handler: (job: Job<T>) => Promise<unknown>,
-    options?: { concurrency?: number; pollingIntervalSeconds?: number },
+    options?: { concurrency?: number; pollingIntervalSeconds?: number; groupConcurrency?: number },
   ): Promise<void>;
   counts(): Promise<QueueCounts[]>;
   stop(): Promise<void>;
@@ -94,12 +101,18 @@ export function createQueue(options: QueueOptions): Queue {
       const db = tx && 'isTransaction' in tx ? tx.boss : undefined;
       return boss.send(name, data, { ...sendOptions, ...(db ? { db } : {}) });
     },
+    async sendMany(name, jobs, tx) {
+      if (jobs.length === 0) return;
+      const db = tx && 'isTransaction' in tx ? tx.boss : undefined;
+      await boss.insert(name, jobs, db ? { db } : {});
+    },
     async work(name, handler, workOptions = {}) {
       await boss.work(
         name,
         {
           localConcurrency: workOptions.concurrency ?? 1,
           pollingIntervalSeconds: workOptions.pollingIntervalSeconds ?? 2,
+          ...(workOptions.groupConcurrency ? { groupConcurrency: workOptions.groupConcurrency } : {}),
         },
         async (jobs) => {
           for (const job of jobs) await handler(job as never);

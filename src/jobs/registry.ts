@@ -7,6 +7,8 @@ export const jobNames = [
   'idempotency.cleanup',
   'artifacts.cleanup',
   'run.execute',
+  'schedule.failure_notice',
+  'runs.retention',
 ] as const;
 export type JobName = (typeof jobNames)[number];
 
@@ -24,6 +26,9 @@ export const queueSettings: Record<JobName, QueueSettings> = {
   'artifacts.cleanup': { retryLimit: 3, retryDelay: 30, retryBackoff: true },
   // Runs keep their own attempts and backoff (scheduling.md S8): pg-boss must not retry them.
   'run.execute': { retryLimit: 0, expireInSeconds: 86_400, notify: true },
+  // SMTP can be briefly unavailable: retry with backoff for about an hour.
+  'schedule.failure_notice': { retryLimit: 8, retryDelay: 30, retryBackoff: true },
+  'runs.retention': { retryLimit: 3, retryDelay: 60, retryBackoff: true },
 };
 
 /** Maintenance jobs and when they run (cron, UTC). */
@@ -31,4 +36,5 @@ export const maintenanceSchedules: ReadonlyArray<{ name: JobName; cron: string }
   { name: 'sessions.cleanup', cron: '*/15 * * * *' },
   { name: 'idempotency.cleanup', cron: '7 * * * *' },
   { name: 'artifacts.cleanup', cron: '17 * * * *' },
+  { name: 'runs.retention', cron: '37 3 * * *' },
 ];

@@ -1,4 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+
+/** A UUID-shaped id derived from a text: the same text always gives the same id (deterministic job ids). */
+export function stableId(text: string): string {
+  const h = createHash('sha256').update(text).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
 
 /**
  * UUID version 7 (RFC 9562): 48-bit Unix milliseconds, then random bits. Ids sort

@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
+import type { Mailer } from '../delivery/email.ts';
 import type { Storage } from '../engine/storage/storage.ts';
 import type { Queue } from '../jobs/queue.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -17,4 +18,5 @@ export interface Deps {
   config: Readonly<Config>;
   sources: SourceRegistry;
   storage: Storage;
+  mailer: Mailer;
 }

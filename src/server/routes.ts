@@ -5,6 +5,7 @@ import type { Deps } from '../modules/deps.ts';
 import { registerMemberRoutes } from '../modules/members/routes.ts';
 import { registerReportRoutes } from '../modules/reports/routes.ts';
 import { registerRunRoutes } from '../modules/runs/routes.ts';
+import { registerScheduleRoutes } from '../modules/schedules/routes.ts';
 import { registerSessionRoutes } from '../modules/sessions/routes.ts';
 import { registerSetupRoutes } from '../modules/setup/routes.ts';
 import { registerSystemRoutes } from '../modules/system/routes.ts';
@@ -23,4 +24,5 @@ export function registerRoutes(app: App, deps: Deps): void {
   registerConnectionRoutes(app, deps);
   registerReportRoutes(app, deps);
   registerRunRoutes(app, deps);
+  registerScheduleRoutes(app, deps);
 }

@@ -53,6 +53,17 @@ export const resourceFactories: Record<string, Factory> = {
     if (r.status !== 202) throw new Error(`run factory: ${r.status} ${r.text}`);
     return r.body.id;
   },
+  schedule: async (t, tenant) => {
+    const report = await resourceFactories['report']!(t, tenant);
+    const r = await call(t, {
+      method: 'POST',
+      url: '/api/v1/schedules',
+      key: tenant.apiKey,
+      body: { name: 'factory', reportId: report, format: 'csv', cron: '0 9 * * *' },
+    });
+    if (r.status !== 201) throw new Error(`schedule factory: ${r.status} ${r.text}`);
+    return r.body.id;
+  },
   member: async (t, tenant) => {
     const r = await call(t, {
       method: 'POST',

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ExportLimitError } from '../../engine/pipeline.ts';
 import { SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
-import { attemptJobId, classifyFailure, retryDelayMs } from './execute.ts';
+import { classifyFailure, retryDelayMs } from './execute.ts';
 import { renderFileName } from './file-name.ts';
+import { attemptJobId } from './jobs.ts';
 
 describe('S8: which failures retry', () => {
   test('retryable: network, server going away, locks, timeouts; permanent: the query, credentials, limits, the unknown', () => {

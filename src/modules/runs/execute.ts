@@ -1,8 +1,13 @@
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Tx } from '../../db/db.ts';
 import { compressionOf, type ExportFormat, resolveFormat } from '../../engine/formats/registry.ts';
-import { ExportLimitError, exportCopyToStream, exportToStream } from '../../engine/pipeline.ts';
+import {
+  ExportLimitError,
+  type ExportResult,
+  exportCopyToStream,
+  exportToStream,
+} from '../../engine/pipeline.ts';
 import { toSourceError } from '../../engine/sources/postgres.ts';
 import { SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
 import type { ObjectWriter } from '../../engine/storage/storage.ts';
@@ -12,8 +17,10 @@ import { insertArtifact } from '../artifacts/repo.ts';
 import type { Deps } from '../deps.ts';
 import type { ParameterDefinition } from '../reports/parameters.ts';
 import { prepareReportQuery } from '../reports/service.ts';
+import { recordScheduleFailure, recordScheduleSuccess } from '../schedules/outcomes.ts';
 import { effectiveLimits } from '../tenants/service.ts';
 import { DEFAULT_FILE_NAME, renderFileName } from './file-name.ts';
+import { enqueueRunAttempt, type RunJob } from './jobs.ts';
 import {
   claimRun,
   completeRun,
@@ -24,8 +31,10 @@ import {
   heartbeatRun,
   insertAttempt,
   isCancelRequested,
+  lastDeliveredDataChecksum,
   lastSuccessfulRunAt,
   type RunRow,
+  skipRunForCondition,
 } from './repo.ts';
 
 // One attempt of one run, as the `run.execute` job: claim it, stream the report
@@ -36,17 +45,6 @@ export const HEARTBEAT_MS = 2_000;
 const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_CAP_MS = 5 * 60_000;
 export const WORKER_ID = `${hostname()}:${process.pid}`;
-
-export interface RunJob {
-  runId: string;
-  attempt: number;
-}
-
-/** The job id of an attempt: the same run and attempt always give the same id, so an attempt is enqueued once. */
-export function attemptJobId(runId: string, attempt: number): string {
-  const h = createHash('sha256').update(`${runId}:${attempt}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
 
 /** Exponential backoff with full jitter (S8): never zero, capped. */
 export function retryDelayMs(attempt: number): number {
@@ -203,8 +201,10 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
     // PostgreSQL can write the CSV itself when every value's text can be made
     // exactly Ferry's (no bound parameters, known types): several times faster.
     const readLimits = { timeoutMs: limits.maxRunSeconds * 1000, batchSize: 2_000 };
+    // "Deliver only when changed" compares the rows' values, which the COPY path does not see.
+    const hashRows = run.condition === 'changed';
     const copy =
-      format.csv && prepared.source.copyCsv
+      format.csv && prepared.source.copyCsv && !hashRows
         ? await prepared.source.copyCsv(prepared.query, format.csv, controller.signal, readLimits)
         : null;
     const stream = copy
@@ -261,7 +261,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
           }).catch((err: unknown) => {
             throw toSourceError(err);
           })
-        : await exportToStream({ ...common, rows: stream!, encoder: format.encoder });
+        : await exportToStream({ ...common, rows: stream!, encoder: format.encoder, hashRows });
     await writer.commit();
     writer = undefined;
     await publish(deps, run, attemptId, key, compressed.fileName, contentType, result);
@@ -290,16 +290,33 @@ async function publish(
   key: string,
   fileName: string,
   contentType: string,
-  result: { rows: number; bytes: number; sha256: string },
+  result: ExportResult,
 ): Promise<void> {
   const now = deps.clock.now();
   const published = await deps.db.transaction(async (tx) => {
+    const unmet = await unmetCondition(tx, run, result);
+    if (unmet) {
+      // The run did its work; the file is simply not wanted (scheduling issue: conditions).
+      if (
+        await skipRunForCondition(tx, run.id, attemptId, {
+          rows: result.rows,
+          dataChecksum: result.dataSha256,
+          reason: unmet,
+          now,
+        })
+      ) {
+        await finishAttempt(tx, attemptId, 'succeeded', null, now);
+        await recordScheduleSuccess(tx, run.schedule_id);
+        return false;
+      }
+    }
     const ok = await completeRun(tx, run.id, attemptId, {
       rows: result.rows,
       bytes: result.bytes,
       fileName,
       contentType,
       checksum: result.sha256,
+      dataChecksum: result.dataSha256,
       now,
     });
     if (!ok) {
@@ -318,6 +335,7 @@ async function publish(
       return false;
     }
     await finishAttempt(tx, attemptId, 'succeeded', null, now);
+    await recordScheduleSuccess(tx, run.schedule_id);
     await insertArtifact(tx, {
       id: newId(),
       tenantId: run.tenant_id,
@@ -335,6 +353,18 @@ async function publish(
   });
   // A stale or cancelled attempt must not leave a file behind.
   if (!published) await deps.storage.remove(key);
+}
+
+/** Why a finished result is not delivered, or null when its condition holds. */
+async function unmetCondition(tx: Tx, run: RunRow, result: ExportResult): Promise<string | null> {
+  if (run.condition === 'has_rows' && result.rows === 0)
+    return 'Not delivered: the result has no rows (condition: only when there are rows)';
+  if (run.condition === 'changed' && run.schedule_id && result.dataSha256) {
+    const previous = await lastDeliveredDataChecksum(tx, run.schedule_id, run.id);
+    if (previous === result.dataSha256)
+      return 'Not delivered: the rows are the same as in the last delivered run (condition: only when changed)';
+  }
+  return null;
 }
 
 async function recordFailure(
@@ -366,7 +396,7 @@ async function recordFailure(
       await requeue(
         deps,
         tx,
-        run.id,
+        { id: run.id, tenantId: run.tenant_id },
         attemptId,
         attempt,
         { message: failure.message, code: failure.code },
@@ -375,6 +405,7 @@ async function recordFailure(
       return 'retry';
     }
     await endRun(tx, run.id, attemptId, 'failed', { message: failure.message, code: failure.code }, now);
+    await recordScheduleFailure(deps, tx, run);
     return 'failed';
   });
   if (outcome !== 'cancelled')
@@ -385,19 +416,14 @@ async function recordFailure(
 async function requeue(
   deps: Deps,
   tx: Tx,
-  runId: string,
+  run: { id: string; tenantId: string },
   attemptId: string | null,
   attempt: number,
   error: { message: string; code: string },
   now: Date,
 ): Promise<void> {
-  if (await endRun(tx, runId, attemptId, 'queued', error, now)) {
-    await deps.queue.send(
-      'run.execute',
-      { runId, attempt: attempt + 1 },
-      { id: attemptJobId(runId, attempt + 1), startAfter: new Date(now.getTime() + retryDelayMs(attempt)) },
-      tx,
-    );
+  if (await endRun(tx, run.id, attemptId, 'queued', error, now)) {
+    await enqueueRunAttempt(deps, tx, run, attempt + 1, new Date(now.getTime() + retryDelayMs(attempt)));
   }
 }
 
@@ -421,9 +447,18 @@ export async function recoverLostRuns(deps: Deps): Promise<number> {
           now,
         );
       } else if (run.attempts < run.max_attempts) {
-        await requeue(deps, tx, run.id, run.lease_attempt_id, run.attempts, { message, code: 'lost' }, now);
+        await requeue(
+          deps,
+          tx,
+          { id: run.id, tenantId: run.tenant_id },
+          run.lease_attempt_id,
+          run.attempts,
+          { message, code: 'lost' },
+          now,
+        );
       } else {
         await endRun(tx, run.id, run.lease_attempt_id, 'failed', { message, code: 'lost' }, now);
+        await recordScheduleFailure(deps, tx, run);
       }
     });
   }

@@ -51,6 +51,8 @@ export interface RunRow {
   checksum: string | null;
   error: string | null;
   error_code: string | null;
+  condition: 'always' | 'has_rows' | 'changed';
+  data_checksum: string | null;
 }
 
 export async function insertRun(
@@ -69,11 +71,12 @@ export async function insertRun(
     maxAttempts: number;
     createdBy: string | null;
     now: Date;
+    scheduleId?: string | undefined;
   },
 ): Promise<RunRow> {
   const res = await db.query<RunRow>(
-    `INSERT INTO runs (id, tenant_id, report_id, trigger, status, format, format_options, parameters, time_zone, report_snapshot, report_name, max_attempts, created_by, created_at)
-     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
+    `INSERT INTO runs (id, tenant_id, report_id, trigger, status, format, format_options, parameters, time_zone, report_snapshot, report_name, max_attempts, created_by, created_at, schedule_id)
+     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *`,
     [
       r.id,
       r.tenantId,
@@ -88,6 +91,7 @@ export async function insertRun(
       r.maxAttempts,
       r.createdBy,
       r.now,
+      r.scheduleId ?? null,
     ],
   );
   return res.rows[0]!;
@@ -204,11 +208,19 @@ export async function completeRun(
   db: Executor,
   runId: string,
   attemptId: string,
-  result: { rows: number; bytes: number; fileName: string; contentType: string; checksum: string; now: Date },
+  result: {
+    rows: number;
+    bytes: number;
+    fileName: string;
+    contentType: string;
+    checksum: string;
+    dataChecksum?: string | undefined;
+    now: Date;
+  },
 ): Promise<boolean> {
   const r = await db.query(
     `UPDATE runs SET status = 'succeeded', finished_at = $3, row_count = $4, progress_rows = $4, file_size = $5, progress_bytes = $5,
-            file_name = $6, content_type = $7, checksum = $8, lease_attempt_id = NULL
+            file_name = $6, content_type = $7, checksum = $8, data_checksum = $9, lease_attempt_id = NULL
       WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' AND cancel_requested_at IS NULL`,
     [
       runId,
@@ -219,9 +231,40 @@ export async function completeRun(
       result.fileName,
       result.contentType,
       result.checksum,
+      result.dataChecksum ?? null,
     ],
   );
   return r.rowCount > 0;
+}
+
+/** Ends a run whose condition was not met: it ran, but its file is discarded (no artifact). */
+export async function skipRunForCondition(
+  db: Executor,
+  runId: string,
+  attemptId: string,
+  result: { rows: number; dataChecksum?: string | undefined; reason: string; now: Date },
+): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE runs SET status = 'skipped_condition', finished_at = $3, row_count = $4, progress_rows = $4, data_checksum = $5,
+            error = $6, error_code = 'condition', lease_attempt_id = NULL
+      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' AND cancel_requested_at IS NULL`,
+    [runId, attemptId, result.now, result.rows, result.dataChecksum ?? null, result.reason],
+  );
+  return r.rowCount > 0;
+}
+
+/** The data checksum of the schedule's last delivered result ("deliver only when changed"). */
+export async function lastDeliveredDataChecksum(
+  db: Executor,
+  scheduleId: string,
+  exceptRunId: string,
+): Promise<string | null> {
+  const r = await db.query<{ data_checksum: string | null }>(
+    `SELECT data_checksum FROM runs WHERE schedule_id = $1 AND id <> $2 AND status = 'succeeded'
+      ORDER BY finished_at DESC LIMIT 1`,
+    [scheduleId, exceptRunId],
+  );
+  return r.rows[0]?.data_checksum ?? null;
 }
 
 export async function endRun(

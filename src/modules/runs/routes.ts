@@ -22,9 +22,10 @@ import {
 } from './service.ts';
 import { presentStats, runStats } from './stats.ts';
 
-const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+export const literals = <T extends readonly string[]>(values: T) =>
+  Type.Union(values.map((v) => Type.Literal(v)));
 
-const RunSchema = Type.Object(
+export const RunSchema = Type.Object(
   {
     id: Type.String(),
     status: Type.String({ enum: [...runStatuses] }),

@@ -15,8 +15,8 @@ import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
 import { resolveValues } from '../reports/parameters.ts';
 import { getReport } from '../reports/repo.ts';
-import { attemptJobId } from './execute.ts';
 import { DEFAULT_FILE_NAME, FileNameError, renderFileName } from './file-name.ts';
+import { enqueueRunAttempt } from './jobs.ts';
 import { signLink, verifyLink } from './links.ts';
 import { presentRun, type RunView } from './present.ts';
 import {
@@ -38,7 +38,8 @@ export interface ExportRequest {
   timezone?: string | undefined;
 }
 
-function checkFormat(format: ExportFormat, options: Record<string, unknown>): void {
+/** Checks a format and its options as a run would use them; Invalid names the option at fault. */
+export function checkFormat(format: ExportFormat, options: Record<string, unknown>): void {
   try {
     resolveFormat(format, options);
     compressionOf(options);
@@ -108,7 +109,7 @@ export async function createExport(
       now,
     });
     // Enqueued in the same transaction as the run: both exist or neither.
-    await deps.queue.send('run.execute', { runId: id, attempt: 1 }, { id: attemptJobId(id, 1) }, tx);
+    await enqueueRunAttempt(deps, tx, { id, tenantId: actor.tenantId }, 1);
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'run.created',
       targetType: 'run',
@@ -193,12 +194,7 @@ export async function retryRun(
       if (!current) throw new NotFound('Run');
       throw new Conflict(`The run is ${current.status}; only a failed run can be retried`);
     }
-    await deps.queue.send(
-      'run.execute',
-      { runId: id, attempt: updated.attempts + 1 },
-      { id: attemptJobId(id, updated.attempts + 1) },
-      tx,
-    );
+    await enqueueRunAttempt(deps, tx, { id, tenantId: actor.tenantId }, updated.attempts + 1);
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'run.retried',
       targetType: 'run',

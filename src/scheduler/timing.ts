@@ -1,0 +1,50 @@
+import { compileCalendar } from './calendar.ts';
+import { type BusinessDays, type CompiledTiming, compileTiming, type DayRule } from './occurrences.ts';
+
+// A schedule row's timing, compiled once per distinct definition: a tick over
+// 10,000 schedules that share a few cron expressions parses each only once.
+
+export interface TimingDefinition {
+  cron: string;
+  time_zone: string;
+  calendar: { country: string; region?: string | undefined } | null;
+  day_rule: DayRule | null;
+}
+
+const cache = new Map<string, CompiledTiming>();
+const CACHE_LIMIT = 10_000;
+
+export function businessDaysOf(calendar: TimingDefinition['calendar']): BusinessDays | null {
+  if (!calendar) return null;
+  const compiled = compileCalendar(calendar);
+  return {
+    label: `${calendar.country}${calendar.region ? `-${calendar.region}` : ''} public holidays and weekends`,
+    isBusinessDay: (y, m, d) => compiled.isBusinessDay(y, m, d),
+    lastBusinessDayOfMonth: (y, m) => compiled.lastBusinessDayOfMonth(y, m),
+  };
+}
+
+/** Compiles and checks a definition (S14) as of `now`; throws TimingError or Invalid naming the field. */
+export function compileDefinition(def: TimingDefinition, now: Date): CompiledTiming {
+  return compileTiming(
+    {
+      cron: def.cron,
+      timeZone: def.time_zone,
+      businessDays: businessDaysOf(def.calendar),
+      dayRule: def.day_rule,
+    },
+    now,
+  );
+}
+
+/** For the scheduler: the definition was checked when it was saved. */
+export function compileScheduleTiming(def: TimingDefinition): CompiledTiming {
+  const key = JSON.stringify([def.cron, def.time_zone, def.calendar, def.day_rule]);
+  let compiled = cache.get(key);
+  if (!compiled) {
+    compiled = compileDefinition(def, new Date(0));
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(key, compiled);
+  }
+  return compiled;
+}
