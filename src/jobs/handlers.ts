@@ -19,7 +19,6 @@ export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() 
   await queue.work<RunJob>('run.execute', (job) => executeRunAttempt(deps, job.data), {
     concurrency: deps.config.workerConcurrency,
     pollingIntervalSeconds: 0.5,
-    groupConcurrency: deps.config.tenantConcurrency,
   });
   const sweep = setInterval(
     () => {

@@ -60,7 +60,10 @@ export function createQueue(options: QueueOptions): Queue {
     // Ferry keeps its own run history; pg-boss only needs recent jobs.
     persistWarnings: false,
     // Workers wake on NOTIFY for queues that ask for it, instead of waiting for a poll.
-    useListenNotify: true,
+    // Not on PGlite: there a notification delivered while a Ferry transaction
+    // held the only connection deadlocked the worker (seen with back-to-back
+    // runs); PGlite workers poll every 0.5 s instead.
+    useListenNotify: !options.pglite,
   };
   let boss: PgBoss;
   if (options.pglite) {

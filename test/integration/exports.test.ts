@@ -217,7 +217,7 @@ for (const backend of backends()) {
       assert.ok(logged.body.downloads.some((d: { via: string }) => d.via === 'link'));
     });
 
-    test('a bad query fails at once with the database message; retry starts a new attempt', async () => {
+    test('S8, S12: a bad query fails at once (no retry) with the database message; retry starts a new attempt of the same run', async () => {
       const bad = await call(t, {
         method: 'POST',
         url: '/api/v1/reports',
@@ -260,7 +260,7 @@ for (const backend of backends()) {
       );
     });
 
-    test('cancel while running stops the worker, ends the run cancelled and leaves no file', async () => {
+    test('S10: cancel while running stops the worker, ends the run cancelled and leaves no file', async () => {
       const connectionId = (await call(t, { url: `/api/v1/reports/${reportId}`, key: owner.apiKey })).body
         .connectionId;
       const slow = await call(t, {

@@ -296,7 +296,7 @@ if (process.env['TEST_DATABASE_URL']) {
         const schedules = await client.query('SELECT name FROM pgboss.schedule ORDER BY name');
         assert.deepEqual(
           schedules.rows.map((r) => r.name),
-          ['artifacts.cleanup', 'idempotency.cleanup', 'sessions.cleanup'],
+          ['artifacts.cleanup', 'idempotency.cleanup', 'runs.retention', 'sessions.cleanup'],
         );
       } finally {
         await client.end();

@@ -20,10 +20,11 @@ import { prepareReportQuery } from '../reports/service.ts';
 import { recordScheduleFailure, recordScheduleSuccess } from '../schedules/outcomes.ts';
 import { effectiveLimits } from '../tenants/service.ts';
 import { DEFAULT_FILE_NAME, renderFileName } from './file-name.ts';
-import { enqueueRunAttempt, type RunJob } from './jobs.ts';
+import { deferRunAttempt, enqueueRunAttempt, type RunJob } from './jobs.ts';
 import {
   claimRun,
   completeRun,
+  countRunningRuns,
   endRun,
   findLostRuns,
   finishAttempt,
@@ -33,6 +34,7 @@ import {
   isCancelRequested,
   lastDeliveredDataChecksum,
   lastSuccessfulRunAt,
+  lockTenantRunSlots,
   type RunRow,
   skipRunForCondition,
 } from './repo.ts';
@@ -134,6 +136,12 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
   const attemptId = newId();
   const started = deps.clock.now();
   const run = await deps.db.transaction(async (tx) => {
+    // S11: a tenant at its cap of running runs waits; its job comes back shortly, behind other tenants' work.
+    const tenantId = await lockTenantRunSlots(tx, job.runId);
+    if (tenantId && (await countRunningRuns(tx, tenantId)) >= deps.config.tenantConcurrency) {
+      await deferRunAttempt(deps, tx, { id: job.runId, tenantId }, job);
+      return undefined;
+    }
     const claimed = await claimRun(tx, job.runId, job.attempt, attemptId, started);
     if (claimed)
       await insertAttempt(tx, {

@@ -1,17 +1,22 @@
+import { randomInt } from 'node:crypto';
 import type { Executor } from '../../db/db.ts';
 import type { JobSendOptions } from '../../jobs/queue.ts';
 import { stableId } from '../../lib/ids.ts';
 import type { Deps } from '../deps.ts';
 
 // How a run's attempt becomes a `run.execute` job. Fairness (scheduling.md S11)
-// comes from two things pg-boss does for us: jobs of one tenant form a group
-// whose concurrency is capped across all workers, and a job's priority is minus
-// the number of runs its tenant already has waiting, so workers take tenants in
-// turn instead of draining one tenant's backlog first.
+// comes from two things: a job's priority is minus the number of runs its
+// tenant already has waiting, so workers take tenants in turn instead of
+// draining one tenant's backlog first; and a worker that picks up a run of a
+// tenant already at its cap of running runs puts it back for a moment.
+// (pg-boss 12's own group concurrency was tried first: on PGlite the next job
+// of a capped group stalled mid-run, so the cap is Ferry's, checked at claim.)
 
 export interface RunJob {
   runId: string;
   attempt: number;
+  /** How often this attempt was put back because its tenant was at its cap (S11). */
+  deferrals?: number;
 }
 
 /** The job id of an attempt: the same run and attempt always give the same id, so an attempt is enqueued once. */
@@ -24,14 +29,36 @@ export function runJob(
   attempt: number,
   waitingAhead: number,
   startAfter?: Date,
+  deferrals = 0,
 ): JobSendOptions & { data: RunJob } {
   return {
-    id: attemptJobId(run.id, attempt),
-    data: { runId: run.id, attempt },
+    id:
+      deferrals === 0
+        ? attemptJobId(run.id, attempt)
+        : stableId(`${run.id}:${attempt}:deferred:${deferrals}`),
+    data: deferrals === 0 ? { runId: run.id, attempt } : { runId: run.id, attempt, deferrals },
     priority: -Math.min(waitingAhead, 1_000_000),
-    group: { id: run.tenantId },
     ...(startAfter ? { startAfter } : {}),
   };
+}
+
+/** Puts an attempt back for a moment because its tenant is at its concurrency cap (S11). */
+export async function deferRunAttempt(
+  deps: Pick<Deps, 'queue'>,
+  tx: Executor,
+  run: { id: string; tenantId: string },
+  job: RunJob,
+): Promise<void> {
+  const waiting = await waitingRunsByTenant(tx, [run.tenantId], [run.id]);
+  const delay = 500 + randomInt(0, 1_000);
+  const { data, ...options } = runJob(
+    run,
+    job.attempt,
+    waiting.get(run.tenantId) ?? 0,
+    new Date(Date.now() + delay),
+    (job.deferrals ?? 0) + 1,
+  );
+  await deps.queue.send('run.execute', data, options, tx);
 }
 
 /** Queued runs per tenant, not counting the given runs (those being enqueued now). */

@@ -146,6 +146,28 @@ export async function listRuns(
   return r.rows;
 }
 
+/**
+ * Serialises claims of one tenant's runs (a transaction-scoped advisory lock),
+ * so the running count a claim sees cannot change under it. Returns the run's
+ * tenant, or null when the run is gone.
+ */
+export async function lockTenantRunSlots(db: Executor, runId: string): Promise<string | null> {
+  const r = await db.query<{ tenant_id: string }>(
+    `SELECT tenant_id, pg_advisory_xact_lock(hashtextextended('ferry.run-slots:' || tenant_id::text, 0))
+       FROM runs WHERE id = $1 AND status = 'queued'`,
+    [runId],
+  );
+  return r.rows[0]?.tenant_id ?? null;
+}
+
+export async function countRunningRuns(db: Executor, tenantId: string): Promise<number> {
+  const r = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM runs WHERE tenant_id = $1 AND status = 'running'`,
+    [tenantId],
+  );
+  return r.rows[0]!.n;
+}
+
 /** Takes a queued run for one attempt; null when another worker took it or the job is stale. */
 export async function claimRun(
   db: Executor,

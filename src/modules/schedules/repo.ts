@@ -213,10 +213,11 @@ export async function lastRuns(
 
 /** Whether the schedule has a queued or running run (S2). */
 export async function hasActiveRun(db: Executor, scheduleId: string): Promise<boolean> {
-  const r = await db.query(`SELECT 1 FROM runs WHERE schedule_id = $1 AND status IN ('queued', 'running')`, [
-    scheduleId,
-  ]);
-  return r.rowCount > 0;
+  const r = await db.query(
+    `SELECT 1 FROM runs WHERE schedule_id = $1 AND status IN ('queued', 'running') LIMIT 1`,
+    [scheduleId],
+  );
+  return r.rows.length > 0;
 }
 
 /** The database's clock (scheduling.md S4): every process agrees on it, whatever its host clock says. */

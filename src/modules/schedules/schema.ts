@@ -76,10 +76,7 @@ const definition = {
 };
 
 export const ScheduleCreateBody = Type.Object(definition, { additionalProperties: false });
-export const SchedulePatchBody = Type.Partial(Type.Object(definition), {
-  additionalProperties: false,
-  minProperties: 1,
-});
+export const SchedulePatchBody = Type.Partial(Type.Object(definition), { additionalProperties: false });
 
 export const ScheduleSchema = Type.Object(
   {
