@@ -24,8 +24,6 @@ export interface JobSendOptions {
   singletonKey?: string;
   /** Higher first. */
   priority?: number;
-  /** Jobs of one group share a concurrency cap across all workers (the tenant, for runs). */
-  group?: { id: string };
 }
 
 export interface QueueCounts {
@@ -44,7 +42,7 @@ export interface Queue {
   work<T extends object>(
     name: JobName,
     handler: (job: Job<T>) => Promise<unknown>,
-    options?: { concurrency?: number; pollingIntervalSeconds?: number; groupConcurrency?: number },
+    options?: { concurrency?: number; pollingIntervalSeconds?: number },
   ): Promise<void>;
   counts(): Promise<QueueCounts[]>;
   stop(): Promise<void>;
@@ -115,7 +113,9 @@ export function createQueue(options: QueueOptions): Queue {
         {
           localConcurrency: workOptions.concurrency ?? 1,
           pollingIntervalSeconds: workOptions.pollingIntervalSeconds ?? 2,
-          ...(workOptions.groupConcurrency ? { groupConcurrency: workOptions.groupConcurrency } : {}),
+          // NOTIFY wakes workers for new jobs, but not for jobs whose start time arrives
+          // later (retries after backoff, runs put back by the tenant cap): poll for those.
+          notifyPollingIntervalSeconds: Math.max(1, workOptions.pollingIntervalSeconds ?? 2),
         },
         async (jobs) => {
           for (const job of jobs) await handler(job as never);
