@@ -166,6 +166,40 @@ for (const backend of backends()) {
       );
     });
 
+    test('S3: through the scheduler, Berlin 02:30 fires once on the fall-back night; New York 02:00 fires at 03:00 EDT on the spring-forward night', async () => {
+      await setDatabaseNow(t.ctx.db, '2026-10-24T12:00:00Z');
+      const s = (await create({ cron: '30 2 * * *', timezone: 'Europe/Berlin', name: 'S3 Berlin' })).body;
+      // Tick through the fall-back night every 15 minutes, as a live scheduler would see it.
+      for (
+        let at = Date.parse('2026-10-24T23:00:00Z');
+        at <= Date.parse('2026-10-25T03:00:00Z');
+        at += 15 * 60_000
+      ) {
+        await setDatabaseNow(t.ctx.db, new Date(at));
+        await tick(t);
+        const active = await scheduleRuns(t, owner.apiKey, s.id);
+        for (const r of active.filter((x) => x.status === 'queued'))
+          await post(`/api/v1/runs/${r.id}/cancel`);
+      }
+      const runs = await scheduleRuns(t, owner.apiKey, s.id);
+      assert.deepEqual(
+        runs.map((r) => r.scheduledFor),
+        ['2026-10-25T00:30:00.000Z'],
+        'once, at 02:30 CEST; not again at 02:30 CET (01:30Z)',
+      );
+      await setDatabaseNow(t.ctx.db, '2026-03-07T12:00:00Z');
+      const ny = (await create({ cron: '0 2 * * *', timezone: 'America/New_York', name: 'S3 NY' })).body;
+      assert.equal(ny.nextRunAt, '2026-03-08T07:00:00.000Z', '02:00 does not exist on 8 March: 03:00 EDT');
+      await setDatabaseNow(t.ctx.db, '2026-03-08T07:00:02Z');
+      await tick(t);
+      const nyRuns = await scheduleRuns(t, owner.apiKey, ny.id);
+      assert.deepEqual(
+        nyRuns.map((r) => r.scheduledFor),
+        ['2026-03-08T07:00:00.000Z'],
+      );
+      assert.equal((await get(ny.id)).nextRunAt, '2026-03-09T06:00:00.000Z');
+    });
+
     test('S1: after downtime, latest runs the most recent occurrence once and records each earlier one skipped_missed', async () => {
       await setDatabaseNow(t.ctx.db, '2026-06-01T00:10:00Z');
       const s = (await create({ cron: '0 * * * *', name: 'S1 latest' })).body;
