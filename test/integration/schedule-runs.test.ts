@@ -151,10 +151,10 @@ for (const backend of backends()) {
     });
 
     test("S11: one tenant's backlog does not hold back another tenant's run", async () => {
-      const slowSql = 'SELECT g, md5(g::text) AS h FROM generate_series(1, 150000) AS g';
+      const slowSql = 'SELECT g, md5(g::text) AS h FROM generate_series(1, 250000) AS g';
       const slow = await report(slowSql);
       const backlog: string[] = [];
-      for (let i = 0; i < 8; i++) {
+      for (let i = 0; i < 6; i++) {
         const r = await call(t, {
           method: 'POST',
           url: '/api/v1/exports',

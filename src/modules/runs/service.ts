@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Tx } from '../../db/db.ts';
 import {
   compressionOf,
   type ExportFormat,
@@ -14,7 +15,7 @@ import { recordAudit } from '../audit/service.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
 import { resolveValues } from '../reports/parameters.ts';
-import { getReport } from '../reports/repo.ts';
+import { getReport, type ReportRow } from '../reports/repo.ts';
 import { DEFAULT_FILE_NAME, FileNameError, renderFileName } from './file-name.ts';
 import { enqueueRunAttempt } from './jobs.ts';
 import { signLink, verifyLink } from './links.ts';
@@ -26,6 +27,7 @@ import {
   listAttempts,
   listRuns,
   type RunFilter,
+  type RunRow,
   requestCancel,
   requeueFailedRun,
 } from './repo.ts';
@@ -88,28 +90,17 @@ export async function createExport(
   const id = newId();
   const now = deps.clock.now();
   const run = await deps.db.transaction(async (tx) => {
-    const created = await insertRun(tx, {
+    const created = await insertQueuedRun(deps, tx, report, {
       id,
       tenantId: actor.tenantId,
-      reportId: report.id,
       trigger,
       format: request.format,
       formatOptions,
       parameters,
       timeZone,
-      snapshot: {
-        connectionId: report.connection_id,
-        sql: report.sql,
-        spec: report.spec,
-        parameters: report.parameters,
-      },
-      reportName: report.name,
-      maxAttempts: 3,
       createdBy: actor.userId,
       now,
     });
-    // Enqueued in the same transaction as the run: both exist or neither.
-    await enqueueRunAttempt(deps, tx, { id, tenantId: actor.tenantId }, 1);
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'run.created',
       targetType: 'run',
@@ -119,6 +110,40 @@ export async function createExport(
     return created;
   });
   return presentRun(run);
+}
+
+/** A queued run of a report (snapshotted as it is now) and its first job, in the caller's transaction: both exist or neither. */
+export async function insertQueuedRun(
+  deps: Deps,
+  tx: Tx,
+  report: ReportRow,
+  r: {
+    id: string;
+    tenantId: string;
+    trigger: 'api' | 'manual';
+    format: string;
+    formatOptions: Record<string, unknown>;
+    parameters: Record<string, unknown>;
+    timeZone: string;
+    createdBy: string | null;
+    now: Date;
+    scheduleId?: string;
+  },
+): Promise<RunRow> {
+  const created = await insertRun(tx, {
+    ...r,
+    reportId: report.id,
+    snapshot: {
+      connectionId: report.connection_id,
+      sql: report.sql,
+      spec: report.spec,
+      parameters: report.parameters,
+    },
+    reportName: report.name,
+    maxAttempts: 3,
+  });
+  await enqueueRunAttempt(deps, tx, { id: r.id, tenantId: r.tenantId }, 1);
+  return created;
 }
 
 async function loadRun(deps: Deps, tenantId: string, id: string) {

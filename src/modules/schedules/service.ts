@@ -12,10 +12,8 @@ import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
 import { resolveValues } from '../reports/parameters.ts';
 import { getReport } from '../reports/repo.ts';
-import { enqueueRunAttempt } from '../runs/jobs.ts';
 import { presentRun, type RunView } from '../runs/present.ts';
-import { insertRun } from '../runs/repo.ts';
-import { checkFormat } from '../runs/service.ts';
+import { checkFormat, insertQueuedRun } from '../runs/service.ts';
 import { presentSchedule, type ScheduleView } from './present.ts';
 import {
   databaseNow,
@@ -337,28 +335,18 @@ export async function runScheduleNow(
     const report = await getReport(tx, actor.tenantId, schedule.report_id);
     if (!report) throw new NotFound('Report');
     const runId = newId();
-    const created = await insertRun(tx, {
+    const created = await insertQueuedRun(deps, tx, report, {
       id: runId,
       tenantId: actor.tenantId,
-      reportId: report.id,
       scheduleId: id,
       trigger: 'manual',
       format: schedule.format,
       formatOptions: schedule.format_options,
       parameters: schedule.parameters,
       timeZone: schedule.time_zone,
-      snapshot: {
-        connectionId: report.connection_id,
-        sql: report.sql,
-        spec: report.spec,
-        parameters: report.parameters,
-      },
-      reportName: report.name,
-      maxAttempts: 3,
       createdBy: actor.userId,
       now,
     });
-    await enqueueRunAttempt(deps, tx, { id: runId, tenantId: actor.tenantId }, 1);
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'schedule.run_now',
       targetType: 'schedule',
