@@ -108,6 +108,24 @@ for (const backend of backends()) {
       assert.equal(nextDay.status, 'succeeded', 'a new day is a new result');
     });
 
+    test("relative-date parameters are evaluated at the occurrence, in the schedule's zone", async () => {
+      await setDatabaseNow(t.ctx.db, '2026-07-10T00:10:00Z');
+      const s = await schedule({
+        reportId: await report('SELECT {{day}}::date AS day, {{month}}::date AS month_start', owner.apiKey, [
+          { name: 'day', type: 'date', default: 'today' },
+          { name: 'month', type: 'date', default: 'start_of_last_month' },
+        ]),
+        cron: '0 1 1 * *',
+        timezone: 'Pacific/Auckland',
+      });
+      // 1 August 01:00 in Auckland is 31 July 13:00 UTC: the schedule's "today" is already August.
+      assert.equal(s.nextRunAt, '2026-07-31T13:00:00.000Z');
+      const run = await fire(s.id, '2026-07-31T13:00:01Z');
+      assert.equal(run.status, 'succeeded', run.error);
+      const file = await call(t, { url: `/api/v1/runs/${run.id}/download`, key: owner.apiKey });
+      assert.match(file.text, /2026-08-01,2026-07-01/);
+    });
+
     test('failures: the owner and extra addresses are e-mailed; after N failures in a row the schedule pauses and says so', async () => {
       await setDatabaseNow(t.ctx.db, '2026-07-04T00:10:00Z');
       const s = await schedule({
