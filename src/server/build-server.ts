@@ -156,7 +156,7 @@ export async function buildServer(deps: Deps): Promise<App> {
     app.swagger(),
   );
 
-  registerMetrics(app, deps.queue, deps.log);
+  registerMetrics(app, deps.queue, deps.log, deps.db);
   registerRoutes(app, deps);
   return app;
 }

@@ -46,6 +46,8 @@ for (const backend of backends()) {
       const metrics = await (await fetch(`${address}/metrics`)).text();
       assert.match(metrics, /ferry_http_request_duration_seconds_bucket\{[^}]*route="\/api\/v1\/me"/);
       assert.match(metrics, /ferry_queue_jobs\{queue="sessions.cleanup",state="queued"\} 0/);
+      assert.match(metrics, /ferry_schedules_overdue 0/);
+      assert.match(metrics, /ferry_runs_active\{status="running"\} 0/);
       assert.ok(!metrics.includes(owner.tenantId), 'ids must not become metric labels');
     });
 

@@ -1,10 +1,11 @@
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Db } from '../../db/db.ts';
 import type { Queue } from '../../jobs/queue.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { App } from '../types.ts';
 
 /** Prometheus metrics on a registry owned by this server (no process-wide singleton). */
-export function registerMetrics(app: App, queue: Queue, log: Logger): Registry {
+export function registerMetrics(app: App, queue: Queue, log: Logger, db: Db): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ferry_' });
   const duration = new Histogram({
@@ -29,6 +30,41 @@ export function registerMetrics(app: App, queue: Queue, log: Logger): Registry {
         }
       } catch (err) {
         log.warn({ err }, 'could not read queue sizes for /metrics');
+      }
+    },
+  });
+
+  // Read from the database, so any API process reports the whole installation's scheduler and runs.
+  new Gauge({
+    name: 'ferry_schedules_overdue',
+    help: 'Active schedules whose next run is more than 60 s late by the database clock (a stalled or missing scheduler)',
+    registers: [registry],
+    async collect() {
+      try {
+        const r = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM schedules WHERE active AND next_run_at < ferry_now() - interval '60 seconds'`,
+        );
+        this.set(r.rows[0]!.n);
+      } catch (err) {
+        log.warn({ err }, 'could not count overdue schedules for /metrics');
+      }
+    },
+  });
+  new Gauge({
+    name: 'ferry_runs_active',
+    help: 'Runs queued or running, by status',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      try {
+        const r = await db.query<{ status: string; n: number }>(
+          `SELECT s.status, (SELECT count(*)::int FROM runs WHERE status = s.status) AS n
+             FROM (VALUES ('queued'), ('running')) AS s(status)`,
+        );
+        for (const row of r.rows) this.set({ status: row.status }, row.n);
+      } catch (err) {
+        log.warn({ err }, 'could not count runs for /metrics');
       }
     },
   });
