@@ -97,6 +97,20 @@ for (const backend of backends()) {
       assert.equal(after.body.downloads[0].via, 'api');
     });
 
+    test('progress: a run expects the row count of the last identical successful run, for its percent', async () => {
+      const first = await waitForRun(t, owner.apiKey, (await exportRun({ format: 'ndjson' })).body.id);
+      assert.equal(first.status, 'succeeded');
+      assert.equal(first.progress.percent, 100);
+      const second = await waitForRun(t, owner.apiKey, (await exportRun({ format: 'ndjson' })).body.id);
+      assert.equal(second.progress.expectedRows, first.rowCount);
+      const otherFormat = await waitForRun(
+        t,
+        owner.apiKey,
+        (await exportRun({ format: 'tsv', parameters: { country: 'DE' } })).body.id,
+      );
+      assert.equal(otherFormat.progress.expectedRows, null, 'other parameters or format: unknown');
+    });
+
     test('every format, and gzip, reads back with an independent parser', async () => {
       const results: Record<string, Buffer> = {};
       for (const [format, formatOptions] of [

@@ -4,6 +4,18 @@ import type { AttemptRow, RunRow } from './repo.ts';
 const n = (v: string | null) => (v === null ? null : Number(v));
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
+/**
+ * 100 when done; while running, the share of the rows the last identical run
+ * produced (held below 100 until the run really ends); null when unknown.
+ */
+function percentOf(row: RunRow): number | null {
+  if (row.status === 'succeeded') return 100;
+  if (row.status !== 'running' || row.expected_rows === null) return null;
+  const expected = Number(row.expected_rows);
+  if (expected <= 0) return null;
+  return Math.min(99, Math.floor((Number(row.progress_rows) * 100) / expected));
+}
+
 export function presentRun(
   row: RunRow,
   extra: { attempts?: AttemptRow[]; downloads?: DownloadRow[]; hasFile?: boolean } = {},
@@ -30,7 +42,8 @@ export function presentRun(
     progress: {
       rows: Number(row.progress_rows),
       bytes: Number(row.progress_bytes),
-      percent: row.status === 'succeeded' ? 100 : null,
+      percent: percentOf(row),
+      expectedRows: n(row.expected_rows),
     },
     rowCount: n(row.row_count),
     fileName: row.file_name,

@@ -53,6 +53,7 @@ export interface RunRow {
   error_code: string | null;
   condition: 'always' | 'has_rows' | 'changed';
   data_checksum: string | null;
+  expected_rows: string | null;
 }
 
 export async function insertRun(
@@ -178,7 +179,11 @@ export async function claimRun(
 ): Promise<RunRow | undefined> {
   const r = await db.query<RunRow>(
     `UPDATE runs SET status = 'running', attempts = $2, lease_attempt_id = $3, heartbeat_at = now(), started_at = coalesce(started_at, $4),
-            progress_rows = 0, progress_bytes = 0, error = NULL, error_code = NULL
+            progress_rows = 0, progress_bytes = 0, error = NULL, error_code = NULL,
+            expected_rows = (SELECT p.row_count FROM runs p
+                              WHERE p.report_id = runs.report_id AND p.status = 'succeeded' AND p.id <> runs.id
+                                AND p.format = runs.format AND p.parameters = runs.parameters
+                              ORDER BY p.finished_at DESC LIMIT 1)
       WHERE id = $1 AND status = 'queued' AND attempts = $2 - 1 RETURNING *`,
     [runId, attempt, attemptId, now],
   );

@@ -37,7 +37,10 @@ export const RunSchema = Type.Object(
     progress: Type.Object({
       rows: Type.Integer(),
       bytes: Type.Integer(),
-      percent: Type.Union([Type.Number(), Type.Null()]),
+      percent: Type.Union([Type.Number(), Type.Null()], {
+        description: 'While running: the share of the rows of the last identical successful run (at most 99)',
+      }),
+      expectedRows: Type.Union([Type.Integer(), Type.Null()]),
     }),
   },
   { additionalProperties: true },
