@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { cleanupArtifacts } from '../../src/modules/artifacts/service.ts';
+import { cleanupArtifacts, removeOrphanFiles } from '../../src/modules/artifacts/service.ts';
 import { call, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { waitForRun } from '../helpers/runs.ts';
@@ -106,6 +106,42 @@ for (const backend of backends()) {
       // The cleanup job also tries to abort abandoned multipart uploads; a store that cannot
       // list them (this test server) gets a warning, not a failed job.
       assert.equal(await cleanupArtifacts(t.ctx), 0);
+    });
+
+    test('S5: an object no artifact points at is swept from the bucket; live files and foreign objects stay', async () => {
+      const demo = (await call(t, { url: '/api/v1/connections', key: owner.apiKey })).body.items[0].id;
+      const report = await call(t, {
+        method: 'POST',
+        url: '/api/v1/reports',
+        key: owner.apiKey,
+        body: { name: 'Tiny', connectionId: demo, sql: 'SELECT 1 AS one' },
+      });
+      const run = await waitForRun(
+        t,
+        owner.apiKey,
+        (
+          await call(t, {
+            method: 'POST',
+            url: '/api/v1/exports',
+            key: owner.apiKey,
+            body: { reportId: report.body.id, format: 'csv' },
+          })
+        ).body.id,
+      );
+      assert.equal(run.status, 'succeeded');
+      const orphanKey = `${owner.tenantId}/00000000-0000-4000-8000-000000000000/1/crashed.csv`;
+      await client.send(
+        new PutObjectCommand({ Bucket: s3.bucket, Key: `exports/${orphanKey}`, Body: 'id\n1\n' }),
+      );
+      await client.send(
+        new PutObjectCommand({ Bucket: s3.bucket, Key: 'exports/not-ferry/keep.txt', Body: 'x' }),
+      );
+      // Everything counts as old enough here (age 0): only the artifact rows and the key shape decide.
+      assert.equal(await removeOrphanFiles(t.ctx, -60_000), 1);
+      const keys = (await objects()).map((o) => o.key);
+      assert.ok(!keys.includes(`exports/${orphanKey}`), keys.join());
+      assert.ok(keys.includes('exports/not-ferry/keep.txt'));
+      assert.equal(keys.filter((k) => k.includes(run.id)).length, 1, 'the live file stays');
     });
   });
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -8,7 +8,7 @@ import ExcelJS from 'exceljs';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import yauzl from 'yauzl';
-import { cleanupArtifacts } from '../../src/modules/artifacts/service.ts';
+import { cleanupArtifacts, removeOrphanFiles } from '../../src/modules/artifacts/service.ts';
 import {
   call,
   createTenant,
@@ -370,6 +370,25 @@ for (const backend of backends()) {
         left.join(),
       );
       await rm(fresh);
+    });
+
+    test('S5: a published file no artifact points at (a worker died between publishing and recording it) is swept; live files stay', async () => {
+      const run = await waitForRun(t, owner.apiKey, (await exportRun({ format: 'csv' })).body.id);
+      const root = join(t.ctx.config.dataDir, 'artifacts');
+      const orphanDir = join(root, owner.tenantId, '00000000-0000-4000-8000-000000000000', '1');
+      await mkdir(orphanDir, { recursive: true });
+      const orphan = join(orphanDir, 'crashed.csv');
+      await writeFile(orphan, 'id\n1\n');
+      const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+      await utimes(orphan, twoDaysAgo, twoDaysAgo);
+      // The live file is as old, so only the missing artifact row tells them apart.
+      const live = await t.ctx.db.query<{ key: string }>('SELECT key FROM artifacts WHERE run_id = $1', [
+        run.id,
+      ]);
+      await utimes(join(root, live.rows[0]!.key), twoDaysAgo, twoDaysAgo);
+      assert.equal(await removeOrphanFiles(t.ctx, 86_400_000), 1);
+      await assert.rejects(stat(orphan));
+      assert.equal((await download(t, owner.apiKey, run.id)).status, 200);
     });
 
     test('per-tenant limits: an instance admin sets them; an export over the row limit fails saying so', async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Storage } from './storage.ts';
 
 // Files in a folder: written under a temporary name, published by rename (atomic
@@ -55,6 +55,24 @@ export function createLocalStorage(root: string): Storage {
     },
     async remove(key) {
       await rm(pathOf(key), { force: true });
+    },
+    async *listCommitted(olderThanMs) {
+      // Keys are <tenant>/<run>/<attempt>/<file>; the temporary folder is not a key.
+      const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch(() => []);
+      let page: string[] = [];
+      for (const entry of entries) {
+        if (!entry.isFile()) continue;
+        const key = relative(base, join(entry.parentPath, entry.name)).split(sep).join('/');
+        if (key.startsWith('.tmp/')) continue;
+        const info = await stat(join(entry.parentPath, entry.name)).catch(() => null);
+        if (!info || Date.now() - info.mtimeMs <= olderThanMs) continue;
+        page.push(key);
+        if (page.length === 500) {
+          yield page;
+          page = [];
+        }
+      }
+      if (page.length > 0) yield page;
     },
     async sweepUnfinished(olderThanMs) {
       const tmpDir = join(base, '.tmp');

@@ -5,6 +5,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   S3Client,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
@@ -90,6 +91,20 @@ export function createS3Storage(o: S3StorageOptions): Storage & { client: S3Clie
         }),
       );
       return r.Body as Readable;
+    },
+    async *listCommitted(olderThanMs) {
+      const cutoff = Date.now() - olderThanMs;
+      let token: string | undefined;
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: o.bucket, Prefix: o.prefix, ContinuationToken: token }),
+        );
+        const keys = (page.Contents ?? [])
+          .filter((c) => c.Key && c.LastModified && c.LastModified.getTime() < cutoff)
+          .map((c) => c.Key!.slice(o.prefix.length));
+        if (keys.length > 0) yield keys;
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
     },
     async sweepUnfinished(olderThanMs) {
       // Multipart uploads a killed worker never completed: their parts cost storage until aborted.

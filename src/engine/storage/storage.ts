@@ -18,4 +18,6 @@ export interface Storage {
   remove(key: string): Promise<void>;
   /** Removes unfinished writes older than the given age (left by a worker that was killed). Returns how many. */
   sweepUnfinished(olderThanMs: number): Promise<number>;
+  /** Keys of committed files last written longer ago than the given age, in pages. */
+  listCommitted(olderThanMs: number): AsyncIterable<string[]>;
 }

@@ -70,6 +70,15 @@ export async function listExpiredArtifacts(db: Executor, now: Date, limit: numbe
   return r.rows;
 }
 
+/** Of the given storage keys, those that a live artifact row points at. */
+export async function liveArtifactKeys(db: Executor, keys: string[]): Promise<Set<string>> {
+  const r = await db.query<{ key: string }>(
+    'SELECT key FROM artifacts WHERE key = ANY($1::text[]) AND deleted_at IS NULL',
+    [keys],
+  );
+  return new Set(r.rows.map((row) => row.key));
+}
+
 export async function markArtifactDeleted(db: Executor, id: string, now: Date): Promise<void> {
   await db.query('UPDATE artifacts SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL', [id, now]);
 }
