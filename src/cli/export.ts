@@ -7,6 +7,7 @@ import { newId } from '../lib/ids.ts';
 import { createLogger } from '../lib/log.ts';
 import { getArtifactForRun } from '../modules/artifacts/repo.ts';
 import { executeRunAttempt } from '../modules/runs/execute.ts';
+import { presentRun } from '../modules/runs/present.ts';
 import { getRunById, insertRun } from '../modules/runs/repo.ts';
 import { UsageError } from './index.ts';
 
@@ -61,10 +62,14 @@ export async function runExport(
     const started = Date.now();
     const progress = setInterval(async () => {
       const r = await getRunById(ctx.db, runId).catch(() => undefined);
-      if (r && tty)
-        process.stderr.write(
-          `\r${r.status}: ${Number(r.progress_rows).toLocaleString('en')} rows, ${(Number(r.progress_bytes) / 1e6).toFixed(1)} MB   `,
-        );
+      if (!r || !tty) return;
+      // A bar when the last identical run tells how many rows to expect; a counter otherwise.
+      const { percent } = presentRun(r).progress;
+      const bar =
+        percent === null ? '' : `[${'#'.repeat(Math.round(percent / 5)).padEnd(20, '-')}] ${percent}% `;
+      process.stderr.write(
+        `\r${r.status}: ${bar}${Number(r.progress_rows).toLocaleString('en')} rows, ${(Number(r.progress_bytes) / 1e6).toFixed(1)} MB   `,
+      );
     }, 500);
     try {
       await executeRunAttempt(ctx, { runId, attempt: 1 });
