@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { relativeToDate, relativeToInstant } from '../modules/reports/relative-dates.ts';
-import { isValidTimeZone, zonedToUtc } from './zoned-time.ts';
+import { isValidTimeZone, localParts, localPartsIn, zonedToUtc } from './zoned-time.ts';
 
 describe('time zones', () => {
   test('local wall time to instant, across DST gaps and overlaps', () => {
@@ -45,4 +45,29 @@ describe('time zones', () => {
       '2025-12-31',
     );
   });
+});
+
+test('localPartsIn gives the same fields as localParts, across DST transitions and odd historic offsets', () => {
+  for (const zone of [
+    'UTC',
+    'Europe/Berlin',
+    'America/New_York',
+    'Australia/Lord_Howe',
+    'Asia/Kathmandu',
+    'Europe/Amsterdam',
+  ]) {
+    const fast = localPartsIn(zone);
+    // Every 7 minutes 13 seconds through two DST-changing days, plus 1937 (Amsterdam's +00:19:32).
+    const ranges: Array<[number, number]> = [
+      [Date.UTC(2026, 2, 28), Date.UTC(2026, 2, 30)],
+      [Date.UTC(2026, 9, 24), Date.UTC(2026, 10, 2)],
+      [Date.UTC(2026, 3, 3), Date.UTC(2026, 3, 6)],
+      [Date.UTC(1937, 6, 1), Date.UTC(1937, 6, 2)],
+    ];
+    for (const [from, to] of ranges)
+      for (let ms = from; ms < to; ms += 433_000 + 17) {
+        const at = new Date(ms);
+        assert.deepEqual(fast(at), localParts(at, zone), `${zone} ${at.toISOString()}`);
+      }
+  }
 });

@@ -55,6 +55,44 @@ export function localParts(instant: Date, timeZone: string): LocalDateTime {
   };
 }
 
+function utcParts(instant: Date): LocalDateTime {
+  return {
+    year: instant.getUTCFullYear(),
+    month: instant.getUTCMonth() + 1,
+    day: instant.getUTCDate(),
+    hour: instant.getUTCHours(),
+    minute: instant.getUTCMinutes(),
+    second: instant.getUTCSeconds(),
+  };
+}
+
+const QUARTER_HOUR = 900_000;
+
+/**
+ * localParts for many instants in one zone (a file's worth of timestamps).
+ * Intl formatting costs microseconds per call; here the zone's offset is looked
+ * up once per quarter hour of time and reused, unless it changes within that
+ * quarter hour (a transition), where every instant is formatted exactly.
+ */
+export function localPartsIn(timeZone: string): (instant: Date) => LocalDateTime {
+  if (timeZone === 'UTC' || timeZone === 'Etc/UTC') return utcParts;
+  const offsets = new Map<number, number | null>();
+  return (instant) => {
+    const ms = instant.getTime();
+    if (!Number.isFinite(ms)) return localParts(instant, timeZone);
+    const bucket = Math.floor(ms / QUARTER_HOUR);
+    let offset = offsets.get(bucket);
+    if (offset === undefined) {
+      const start = offsetMs(new Date(bucket * QUARTER_HOUR), timeZone);
+      const end = offsetMs(new Date(bucket * QUARTER_HOUR + QUARTER_HOUR - 1), timeZone);
+      offset = start === end ? start : null;
+      if (offsets.size >= 50_000) offsets.clear();
+      offsets.set(bucket, offset);
+    }
+    return offset === null ? localParts(instant, timeZone) : utcParts(new Date(ms + offset));
+  };
+}
+
 /** Offset of the zone from UTC at an instant, in milliseconds. */
 export function offsetMs(instant: Date, timeZone: string): number {
   const p = localParts(instant, timeZone);

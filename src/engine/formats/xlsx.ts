@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { PassThrough, type Writable } from 'node:stream';
 import yazl from 'yazl';
-import { localParts } from '../../lib/zoned-time.ts';
+import { type LocalDateTime, localPartsIn } from '../../lib/zoned-time.ts';
 import type { Column, ColumnType, Value } from '../sources/types.ts';
 import { type Encoder, escapeXml } from './text-formats.ts';
 import { textOf } from './values.ts';
@@ -65,7 +65,7 @@ function exactNumber(text: string): boolean {
   return /^-?\d+(\.\d+)?$/.test(text) && digits.length <= 15;
 }
 
-function cell(ref: string, value: Value, type: ColumnType, timeZone: string): string {
+function cell(ref: string, value: Value, type: ColumnType, partsOf: (d: Date) => LocalDateTime): string {
   if (value === null) return '';
   switch (type) {
     case 'integer':
@@ -90,7 +90,7 @@ function cell(ref: string, value: Value, type: ColumnType, timeZone: string): st
     }
     case 'timestamptz': {
       if (!(value instanceof Date)) return inline(ref, textOf(value, type));
-      const p = localParts(value, timeZone);
+      const p = partsOf(value);
       const s = serial(
         p.year,
         p.month,
@@ -181,6 +181,7 @@ export function xlsxEncoder(options: XlsxOptions): Encoder {
     const lastColumn = columnLetter(Math.max(0, columns.length - 1));
     const types = columns.map((c) => c.type);
     const letters = columns.map((_, i) => columnLetter(i));
+    const partsOf = localPartsIn(options.timeZone);
     const names: string[] = [];
     const lastRows: number[] = [];
     let colsXml = '';
@@ -224,7 +225,7 @@ export function xlsxEncoder(options: XlsxOptions): Encoder {
           rowInSheet++;
           out += `<row r="${rowInSheet}">`;
           for (let i = 0; i < row.length; i++)
-            out += cell(letters[i]! + rowInSheet, row[i]!, types[i]!, options.timeZone);
+            out += cell(letters[i]! + rowInSheet, row[i]!, types[i]!, partsOf);
           out += '</row>';
         }
         await write(sheet!, out);
