@@ -385,6 +385,30 @@ for (const backend of backends()) {
       assert.equal(list.body.items.length, 0);
     });
 
+    test('a report with schedules cannot be deleted until its schedules are (409 naming them)', async () => {
+      const used = await call(t, {
+        method: 'POST',
+        url: '/api/v1/templates/customer-list/use',
+        key: owner.apiKey,
+        body: {},
+      });
+      const s = (await create({ cron: '0 9 * * *', name: 'keeps the report', reportId: used.body.id })).body;
+      const refused = await call(t, {
+        method: 'DELETE',
+        url: `/api/v1/reports/${used.body.id}`,
+        key: owner.apiKey,
+      });
+      assert.equal(refused.status, 409, refused.text);
+      assert.match(refused.body.detail, /"keeps the report"/);
+      await call(t, { method: 'DELETE', url: `/api/v1/schedules/${s.id}`, key: owner.apiKey });
+      const deleted = await call(t, {
+        method: 'DELETE',
+        url: `/api/v1/reports/${used.body.id}`,
+        key: owner.apiKey,
+      });
+      assert.equal(deleted.status, 204);
+    });
+
     test('delete: the schedule goes, its run history stays', async () => {
       await setDatabaseNow(t.ctx.db, '2026-06-08T00:10:00Z');
       const s = (await create({ cron: '0 * * * *', name: 'to delete' })).body;

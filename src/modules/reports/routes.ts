@@ -127,9 +127,9 @@ export function registerReportRoutes(app: App, deps: Deps): void {
       config: { ...write, resource: 'report' },
       schema: {
         tags: ['reports'],
-        summary: 'Delete a report',
+        summary: 'Delete a report (409 while schedules use it)',
         params: IdParams,
-        response: { 204: Type.Null(), 404: ProblemSchema, ...authErrors },
+        response: { 204: Type.Null(), 404: ProblemSchema, 409: ProblemSchema, ...authErrors },
       },
     },
     async (request, reply) => {

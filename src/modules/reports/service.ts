@@ -5,7 +5,7 @@ import {
   stripTrailingSemicolons,
 } from '../../engine/sources/sql-text.ts';
 import { type BoundQuery, type Column, type Source, SourceQueryError } from '../../engine/sources/types.ts';
-import { Invalid, NotFound } from '../../lib/errors.ts';
+import { Conflict, Invalid, NotFound } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
 import { isValidTimeZone } from '../../lib/zoned-time.ts';
@@ -309,7 +309,20 @@ export async function deleteTenantReport(
 ): Promise<void> {
   await deps.db.transaction(async (tx) => {
     const current = await getReport(tx, actor.tenantId, id);
-    if (!current || !(await deleteReport(tx, actor.tenantId, id))) throw new NotFound('Report');
+    if (!current) throw new NotFound('Report');
+    // Schedules would go with the report (a cascade): make the user delete them on purpose.
+    const schedules = await tx.query<{ name: string }>(
+      'SELECT name FROM schedules WHERE tenant_id = $1 AND report_id = $2 ORDER BY name LIMIT 6',
+      [actor.tenantId, id],
+    );
+    if (schedules.rows.length > 0)
+      throw new Conflict(
+        `The report is used by schedules (${schedules.rows
+          .slice(0, 5)
+          .map((s) => `"${s.name}"`)
+          .join(', ')}${schedules.rows.length > 5 ? ', …' : ''}); delete them first`,
+      );
+    if (!(await deleteReport(tx, actor.tenantId, id))) throw new NotFound('Report');
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'report.deleted',
       targetType: 'report',
