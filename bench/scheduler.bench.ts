@@ -737,10 +737,16 @@ export async function run(): Promise<void> {
   const e2eDir = await mkdtemp(join(tmpdir(), 'ferry-bench-e2e-'));
   const started = performance.now();
   try {
-    await createDatabase(burstDb);
-    await partBurst(burstDb, dataDir);
-    await createDatabase(e2eDb);
-    await partEndToEnd(e2eDb, e2eDir);
+    // BENCH_SCHEDULER_PARTS=burst or =e2e runs one part (both by default).
+    const parts = (process.env['BENCH_SCHEDULER_PARTS'] ?? 'burst,e2e').split(',');
+    if (parts.includes('burst')) {
+      await createDatabase(burstDb);
+      await partBurst(burstDb, dataDir);
+    }
+    if (parts.includes('e2e')) {
+      await createDatabase(e2eDb);
+      await partEndToEnd(e2eDb, e2eDir);
+    }
   } finally {
     await dropDatabase(burstDb).catch(() => {});
     await dropDatabase(e2eDb).catch(() => {});

@@ -108,19 +108,30 @@ export function createQueue(options: QueueOptions): Queue {
       await boss.insert(name, jobs, db ? { db } : {});
     },
     async work(name, handler, workOptions = {}) {
-      await boss.work(
-        name,
-        {
-          localConcurrency: workOptions.concurrency ?? 1,
-          pollingIntervalSeconds: workOptions.pollingIntervalSeconds ?? 2,
-          // NOTIFY wakes workers for new jobs, but not for jobs whose start time arrives
-          // later (retries after backoff, runs put back by the tenant cap): poll for those.
-          notifyPollingIntervalSeconds: Math.max(1, workOptions.pollingIntervalSeconds ?? 2),
-        },
-        async (jobs) => {
-          for (const job of jobs) await handler(job as never);
-        },
-      );
+      // One pg-boss worker per slot, so each can be woken on its own: a worker that
+      // just finished a job fetches the next at once instead of sleeping out its
+      // polling interval (which capped a backlog of short jobs at one per interval
+      // per slot: 2 exports/s). An empty fetch sleeps as usual.
+      for (let slot = 0; slot < (workOptions.concurrency ?? 1); slot++) {
+        let id: string | undefined;
+        id = await boss.work(
+          name,
+          {
+            localConcurrency: 1,
+            pollingIntervalSeconds: workOptions.pollingIntervalSeconds ?? 2,
+            // NOTIFY wakes workers for new jobs, but not for jobs whose start time arrives
+            // later (retries after backoff, runs put back by the tenant cap): poll for those.
+            notifyPollingIntervalSeconds: Math.max(1, workOptions.pollingIntervalSeconds ?? 2),
+          },
+          async (jobs) => {
+            try {
+              for (const job of jobs) await handler(job as never);
+            } finally {
+              if (id && jobs.length > 0) boss.notifyWorker(id);
+            }
+          },
+        );
+      }
     },
     async counts() {
       const queues = await boss.getQueues([...jobNames]);

@@ -138,7 +138,7 @@ async function resolveDefinition(
   };
 }
 
-async function view(deps: Deps, tenantId: string, rows: ScheduleRow[], now: Date): Promise<ScheduleView[]> {
+async function view(deps: Deps, tenantId: string, rows: ScheduleRow[]): Promise<ScheduleView[]> {
   const last = await lastRuns(
     deps.db,
     tenantId,
@@ -177,13 +177,13 @@ export async function createSchedule(
     });
     return result;
   });
-  return (await view(deps, actor.tenantId, [row], now))[0]!;
+  return (await view(deps, actor.tenantId, [row]))[0]!;
 }
 
 export async function getTenantSchedule(deps: Deps, actor: Principal, id: string): Promise<ScheduleView> {
   const row = await getSchedule(deps.db, actor.tenantId, id);
   if (!row) throw new NotFound('Schedule');
-  return (await view(deps, actor.tenantId, [row], await databaseNow(deps.db)))[0]!;
+  return (await view(deps, actor.tenantId, [row]))[0]!;
 }
 
 export async function listTenantSchedules(
@@ -211,7 +211,7 @@ export async function listTenantSchedules(
     (r) => ({ at: r.created_at.getTime(), id: r.id }),
   );
   return {
-    items: await view(deps, actor.tenantId, page.items, await databaseNow(deps.db)),
+    items: await view(deps, actor.tenantId, page.items),
     nextCursor: page.nextCursor,
   };
 }
@@ -262,7 +262,7 @@ export async function updateTenantSchedule(
     });
     return updated;
   });
-  return (await view(deps, actor.tenantId, [row], now))[0]!;
+  return (await view(deps, actor.tenantId, [row]))[0]!;
 }
 
 export async function deleteTenantSchedule(
@@ -316,7 +316,7 @@ export async function setScheduleState(
     });
     return updated;
   });
-  return (await view(deps, actor.tenantId, [row], now))[0]!;
+  return (await view(deps, actor.tenantId, [row]))[0]!;
 }
 
 /** S7: a manual run now; 409 while a run is active; next_run_at is not moved. */
