@@ -21,7 +21,11 @@ export function countingSink(): { stream: Writable; bytes: () => number } {
 /** Runs `node <file> <variant>` for each variant; each prints one JSON line of results. */
 export function runVariants<T>(file: string, variants: readonly string[]): T[] {
   return variants.map((variant) => {
-    const child = spawnSync(process.execPath, [file, variant], { encoding: 'utf8', env: process.env });
+    // The same V8 setting Ferry's own scripts start with (see bin/ferry.mjs).
+    const child = spawnSync(process.execPath, ['--max-semi-space-size=16', file, variant], {
+      encoding: 'utf8',
+      env: process.env,
+    });
     if (child.status !== 0) throw new Error(`${variant} failed: ${child.stderr}`);
     return JSON.parse(child.stdout) as T;
   });

@@ -1,6 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
 // Entry point for `npx ferry`. Ferry is TypeScript run directly by Node 24, which
 // npm and npx put first on PATH through the pinned `node` devDependency.
+// --max-semi-space-size=16: Node 24 otherwise grows its young generation with the
+// machine's memory, and a streaming export then peaks at ~250 MB instead of ~140 MB
+// (measured on the CSV row path, 1M rows) at no measured cost in speed.
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   process.stderr.write(
