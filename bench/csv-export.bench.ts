@@ -4,6 +4,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { csvEncoder, defaultCsvOptions } from '../src/engine/formats/text-formats.ts';
 import { exportCopyToStream } from '../src/engine/pipeline.ts';
 import { createPostgresSource } from '../src/engine/sources/postgres.ts';
+import { defaultReadLimits } from '../src/engine/sources/types.ts';
 import { countingSink, peakRssMb, runVariants } from './lib.ts';
 
 // Ferry's CSV path (server-side cursor → typed values → CSV encoder) against
@@ -72,7 +73,7 @@ async function runVariant(variant: string): Promise<void> {
   } else {
     const source = createPostgresSource({ connectionString: url(DB) });
     const stream = await source.openRows({ sql: QUERY, values: [] }, new AbortController().signal, {
-      batchSize: 5000,
+      batchSize: defaultReadLimits.batchSize,
     });
     const encode = csvEncoder({ ...defaultCsvOptions, lineEnding: '\n' });
     async function* chunks() {

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { type ExportFormat, exportFormats, resolveFormat } from '../src/engine/formats/registry.ts';
 import { createPostgresSource } from '../src/engine/sources/postgres.ts';
+import { defaultReadLimits } from '../src/engine/sources/types.ts';
 import { peakRssMb, runVariants } from './lib.ts';
 
 // Every format through Ferry's whole read path (PostgreSQL cursor → typed values
@@ -27,7 +28,7 @@ async function runVariant(format: ExportFormat): Promise<void> {
   const stream = await source.openRows(
     { sql: 'SELECT * FROM bench_rows', values: [] },
     new AbortController().signal,
-    { batchSize: 5000 },
+    { batchSize: defaultReadLimits.batchSize },
   );
   const spec = resolveFormat(format, {}, { timeZone: 'UTC', title: 'Benchmark' });
   let bytes = 0;

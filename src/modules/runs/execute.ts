@@ -9,7 +9,7 @@ import {
   exportToStream,
 } from '../../engine/pipeline.ts';
 import { toSourceError } from '../../engine/sources/postgres.ts';
-import { SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
+import { defaultReadLimits, SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
 import type { ObjectWriter } from '../../engine/storage/storage.ts';
 import { AppError, describeError } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
@@ -208,7 +208,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
     );
     // PostgreSQL can write the CSV itself when every value's text can be made
     // exactly Ferry's (no bound parameters, known types): several times faster.
-    const readLimits = { timeoutMs: limits.maxRunSeconds * 1000, batchSize: 2_000 };
+    const readLimits = { timeoutMs: limits.maxRunSeconds * 1000, batchSize: defaultReadLimits.batchSize };
     // "Deliver only when changed" compares the rows' values, which the COPY path does not see.
     const hashRows = run.condition === 'changed';
     const copy =
