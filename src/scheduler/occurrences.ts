@@ -187,26 +187,3 @@ function describeTiming(timing: Timing, fields: string[], days: BusinessDays | n
   }
   return `${text}, ${timing.timeZone}`;
 }
-
-/** All occurrences in (after, until], oldest first, at most `max` (the newest kept). */
-export function occurrencesBetween(
-  compiled: CompiledTiming,
-  after: Date,
-  until: Date,
-  max: number,
-): { occurrences: Date[]; dropped: number } {
-  const out: Date[] = [];
-  let dropped = 0;
-  let from = after;
-  for (;;) {
-    const next = compiled.nextAfter(from);
-    if (!next || next > until) break;
-    out.push(next);
-    if (out.length > max) {
-      out.shift();
-      dropped++;
-    }
-    from = next;
-  }
-  return { occurrences: out, dropped };
-}
