@@ -44,6 +44,56 @@ export function hashValues(hash: ReturnType<typeof createHash>, batch: Value[][]
   }
 }
 
+const rowLimitError = (limits: ExportLimits) =>
+  new ExportLimitError(`The export exceeds the limit of ${limits.maxRows.toLocaleString('en')} rows`);
+
+/** Bytes written so far and their hash, shared by both export paths. */
+interface Meter {
+  bytes: number;
+  readonly hash: ReturnType<typeof createHash>;
+}
+
+/**
+ * The stages both export paths end with: compress (gzip, or a zip with one
+ * entry), then count, limit and hash the bytes that reach `out`.
+ */
+async function compressAndWrite(
+  source: AsyncIterable<Buffer>,
+  o: {
+    compression: ExportToStreamOptions['compression'];
+    out: Writable;
+    signal: AbortSignal;
+    limits: ExportLimits;
+  },
+  meter: Meter,
+): Promise<void> {
+  const measure = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      meter.bytes += chunk.length;
+      if (meter.bytes > o.limits.maxBytes) {
+        done(
+          new ExportLimitError(
+            `The export exceeds the limit of ${(o.limits.maxBytes / 1e6).toLocaleString('en')} MB`,
+          ),
+        );
+        return;
+      }
+      meter.hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  try {
+    if (o.compression.kind === 'gzip')
+      await pipeline(source, createGzip(), measure, o.out, { signal: o.signal });
+    else if (o.compression.kind === 'zip')
+      await pipeline(zipped(source, o.compression.entryName), measure, o.out, { signal: o.signal });
+    else await pipeline(source, measure, o.out, { signal: o.signal });
+  } catch (err) {
+    // The caller aborts its storage writer, which removes the partial file.
+    throw o.signal.aborted ? (o.signal.reason ?? err) : err;
+  }
+}
+
 export interface ExportToStreamOptions {
   rows: RowStream;
   encoder: Encoder;
@@ -60,55 +110,27 @@ export interface ExportToStreamOptions {
 
 export async function exportToStream(o: ExportToStreamOptions): Promise<ExportResult> {
   let rows = 0;
-  let bytes = 0;
-  const hash = createHash('sha256');
+  const meter: Meter = { bytes: 0, hash: createHash('sha256') };
   const dataHash = o.hashRows ? createHash('sha256') : null;
   async function* counted(): AsyncGenerator<Value[][]> {
     for await (const batch of o.rows.batches) {
       rows += batch.length;
-      if (rows > o.limits.maxRows)
-        throw new ExportLimitError(
-          `The export exceeds the limit of ${o.limits.maxRows.toLocaleString('en')} rows`,
-        );
+      if (rows > o.limits.maxRows) throw rowLimitError(o.limits);
       if (dataHash) hashValues(dataHash, batch);
       yield batch;
-      o.onProgress?.({ rows, bytes });
+      o.onProgress?.({ rows, bytes: meter.bytes });
     }
   }
   async function* encoded(): AsyncGenerator<Buffer> {
     for await (const chunk of o.encoder(o.rows.columns, counted()))
       yield typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
   }
-  const measure = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      bytes += chunk.length;
-      if (bytes > o.limits.maxBytes) {
-        done(
-          new ExportLimitError(
-            `The export exceeds the limit of ${(o.limits.maxBytes / 1e6).toLocaleString('en')} MB`,
-          ),
-        );
-        return;
-      }
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  try {
-    if (o.compression.kind === 'gzip')
-      await pipeline(encoded(), createGzip(), measure, o.out, { signal: o.signal });
-    else if (o.compression.kind === 'zip')
-      await pipeline(zipped(encoded(), o.compression.entryName), measure, o.out, { signal: o.signal });
-    else await pipeline(encoded(), measure, o.out, { signal: o.signal });
-  } catch (err) {
-    // The caller aborts its storage writer, which removes the partial file.
-    throw o.signal.aborted ? (o.signal.reason ?? err) : err;
-  }
-  o.onProgress?.({ rows, bytes });
+  await compressAndWrite(encoded(), o, meter);
+  o.onProgress?.({ rows, bytes: meter.bytes });
   return {
     rows,
-    bytes,
-    sha256: hash.digest('hex'),
+    bytes: meter.bytes,
+    sha256: meter.hash.digest('hex'),
     ...(dataHash ? { dataSha256: dataHash.digest('hex') } : {}),
   };
 }
@@ -146,11 +168,6 @@ export interface CopyExportOptions {
 }
 
 /**
- * The server-written CSV (COPY) to storage: counts rows and turns LF into CRLF
- * outside quoted fields, adds the BOM, compresses, limits and hashes, exactly as
- * the row path does, without parsing a single value in JavaScript.
- */
-/**
  * Finds the line feeds that end CSV records (those outside quoted fields) in a
  * stream of chunks. Jumps between quote and line-feed bytes with indexOf (native
  * memchr) instead of visiting every byte in JavaScript; a doubled quote inside
@@ -185,15 +202,19 @@ export function csvRecordEnds(quoteChar: string): (chunk: Buffer) => number[] {
   };
 }
 
+/**
+ * The server-written CSV (COPY) to storage: counts rows and turns LF into CRLF
+ * outside quoted fields, adds the BOM, compresses, limits and hashes, exactly as
+ * the row path does, without parsing a single value in JavaScript.
+ */
 export async function exportCopyToStream(o: CopyExportOptions): Promise<ExportResult> {
   const recordEnds = csvRecordEnds(o.quote);
   let lines = 0;
-  let bytes = 0;
-  const hash = createHash('sha256');
+  const meter: Meter = { bytes: 0, hash: createHash('sha256') };
   const rows = () => Math.max(0, lines - (o.header ? 1 : 0));
-  let first = true;
-  const lineEnds = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+  async function* withLineEnds(): AsyncGenerator<Buffer> {
+    let first = true;
+    for await (const chunk of o.source as AsyncIterable<Buffer>) {
       let out = chunk;
       const ends = recordEnds(chunk);
       lines += ends.length;
@@ -210,59 +231,18 @@ export async function exportCopyToStream(o: CopyExportOptions): Promise<ExportRe
         }
         chunk.copy(out, to, from);
       }
-      if (rows() > o.limits.maxRows) {
-        done(
-          new ExportLimitError(
-            `The export exceeds the limit of ${o.limits.maxRows.toLocaleString('en')} rows`,
-          ),
-        );
-        return;
-      }
+      if (rows() > o.limits.maxRows) throw rowLimitError(o.limits);
       if (first && o.bom) out = Buffer.concat([BOM, out]);
       first = false;
-      o.onProgress?.({ rows: rows(), bytes });
-      done(null, out);
-    },
-    flush(done) {
-      // An empty result without a header still gets its BOM.
-      if (first && o.bom) this.push(BOM);
-      done();
-    },
-  });
-  const measure = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      bytes += chunk.length;
-      if (bytes > o.limits.maxBytes) {
-        done(
-          new ExportLimitError(
-            `The export exceeds the limit of ${(o.limits.maxBytes / 1e6).toLocaleString('en')} MB`,
-          ),
-        );
-        return;
-      }
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  const source = o.source as NodeJS.ReadableStream & AsyncIterable<Buffer>;
-  try {
-    if (o.compression.kind === 'gzip')
-      await pipeline(source, lineEnds, createGzip(), measure, o.out, { signal: o.signal });
-    else if (o.compression.kind === 'zip')
-      await pipeline(
-        source,
-        lineEnds,
-        (s: AsyncIterable<Buffer>) => zipped(s, (o.compression as { entryName: string }).entryName),
-        measure,
-        o.out,
-        { signal: o.signal },
-      );
-    else await pipeline(source, lineEnds, measure, o.out, { signal: o.signal });
-  } catch (err) {
-    throw o.signal.aborted ? (o.signal.reason ?? err) : err;
+      o.onProgress?.({ rows: rows(), bytes: meter.bytes });
+      yield out;
+    }
+    // An empty result without a header still gets its BOM.
+    if (first && o.bom) yield BOM;
   }
-  o.onProgress?.({ rows: rows(), bytes });
-  return { rows: rows(), bytes, sha256: hash.digest('hex') };
+  await compressAndWrite(withLineEnds(), o, meter);
+  o.onProgress?.({ rows: rows(), bytes: meter.bytes });
+  return { rows: rows(), bytes: meter.bytes, sha256: meter.hash.digest('hex') };
 }
 
 const BOM = Buffer.from('\uFEFF');
