@@ -76,12 +76,7 @@ export function compileCalendar(spec: BusinessCalendar): Calendar {
     spec: Object.freeze(canonical),
     isBusinessDay,
     findHoliday,
-    lastBusinessDayOfMonth(year, month) {
-      for (let day = daysInMonth(year, month); day >= 1; day--) {
-        if (isBusinessDay(year, month, day)) return day;
-      }
-      throw new Error(`${cacheKey} has no business day in ${year}-${month}`);
-    },
+    lastBusinessDayOfMonth: (year, month) => lastBusinessDayIn(year, month, isBusinessDay),
   };
 }
 
@@ -164,7 +159,19 @@ function listCoveredDates(local: string, durationMs: number): string[] {
   return dates;
 }
 
-function isWeekend(year: number, month: number, day: number): boolean {
+/** The last day of the month that `isBusinessDay` accepts. */
+export function lastBusinessDayIn(
+  year: number,
+  month: number,
+  isBusinessDay: (year: number, month: number, day: number) => boolean,
+): number {
+  for (let day = daysInMonth(year, month); day >= 1; day--) {
+    if (isBusinessDay(year, month, day)) return day;
+  }
+  throw new Error(`No business day in ${year}-${month}`);
+}
+
+export function isWeekend(year: number, month: number, day: number): boolean {
   const weekday = new Date(Date.UTC(year, month - 1, day)).getUTCDay();
   return weekday === 0 || weekday === 6;
 }

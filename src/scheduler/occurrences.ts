@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import cronstrue from 'cronstrue';
 import { isValidTimeZone, localParts, zonedToUtc } from '../lib/zoned-time.ts';
+import { isWeekend, lastBusinessDayIn } from './calendar.ts';
 
 // When a schedule fires (scheduling.md S3, S14). croner 11.0.0, pinned exactly,
 // computes cron occurrences in the schedule's zone with the DST behaviour S3
@@ -39,17 +40,11 @@ export class TimingError extends Error {
 }
 
 /** Saturday and Sunday off, no holidays: the default for "last business day". */
+const isWeekday = (year: number, month: number, day: number) => !isWeekend(year, month, day);
 export const weekendsOnly: BusinessDays = {
   label: 'weekends',
-  isBusinessDay(year, month, day) {
-    const weekday = new Date(Date.UTC(year, month - 1, day)).getUTCDay();
-    return weekday !== 0 && weekday !== 6;
-  },
-  lastBusinessDayOfMonth(year, month) {
-    let day = new Date(Date.UTC(year, month, 0)).getUTCDate();
-    while (!this.isBusinessDay(year, month, day)) day--;
-    return day;
-  },
+  isBusinessDay: isWeekday,
+  lastBusinessDayOfMonth: (year, month) => lastBusinessDayIn(year, month, isWeekday),
 };
 
 const FIELD_NAMES = ['minute', 'hour', 'day of month', 'month', 'day of week'] as const;
