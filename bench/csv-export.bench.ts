@@ -60,10 +60,8 @@ async function runVariant(variant: string): Promise<void> {
     if (!copy) throw new Error('the COPY fast path declined the benchmark query');
     await exportCopyToStream({
       source: copy.stream,
-      quote: '"',
-      header: true,
+      text: { ...options, rewrites: copy.rewrites },
       bom: false,
-      lineEnding: '\n',
       compression: { kind: 'none' },
       out: sink,
       signal,

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { type ExportFormat, resolveFormat } from './formats/registry.ts';
-import { csvRecordEnds, ExportLimitError, exportCopyToStream, exportToStream } from './pipeline.ts';
+import { defaultCsvOptions } from './formats/text-formats.ts';
+import { ExportLimitError, exportCopyToStream, exportToStream } from './pipeline.ts';
 import type { Column, RowStream, Value } from './sources/types.ts';
 
 // Failures downstream of an encoder (a full disk, a limit, a cancel) must end the
@@ -80,58 +81,7 @@ describe('export pipeline failures', () => {
   }
 });
 
-describe('CSV record ends in COPY output', () => {
-  /** The obvious byte-by-byte reading, as the reference. */
-  function reference(chunks: Buffer[]): number[][] {
-    let inQuotes = false;
-    return chunks.map((chunk) => {
-      const ends: number[] = [];
-      for (let i = 0; i < chunk.length; i++) {
-        if (chunk[i] === 0x22) inQuotes = !inQuotes;
-        else if (chunk[i] === 0x0a && !inQuotes) ends.push(i);
-      }
-      return ends;
-    });
-  }
-
-  test('line feeds inside quoted fields and doubled quotes are not record ends, across any chunk split', () => {
-    const text = 'id,note\n1,"a\nb"\n2,"say ""hi""\n"\n3,plain\n4,""\n5,"""x"""\n';
-    for (let split = 1; split < text.length; split++) {
-      const bytes = Buffer.from(text);
-      const chunks = [bytes.subarray(0, split), bytes.subarray(split)];
-      const scan = csvRecordEnds('"');
-      assert.deepEqual(
-        chunks.map((c) => scan(c)),
-        reference(chunks),
-        `split at ${split}`,
-      );
-    }
-  });
-
-  test('random CSV-like bytes: the same ends as the byte-by-byte reading', () => {
-    let seed = 42;
-    const random = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
-    const alphabet = ['"', '\n', ',', 'a', 'b', ' '];
-    for (let round = 0; round < 200; round++) {
-      const chunks = Array.from({ length: 1 + Math.floor(random() * 4) }, () =>
-        Buffer.from(
-          Array.from(
-            { length: Math.floor(random() * 40) },
-            () => alphabet[Math.floor(random() * alphabet.length)],
-          ).join(''),
-        ),
-      );
-      const scan = csvRecordEnds('"');
-      assert.deepEqual(
-        chunks.map((c) => scan(c)),
-        reference(chunks),
-      );
-    }
-  });
-
+describe('COPY export', () => {
   test('COPY output becomes CRLF records with the row count, the BOM first', async () => {
     const source = Readable.from([Buffer.from('id,note\n1,"a\nb"\n'), Buffer.from('2,x\n')]);
     const out = new PassThrough();
@@ -139,10 +89,8 @@ describe('CSV record ends in COPY output', () => {
     out.on('data', (c: Buffer) => collected.push(c));
     const result = await exportCopyToStream({
       source,
-      quote: '"',
-      header: true,
+      text: { ...defaultCsvOptions, rewrites: [null, null] },
       bom: true,
-      lineEnding: '\r\n',
       compression: { kind: 'none' },
       out,
       signal: new AbortController().signal,

@@ -3,6 +3,7 @@ import { PassThrough, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import yazl from 'yazl';
+import { type CopyCsvText, copyCsvFramer } from './copy-csv-text.ts';
 import type { Encoder } from './formats/text-formats.ts';
 import type { RowStream, Value } from './sources/types.ts';
 
@@ -155,11 +156,9 @@ async function* zipped(source: AsyncIterable<Buffer>, entryName: string): AsyncG
 
 export interface CopyExportOptions {
   source: NodeJS.ReadableStream;
-  /** The quote character (ASCII): line feeds inside quotes are data, not row ends. */
-  quote: string;
-  header: boolean;
+  /** The CSV options and, per column, what differs from the server's text (copy-csv-text.ts). */
+  text: CopyCsvText;
   bom: boolean;
-  lineEnding: '\r\n' | '\n';
   compression: ExportToStreamOptions['compression'];
   out: Writable;
   signal: AbortSignal;
@@ -168,71 +167,26 @@ export interface CopyExportOptions {
 }
 
 /**
- * Finds the line feeds that end CSV records (those outside quoted fields) in a
- * stream of chunks. Jumps between quote and line-feed bytes with indexOf (native
- * memchr) instead of visiting every byte in JavaScript; a doubled quote inside
- * a field leaves and re-enters the quotes, which ends in the same state.
- */
-export function csvRecordEnds(quoteChar: string): (chunk: Buffer) => number[] {
-  const quote = quoteChar.charCodeAt(0);
-  let inQuotes = false;
-  return (chunk) => {
-    const ends: number[] = [];
-    let i = 0;
-    let nextQuote = -2;
-    let nextLf = -2;
-    while (i < chunk.length) {
-      if (nextQuote !== -1 && nextQuote < i) nextQuote = chunk.indexOf(quote, i);
-      if (inQuotes) {
-        if (nextQuote === -1) break;
-        inQuotes = false;
-        i = nextQuote + 1;
-        continue;
-      }
-      if (nextLf !== -1 && nextLf < i) nextLf = chunk.indexOf(0x0a, i);
-      if (nextLf !== -1 && (nextQuote === -1 || nextLf < nextQuote)) {
-        ends.push(nextLf);
-        i = nextLf + 1;
-      } else if (nextQuote !== -1) {
-        inQuotes = true;
-        i = nextQuote + 1;
-      } else break;
-    }
-    return ends;
-  };
-}
-
-/**
  * The server-written CSV (COPY) to storage: counts rows and turns LF into CRLF
  * outside quoted fields, adds the BOM, compresses, limits and hashes, exactly as
  * the row path does, without parsing a single value in JavaScript.
  */
 export async function exportCopyToStream(o: CopyExportOptions): Promise<ExportResult> {
-  const recordEnds = csvRecordEnds(o.quote);
+  const framer = copyCsvFramer(o.text);
   let lines = 0;
   const meter: Meter = { bytes: 0, hash: createHash('sha256') };
-  const rows = () => Math.max(0, lines - (o.header ? 1 : 0));
+  const rows = () => Math.max(0, lines - (o.text.header ? 1 : 0));
   async function* withLineEnds(): AsyncGenerator<Buffer> {
     let first = true;
-    for await (const chunk of o.source as AsyncIterable<Buffer>) {
-      let out = chunk;
-      const ends = recordEnds(chunk);
-      lines += ends.length;
-      if (o.lineEnding === '\r\n' && ends.length > 0) {
-        // One allocation: the chunk with a CR before each record-ending LF.
-        out = Buffer.allocUnsafe(chunk.length + ends.length);
-        let from = 0;
-        let to = 0;
-        for (const end of ends) {
-          to += chunk.copy(out, to, from, end);
-          out[to++] = 0x0d;
-          out[to++] = 0x0a;
-          from = end + 1;
-        }
-        chunk.copy(out, to, from);
-      }
+    const framed = async function* () {
+      for await (const chunk of o.source as AsyncIterable<Buffer>) yield framer.push(chunk);
+      yield framer.end();
+    };
+    for await (const { out: text, records } of framed()) {
+      lines += records;
+      if (text.length === 0) continue;
       if (rows() > o.limits.maxRows) throw rowLimitError(o.limits);
-      if (first && o.bom) out = Buffer.concat([BOM, out]);
+      const out = first && o.bom ? Buffer.concat([BOM, text]) : text;
       first = false;
       o.onProgress?.({ rows: rows(), bytes: meter.bytes });
       yield out;

@@ -19,7 +19,10 @@ const FIXTURE = `CREATE TABLE hard (id int, big bigint, amount numeric(14,4), fl
     (2, -5, 0.1, false, '1999-12-31', '1999-12-31 23:59:59+05', '1999-12-31 23:59:59', '00:00:00', '', 'X', 'NULL', NULL),
     (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     (4, 0, 100, true, '2026-01-01', 'infinity', '2026-01-01 00:00:00', '12:00:00', ' padded ', 'ABCD', '-2+3', NULL),
-    (5, 1, 1, true, '2026-01-01', '2026-06-15 12:00:00+02', '2026-01-01 00:00:00', '12:00:00', E'tab\\there;semi', 'a;b', '@cmd', NULL);`;
+    (5, 1, 1, true, '2026-01-01', '2026-06-15 12:00:00+02', '2026-01-01 00:00:00', '12:00:00', E'tab\\there;semi', 'a;b', '@cmd', NULL),
+    (6, 2, 2, false, '0044-03-15 BC', '0044-03-15 12:00:00+00 BC', '0044-03-15 12:00:00 BC', '00:00:01', '-3, "minus"', '=A1', 'true', NULL),
+    (7, 3, 3, true, '0001-01-01', '0001-01-01 00:00:00.5+00', '10000-01-01 00:00:00', '00:00:02', E'\\n+', '+', '', NULL),
+    (8, 4, 4, false, '9999-12-31', '10000-01-01 00:00:00+00', '9999-12-31 23:59:59.999999', '00:00:03', 'NULL', 'true', 't', NULL);`;
 
 async function collect(run: (out: Writable) => Promise<{ rows: number; sha256: string }>) {
   const chunks: Buffer[] = [];
@@ -62,6 +65,8 @@ if (process.env['TEST_DATABASE_URL']) {
       ],
       ['tab, formula protection off', { ...defaultCsvOptions, delimiter: '\t', formulaProtection: false }],
       ['single quote as quote', { ...defaultCsvOptions, quote: "'" }],
+      ['NULL text "true", pipe delimiter', { ...defaultCsvOptions, delimiter: '|', nullText: 'true' }],
+      ['NULL text "t", LF', { ...defaultCsvOptions, nullText: 't', lineEnding: '\n' }],
     ];
     for (const [label, options] of variants) {
       test(`same bytes as the row path: ${label}`, async () => {
@@ -81,10 +86,8 @@ if (process.env['TEST_DATABASE_URL']) {
         const fast = await collect((out) =>
           exportCopyToStream({
             source: copy.stream,
-            quote: options.quote,
-            header: options.header,
+            text: { ...options, rewrites: copy.rewrites },
             bom: options.bom,
-            lineEnding: options.lineEnding,
             compression: none,
             out,
             signal: new AbortController().signal,
@@ -92,10 +95,56 @@ if (process.env['TEST_DATABASE_URL']) {
           }),
         );
         assert.equal(fast.data.toString(), rowPath.data.toString());
-        assert.equal(fast.rows, 5);
+        assert.equal(fast.rows, 8);
         assert.equal(fast.sha256, rowPath.sha256);
       });
     }
+
+    test('50,000 rows over many COPY chunks: the same bytes, with the rewrites done in JavaScript', async () => {
+      const query = {
+        sql: `SELECT i AS id, CASE WHEN i % 7 = 0 THEN '=f(' || i || ')' WHEN i % 11 = 0 THEN E'two\\nlines, "' || i || '"' ELSE 'n' || i END AS name,
+                     i % 3 = 0 AS flag, timestamptz '2020-01-01 00:00:00+00' + i * interval '1.001 second' AS at,
+                     CASE WHEN i % 13 = 0 THEN NULL ELSE timestamp '2020-01-01' + i * interval '1 minute' END AS local
+                FROM generate_series(1, 50000) AS i`,
+        values: [],
+      };
+      const options = defaultCsvOptions;
+      const copy = await source.copyCsv!(query, options, new AbortController().signal);
+      assert.deepEqual(copy!.rewrites, [null, 'formula', 'boolean', 'instant', 'timestamp']);
+      const fast = await collect((out) =>
+        exportCopyToStream({
+          source: copy!.stream,
+          text: { ...options, rewrites: copy!.rewrites },
+          bom: false,
+          compression: none,
+          out,
+          signal: new AbortController().signal,
+          limits,
+        }),
+      );
+      const rowPath = await collect(async (out) =>
+        exportToStream({
+          rows: await source.openRows(query, new AbortController().signal),
+          encoder: csvEncoder(options),
+          compression: none,
+          out,
+          signal: new AbortController().signal,
+          limits,
+        }),
+      );
+      assert.equal(fast.rows, 50_000);
+      assert.ok(fast.data.length > 1_000_000);
+      assert.equal(fast.sha256, rowPath.sha256);
+      assert.ok(fast.data.equals(rowPath.data));
+      // Options that rule the rewrites out keep them in SQL, with the same result.
+      const inSql = await source.copyCsv!(
+        { sql: 'SELECT true AS t', values: [] },
+        { ...options, quote: "'" },
+        new AbortController().signal,
+      );
+      assert.deepEqual(inSql!.rewrites, [null]);
+      inSql!.stream.resume();
+    });
 
     test('declines bound parameters and types whose text differs; enforces the row limit', async () => {
       const signal = new AbortController().signal;
@@ -124,10 +173,8 @@ if (process.env['TEST_DATABASE_URL']) {
         collect((out) =>
           exportCopyToStream({
             source: copy!.stream,
-            quote: '"',
-            header: true,
+            text: { ...defaultCsvOptions, rewrites: copy!.rewrites },
             bom: false,
-            lineEnding: '\r\n',
             compression: none,
             out,
             signal,
@@ -143,10 +190,8 @@ if (process.env['TEST_DATABASE_URL']) {
           await collect((out) =>
             exportCopyToStream({
               source: again!.stream,
-              quote: '"',
-              header: true,
+              text: { ...defaultCsvOptions, lineEnding: '\n', rewrites: again!.rewrites },
               bom: false,
-              lineEnding: '\n',
               compression: none,
               out,
               signal,

@@ -1,11 +1,13 @@
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
+import { rewritesApply } from '../copy-csv-text.ts';
 import { CATALOG_SQL, type CatalogRow, pgColumnType, pgParsers, tablesFromCatalog } from './pg-types.ts';
 import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
   type Column,
+  type CopyFieldRewrite,
   type CsvCopy,
   type CsvCopyOptions,
   defaultReadLimits,
@@ -215,7 +217,7 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
         const stream = client.query(copyTo(plan.sql));
         stream.on('end', () => release(false));
         stream.on('error', () => release(true));
-        return { columns: plan.columns, stream };
+        return { columns: plan.columns, stream, rewrites: plan.rewrites };
       } catch (err) {
         release(true);
         throw signal.aborted ? signal.reason : toSourceError(err);
@@ -249,9 +251,41 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
 const FORMULA_STARTS = `('=', '+', '-', '@', E'\\t', E'\\r', E'\\n')`;
 
 /**
+ * How a column goes through COPY: as it is, or with what is left for JavaScript
+ * to rewrite (copy-csv-text.ts), or null when the type's text cannot be made
+ * exactly Ferry's (then the caller streams rows instead). The rewrites keep the
+ * server at plain COPY speed; SQL expressions do the same where the CSV options
+ * rule the rewrites out.
+ */
+function copyColumn(
+  column: string,
+  oid: number,
+  o: CsvCopyOptions,
+  inJavaScript: boolean,
+): { sql: string; rewrite: CopyFieldRewrite | null } | null {
+  if (inJavaScript) {
+    switch (oid) {
+      case 16:
+        return { sql: column, rewrite: 'boolean' };
+      case 1114:
+        return { sql: column, rewrite: 'timestamp' };
+      case 1184:
+        return { sql: column, rewrite: 'instant' };
+      case 18:
+      case 19:
+      case 25:
+      case 1042:
+      case 1043:
+        return { sql: column, rewrite: o.formulaProtection ? 'formula' : null };
+    }
+  }
+  const sql = copyExpression(column, oid, o.formulaProtection);
+  return sql === null ? null : { sql, rewrite: null };
+}
+
+/**
  * The SQL expression that makes PostgreSQL print a column exactly as Ferry's CSV
- * writer would, or null when no exact expression exists for the type (then the
- * caller streams rows instead).
+ * writer would, or null when no exact expression exists for the type.
  */
 function copyExpression(column: string, oid: number, formulaProtection: boolean): string | null {
   switch (oid) {
@@ -291,7 +325,7 @@ export async function copyCsvFromPostgres(
   client: pg.PoolClient,
   query: BoundQuery,
   o: CsvCopyOptions,
-): Promise<{ columns: Column[]; sql: string } | null> {
+): Promise<{ columns: Column[]; sql: string; rewrites: Array<CopyFieldRewrite | null> } | null> {
   if (query.values.length > 0) return null;
   if (!/^[\x20-\x7e\t]$/.test(o.delimiter) || !/^[\x20-\x7e]$/.test(o.quote)) return null;
   await client.query("SET LOCAL DateStyle = 'ISO, YMD'");
@@ -301,15 +335,18 @@ export async function copyCsvFromPostgres(
   });
   const aliases = probe.fields.map((_, i) => `c${i}`);
   const exprs: string[] = [];
+  const rewrites: Array<CopyFieldRewrite | null> = [];
+  const inJavaScript = rewritesApply(o);
   for (const [i, f] of probe.fields.entries()) {
-    const e = copyExpression(`ferry_q.${aliases[i]}`, f.dataTypeID, o.formulaProtection);
-    if (e === null) return null;
-    exprs.push(`${e} AS ${pg.escapeIdentifier(f.name)}`);
+    const c = copyColumn(`ferry_q.${aliases[i]}`, f.dataTypeID, o, inJavaScript);
+    if (c === null) return null;
+    exprs.push(`${c.sql} AS ${pg.escapeIdentifier(f.name)}`);
+    rewrites.push(c.rewrite);
   }
   const columns = probe.fields.map((f) => {
     const t = pgColumnType(f.dataTypeID);
     return { name: f.name, type: t.type, dbType: t.name };
   });
   const sql = `COPY (SELECT ${exprs.join(', ')} FROM (${query.sql}) AS ferry_q(${aliases.join(', ')})) TO STDOUT WITH (FORMAT csv, HEADER ${o.header ? 'true' : 'false'}, DELIMITER ${pg.escapeLiteral(o.delimiter)}, QUOTE ${pg.escapeLiteral(o.quote)}, NULL ${pg.escapeLiteral(o.nullText)}, ENCODING 'UTF8')`;
-  return { columns, sql };
+  return { columns, sql, rewrites };
 }

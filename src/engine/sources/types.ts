@@ -78,10 +78,19 @@ export interface CsvCopyOptions {
   formulaProtection: boolean;
 }
 
+/**
+ * How Ferry's CSV text of a column differs from the text a server's COPY writes:
+ * `boolean` t/f → true/false; `timestamp` a "T" between date and time; `instant`
+ * UTC text → ISO-8601 with milliseconds and "Z"; `formula` the formula-injection guard.
+ */
+export type CopyFieldRewrite = 'boolean' | 'timestamp' | 'instant' | 'formula';
+
 export interface CsvCopy {
   columns: Column[];
   /** The CSV text as the server writes it: LF line endings, header first when asked. */
   stream: NodeJS.ReadableStream;
+  /** Per column, what is left to rewrite in JavaScript (null: the server's text is Ferry's). */
+  rewrites: Array<CopyFieldRewrite | null>;
 }
 
 export interface Source {

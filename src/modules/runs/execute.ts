@@ -262,10 +262,8 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
         ? await exportCopyToStream({
             ...common,
             source: copy.stream,
-            quote: format.csv.quote,
-            header: format.csv.header,
+            text: { ...format.csv, rewrites: copy.rewrites },
             bom: format.csv.bom,
-            lineEnding: format.csv.lineEnding,
           }).catch((err: unknown) => {
             throw toSourceError(err);
           })
