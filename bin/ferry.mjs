@@ -4,6 +4,8 @@
 // --max-semi-space-size=16: Node 24 otherwise grows its young generation with the
 // machine's memory, and a streaming export then peaks at ~230 MB instead of ~160 MB
 // (measured on the CSV row path, 1M rows) at no measured cost in speed.
+import module from 'node:module';
+
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   process.stderr.write(
@@ -11,4 +13,10 @@ if (major < 24) {
   );
   process.exit(2);
 }
+// Node keeps the type-stripped TypeScript in its compile cache, so later starts
+// neither strip again nor load the stripper: ~17 MB less memory per process
+// (measured) and a faster start. Child processes inherit the cache through the
+// environment.
+const cache = module.enableCompileCache();
+if (cache.directory && !process.env.NODE_COMPILE_CACHE) process.env.NODE_COMPILE_CACHE = cache.directory;
 await import('../src/main.ts');

@@ -11,7 +11,6 @@ import { createMailer } from '../delivery/email.ts';
 import { ensureDemoData, readDemoState } from '../demo/build.ts';
 import { DEMO_VERSION, embeddedDemoReaderSql, postgresDemoReaderSql } from '../demo/dataset.ts';
 import { createLocalStorage } from '../engine/storage/local.ts';
-import { createS3Storage } from '../engine/storage/s3.ts';
 import { registerJobHandlers } from '../jobs/handlers.ts';
 import { createQueue, type QueueRole } from '../jobs/queue.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
@@ -191,7 +190,8 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
       sources,
       storage:
         config.storage.kind === 's3'
-          ? createS3Storage(config.storage)
+          ? // Loaded only here: the AWS SDK is ~28 MB of memory that local storage never needs.
+            (await import('../engine/storage/s3.ts')).createS3Storage(config.storage)
           : createLocalStorage(join(config.dataDir, 'artifacts')),
       mailer: createMailer(config.smtp, log),
     };

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
 import type { SmtpConfig } from '../config.ts';
 import { AppError, Invalid } from '../lib/errors.ts';
+import { lazyModule } from '../lib/lazy-module.ts';
 import type { Logger } from '../lib/log.ts';
 import { parseAddressList } from './email-address.ts';
 
@@ -49,9 +50,11 @@ export interface Mailer {
 const TIMEOUT_MS = 30_000;
 const MAX_REPLY_LENGTH = 300;
 
+const smtpDriver = lazyModule<typeof nodemailer>('nodemailer');
+
 export function createMailer(smtp: SmtpConfig | undefined, log?: Logger): Mailer {
   if (!smtp) return createUnconfiguredMailer();
-  const transport = nodemailer.createTransport(
+  const transport = smtpDriver().createTransport(
     {
       pool: true,
       maxConnections: 3,

@@ -1,5 +1,6 @@
-import Holidays from 'date-holidays';
+import type Holidays from 'date-holidays';
 import { Invalid, NotFound } from '../lib/errors.ts';
+import { lazyModule } from '../lib/lazy-module.ts';
 import { isoDate } from '../lib/zoned-time.ts';
 
 // Business calendars: which local dates are working days in a country (and
@@ -49,6 +50,8 @@ export interface CalendarCode {
 }
 
 const DAY_MS = 86_400_000;
+// Loaded when a schedule first uses a holiday calendar (~30 MB of memory).
+const holidaysLibrary = lazyModule<typeof Holidays>('date-holidays');
 const HALF_DAY_MS = DAY_MS / 2;
 const CALENDAR_LIST_HINT = 'GET /api/v1/calendars lists the supported codes';
 // Holiday rules never change at run time, so lists are shared between compiled
@@ -59,8 +62,8 @@ const holidayCache = new Map<string, Map<string, string>>();
 export function compileCalendar(spec: BusinessCalendar): Calendar {
   const canonical = validateSpec(spec);
   const holidays = canonical.region
-    ? new Holidays(canonical.country, canonical.region)
-    : new Holidays(canonical.country);
+    ? new (holidaysLibrary())(canonical.country, canonical.region)
+    : new (holidaysLibrary())(canonical.country);
   const cacheKey = `${canonical.country}/${canonical.region ?? ''}`;
   const holidaysOf = (year: number) => readHolidayDates(holidays, `${cacheKey}/${year}`, year);
 
@@ -81,18 +84,18 @@ export function compileCalendar(spec: BusinessCalendar): Calendar {
 }
 
 export function listCountries(): CalendarCode[] {
-  return toSortedCodes(new Holidays().getCountries('en'));
+  return toSortedCodes(new (holidaysLibrary())().getCountries('en'));
 }
 
 export function listRegions(country: string): CalendarCode[] {
   const code = country.trim().toUpperCase();
-  const metadata = new Holidays();
+  const metadata = new (holidaysLibrary())();
   if (!Object.hasOwn(metadata.getCountries(), code)) throw new NotFound(`Country code "${country}"`);
   return toSortedCodes(metadata.getStates(code, 'en') ?? {});
 }
 
 function validateSpec(spec: BusinessCalendar): BusinessCalendar {
-  const metadata = new Holidays();
+  const metadata = new (holidaysLibrary())();
   const country = spec.country.trim().toUpperCase();
   const countries = metadata.getCountries('en');
   if (!Object.hasOwn(countries, country)) {

@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import { setImmediate as nextTick } from 'node:timers/promises';
-import PDFDocument from 'pdfkit';
 import type { Column, Value } from '../sources/types.ts';
 import type { Encoder } from './text-formats.ts';
 import { textOf } from './values.ts';
@@ -48,6 +47,9 @@ function columnWidths(columns: Column[], sample: Value[][], total: number): numb
 
 export function pdfEncoder(options: PdfOptions): Encoder {
   return async function* (columns, batches) {
+    // Loaded on first use: pdfkit and its font engine are ~25 MB of memory that
+    // no other format needs.
+    const { default: PDFDocument } = await import('pdfkit');
     const doc = new PDFDocument({
       size: 'A4',
       layout: options.landscape ? 'landscape' : 'portrait',

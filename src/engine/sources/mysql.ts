@@ -1,4 +1,5 @@
-import mysql from 'mysql2';
+import type mysql from 'mysql2';
+import { lazyModule } from '../../lib/lazy-module.ts';
 import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
@@ -134,8 +135,10 @@ function toSourceError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+const driver = lazyModule<typeof mysql>('mysql2');
+
 export function createMysqlSource(options: MysqlSourceOptions): Source {
-  const pool = mysql.createPool({
+  const pool = driver().createPool({
     ...(options.uri ? { uri: options.uri } : {}),
     host: options.host,
     port: options.port,
