@@ -118,3 +118,36 @@ describe('XLSX writer read back by exceljs', () => {
     assert.equal(wb.worksheets[0]!.rowCount, 1);
   });
 });
+
+describe('XLSX writer under backpressure', () => {
+  test('a slow reader over many batches leaves no listeners behind (no MaxListeners warning)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      async function* many(): AsyncGenerator<Value[][]> {
+        for (let b = 0; b < 60; b++)
+          yield Array.from({ length: 500 }, (_, i) => [
+            b * 500 + i,
+            `row ${i}`,
+            '1.5',
+            1n,
+            true,
+            '2026-01-01',
+            null,
+            null,
+          ]);
+      }
+      let bytes = 0;
+      for await (const chunk of xlsxEncoder(defaultXlsxOptions)(columns, many())) {
+        bytes += chunk.length;
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.ok(bytes > 100_000);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { PassThrough, type Writable } from 'node:stream';
 import yazl from 'yazl';
 import { type LocalDateTime, localPartsIn } from '../../lib/zoned-time.ts';
@@ -141,10 +140,23 @@ function widths(columns: Column[], sample: Value[][]): number[] {
   });
 }
 
-/** Writes with backpressure; a stream destroyed downstream ends the wait (the next write then throws). */
+/**
+ * Writes with backpressure; a stream destroyed downstream ends the wait (the next
+ * write then throws). Both listeners go once either fires: racing two once()
+ * promises left the loser attached, one pair per wait, for the sheet's lifetime.
+ */
 async function write(stream: Writable, text: string): Promise<void> {
   if (stream.destroyed) throw new Error('The XLSX output was closed');
-  if (!stream.write(text)) await Promise.race([once(stream, 'drain'), once(stream, 'close')]);
+  if (stream.write(text)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }
 
 const CONTENT_TYPES = (sheets: number) =>
