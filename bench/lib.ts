@@ -22,12 +22,17 @@ export function countingSink(): { stream: Writable; bytes: () => number } {
 
 /**
  * Runs `node <file> <variant>` for each variant; each prints one JSON line of
- * results. As Ferry's own processes do (bin/ferry.mjs), they start with the V8
- * young-generation setting and Node's compile cache, warmed by a first start that
- * only loads the file, so no variant pays for stripping TypeScript.
+ * results. Every variant, references included, starts as Ferry's own processes
+ * do (bin/ferry.mjs): the V8 young-generation setting, two malloc arenas, and
+ * Node's compile cache, warmed by a first start that only loads the file, so no
+ * variant pays for stripping TypeScript.
  */
 export function runVariants<T>(file: string, variants: readonly string[]): T[] {
-  const env = { ...process.env, NODE_COMPILE_CACHE: join(tmpdir(), 'ferry-bench-compile-cache') };
+  const env = {
+    ...process.env,
+    MALLOC_ARENA_MAX: '2',
+    NODE_COMPILE_CACHE: join(tmpdir(), 'ferry-bench-compile-cache'),
+  };
   const warm = spawnSync(process.execPath, [file], { encoding: 'utf8', env });
   if (warm.status !== 0) throw new Error(`loading ${file} failed: ${warm.stderr}`);
   return variants.map((variant) => {
