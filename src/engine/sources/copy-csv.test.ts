@@ -146,15 +146,70 @@ if (process.env['TEST_DATABASE_URL']) {
       inSql!.stream.resume();
     });
 
-    test('declines bound parameters and types whose text differs; enforces the row limit', async () => {
+    test('bound parameters become typed literals: the same rows and bytes as binding them', async () => {
+      const query = {
+        sql: `SELECT id AS id$1, name, at, day, flag, $1::text AS echo, $6 AS untyped, '$2 stays' AS literal, $9 AS since
+                FROM hard JOIN (SELECT 1 AS one) AS k ON at >= $9 OR true -- $9's type is deduced here first
+               WHERE (id = $2 OR name = $3 OR day >= $4 OR flag = $5 OR $8::int IS NULL) AND id <> ALL (ARRAY[$7::int])
+               ORDER BY id`,
+        values: [
+          "O'Brien \\ back\\slash $1",
+          1,
+          'NULL',
+          '2026-01-01',
+          false,
+          "it's",
+          99,
+          null,
+          '2026-01-01 00:00',
+        ],
+      };
+      const rowPath = await collect(async (out) =>
+        exportToStream({
+          rows: await source.openRows(query, new AbortController().signal),
+          encoder: csvEncoder(defaultCsvOptions),
+          compression: none,
+          out,
+          signal: new AbortController().signal,
+          limits,
+        }),
+      );
+      const copy = await source.copyCsv!(query, defaultCsvOptions, new AbortController().signal);
+      assert.ok(copy, 'the fast path accepts bound parameters');
+      const fast = await collect((out) =>
+        exportCopyToStream({
+          source: copy.stream,
+          text: { ...defaultCsvOptions, rewrites: copy.rewrites },
+          bom: false,
+          compression: none,
+          out,
+          signal: new AbortController().signal,
+          limits,
+        }),
+      );
+      assert.ok(rowPath.rows >= 3, `the filter keeps rows (${rowPath.rows})`);
+      assert.equal(fast.data.toString(), rowPath.data.toString());
+      assert.match(
+        fast.data.toString(),
+        /O'Brien \\ back\\slash \$1,it's,\$2 stays,2026-01-01T00:00:00.000Z/,
+      );
+      assert.equal(fast.sha256, rowPath.sha256);
+    });
+
+    test('declines values it cannot write as the driver would, statements that do not prepare, and types whose text differs; enforces the row limit', async () => {
       const signal = new AbortController().signal;
       assert.equal(
         await source.copyCsv!(
-          { sql: 'SELECT * FROM hard WHERE id = $1', values: [1] },
+          { sql: 'SELECT $1::date AS d', values: [new Date()] },
           defaultCsvOptions,
           signal,
         ),
         null,
+      );
+      assert.equal(
+        await source.copyCsv!({ sql: 'SELECT $1 + $2 AS x', values: [1, 2] }, defaultCsvOptions, signal),
+        null,
+        'operator is not unique: unknown + unknown; the row path reports it',
       );
       assert.equal(
         await source.copyCsv!({ sql: `SELECT '{"a":1}'::jsonb AS j`, values: [] }, defaultCsvOptions, signal),

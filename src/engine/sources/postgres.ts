@@ -3,7 +3,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
 import { rewritesApply } from '../copy-csv-text.ts';
 import { CATALOG_SQL, type CatalogRow, pgColumnType, pgParsers, tablesFromCatalog } from './pg-types.ts';
-import { checkReadOnlySql } from './sql-text.ts';
+import { checkReadOnlySql, lexSql } from './sql-text.ts';
 import {
   type BoundQuery,
   type Column,
@@ -191,7 +191,7 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       const { timeoutMs } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       checkReadOnlySql(query.sql, 'postgres');
-      if (query.values.length > 0) return null;
+      if (!query.values.every(isCopyParameter)) return null;
       const client = await connect();
       let released = false;
       const release = (destroy: boolean) => {
@@ -209,7 +209,12 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       signal.addEventListener('abort', onAbort, { once: true });
       try {
         await beginReadOnly(client, timeoutMs);
-        const plan = await copyCsvFromPostgres(client, query, o);
+        const sql = query.values.length > 0 ? await withTypedLiterals(client, query) : query.sql;
+        if (sql === null) {
+          release(false);
+          return null;
+        }
+        const plan = await copyCsvFromPostgres(client, { sql, values: [] }, o);
         if (!plan) {
           release(false);
           return null;
@@ -245,6 +250,51 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
 }
 
 // --- COPY fast path for CSV -------------------------------------------------
+
+/** Values that node-postgres sends as their own text (its prepareValue is toString()). */
+function isCopyParameter(v: unknown): v is string | number | boolean | null {
+  return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+}
+
+// A $n that PostgreSQL's lexer reads as a parameter: not part of an identifier such as a$1.
+const PARAMETER_REF = /(?<![\p{L}\p{N}_$])\$(\d+)(?!\d)/gu;
+
+/**
+ * COPY takes no bound parameters. So each $n becomes its value as a quoted
+ * literal cast to the type PostgreSQL infers for that parameter (read from the
+ * prepared statement): the same text reaches the same type's input function as
+ * with binding, and the planner sees the values as it does for a one-off bound
+ * query. The literals are escaped by node-postgres's escapeLiteral. Null when
+ * the statement cannot be prepared: the row path then runs and reports why.
+ */
+async function withTypedLiterals(client: pg.PoolClient, query: BoundQuery): Promise<string | null> {
+  try {
+    await client.query('SAVEPOINT ferry_parameters');
+    await client.query(`PREPARE ferry_copy_parameters AS ${query.sql}`);
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT ferry_parameters');
+    return null;
+  }
+  const r = await client.query<{ types: string[] }>(
+    "SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = 'ferry_copy_parameters'",
+  );
+  await client.query('DEALLOCATE ferry_copy_parameters');
+  const types = r.rows[0]?.types ?? [];
+  if (types.length !== query.values.length) return null;
+  let out = '';
+  for (const seg of lexSql(query.sql, 'postgres')) {
+    out +=
+      seg.kind !== 'code'
+        ? seg.text
+        : seg.text.replace(PARAMETER_REF, (ref, n: string) => {
+            const i = Number(n) - 1;
+            if (i < 0 || i >= types.length) return ref;
+            const v = query.values[i] as string | number | boolean | null;
+            return `(${v === null ? 'NULL' : pg.escapeLiteral(String(v))}::${types[i]})`;
+          });
+  }
+  return out;
+}
 
 // The characters that make a spreadsheet read text as a formula (values.ts); tested
 // with left(…, 1) IN (…) rather than a regular expression: the same, cheaper.
