@@ -1,5 +1,5 @@
 import type { Column, ColumnType, Value } from '../sources/types.ts';
-import { isTextual, jsonReplacer, neutraliseFormula, textOf } from './values.ts';
+import { instantText, isTextual, jsonReplacer, neutraliseFormula, textOf } from './values.ts';
 
 // Streaming encoders for the text formats. Each turns batches of rows into one
 // string per batch, so memory holds one batch at a time and the caller's
@@ -59,7 +59,7 @@ export function csvEncoder(options: CsvOptions): Encoder {
       case 'timestamp':
         return (v) => plain(typeof v === 'string' ? v : textOf(v, type));
       case 'timestamptz':
-        return (v) => plain(v instanceof Date ? v.toISOString() : textOf(v, type));
+        return (v) => plain(v instanceof Date ? instantText(v) : textOf(v, type));
       default:
         return (v) => {
           const text = textOf(v, type);
