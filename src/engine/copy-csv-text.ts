@@ -183,11 +183,15 @@ export function copyCsvFramer(o: CopyCsvText): CopyCsvFramer {
    * Ferry's text of the records that end at each of `ends` (line feeds) in `buf`.
    * One function with local cursors: this loop visits every byte of the export.
    */
-  const rewriteRecords = (buf: Buffer, ends: number[]) => {
-    const out = Buffer.allocUnsafe(ends[ends.length - 1]! + 1 + ends.length * growth);
-    let to = 0;
-    let start = 0;
-    for (let e = 0; e < ends.length; e++) {
+  const rewriteRecords = (
+    buf: Buffer,
+    ends: number[],
+    first: number,
+    start: number,
+    out: Buffer,
+    to: number,
+  ) => {
+    for (let e = first; e < ends.length; e++) {
       const end = ends[e]!;
       let copied = start;
       if (headerPending) headerPending = false;
@@ -253,32 +257,40 @@ export function copyCsvFramer(o: CopyCsvText): CopyCsvFramer {
       out[to++] = LF;
       start = end + 1;
     }
-    return { out: out.subarray(0, to), records: ends.length };
+    return to;
   };
 
   return {
     push(chunk) {
-      const offset = carry ? carry.length : 0;
       const ends = recordEnds(chunk);
       if (ends.length === 0) {
         carry = carry ? Buffer.concat([carry, chunk]) : chunk;
         return { out: Buffer.alloc(0), records: 0 };
       }
-      const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
-      for (let i = 0; i < ends.length; i++) ends[i]! += offset;
-      const result = rewriteRecords(buf, ends);
-      const rest = ends[ends.length - 1]! + 1;
-      carry = rest < buf.length ? buf.subarray(rest) : null;
-      return result;
+      const last = ends[ends.length - 1]!;
+      const out = Buffer.allocUnsafe((carry?.length ?? 0) + last + 1 + ends.length * growth);
+      let to = 0;
+      let start = 0;
+      let first = 0;
+      if (carry) {
+        // Only the record that spans the two chunks is joined; the rest is read in place.
+        const joined = Buffer.concat([carry, chunk.subarray(0, ends[0]! + 1)]);
+        to = rewriteRecords(joined, [joined.length - 1], 0, 0, out, 0);
+        start = ends[0]! + 1;
+        first = 1;
+      }
+      to = rewriteRecords(chunk, ends, first, start, out, to);
+      carry = last + 1 < chunk.length ? chunk.subarray(last + 1) : null;
+      return { out: out.subarray(0, to), records: ends.length };
     },
     end() {
       if (!carry) return { out: Buffer.alloc(0), records: 0 };
       // COPY ends every record with a line feed; a final one without is written as it came.
-      const last = carry;
+      const padded = Buffer.concat([carry, Buffer.from([LF])]);
       carry = null;
-      const padded = Buffer.concat([last, Buffer.from([LF])]);
-      const result = rewriteRecords(padded, [padded.length - 1]);
-      return { out: result.out.subarray(0, result.out.length - (crlf ? 2 : 1)), records: result.records };
+      const out = Buffer.allocUnsafe(padded.length + growth);
+      const to = rewriteRecords(padded, [padded.length - 1], 0, 0, out, 0);
+      return { out: out.subarray(0, to - (crlf ? 2 : 1)), records: 1 };
     },
   };
 }
