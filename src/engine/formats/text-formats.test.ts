@@ -10,6 +10,7 @@ import {
   defaultTsvOptions,
   defaultXmlOptions,
   type Encoder,
+  FLUSH_CHARS,
   jsonEncoder,
   ndjsonEncoder,
   xmlEncoder,
@@ -196,3 +197,30 @@ async function encodeRows(encoder: Encoder, data: Value[][]): Promise<string> {
   for await (const chunk of encoder(columns.slice(0, data[0]?.length ?? columns.length), one())) out += chunk;
   return out;
 }
+
+describe('text encoders hand on small pieces', () => {
+  test('a 5,000-row batch comes out in pieces of about FLUSH_CHARS, which join to the whole', async () => {
+    const cols: Column[] = [
+      { name: 'id', type: 'integer', dbType: 'int4' },
+      { name: 'note', type: 'string', dbType: 'text' },
+    ];
+    const batch: Value[][] = Array.from({ length: 5000 }, (_, i) => [i, `note number ${i} with some text`]);
+    async function* one(): AsyncGenerator<Value[][]> {
+      yield batch;
+    }
+    for (const encoder of [
+      csvEncoder(defaultCsvOptions),
+      jsonEncoder(defaultJsonOptions),
+      ndjsonEncoder(defaultJsonOptions),
+      xmlEncoder(defaultXmlOptions),
+    ]) {
+      const pieces: string[] = [];
+      for await (const piece of encoder(cols, one())) pieces.push(String(piece));
+      const whole = pieces.join('');
+      assert.ok(whole.length > 4 * FLUSH_CHARS, 'the batch is several pieces long');
+      assert.ok(pieces.length > 4, `${pieces.length} pieces`);
+      for (const p of pieces) assert.ok(p.length < FLUSH_CHARS + 200, `a piece of ${p.length} characters`);
+      assert.ok(whole.includes('note number 4999 with some text'));
+    }
+  });
+});

@@ -2,7 +2,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import yazl from 'yazl';
 import { type LocalDateTime, localPartsIn } from '../../lib/zoned-time.ts';
 import type { Column, ColumnType, Value } from '../sources/types.ts';
-import { type Encoder, escapeXml } from './text-formats.ts';
+import { type Encoder, escapeXml, FLUSH_CHARS } from './text-formats.ts';
 import { textOf } from './values.ts';
 
 // A streaming XLSX (SpreadsheetML) writer. Rows go into the sheet XML as they
@@ -239,8 +239,12 @@ export function xlsxEncoder(options: XlsxOptions): Encoder {
           for (let i = 0; i < row.length; i++)
             out += cell(letters[i]! + rowInSheet, row[i]!, types[i]!, partsOf);
           out += '</row>';
+          if (out.length >= FLUSH_CHARS) {
+            await write(sheet!, out);
+            out = '';
+          }
         }
-        await write(sheet!, out);
+        if (out) await write(sheet!, out);
       }
       if (!colsXml)
         colsXml = `<cols>${widths(columns, [])
