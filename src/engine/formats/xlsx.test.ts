@@ -38,6 +38,9 @@ const rows: Value[][] = [
   [3, null, null, null, null, null, null, null],
 ];
 
+/** A row of simple values, numbered. */
+const plainRow = (n: number): Value[] => [n, `row ${n}`, '1.5', 1n, true, '2026-01-01', null, null];
+
 async function build(data: Value[][], options = defaultXlsxOptions, batchSize = 2): Promise<Buffer> {
   async function* batches() {
     for (let i = 0; i < data.length; i += batchSize) yield data.slice(i, i + batchSize);
@@ -85,16 +88,7 @@ describe('XLSX writer read back by exceljs', () => {
   });
 
   test('past the rows-per-sheet limit the export continues on a new sheet, header repeated', async () => {
-    const many: Value[][] = Array.from({ length: 25 }, (_, i) => [
-      i + 1,
-      `row ${i + 1}`,
-      '1.5',
-      1n,
-      true,
-      '2026-01-01',
-      null,
-      null,
-    ]);
+    const many: Value[][] = Array.from({ length: 25 }, (_, i) => plainRow(i + 1));
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(
       (await build(many, { ...defaultXlsxOptions, sheetName: 'Sales', maxRowsPerSheet: 10 }, 4)) as never,
@@ -126,17 +120,7 @@ describe('XLSX writer under backpressure', () => {
     process.on('warning', onWarning);
     try {
       async function* many(): AsyncGenerator<Value[][]> {
-        for (let b = 0; b < 60; b++)
-          yield Array.from({ length: 500 }, (_, i) => [
-            b * 500 + i,
-            `row ${i}`,
-            '1.5',
-            1n,
-            true,
-            '2026-01-01',
-            null,
-            null,
-          ]);
+        for (let b = 0; b < 60; b++) yield Array.from({ length: 500 }, (_, i) => plainRow(b * 500 + i));
       }
       let bytes = 0;
       for await (const chunk of xlsxEncoder(defaultXlsxOptions)(columns, many())) {

@@ -56,6 +56,34 @@ if (process.env['TEST_DATABASE_URL']) {
       await dropPostgresDatabase(name);
     });
 
+    /** The export both ways: rows through a cursor and the CSV writer, and COPY with its rewrites. */
+    async function bothPaths(query: { sql: string; values: unknown[] }, options: CsvOptions) {
+      const rowPath = await collect(async (out) =>
+        exportToStream({
+          rows: await source.openRows(query, new AbortController().signal),
+          encoder: csvEncoder(options),
+          compression: none,
+          out,
+          signal: new AbortController().signal,
+          limits,
+        }),
+      );
+      const copy = await source.copyCsv!(query, options, new AbortController().signal);
+      assert.ok(copy, 'the fast path accepts this query');
+      const fast = await collect((out) =>
+        exportCopyToStream({
+          source: copy.stream,
+          text: { ...options, rewrites: copy.rewrites },
+          bom: options.bom,
+          compression: none,
+          out,
+          signal: new AbortController().signal,
+          limits,
+        }),
+      );
+      return { rowPath, fast, rewrites: copy.rewrites };
+    }
+
     const variants: Array<[string, CsvOptions]> = [
       ['defaults (CRLF, header, protection)', defaultCsvOptions],
       ['LF with BOM', { ...defaultCsvOptions, lineEnding: '\n', bom: true }],
@@ -70,29 +98,9 @@ if (process.env['TEST_DATABASE_URL']) {
     ];
     for (const [label, options] of variants) {
       test(`same bytes as the row path: ${label}`, async () => {
-        const query = { sql: 'SELECT * FROM hard ORDER BY id', values: [] };
-        const rowPath = await collect(async (out) =>
-          exportToStream({
-            rows: await source.openRows(query, new AbortController().signal),
-            encoder: csvEncoder(options),
-            compression: none,
-            out,
-            signal: new AbortController().signal,
-            limits,
-          }),
-        );
-        const copy = await source.copyCsv!(query, options, new AbortController().signal);
-        assert.ok(copy, 'the fast path accepts these types');
-        const fast = await collect((out) =>
-          exportCopyToStream({
-            source: copy.stream,
-            text: { ...options, rewrites: copy.rewrites },
-            bom: options.bom,
-            compression: none,
-            out,
-            signal: new AbortController().signal,
-            limits,
-          }),
+        const { rowPath, fast } = await bothPaths(
+          { sql: 'SELECT * FROM hard ORDER BY id', values: [] },
+          options,
         );
         assert.equal(fast.data.toString(), rowPath.data.toString());
         assert.equal(fast.rows, 8);
@@ -109,29 +117,8 @@ if (process.env['TEST_DATABASE_URL']) {
         values: [],
       };
       const options = defaultCsvOptions;
-      const copy = await source.copyCsv!(query, options, new AbortController().signal);
-      assert.deepEqual(copy!.rewrites, [null, 'formula', 'boolean', 'instant', 'timestamp']);
-      const fast = await collect((out) =>
-        exportCopyToStream({
-          source: copy!.stream,
-          text: { ...options, rewrites: copy!.rewrites },
-          bom: false,
-          compression: none,
-          out,
-          signal: new AbortController().signal,
-          limits,
-        }),
-      );
-      const rowPath = await collect(async (out) =>
-        exportToStream({
-          rows: await source.openRows(query, new AbortController().signal),
-          encoder: csvEncoder(options),
-          compression: none,
-          out,
-          signal: new AbortController().signal,
-          limits,
-        }),
-      );
+      const { rowPath, fast, rewrites } = await bothPaths(query, options);
+      assert.deepEqual(rewrites, [null, 'formula', 'boolean', 'instant', 'timestamp']);
       assert.equal(fast.rows, 50_000);
       assert.ok(fast.data.length > 1_000_000);
       assert.equal(fast.sha256, rowPath.sha256);
@@ -164,29 +151,7 @@ if (process.env['TEST_DATABASE_URL']) {
           '2026-01-01 00:00',
         ],
       };
-      const rowPath = await collect(async (out) =>
-        exportToStream({
-          rows: await source.openRows(query, new AbortController().signal),
-          encoder: csvEncoder(defaultCsvOptions),
-          compression: none,
-          out,
-          signal: new AbortController().signal,
-          limits,
-        }),
-      );
-      const copy = await source.copyCsv!(query, defaultCsvOptions, new AbortController().signal);
-      assert.ok(copy, 'the fast path accepts bound parameters');
-      const fast = await collect((out) =>
-        exportCopyToStream({
-          source: copy.stream,
-          text: { ...defaultCsvOptions, rewrites: copy.rewrites },
-          bom: false,
-          compression: none,
-          out,
-          signal: new AbortController().signal,
-          limits,
-        }),
-      );
+      const { rowPath, fast } = await bothPaths(query, defaultCsvOptions);
       assert.ok(rowPath.rows >= 3, `the filter keeps rows (${rowPath.rows})`);
       assert.equal(fast.data.toString(), rowPath.data.toString());
       assert.match(
