@@ -52,11 +52,14 @@ async function runVariant(variant: string): Promise<void> {
     await client.connect();
     await pipeline(client.query(copyTo(`COPY (${QUERY}) TO STDOUT WITH (FORMAT csv, HEADER)`)), sink);
     await client.end();
-  } else if (variant === 'ferry-copy') {
+  } else if (variant === 'ferry-copy' || variant === 'ferry-copy-param') {
     const source = createPostgresSource({ connectionString: url(DB) });
     const options = { ...defaultCsvOptions, lineEnding: '\n' as const };
     const signal = new AbortController().signal;
-    const copy = await source.copyCsv!({ sql: QUERY, values: [] }, options, signal);
+    // The same rows through a report parameter (every id is above 0).
+    const query =
+      variant === 'ferry-copy' ? { sql: QUERY, values: [] } : { sql: `${QUERY} WHERE id > $1`, values: [0] };
+    const copy = await source.copyCsv!(query, options, signal);
     if (!copy) throw new Error('the COPY fast path declined the benchmark query');
     await exportCopyToStream({
       source: copy.stream,
@@ -88,7 +91,7 @@ export async function run(): Promise<void> {
   await prepare();
   const results = runVariants<{ variant: string; seconds: number; bytes: number; rss: number }>(
     import.meta.filename,
-    ['copy', 'ferry', 'ferry-copy'],
+    ['copy', 'ferry', 'ferry-copy', 'ferry-copy-param'],
   );
   const reference = results[0]!;
   process.stdout.write(`CSV export of ${ROWS.toLocaleString('en')} rows × 7 columns (PostgreSQL)\n`);
@@ -99,6 +102,7 @@ export async function run(): Promise<void> {
         copy: 'COPY TO STDOUT (reference)',
         ferry: 'Ferry row path (cursor)',
         'ferry-copy': 'Ferry COPY fast path',
+        'ferry-copy-param': '… with a report parameter',
       }[r.variant] ?? r.variant;
     process.stdout.write(
       `${label.padEnd(26)}  ${Math.round(ROWS / r.seconds)
@@ -110,4 +114,5 @@ export async function run(): Promise<void> {
   }
 }
 
-if (['copy', 'ferry', 'ferry-copy'].includes(process.argv[2] ?? '')) await runVariant(process.argv[2]!);
+if (['copy', 'ferry', 'ferry-copy', 'ferry-copy-param'].includes(process.argv[2] ?? ''))
+  await runVariant(process.argv[2]!);

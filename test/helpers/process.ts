@@ -4,9 +4,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 // Runs the real `ferry` program as a child process, the way users and process
-// managers do.
+// managers do: through bin/ferry.mjs, with its malloc and compile-cache settings.
 
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'main.ts');
+export const MAIN = join(import.meta.dirname, '..', '..', 'bin', 'ferry.mjs');
 
 export interface Finished {
   code: number | null;

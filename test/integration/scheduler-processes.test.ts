@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { call, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
 import { TEST_SECRET } from '../helpers/db.ts';
-import { baseEnv, type Running, startFerry } from '../helpers/process.ts';
+import { baseEnv, MAIN, type Running, startFerry } from '../helpers/process.ts';
 
 // S4 across real processes on one PostgreSQL: several `ferry scheduler`
 // processes fire 1,000 schedules due in the same minute exactly once, and a
 // scheduler killed mid-transaction leaves one run or none per occurrence.
-
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'main.ts');
 
 if (process.env['TEST_DATABASE_URL']) {
   describe('scheduler processes on PostgreSQL', () => {
