@@ -23,10 +23,14 @@ if (
   process.env.MALLOC_ARENA_MAX === undefined &&
   typeof process.execve === 'function'
 ) {
-  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    ...process.env,
-    MALLOC_ARENA_MAX: '2',
-  });
+  try {
+    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+      ...process.env,
+      MALLOC_ARENA_MAX: '2',
+    });
+  } catch {
+    // Not allowed here (a sandbox, a seccomp profile): run on with the default arenas.
+  }
 }
 
 // Node keeps the type-stripped TypeScript in its compile cache, so later starts
