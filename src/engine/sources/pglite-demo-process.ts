@@ -106,6 +106,24 @@ export function createPgliteDemoProcessSource(start: DemoHostStart): Source {
     host.child.kill('SIGKILL');
   };
 
+  /** The promise's outcome, or the signal's reason as soon as it aborts. */
+  const untilAborted = <T>(promise: Promise<T>, signal: AbortSignal): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
+
   const request = async <T>(payload: Record<string, unknown>, timeoutMs: number): Promise<T> => {
     current ??= spawn();
     const host = current;
@@ -139,19 +157,30 @@ export function createPgliteDemoProcessSource(start: DemoHostStart): Source {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       checkReadOnlySql(query.sql, 'postgres');
-      const opened = await request<{ cursor: number; columns: Column[] }>(
+      // Opening runs the whole query (a WITH HOLD cursor). A cancel does not wait for
+      // it; the cursor it opens anyway is closed as soon as it exists.
+      const opening = request<{ cursor: number; columns: Column[] }>(
         { op: 'open', sql: query.sql, values: query.values, timeoutMs, batchSize },
         timeoutMs,
       );
+      const opened = await untilAborted(opening, signal).catch((err: unknown) => {
+        if (signal.aborted)
+          opening.then(
+            (o) => request({ op: 'close', cursor: o.cursor }, 10_000).catch(() => {}),
+            () => {},
+          );
+        throw err;
+      });
       const bytesColumns = opened.columns.map((c) => c.type === 'bytes');
       async function* batches(): AsyncGenerator<Row[]> {
         let done = false;
         try {
           while (!done) {
             signal.throwIfAborted();
-            const r = await request<{ done: boolean; rows: Row[] }>(
-              { op: 'next', cursor: opened.cursor },
-              timeoutMs,
+            // A cancel does not wait for the fetch in flight; its answer is dropped.
+            const r = await untilAborted(
+              request<{ done: boolean; rows: Row[] }>({ op: 'next', cursor: opened.cursor }, timeoutMs),
+              signal,
             );
             done = r.done;
             if (r.rows.length > 0) {
