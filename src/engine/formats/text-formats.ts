@@ -76,11 +76,24 @@ export function csvEncoder(options: CsvOptions): Encoder {
         };
     }
   };
+  // With a single column, a line holding just \. would read as COPY's end-of-data
+  // marker, so it is quoted, as COPY quotes it.
+  const endMarkerSafe =
+    <T>(format: (v: T) => string) =>
+    (v: T): string => {
+      const text = format(v);
+      return text === '\\.' ? quote + text + quote : text;
+    };
   return async function* (columns, batches) {
+    const lone = columns.length === 1;
+    const name = lone ? endMarkerSafe(field) : field;
     let head = options.bom ? '\uFEFF' : '';
-    if (options.header) head += columns.map((c) => field(c.name)).join(delimiter) + lineEnding;
+    if (options.header) head += columns.map((c) => name(c.name)).join(delimiter) + lineEnding;
     if (head) yield head;
-    const formatters = columns.map((c) => formatterFor(c.type, isTextual(c.type)));
+    const formatters = columns.map((c) => {
+      const format = formatterFor(c.type, isTextual(c.type));
+      return lone ? endMarkerSafe(format) : format;
+    });
     const width = formatters.length;
     for await (const batch of batches) {
       let out = '';

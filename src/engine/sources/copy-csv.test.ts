@@ -161,6 +161,54 @@ if (process.env['TEST_DATABASE_URL']) {
       assert.equal(fast.sha256, rowPath.sha256);
     });
 
+    test('parameters of types with a length, non-ASCII dollar quotes and identifiers, dates in the session order, a trailing comment', async () => {
+      const cases: Array<{ sql: string; values: unknown[]; expect: RegExp }> = [
+        // char(n) and bit(n): cast to bpchar and bit without a length, not to char(1) and bit(1)
+        {
+          sql: `SELECT id FROM (VALUES (1, 'AB'::char(5)), (2, 'ABC'::char(5))) AS t(id, code) WHERE code = $1`,
+          values: ['ABC'],
+          expect: /^id\r\n2\r\n$/,
+        },
+        {
+          sql: `SELECT id FROM (VALUES (1, B'101'), (2, B'001')) AS t(id, flags) WHERE flags = $1`,
+          values: ['101'],
+          expect: /^id\r\n1\r\n$/,
+        },
+        // a $1 inside a dollar-quoted string with a non-ASCII tag is text, and a value cannot break out of it
+        {
+          sql: 'SELECT $é$ $1 $é$ AS s, $1::text AS v',
+          values: ['$é$||current_user||$é$'],
+          expect: /^s,v\r\n \$1 ,\$é\$\|\|current_user\|\|\$é\$\r\n$/,
+        },
+        { sql: 'SELECT 1 AS €$1, $1::text AS v', values: ['x'], expect: /^€\$1,v\r\n1,x\r\n$/ },
+        // the date's field order is the session's on both paths
+        {
+          sql: `SELECT d FROM (VALUES (date '2003-01-02'), (date '2001-02-03')) AS t(d) WHERE d = $1`,
+          values: ['01/02/03'],
+          expect: /^d\r\n\d{4}-\d\d-\d\d\r\n$/,
+        },
+        { sql: 'SELECT 1 AS a -- a note', values: [], expect: /^a\r\n1\r\n$/ },
+        // one column: a lone \. is quoted, in the header too, as COPY does
+        { sql: `SELECT E'\\\\.' AS "\\."`, values: [], expect: /^"\\\."\r\n"\\\."\r\n$/ },
+      ];
+      for (const c of cases) {
+        const { rowPath, fast } = await bothPaths({ sql: c.sql, values: c.values }, defaultCsvOptions);
+        assert.equal(fast.data.toString(), rowPath.data.toString(), c.sql);
+        assert.match(fast.data.toString(), c.expect, c.sql);
+      }
+      // A NULL text that COPY refuses (it holds the delimiter, the quote or a line break): the row path writes it.
+      for (const nullText of ['n/a', '"none"', 'a\nb'])
+        assert.equal(
+          await source.copyCsv!(
+            { sql: 'SELECT NULL::int AS v', values: [] },
+            { ...defaultCsvOptions, delimiter: '/', nullText },
+            new AbortController().signal,
+          ),
+          null,
+          nullText,
+        );
+    });
+
     test('declines values it cannot write as the driver would, statements that do not prepare, and types whose text differs; enforces the row limit', async () => {
       const signal = new AbortController().signal;
       assert.equal(

@@ -256,8 +256,9 @@ function isCopyParameter(v: unknown): v is string | number | boolean | null {
   return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 }
 
-// A $n that PostgreSQL's lexer reads as a parameter: not part of an identifier such as a$1.
-const PARAMETER_REF = /(?<![\p{L}\p{N}_$])\$(\d+)(?!\d)/gu;
+// A $n that PostgreSQL's lexer reads as a parameter: not part of an identifier
+// such as a$1 or €$1 (identifiers go on with letters, digits, _, $ and any non-ASCII character).
+const PARAMETER_REF = /(?<![A-Za-z0-9_$\u0080-\uFFFF])\$(\d+)(?!\d)/g;
 
 /**
  * COPY takes no bound parameters. So each $n becomes its value as a quoted
@@ -276,7 +277,9 @@ async function withTypedLiterals(client: pg.PoolClient, query: BoundQuery): Prom
     return null;
   }
   const r = await client.query<{ types: string[] }>(
-    "SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = 'ferry_copy_parameters'",
+    // format_type(…, -1): the type without a length, so char(n) reads as bpchar, not char(1).
+    `SELECT array(SELECT format_type(t, -1) FROM unnest(parameter_types::oid[]) WITH ORDINALITY AS p(t, n) ORDER BY n) AS types
+       FROM pg_prepared_statements WHERE name = 'ferry_copy_parameters'`,
   );
   await client.query('DEALLOCATE ferry_copy_parameters');
   const types = r.rows[0]?.types ?? [];
@@ -377,10 +380,16 @@ export async function copyCsvFromPostgres(
   o: CsvCopyOptions,
 ): Promise<{ columns: Column[]; sql: string; rewrites: Array<CopyFieldRewrite | null> } | null> {
   if (query.values.length > 0) return null;
+  // COPY refuses a NULL text holding the delimiter, the quote or a line break; the row path writes it.
+  if (/[\r\n]/.test(o.nullText) || o.nullText.includes(o.delimiter) || o.nullText.includes(o.quote))
+    return null;
   if (!/^[\x20-\x7e\t]$/.test(o.delimiter) || !/^[\x20-\x7e]$/.test(o.quote)) return null;
-  await client.query("SET LOCAL DateStyle = 'ISO, YMD'");
+  // ISO output; the session's field order stays, so a date typed in the query or
+  // given as a parameter reads as it does on the row path.
+  await client.query("SET LOCAL DateStyle = 'ISO'");
   const probe = await client.query({
-    text: `SELECT * FROM (${query.sql}) AS ferry_q LIMIT 0`,
+    // The line break before ")": a query may end in a -- comment.
+    text: `SELECT * FROM (${query.sql}\n) AS ferry_q LIMIT 0`,
     rowMode: 'array',
   });
   const aliases = probe.fields.map((_, i) => `c${i}`);
@@ -397,6 +406,6 @@ export async function copyCsvFromPostgres(
     const t = pgColumnType(f.dataTypeID);
     return { name: f.name, type: t.type, dbType: t.name };
   });
-  const sql = `COPY (SELECT ${exprs.join(', ')} FROM (${query.sql}) AS ferry_q(${aliases.join(', ')})) TO STDOUT WITH (FORMAT csv, HEADER ${o.header ? 'true' : 'false'}, DELIMITER ${pg.escapeLiteral(o.delimiter)}, QUOTE ${pg.escapeLiteral(o.quote)}, NULL ${pg.escapeLiteral(o.nullText)}, ENCODING 'UTF8')`;
+  const sql = `COPY (SELECT ${exprs.join(', ')} FROM (${query.sql}\n) AS ferry_q(${aliases.join(', ')})) TO STDOUT WITH (FORMAT csv, HEADER ${o.header ? 'true' : 'false'}, DELIMITER ${pg.escapeLiteral(o.delimiter)}, QUOTE ${pg.escapeLiteral(o.quote)}, NULL ${pg.escapeLiteral(o.nullText)}, ENCODING 'UTF8')`;
   return { columns, sql, rewrites };
 }

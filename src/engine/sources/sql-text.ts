@@ -99,8 +99,11 @@ export function lexSql(sql: string, dialect: Dialect): Segment[] {
       end = j;
       kind = 'comment';
     } else if (ch === '$' && dialect === 'postgres') {
-      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));
-      if (tag && !/[\p{L}\p{N}_$]$/u.test(code)) {
+      // PostgreSQL's lexer: a tag starts with a letter, "_" or any non-ASCII character
+      // and goes on with those, digits too; a "$" right after an identifier
+      // character belongs to the identifier (a$1, €$1).
+      const tag = /^\$([A-Za-z_\u0080-\uFFFF][A-Za-z0-9_\u0080-\uFFFF]*)?\$/.exec(sql.slice(i));
+      if (tag && !/[A-Za-z0-9_$\u0080-\uFFFF]$/.test(code)) {
         const close = sql.indexOf(tag[0], i + tag[0].length);
         if (close === -1)
           throw new SqlRejected(`Unterminated dollar-quoted string starting at position ${i + 1}`, i + 1);
