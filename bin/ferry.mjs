@@ -17,11 +17,14 @@ if (major < 24) {
 // libuv's thread pool, and fragmentation across those arenas was ~33 MB of an XLSX
 // export's peak memory (150 -> 117 MB for 1M rows, no slower). So Ferry restarts
 // itself once, in place (same process id), with two arenas, unless the operator
-// has chosen a value. Other C libraries ignore the variable.
+// has chosen a value. Other C libraries ignore the variable. Not when a parent
+// talks to this process over IPC (fork(), node --watch, process managers): Node
+// takes the channel out of the environment at start, so a new image would lose it.
 if (
   process.platform === 'linux' &&
   process.env.MALLOC_ARENA_MAX === undefined &&
-  typeof process.execve === 'function'
+  typeof process.execve === 'function' &&
+  typeof process.send !== 'function'
 ) {
   try {
     process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], {

@@ -56,6 +56,8 @@ async function handle(r: Request): Promise<unknown> {
       const c = cursors.get(r.cursor);
       cursors.delete(r.cursor);
       await c?.iterator.return?.();
+      // A cursor whose batches were never read: return() above skipped the generator's finally.
+      await c?.stream.close?.();
       return {};
     }
   }

@@ -126,8 +126,18 @@ export function createPgliteDemoProcessSource(start: DemoHostStart): Source {
 
   const request = async <T>(payload: Record<string, unknown>, timeoutMs: number): Promise<T> => {
     current ??= spawn();
-    const host = current;
+    return send<T>(current, payload, timeoutMs);
+  };
+
+  /**
+   * A request to one particular host. Cursors belong to the process that opened
+   * them: once it is gone (a timeout ends it), their numbers mean nothing in the
+   * next one, so their requests fail instead of reaching another export's cursor.
+   */
+  const send = async <T>(host: Host, payload: Record<string, unknown>, timeoutMs: number): Promise<T> => {
     await host.ready;
+    if (host !== current || !host.child.connected)
+      throw new SourceConnectError('The demo database process restarted during the query; try again');
     return new Promise<T>((resolve, reject) => {
       const id = seq++;
       const timer = setTimeout(() => {
@@ -159,14 +169,17 @@ export function createPgliteDemoProcessSource(start: DemoHostStart): Source {
       checkReadOnlySql(query.sql, 'postgres');
       // Opening runs the whole query (a WITH HOLD cursor). A cancel does not wait for
       // it; the cursor it opens anyway is closed as soon as it exists.
-      const opening = request<{ cursor: number; columns: Column[] }>(
+      current ??= spawn();
+      const host = current;
+      const opening = send<{ cursor: number; columns: Column[] }>(
+        host,
         { op: 'open', sql: query.sql, values: query.values, timeoutMs, batchSize },
         timeoutMs,
       );
       const opened = await untilAborted(opening, signal).catch((err: unknown) => {
         if (signal.aborted)
           opening.then(
-            (o) => request({ op: 'close', cursor: o.cursor }, 10_000).catch(() => {}),
+            (o) => send(host, { op: 'close', cursor: o.cursor }, 10_000).catch(() => {}),
             () => {},
           );
         throw err;
@@ -179,7 +192,7 @@ export function createPgliteDemoProcessSource(start: DemoHostStart): Source {
             signal.throwIfAborted();
             // A cancel does not wait for the fetch in flight; its answer is dropped.
             const r = await untilAborted(
-              request<{ done: boolean; rows: Row[] }>({ op: 'next', cursor: opened.cursor }, timeoutMs),
+              send<{ done: boolean; rows: Row[] }>(host, { op: 'next', cursor: opened.cursor }, timeoutMs),
               signal,
             );
             done = r.done;
@@ -195,7 +208,7 @@ export function createPgliteDemoProcessSource(start: DemoHostStart): Source {
         } catch (err) {
           throw signal.aborted ? signal.reason : err;
         } finally {
-          if (!done) await request({ op: 'close', cursor: opened.cursor }, 10_000).catch(() => {});
+          if (!done) await send(host, { op: 'close', cursor: opened.cursor }, 10_000).catch(() => {});
         }
       }
       return { columns: opened.columns, batches: batches() };

@@ -97,7 +97,7 @@ export function createPgliteDemoSource(pglite: PGlite, role: string, schema: str
           await close();
         }
       }
-      return { columns, batches: batches() };
+      return { columns, batches: batches(), close };
     },
 
     async listTables(): Promise<TableInfo[]> {

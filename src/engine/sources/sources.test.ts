@@ -334,6 +334,73 @@ describe('the embedded demo database runs in a process of its own', () => {
       await source.close();
     }
   });
+
+  const demoProcess = async () =>
+    createPgliteDemoProcessSource({
+      dumpPath: await demoTemplatePath(),
+      role: 'ferry_demo_reader',
+      schema: 'demo',
+    });
+  const openCursors = async (source: Source) =>
+    (await readAll(source, 'SELECT name FROM pg_cursors', [], 100)).rows.filter((r) =>
+      String(r[0]).startsWith('ferry_'),
+    ).length;
+
+  test('a cancel while a query opens ends the wait at once; the cursor it opens anyway is closed', async () => {
+    const source = await demoProcess();
+    try {
+      await readAll(source, 'SELECT 1');
+      const controller = new AbortController();
+      const started = Date.now();
+      const opening = source.openRows(
+        { sql: 'SELECT count(*) OVER () AS n, g FROM generate_series(1, 400000) AS g', values: [] },
+        controller.signal,
+        { batchSize: 10, timeoutMs: 30_000 },
+      );
+      setTimeout(() => controller.abort(new Error('cancelled')), 50);
+      await assert.rejects(opening, /cancelled/);
+      assert.ok(Date.now() - started < 1000, 'the cancel did not wait for the open');
+      // The host finishes the open on its own; the cursor is then closed. pg_cursors
+      // lists the querying cursor itself too, so only other ferry_ cursors count.
+      let left = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 50 && left > 1; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        left = await openCursors(source);
+      }
+      assert.equal(left, 1, 'only the cursor of the pg_cursors query itself');
+    } finally {
+      await source.close();
+    }
+  });
+
+  test('a cursor does not survive its process: after a restart its next fetch fails, never reading another cursor', async () => {
+    const source = await demoProcess();
+    try {
+      const x = await source.openRows(
+        { sql: 'SELECT g FROM generate_series(1, 1000) AS g', values: [] },
+        new AbortController().signal,
+        { batchSize: 100, timeoutMs: 30_000 },
+      );
+      const rows = x.batches[Symbol.asyncIterator]();
+      assert.equal(((await rows.next()).value as Row[]).length, 100);
+      // Another export's runaway query is stopped at its timeout: the host process restarts.
+      await assert.rejects(
+        readAll(
+          source,
+          'SELECT count(*) FROM generate_series(1, 100000000) a, generate_series(1, 100000000) b',
+          [],
+          10,
+          500,
+        ),
+        /ran longer/,
+      );
+      const y = await readAll(source, "SELECT 'y' || g FROM generate_series(1, 5) AS g", [], 100);
+      assert.equal(y.rows.length, 5);
+      await assert.rejects(rows.next(), /restarted during the query/);
+    } finally {
+      await source.close();
+    }
+  });
 });
 
 describe('PGlite demo source isolation', () => {

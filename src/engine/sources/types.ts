@@ -47,6 +47,12 @@ export interface RowStream {
   columns: Column[];
   /** Batches of rows; closes the cursor when the loop ends, throws, or the signal aborts. */
   batches: AsyncIterable<Row[]>;
+  /**
+   * Closes the cursor whether or not the batches were ever read (an async
+   * generator that never started skips its finally when returned). Where absent,
+   * ending the loop or aborting is enough.
+   */
+  close?: () => Promise<void>;
 }
 
 export interface ReadLimits {
