@@ -81,13 +81,15 @@ for (const c of '=+-@\t\r\n') FORMULA_START[c.charCodeAt(0)] = 1;
  */
 export function rewritesApply(o: Pick<CopyCsvText, 'delimiter' | 'quote' | 'nullText'>): boolean {
   const specials = o.delimiter + o.quote;
-  return (
-    !/[0-9A-Za-z.:+\-' ]/.test(specials) &&
-    !/^['=+\-@\t\r\n]/.test(o.nullText) &&
-    !/[\r\n]/.test(o.nullText) &&
-    !o.nullText.includes(o.delimiter) &&
-    !o.nullText.includes(o.quote)
-  );
+  return !/[0-9A-Za-z.:+\-' ]/.test(specials) && !/^['=+\-@\t\r\n]/.test(o.nullText) && copyTakesNullText(o);
+}
+
+/**
+ * Whether COPY accepts this NULL text: not with the delimiter, the quote or a line
+ * break in it (the row path writes such a text; COPY refuses it).
+ */
+export function copyTakesNullText(o: Pick<CopyCsvText, 'delimiter' | 'quote' | 'nullText'>): boolean {
+  return !/[\r\n]/.test(o.nullText) && !o.nullText.includes(o.delimiter) && !o.nullText.includes(o.quote);
 }
 
 const BOOLEAN = 1;
@@ -109,11 +111,6 @@ function copyBytes(src: Buffer, from: number, end: number, out: Buffer, to: numb
     return to;
   }
   return to + src.copy(out, to, from, end);
-}
-
-function writeAscii(out: Buffer, to: number, text: Buffer): number {
-  for (let i = 0; i < text.length; i++) out[to++] = text[i]!;
-  return to;
 }
 
 const isDigit = (b: number | undefined) => b !== undefined && b >= ZERO && b <= NINE;
@@ -225,7 +222,8 @@ export function copyCsvFramer(o: CopyCsvText): CopyCsvFramer {
               to = copyBytes(buf, copied, pos, out, to);
               const at = to;
               if (kind === BOOLEAN) {
-                to = buf[from] === 0x74 ? writeAscii(out, to, TRUE) : writeAscii(out, to, FALSE);
+                const text = buf[from] === 0x74 ? TRUE : FALSE;
+                to = copyBytes(text, 0, text.length, out, to);
               } else if (kind === TIMESTAMP) {
                 let i = from;
                 while (i < until && buf[i] !== SPACE) out[to++] = buf[i++]!;

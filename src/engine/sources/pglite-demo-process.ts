@@ -124,33 +124,36 @@ export function createPgliteDemoProcessSource(start: DemoHostStart): Source {
       );
     });
 
-  const request = async <T>(payload: Record<string, unknown>, timeoutMs: number): Promise<T> => {
+  /** The running host process, started on first use and again after one ends. */
+  const host = () => {
     current ??= spawn();
-    return send<T>(current, payload, timeoutMs);
+    return current;
   };
+  const request = <T>(payload: Record<string, unknown>, timeoutMs: number): Promise<T> =>
+    send<T>(host(), payload, timeoutMs);
 
   /**
    * A request to one particular host. Cursors belong to the process that opened
    * them: once it is gone (a timeout ends it), their numbers mean nothing in the
    * next one, so their requests fail instead of reaching another export's cursor.
    */
-  const send = async <T>(host: Host, payload: Record<string, unknown>, timeoutMs: number): Promise<T> => {
-    await host.ready;
-    if (host !== current || !host.child.connected)
+  const send = async <T>(target: Host, payload: Record<string, unknown>, timeoutMs: number): Promise<T> => {
+    await target.ready;
+    if (target !== current || !target.child.connected)
       throw new SourceConnectError('The demo database process restarted during the query; try again');
     return new Promise<T>((resolve, reject) => {
       const id = seq++;
       const timer = setTimeout(() => {
-        host.pending.delete(id);
+        target.pending.delete(id);
         reject(
           new SourceQueryError(`The query ran longer than ${timeoutMs / 1000} s and was stopped`, {
             code: 'timeout',
           }),
         );
-        kill(host);
+        kill(target);
       }, timeoutMs);
-      host.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      host.child.send({ id, ...payload });
+      target.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      target.child.send({ id, ...payload });
     });
   };
 
@@ -169,17 +172,16 @@ export function createPgliteDemoProcessSource(start: DemoHostStart): Source {
       checkReadOnlySql(query.sql, 'postgres');
       // Opening runs the whole query (a WITH HOLD cursor). A cancel does not wait for
       // it; the cursor it opens anyway is closed as soon as it exists.
-      current ??= spawn();
-      const host = current;
+      const opener = host();
       const opening = send<{ cursor: number; columns: Column[] }>(
-        host,
+        opener,
         { op: 'open', sql: query.sql, values: query.values, timeoutMs, batchSize },
         timeoutMs,
       );
       const opened = await untilAborted(opening, signal).catch((err: unknown) => {
         if (signal.aborted)
           opening.then(
-            (o) => send(host, { op: 'close', cursor: o.cursor }, 10_000).catch(() => {}),
+            (o) => send(opener, { op: 'close', cursor: o.cursor }, 10_000).catch(() => {}),
             () => {},
           );
         throw err;
@@ -192,7 +194,7 @@ export function createPgliteDemoProcessSource(start: DemoHostStart): Source {
             signal.throwIfAborted();
             // A cancel does not wait for the fetch in flight; its answer is dropped.
             const r = await untilAborted(
-              send<{ done: boolean; rows: Row[] }>(host, { op: 'next', cursor: opened.cursor }, timeoutMs),
+              send<{ done: boolean; rows: Row[] }>(opener, { op: 'next', cursor: opened.cursor }, timeoutMs),
               signal,
             );
             done = r.done;
@@ -208,7 +210,7 @@ export function createPgliteDemoProcessSource(start: DemoHostStart): Source {
         } catch (err) {
           throw signal.aborted ? signal.reason : err;
         } finally {
-          if (!done) await send(host, { op: 'close', cursor: opened.cursor }, 10_000).catch(() => {});
+          if (!done) await send(opener, { op: 'close', cursor: opened.cursor }, 10_000).catch(() => {});
         }
       }
       return { columns: opened.columns, batches: batches() };

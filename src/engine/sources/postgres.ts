@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
-import { rewritesApply } from '../copy-csv-text.ts';
+import { copyTakesNullText, rewritesApply } from '../copy-csv-text.ts';
 import { CATALOG_SQL, type CatalogRow, pgColumnType, pgParsers, tablesFromCatalog } from './pg-types.ts';
 import { checkReadOnlySql, lexSql } from './sql-text.ts';
 import {
@@ -380,9 +380,7 @@ export async function copyCsvFromPostgres(
   o: CsvCopyOptions,
 ): Promise<{ columns: Column[]; sql: string; rewrites: Array<CopyFieldRewrite | null> } | null> {
   if (query.values.length > 0) return null;
-  // COPY refuses a NULL text holding the delimiter, the quote or a line break; the row path writes it.
-  if (/[\r\n]/.test(o.nullText) || o.nullText.includes(o.delimiter) || o.nullText.includes(o.quote))
-    return null;
+  if (!copyTakesNullText(o)) return null;
   if (!/^[\x20-\x7e\t]$/.test(o.delimiter) || !/^[\x20-\x7e]$/.test(o.quote)) return null;
   // ISO output; the session's field order stays, so a date typed in the query or
   // given as a parameter reads as it does on the row path.
