@@ -53,6 +53,15 @@ describe('configuration', () => {
     assert.equal(c.databaseUrl, 'postgres://u@h/db');
   });
 
+  test('unix sockets for connections are off unless FERRY_ALLOW_SOCKETS says so', () => {
+    assert.equal(loadConfig({}).allowSockets, false);
+    assert.equal(loadConfig({ FERRY_ALLOW_SOCKETS: 'true' }).allowSockets, true);
+    assert.throws(
+      () => loadConfig({ FERRY_ALLOW_SOCKETS: 'sometimes' }),
+      /FERRY_ALLOW_SOCKETS must be true or false/,
+    );
+  });
+
   test('flags override the environment; out-of-range numbers are refused', () => {
     assert.equal(loadConfig({ PORT: '9000' }, { port: 9100 }).port, 9100);
     assert.throws(() => loadConfig({ PORT: '70000' }), /PORT must be between 1 and 65535/);

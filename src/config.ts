@@ -43,6 +43,8 @@ export interface Config {
   smtp: SmtpConfig | undefined;
   /** SQLite connections may only open files inside this directory. */
   sqliteDir: string;
+  /** PostgreSQL/MySQL connections may use unix sockets on the Ferry host (off: TCP only). */
+  allowSockets: boolean;
   /** Sales lines in the demo dataset when it is first built. */
   demoRows: number;
   workerConcurrency: number;
@@ -219,6 +221,7 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = proc
     rateLimitAuthenticated: readInt(env, 'FERRY_RATE_LIMIT_AUTHENTICATED', 5000, 1, 10_000_000, problems),
     smtp: readSmtp(env, problems),
     sqliteDir: '',
+    allowSockets: readBool(env, 'FERRY_ALLOW_SOCKETS', false, problems),
     demoRows: readInt(env, 'FERRY_DEMO_ROWS', 200_000, 100, 100_000_000, problems),
     workerConcurrency: readInt(env, 'FERRY_WORKER_CONCURRENCY', 2, 1, 64, problems),
     artifactTtlDays: readInt(env, 'FERRY_ARTIFACT_TTL_DAYS', 7, 1, 3650, problems),

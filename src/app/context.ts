@@ -10,12 +10,15 @@ import { openPglite } from '../db/pglite.ts';
 import { createMailer } from '../delivery/email.ts';
 import { ensureDemoData, readDemoState } from '../demo/build.ts';
 import { DEMO_VERSION, embeddedDemoReaderSql, postgresDemoReaderSql } from '../demo/dataset.ts';
+import type { PrivilegeReport } from '../engine/sources/types.ts';
 import { createLocalStorage } from '../engine/storage/local.ts';
 import { registerJobHandlers } from '../jobs/handlers.ts';
 import { createQueue, type QueueRole } from '../jobs/queue.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { createSecretBox } from '../lib/secrets.ts';
+import { recordPrivilegeCheck } from '../modules/connections/privileges.ts';
+import type { ConnectionRow } from '../modules/connections/repo.ts';
 import { createSourceRegistry } from '../modules/connections/sources.ts';
 import type { Deps } from '../modules/deps.ts';
 import { startSchedulerLoop } from '../scheduler/loop.ts';
@@ -179,7 +182,14 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
     });
     await queue.start();
     const secrets = createSecretBox(database.secret);
-    const sources = createSourceRegistry({ demo: database.demo, secrets, sqliteDir: config.sqliteDir });
+    // A check that a use starts is recorded through the services, wired once deps exist.
+    let recordCheck: (row: ConnectionRow, report: PrivilegeReport) => Promise<void> = async () => {};
+    const sources = createSourceRegistry({
+      demo: database.demo,
+      secrets,
+      policy: { sqliteDir: config.sqliteDir, allowSockets: config.allowSockets },
+      onPrivilegesChecked: (row, report) => recordCheck(row, report),
+    });
     const deps: Deps = {
       db: database.db,
       queue,
@@ -195,6 +205,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
           : createLocalStorage(join(config.dataDir, 'artifacts')),
       mailer: createMailer(config.smtp, log),
     };
+    recordCheck = (row, report) => recordPrivilegeCheck(deps, row, report, null);
     const stopHandlers = roles.has('worker') ? await registerJobHandlers(queue, deps) : () => {};
     const scheduler = roles.has('scheduler') ? startSchedulerLoop(deps) : null;
     return {

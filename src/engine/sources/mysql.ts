@@ -1,6 +1,8 @@
 import type mysql from 'mysql2';
 import { lazyModule } from '../../lib/lazy-module.ts';
-import { checkReadOnlySql } from './sql-text.ts';
+import { checkMysqlReadOnly, inlineMysqlValues } from './mysql-check.ts';
+import { checkMysqlPrivileges } from './mysql-privileges.ts';
+import { mysqlTls, type SourceTls } from './tls.ts';
 import {
   type BoundQuery,
   type Column,
@@ -18,13 +20,20 @@ import {
 } from './types.ts';
 
 export interface MysqlSourceOptions {
+  /** Ferry's own URLs only (tests): host, port, user, password and database are read from it, its query never. */
   uri?: string;
   host?: string;
+  /** A unix socket instead of host and port (only where the operator allows them). */
+  socketPath?: string;
   port?: number;
   database?: string;
   user?: string;
   password?: string;
-  ssl?: boolean;
+  /** TLS mode and PEM material. Absent: no TLS. */
+  tls?: SourceTls;
+  /** The connection's utf8mb4 collation (default utf8mb4_unicode_ci). */
+  charset?: string;
+  connectTimeoutMs?: number;
   maxConnections?: number;
 }
 
@@ -138,19 +147,28 @@ function toSourceError(err: unknown): Error {
 const driver = lazyModule<typeof mysql>('mysql2');
 
 export function createMysqlSource(options: MysqlSourceOptions): Source {
+  // mysql2 would take a URI's query as options (multipleStatements, debug, flags…): only its parts are read.
+  const uri = options.uri ? new URL(options.uri) : undefined;
+  const part = (text: string | undefined) => (text ? decodeURIComponent(text) : undefined);
   const pool = driver().createPool({
-    ...(options.uri ? { uri: options.uri } : {}),
-    host: options.host,
-    port: options.port,
-    database: options.database,
-    user: options.user,
-    password: options.password,
-    ssl: options.ssl ? { rejectUnauthorized: false } : undefined,
+    host: options.host ?? part(uri?.hostname.replace(/^\[(.*)\]$/, '$1')),
+    port: options.port ?? (uri?.port ? Number(uri.port) : undefined),
+    database: options.database ?? part(uri?.pathname.slice(1)),
+    user: options.user ?? part(uri?.username),
+    password: options.password ?? part(uri?.password),
+    ...(options.socketPath ? { socketPath: options.socketPath } : {}),
+    ...(options.charset ? { charset: options.charset } : {}),
+    ssl: options.tls ? mysqlTls(options.tls) : undefined,
+    connectTimeout: options.connectTimeoutMs ?? 10_000,
+    // Ferry's own settings, which nothing above can change: one statement per
+    // query, no LOCAL INFILE (the server cannot ask for Ferry's files), no packet log.
+    multipleStatements: false,
+    flags: ['-MULTI_STATEMENTS', '-LOCAL_FILES'],
+    infileStreamFactory: undefined,
+    debug: false,
     connectionLimit: options.maxConnections ?? 4,
     maxIdle: 1,
     idleTimeout: 60_000,
-    connectTimeout: 10_000,
-    multipleStatements: false,
     dateStrings: true,
     timezone: 'Z',
   });
@@ -165,19 +183,25 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
       conn.query(sql, values, (err, rows) => (err ? reject(toSourceError(err)) : resolve(rows as unknown[]))),
     );
 
+  let sqlMode: string | undefined;
+
+  // One round trip for the settings, none of them user text. sql_mode keeps the
+  // server's own flags except those that change how text is lexed: Ferry's
+  // checks read "…" as a string and a backslash as an escape.
   const beginReadOnly = async (conn: mysql.PoolConnection, timeoutMs: number) => {
-    if (isMariaDb === undefined) {
-      const v = (await run(conn, 'SELECT VERSION() AS v')) as Array<{ v: string }>;
+    if (isMariaDb === undefined || sqlMode === undefined) {
+      const v = (await run(conn, 'SELECT VERSION() AS v, @@GLOBAL.sql_mode AS m')) as Array<{
+        v: string;
+        m: string;
+      }>;
       isMariaDb = /mariadb/i.test(v[0]!.v);
+      sqlMode = safeSqlMode(v[0]!.m);
     }
-    await run(conn, "SET time_zone = '+00:00'");
     // MariaDB limits statements in seconds, MySQL in milliseconds (SELECT only).
-    await run(
-      conn,
-      isMariaDb
-        ? `SET SESSION max_statement_time = ${timeoutMs / 1000}`
-        : `SET SESSION max_execution_time = ${Math.floor(timeoutMs)}`,
-    );
+    const timeout = isMariaDb
+      ? `max_statement_time = ${timeoutMs / 1000}`
+      : `max_execution_time = ${Math.floor(timeoutMs)}`;
+    await run(conn, `SET SESSION time_zone = '+00:00', SESSION sql_mode = '${sqlMode}', SESSION ${timeout}`);
     await run(conn, 'START TRANSACTION READ ONLY');
   };
 
@@ -203,7 +227,9 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       // Self-protecting: whoever calls, only a single read statement reaches the database.
-      checkReadOnlySql(query.sql, 'mysql');
+      // Values become literals where the server's lexer sees each ?, and the whole is checked.
+      const sql = inlineMysqlValues(query.sql, query.values);
+      checkMysqlReadOnly(sql);
       const conn = await connect();
       let done = false;
       const finish = (destroy: boolean) => {
@@ -222,8 +248,7 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
         throw err;
       }
       const q = conn.query({
-        sql: query.sql,
-        values: query.values,
+        sql,
         rowsAsArray: true,
         typeCast: rawCast as never,
       });
@@ -297,10 +322,42 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
       }
     },
 
+    async privileges() {
+      const conn = await connect();
+      try {
+        const v = (await run(conn, 'SELECT VERSION() AS v')) as Array<{ v: string }>;
+        return await checkMysqlPrivileges((sql) => run(conn, sql), /mariadb/i.test(v[0]!.v));
+      } finally {
+        conn.release();
+      }
+    },
+
     async close() {
       await new Promise<void>((resolve) => pool.end(() => resolve()));
     },
   };
+}
+
+// Modes that change the lexer: "…" as a name, no backslash escapes, or another
+// dialect's parser altogether (MariaDB's ORACLE and MSSQL modes).
+const LEXING_MODES = new Set([
+  'ANSI',
+  'ANSI_QUOTES',
+  'NO_BACKSLASH_ESCAPES',
+  'ORACLE',
+  'MSSQL',
+  'DB2',
+  'POSTGRESQL',
+  'MAXDB',
+  'MYSQL323',
+  'MYSQL40',
+]);
+
+export function safeSqlMode(serverMode: string): string {
+  return serverMode
+    .split(',')
+    .filter((m) => /^[A-Z0-9_]+$/.test(m) && !LEXING_MODES.has(m))
+    .join(',');
 }
 
 function declaredMysqlType(columnType: string, dataType: string): ColumnType {

@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { checkReadOnlySql } from './sql-text.ts';
+import { parsePgReadQuery } from './pg-query-check.ts';
 import {
   type BoundQuery,
   type Column,
@@ -169,7 +169,7 @@ export function createPgliteDemoProcessSource(start: DemoHostStart): Source {
     ): Promise<RowStream> {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
-      checkReadOnlySql(query.sql, 'postgres');
+      await parsePgReadQuery(query.sql);
       // Opening runs the whole query (a WITH HOLD cursor). A cancel does not wait for
       // it; the cursor it opens anyway is closed as soon as it exists.
       const opener = host();

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { PGlite } from '@electric-sql/pglite';
+import { parsePgReadQuery } from './pg-query-check.ts';
 import { CATALOG_SQL, type CatalogRow, pgColumnType, pgParsers, tablesFromCatalog } from './pg-types.ts';
 import { toSourceError } from './postgres.ts';
-import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
   type Column,
@@ -54,7 +54,7 @@ export function createPgliteDemoSource(pglite: PGlite, role: string, schema: str
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       // Self-protecting: whoever calls, only a single read statement reaches the database.
-      checkReadOnlySql(query.sql, 'postgres');
+      await parsePgReadQuery(query.sql);
       const cursor = `ferry_${randomBytes(8).toString('hex')}`;
       const declare = `DECLARE ${cursor} NO SCROLL CURSOR WITH HOLD FOR `;
       let fields: Array<{ name: string; dataTypeID: number }>;

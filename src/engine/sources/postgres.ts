@@ -2,8 +2,10 @@ import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
 import { copyTakesNullText, rewritesApply } from '../copy-csv-text.ts';
+import { checkPgPrivileges } from './pg-privileges.ts';
+import { inlinePgParameters, type PgQuery, parsePgReadQuery, verifyPgCopy } from './pg-query-check.ts';
 import { CATALOG_SQL, type CatalogRow, pgColumnType, pgParsers, tablesFromCatalog } from './pg-types.ts';
-import { checkReadOnlySql, lexSql } from './sql-text.ts';
+import { postgresTls, type SourceTls } from './tls.ts';
 import {
   type BoundQuery,
   type Column,
@@ -21,13 +23,17 @@ import {
 } from './types.ts';
 
 export interface PostgresSourceOptions {
+  /** Ferry's own URLs only (the demo reader, tests): a tenant's settings come as the fields below. */
   connectionString?: string;
   host?: string;
   port?: number;
   database?: string;
   user?: string;
   password?: string;
-  ssl?: boolean;
+  /** TLS mode and PEM material. Absent: none (or what connectionString says). */
+  tls?: SourceTls;
+  applicationName?: string;
+  connectTimeoutMs?: number;
   /** Run user SQL as this role with this search_path (the demo connection on Ferry's own PostgreSQL). */
   role?: string;
   searchPath?: string;
@@ -71,12 +77,15 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
     port: options.port,
     database: options.database,
     user: options.user,
-    password: options.password,
-    ssl: options.ssl ? { rejectUnauthorized: false } : undefined,
+    // A function, so a source without a password sends none: never the Ferry
+    // host's PGPASSWORD or ~/.pgpass, which node-postgres reads for a missing one.
+    ...(options.connectionString ? {} : { password: () => options.password ?? '' }),
+    ssl: options.tls ? postgresTls(options.tls) : undefined,
+    application_name: options.applicationName ?? 'ferry-source',
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    // Ferry's own settings, which nothing above can change.
     max: options.maxConnections ?? 4,
     idleTimeoutMillis: 60_000,
-    connectionTimeoutMillis: 10_000,
-    application_name: 'ferry-source',
   });
   pool.on('error', () => {
     // An idle connection dropped by the server; the pool replaces it.
@@ -90,13 +99,18 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
     }
   };
 
+  // One round trip, no user text. standard_conforming_strings: the server lexes
+  // strings as the parser that checked the query does (backslashes are not escapes).
   const beginReadOnly = async (client: pg.PoolClient, timeoutMs: number) => {
-    await client.query('BEGIN READ ONLY');
-    await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
-    await client.query("SET LOCAL TimeZone = 'UTC'");
-    if (options.role) await client.query(`SET LOCAL ROLE ${pg.escapeIdentifier(options.role)}`);
-    if (options.searchPath)
-      await client.query(`SET LOCAL search_path = ${pg.escapeIdentifier(options.searchPath)}`);
+    const settings = [
+      'BEGIN READ ONLY',
+      `SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`,
+      "SET LOCAL TimeZone = 'UTC'",
+      'SET LOCAL standard_conforming_strings = on',
+      ...(options.role ? [`SET LOCAL ROLE ${pg.escapeIdentifier(options.role)}`] : []),
+      ...(options.searchPath ? [`SET LOCAL search_path = ${pg.escapeIdentifier(options.searchPath)}`] : []),
+    ];
+    await client.query(settings.join('; '));
   };
 
   return {
@@ -123,7 +137,7 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       // Self-protecting: whoever calls, only a single read statement reaches the database.
-      checkReadOnlySql(query.sql, 'postgres');
+      await parsePgReadQuery(query.sql);
       const client = await connect();
       let cursor: Cursor<unknown[]> | undefined;
       let released = false;
@@ -190,7 +204,7 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
     ): Promise<CsvCopy | null> {
       const { timeoutMs } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
-      checkReadOnlySql(query.sql, 'postgres');
+      const checked = await parsePgReadQuery(query.sql);
       if (!query.values.every(isCopyParameter)) return null;
       const client = await connect();
       let released = false;
@@ -209,12 +223,13 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       signal.addEventListener('abort', onAbort, { once: true });
       try {
         await beginReadOnly(client, timeoutMs);
-        const sql = query.values.length > 0 ? await withTypedLiterals(client, query) : query.sql;
-        if (sql === null) {
+        const inlined =
+          query.values.length > 0 ? await withTypedLiterals(client, checked, query.values) : checked;
+        if (inlined === null) {
           release(false);
           return null;
         }
-        const plan = await copyCsvFromPostgres(client, { sql, values: [] }, o);
+        const plan = await copyCsvFromPostgres(client, inlined, o);
         if (!plan) {
           release(false);
           return null;
@@ -243,6 +258,22 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       }
     },
 
+    async privileges() {
+      const client = await connect();
+      let failed = false;
+      try {
+        await beginReadOnly(client, 10_000);
+        const report = await checkPgPrivileges(client);
+        await client.query('ROLLBACK');
+        return report;
+      } catch (err) {
+        failed = true;
+        throw toSourceError(err);
+      } finally {
+        client.release(failed || undefined);
+      }
+    },
+
     async close() {
       await pool.end();
     },
@@ -256,22 +287,33 @@ function isCopyParameter(v: unknown): v is string | number | boolean | null {
   return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 }
 
-// A $n that PostgreSQL's lexer reads as a parameter: not part of an identifier
-// such as a$1 or €$1 (identifiers go on with letters, digits, _, $ and any non-ASCII character).
-const PARAMETER_REF = /(?<![A-Za-z0-9_$\u0080-\uFFFF])\$(\d+)(?!\d)/g;
+/**
+ * A statement sent with the extended query protocol, in which PostgreSQL
+ * refuses a second statement (node-postgres's queryMode, missing from its types).
+ */
+function extendedProtocol(config: { text: string; rowMode?: 'array' }): pg.QueryArrayConfig {
+  return { ...config, rowMode: 'array', queryMode: 'extended' } as unknown as pg.QueryArrayConfig;
+}
 
 /**
  * COPY takes no bound parameters. So each $n becomes its value as a quoted
  * literal cast to the type PostgreSQL infers for that parameter (read from the
  * prepared statement): the same text reaches the same type's input function as
  * with binding, and the planner sees the values as it does for a one-off bound
- * query. The literals are escaped by node-postgres's escapeLiteral. Null when
- * the statement cannot be prepared: the row path then runs and reports why.
+ * query. The literals are escaped by node-postgres's escapeLiteral and the
+ * result is parsed again (inlinePgParameters): it must be the same query with
+ * constants where the parameters were. Null when the statement cannot be
+ * prepared: the row path then runs and reports why.
  */
-async function withTypedLiterals(client: pg.PoolClient, query: BoundQuery): Promise<string | null> {
+async function withTypedLiterals(
+  client: pg.PoolClient,
+  query: PgQuery,
+  values: unknown[],
+): Promise<PgQuery | null> {
   try {
     await client.query('SAVEPOINT ferry_parameters');
-    await client.query(`PREPARE ferry_copy_parameters AS ${query.sql}`);
+    // The extended protocol: PostgreSQL refuses a second statement in it.
+    await client.query(extendedProtocol({ text: `PREPARE ferry_copy_parameters AS ${query.sql}` }));
   } catch {
     await client.query('ROLLBACK TO SAVEPOINT ferry_parameters');
     return null;
@@ -283,20 +325,12 @@ async function withTypedLiterals(client: pg.PoolClient, query: BoundQuery): Prom
   );
   await client.query('DEALLOCATE ferry_copy_parameters');
   const types = r.rows[0]?.types ?? [];
-  if (types.length !== query.values.length) return null;
-  let out = '';
-  for (const seg of lexSql(query.sql, 'postgres')) {
-    out +=
-      seg.kind !== 'code'
-        ? seg.text
-        : seg.text.replace(PARAMETER_REF, (ref, n: string) => {
-            const i = Number(n) - 1;
-            if (i < 0 || i >= types.length) return ref;
-            const v = query.values[i] as string | number | boolean | null;
-            return `(${v === null ? 'NULL' : pg.escapeLiteral(String(v))}::${types[i]})`;
-          });
-  }
-  return out;
+  if (types.length !== values.length) return null;
+  const literals = values.map((raw, i) => {
+    const v = raw as string | number | boolean | null;
+    return `${v === null ? 'NULL' : pg.escapeLiteral(String(v))}::${types[i]}`;
+  });
+  return inlinePgParameters(query, literals);
 }
 
 // The characters that make a spreadsheet read text as a formula (values.ts); tested
@@ -376,20 +410,22 @@ function copyExpression(column: string, oid: number, formulaProtection: boolean)
 
 export async function copyCsvFromPostgres(
   client: pg.PoolClient,
-  query: BoundQuery,
+  query: PgQuery,
   o: CsvCopyOptions,
 ): Promise<{ columns: Column[]; sql: string; rewrites: Array<CopyFieldRewrite | null> } | null> {
-  if (query.values.length > 0) return null;
+  if (query.params.length > 0) return null;
   if (!copyTakesNullText(o)) return null;
   if (!/^[\x20-\x7e\t]$/.test(o.delimiter) || !/^[\x20-\x7e]$/.test(o.quote)) return null;
   // ISO output; the session's field order stays, so a date typed in the query or
   // given as a parameter reads as it does on the row path.
   await client.query("SET LOCAL DateStyle = 'ISO'");
-  const probe = await client.query({
-    // The line break before ")": a query may end in a -- comment.
-    text: `SELECT * FROM (${query.sql}\n) AS ferry_q LIMIT 0`,
-    rowMode: 'array',
-  });
+  const probe = await client.query(
+    extendedProtocol({
+      // The line break before ")": a query may end in a -- comment.
+      text: `SELECT * FROM (${query.sql}\n) AS ferry_q LIMIT 0`,
+      rowMode: 'array',
+    }),
+  );
   const aliases = probe.fields.map((_, i) => `c${i}`);
   const exprs: string[] = [];
   const rewrites: Array<CopyFieldRewrite | null> = [];
@@ -405,5 +441,8 @@ export async function copyCsvFromPostgres(
     return { name: f.name, type: t.type, dbType: t.name };
   });
   const sql = `COPY (SELECT ${exprs.join(', ')} FROM (${query.sql}\n) AS ferry_q(${aliases.join(', ')})) TO STDOUT WITH (FORMAT csv, HEADER ${o.header ? 'true' : 'false'}, DELIMITER ${pg.escapeLiteral(o.delimiter)}, QUOTE ${pg.escapeLiteral(o.quote)}, NULL ${pg.escapeLiteral(o.nullText)}, ENCODING 'UTF8')`;
+  // COPY goes over the simple protocol, which runs every statement in the text:
+  // prove it is one COPY of the checked query to STDOUT before sending it.
+  await verifyPgCopy(sql, query);
   return { columns, sql, rewrites };
 }

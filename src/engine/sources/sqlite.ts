@@ -129,7 +129,7 @@ export function createSqliteSource(path: string): Source {
       const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       // Self-protecting: whoever calls, only a single read statement reaches the database.
-      checkReadOnlySql(query.sql, 'sqlite');
+      await checkReadOnlySql(query.sql, 'sqlite');
       // The query runs in a child process: a slow statement is stopped by killing it
       // (timeout or cancel) and never blocks this process.
       const worker = fork(WORKER_PATH, [], {

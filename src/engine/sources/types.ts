@@ -116,7 +116,19 @@ export interface Source {
     limits?: Partial<ReadLimits>,
   ): Promise<CsvCopy | null>;
   listTables(): Promise<TableInfo[]>;
+  /**
+   * What the connecting user may do beyond reading, asked of the server: plain-
+   * language warnings, and whether it is an administrator account (PostgreSQL
+   * superuser; MySQL SUPER or ALL PRIVILEGES ON *.*). Absent where the source
+   * cannot write at all (SQLite opened read-only, the demo data).
+   */
+  privileges?(): Promise<PrivilegeReport>;
   close(): Promise<void>;
+}
+
+export interface PrivilegeReport {
+  warnings: string[];
+  isSuperuser: boolean;
 }
 
 /** A database error with what the user needs to fix the query. */

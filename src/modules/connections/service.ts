@@ -13,6 +13,7 @@ import { recordAudit } from '../audit/service.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
 import { type ConnectionView, presentConnection } from './present.ts';
+import { auditOf, checkSettings, recordPrivilegeCheck, refusePrivileged, stateOf } from './privileges.ts';
 import {
   type ConnectionRow,
   type ConnectionType,
@@ -21,6 +22,7 @@ import {
   getConnection,
   insertConnection,
   listConnections,
+  lockConnection,
   updateConnection,
 } from './repo.ts';
 import {
@@ -30,7 +32,13 @@ import {
   resolveSqlitePath,
   type SecretPart,
 } from './settings.ts';
-import { createSourceFor, decryptSecret } from './sources.ts';
+import {
+  createServerSource,
+  createSourceFor,
+  decryptSecret,
+  NO_PRIVILEGES,
+  type SourcePolicy,
+} from './sources.ts';
 
 /** Maps a source failure to what the API answers: 422 with the database's own words. */
 export function sourceProblem(err: unknown, what = 'The query failed'): AppError {
@@ -53,6 +61,11 @@ export function sourceProblem(err: unknown, what = 'The query failed'): AppError
   return new Unprocessable(`${what}: ${describeError(err)}`, undefined, err);
 }
 
+const policyOf = (deps: Deps): SourcePolicy => ({
+  allowSockets: deps.config.allowSockets,
+  sqliteDir: deps.config.sqliteDir,
+});
+
 async function normalize(
   deps: Deps,
   type: ConnectionType,
@@ -60,7 +73,18 @@ async function normalize(
   previous?: ConnectionRow,
 ): Promise<NormalizedConnection> {
   if (type === 'sqlite') {
-    for (const field of ['url', 'host', 'port', 'database', 'user', 'password'] as const) {
+    for (const field of [
+      'url',
+      'host',
+      'port',
+      'database',
+      'user',
+      'password',
+      'ssl',
+      'sslmode',
+      'tls',
+      'options',
+    ] as const) {
       if (input[field] !== undefined)
         throw Invalid.field(`config.${field}`, 'does not apply to SQLite (give config.path)');
     }
@@ -75,12 +99,13 @@ async function normalize(
   const prev = previous
     ? { config: previous.config, secret: decryptSecret(deps.secrets, previous) }
     : undefined;
-  return normalizeServerConnection(type, input, prev);
+  return normalizeServerConnection(type, input, prev, policyOf(deps));
 }
 
 const seal = (deps: Deps, id: string, secret: SecretPart | null) =>
   secret ? deps.secrets.encrypt(JSON.stringify(secret), `connection:${id}`) : null;
-const view = (deps: Deps, row: ConnectionRow) => presentConnection(row, decryptSecret(deps.secrets, row));
+const view = (deps: Deps, row: ConnectionRow) =>
+  presentConnection(row, decryptSecret(deps.secrets, row), policyOf(deps));
 
 export async function loadConnection(db: Executor, tenantId: string, id: string): Promise<ConnectionRow> {
   const row = await getConnection(db, tenantId, id);
@@ -107,13 +132,23 @@ export async function getTenantConnection(deps: Deps, actor: Principal, id: stri
   return view(deps, await loadConnection(deps.db, actor.tenantId, id));
 }
 
+// --- create, update, delete -----------------------------------------------------
+
 export async function createTenantConnection(
   deps: Deps,
   actor: Principal,
   origin: RequestOrigin,
-  input: { name: string; type: ConnectionType; config: ConnectionInput },
+  input: {
+    name: string;
+    type: ConnectionType;
+    config: ConnectionInput;
+    allowPrivilegedUser?: boolean | undefined;
+  },
 ): Promise<ConnectionView> {
   const normalized = await normalize(deps, input.type, input.config);
+  const allowPrivilegedUser = input.allowPrivilegedUser ?? false;
+  const check = await checkSettings(input.type, normalized, policyOf(deps));
+  refusePrivileged(check.report, allowPrivilegedUser);
   const id = newId();
   const row = await deps.db.transaction(async (tx) => {
     const created = await insertConnection(tx, {
@@ -123,13 +158,15 @@ export async function createTenantConnection(
       type: input.type,
       config: normalized.config,
       secret: seal(deps, id, normalized.secret),
+      allowPrivilegedUser,
+      privileges: stateOf(check, deps.clock.now()),
       createdBy: actor.userId,
     });
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'connection.created',
       targetType: 'connection',
       targetId: id,
-      details: { name: input.name, type: input.type },
+      details: { name: input.name, type: input.type, allowPrivilegedUser, ...auditOf(check) },
     });
     return created;
   });
@@ -141,21 +178,47 @@ export async function updateTenantConnection(
   actor: Principal,
   origin: RequestOrigin,
   id: string,
-  input: { name?: string | undefined; config?: ConnectionInput | undefined },
+  input: {
+    name?: string | undefined;
+    config?: ConnectionInput | undefined;
+    allowPrivilegedUser?: boolean | undefined;
+  },
 ): Promise<ConnectionView> {
+  const current = await loadConnection(deps.db, actor.tenantId, id);
+  if (current.type === 'demo' && input.config !== undefined)
+    throw Invalid.field('config', 'the demo connection has no settings');
+  if (current.type === 'demo' && input.allowPrivilegedUser !== undefined)
+    throw Invalid.field('allowPrivilegedUser', 'the demo connection has no database user of its own');
+  const normalized: NormalizedConnection =
+    input.config === undefined
+      ? { config: current.config, secret: decryptSecret(deps.secrets, current) }
+      : await normalize(deps, current.type, input.config, current);
+  const allowPrivilegedUser = input.allowPrivilegedUser ?? current.allow_privileged_user;
+  // New settings, or a changed confirmation, are checked again before they are saved.
+  const check =
+    input.config !== undefined || input.allowPrivilegedUser !== undefined
+      ? await checkSettings(current.type, normalized, policyOf(deps))
+      : null;
+  if (check) refusePrivileged(check.report, allowPrivilegedUser);
   const row = await deps.db.transaction(async (tx) => {
-    const current = await loadConnection(tx, actor.tenantId, id);
-    if (current.type === 'demo' && input.config !== undefined)
-      throw Invalid.field('config', 'the demo connection has no settings');
-    const normalized: NormalizedConnection =
-      input.config === undefined
-        ? { config: current.config, secret: decryptSecret(deps.secrets, current) }
-        : await normalize(deps, current.type, input.config, current);
+    const locked = await lockConnection(tx, actor.tenantId, id);
+    if (!locked) throw new NotFound('Connection');
+    if (locked.updated_at.getTime() !== current.updated_at.getTime())
+      throw new Conflict('The connection was changed at the same time; load it again and retry');
+    const at = deps.clock.now();
     const updated = await updateConnection(tx, actor.tenantId, id, {
       name: input.name ?? current.name,
       config: normalized.config,
       secret: seal(deps, id, normalized.secret),
-      at: deps.clock.now(),
+      allowPrivilegedUser,
+      privileges: check
+        ? stateOf(check, at)
+        : {
+            warnings: current.privilege_warnings,
+            isPrivilegedUser: current.privileged_user,
+            checkedAt: current.privileges_checked_at,
+          },
+      at,
     });
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'connection.updated',
@@ -165,7 +228,10 @@ export async function updateTenantConnection(
         fields: [
           ...(input.name !== undefined ? ['name'] : []),
           ...Object.keys(input.config ?? {}).map((k) => `config.${k}`),
+          ...(input.allowPrivilegedUser !== undefined ? ['allowPrivilegedUser'] : []),
         ],
+        ...(input.allowPrivilegedUser !== undefined ? { allowPrivilegedUser } : {}),
+        ...(check ? auditOf(check) : {}),
       },
     });
     return updated!;
@@ -199,25 +265,47 @@ export async function deleteTenantConnection(
   await deps.sources.forget(id);
 }
 
+// --- tests ------------------------------------------------------------------------
+
 export interface TestResult {
   ok: true;
   version: string;
   latencyMs: number;
+  privilegeWarnings: string[];
+  isPrivilegedUser: boolean;
 }
 
-async function probe(source: Source): Promise<TestResult> {
+async function probe(source: Source): Promise<{ version: string; latencyMs: number }> {
   const started = performance.now();
   try {
     const info = await source.test();
-    return { ok: true, version: info.version, latencyMs: Math.round(performance.now() - started) };
+    return { version: info.version, latencyMs: Math.round(performance.now() - started) };
   } catch (err) {
     throw sourceProblem(err, 'The connection test failed');
   }
 }
 
-export async function testSavedConnection(deps: Deps, actor: Principal, id: string): Promise<TestResult> {
+/** Connects, and asks again what the user may do: recorded, and refused if not confirmed. */
+export async function testSavedConnection(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  id: string,
+): Promise<TestResult> {
   const row = await loadConnection(deps.db, actor.tenantId, id);
-  return probe(deps.sources.get(row));
+  const source = deps.sources.get(row);
+  let report = NO_PRIVILEGES;
+  if (row.type !== 'demo') {
+    try {
+      report = await deps.sources.checkPrivileges(row);
+    } catch (err) {
+      throw sourceProblem(err, 'The connection test failed');
+    }
+    await recordPrivilegeCheck(deps, row, report, { actor, origin });
+    refusePrivileged(report, row.allow_privileged_user);
+  }
+  const info = await probe(source);
+  return { ok: true, ...info, privilegeWarnings: report.warnings, isPrivilegedUser: report.isSuperuser };
 }
 
 /** Tests settings before they are saved: a throwaway source, closed afterwards. */
@@ -226,21 +314,18 @@ export async function testUnsavedConnection(
   input: { type: ConnectionType; config: ConnectionInput },
 ): Promise<TestResult> {
   const normalized = await normalize(deps, input.type, input.config);
-  const id = newId();
-  const now = deps.clock.now();
-  const row: ConnectionRow = {
-    id,
-    tenant_id: '',
-    name: 'test',
-    type: input.type,
-    config: normalized.config,
-    secret: seal(deps, id, normalized.secret),
-    created_at: now,
-    updated_at: now,
-  };
-  const source = createSourceFor(row, deps.secrets, deps.config.sqliteDir);
+  const source =
+    input.type === 'postgres' || input.type === 'mysql'
+      ? createServerSource(input.type, normalized.config, normalized.secret, policyOf(deps))
+      : createSourceFor(
+          { id: newId(), type: input.type, config: normalized.config, secret: null },
+          deps.secrets,
+          policyOf(deps),
+        );
   try {
-    return await probe(source);
+    const info = await probe(source);
+    const report = (await source.privileges?.().catch(() => null)) ?? NO_PRIVILEGES;
+    return { ok: true, ...info, privilegeWarnings: report.warnings, isPrivilegedUser: report.isSuperuser };
   } finally {
     await source.close();
   }

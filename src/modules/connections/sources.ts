@@ -6,15 +6,22 @@ import { createPgliteDemoSource } from '../../engine/sources/pglite-demo.ts';
 import { createPgliteDemoProcessSource } from '../../engine/sources/pglite-demo-process.ts';
 import { createPostgresSource } from '../../engine/sources/postgres.ts';
 import { createSqliteSource } from '../../engine/sources/sqlite.ts';
-import type { Source, TableInfo } from '../../engine/sources/types.ts';
+import type { SourceTls } from '../../engine/sources/tls.ts';
+import type { PrivilegeReport, Source, TableInfo } from '../../engine/sources/types.ts';
+import { Unprocessable } from '../../lib/errors.ts';
 import type { SecretBox } from '../../lib/secrets.ts';
-import type { ConnectionRow } from './repo.ts';
-import type { SecretPart } from './settings.ts';
+import type { ConnectionRow, ConnectionType, StoredConfig } from './repo.ts';
+import { checkHost, readLegacyUrl, type SecretPart, type SettingsPolicy, sslModeOf } from './settings.ts';
 
 // One Source (with its pool) per connection and version of its settings, kept
 // per process and closed after a few idle minutes. The demo source is shared by
 // all tenants: a PGlite instance of its own on the embedded database, or on
 // PostgreSQL a login role that can read schema `demo` and nothing else.
+//
+// Before a version of a connection's settings is first used, its database user's
+// privileges are checked once (unless the row says they were, for this version):
+// the warnings are recorded, and an administrator account the tenant admin has
+// not confirmed is refused.
 
 const IDLE_MS = 5 * 60_000;
 const SCHEMA_TTL_MS = 10 * 60_000;
@@ -24,11 +31,21 @@ interface Entry {
   version: number;
   lastUsed: number;
   schema?: { tables: TableInfo[]; at: Date };
+  /** This version's privilege check, once started. */
+  privileges?: Promise<PrivilegeReport>;
+  /** Whether its answer is in the database (stored with the settings, or by a test). */
+  isRecorded: boolean;
+}
+
+export interface SourcePolicy extends SettingsPolicy {
+  sqliteDir: string;
 }
 
 export interface SourceRegistry {
   get(row: ConnectionRow): Source;
   schema(row: ConnectionRow, refresh: boolean): Promise<{ tables: TableInfo[]; cachedAt: Date }>;
+  /** Asks the server again what the connection's user may do (a test); later uses rely on this answer. */
+  checkPrivileges(row: ConnectionRow): Promise<PrivilegeReport>;
   forget(id: string): Promise<void>;
   closeAll(): Promise<void>;
 }
@@ -40,43 +57,101 @@ export function decryptSecret(
   return row.secret ? (JSON.parse(secrets.decrypt(row.secret, `connection:${row.id}`)) as SecretPart) : null;
 }
 
-export function createSourceFor(row: ConnectionRow, secrets: SecretBox, sqliteDir: string): Source {
-  const secret = decryptSecret(secrets, row);
-  const c = row.config;
+export const NO_PRIVILEGES: PrivilegeReport = { warnings: [], isSuperuser: false };
+
+/** The refusal of an administrator account the tenant admin has not confirmed. */
+export function privilegedUserRefused(report: PrivilegeReport): Unprocessable {
+  const message = `the database user is an administrator account (${report.warnings[0] ?? 'superuser'}); use a user that can only read, or confirm with allowPrivilegedUser: true`;
+  return new Unprocessable(`Connection refused: ${message}`, [{ path: 'allowPrivilegedUser', message }]);
+}
+
+/** A source from settings that settings.ts has checked: never a tenant's URL, only its parts. */
+export function createServerSource(
+  type: 'postgres' | 'mysql',
+  stored: StoredConfig,
+  storedSecret: SecretPart | null,
+  policy: SettingsPolicy,
+): Source {
+  const { config: c, secret } = storedSecret?.url
+    ? readLegacyUrl(type, stored, storedSecret.url, policy)
+    : { config: stored, secret: storedSecret };
+  // Settings saved while the operator allowed sockets stop working when they no longer are.
+  checkHost(c.host ?? '', 'config.host', policy);
+  const tls: SourceTls = {
+    mode: sslModeOf(c),
+    ca: c.tls?.ca,
+    cert: c.tls?.cert,
+    key: secret?.tlsKey,
+    passphrase: secret?.tlsPassphrase,
+    servername: c.tls?.servername,
+  };
+  const o = c.options ?? {};
+  const isSocket = c.host?.startsWith('/') ?? false;
+  if (type === 'postgres')
+    return createPostgresSource({
+      host: c.host,
+      port: c.port,
+      database: c.database,
+      user: c.user,
+      password: secret?.password,
+      tls,
+      ...(typeof o['application_name'] === 'string' ? { applicationName: o['application_name'] } : {}),
+      ...(typeof o['connect_timeout'] === 'number' ? { connectTimeoutMs: o['connect_timeout'] * 1000 } : {}),
+    });
+  return createMysqlSource({
+    ...(isSocket ? { socketPath: c.host } : { host: c.host, port: c.port }),
+    database: c.database,
+    user: c.user,
+    password: secret?.password,
+    tls,
+    ...(typeof o['charset'] === 'string' ? { charset: o['charset'] } : {}),
+    ...(typeof o['connectTimeout'] === 'number' ? { connectTimeoutMs: o['connectTimeout'] } : {}),
+  });
+}
+
+export function createSourceFor(
+  row: Pick<ConnectionRow, 'id' | 'type' | 'config' | 'secret'> & { type: ConnectionType },
+  secrets: SecretBox,
+  policy: SourcePolicy,
+): Source {
   switch (row.type) {
     case 'postgres':
-      return secret?.url
-        ? createPostgresSource({ connectionString: secret.url, ssl: c.ssl })
-        : createPostgresSource({
-            host: c.host,
-            port: c.port,
-            database: c.database,
-            user: c.user,
-            password: secret?.password,
-            ssl: c.ssl,
-          });
     case 'mysql':
-      return secret?.url
-        ? createMysqlSource({ uri: secret.url.replace(/^mariadb:/, 'mysql:'), ssl: c.ssl })
-        : createMysqlSource({
-            host: c.host,
-            port: c.port,
-            database: c.database,
-            user: c.user,
-            password: secret?.password,
-            ssl: c.ssl,
-          });
+      return createServerSource(row.type, row.config, decryptSecret(secrets, row), policy);
     case 'sqlite':
-      return createSqliteSource(join(sqliteDir, c.path ?? ''));
+      return createSqliteSource(join(policy.sqliteDir, row.config.path ?? ''));
     case 'demo':
       throw new Error('The demo source is shared; use the registry');
   }
 }
 
+/** The same source, each use waiting for the version's privilege check first. */
+function guarded(source: Source, gate: () => Promise<void>): Source {
+  const after =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      await gate();
+      return fn(...args);
+    };
+  const copyCsv = source.copyCsv?.bind(source);
+  const privileges = source.privileges?.bind(source);
+  return {
+    dialect: source.dialect,
+    test: after(() => source.test()),
+    openRows: after(source.openRows.bind(source)),
+    ...(copyCsv ? { copyCsv: after(copyCsv) } : {}),
+    listTables: after(() => source.listTables()),
+    ...(privileges ? { privileges } : {}),
+    close: () => source.close(),
+  };
+}
+
 export function createSourceRegistry(options: {
   demo: { pglite?: PGlite; reader?: { url: string }; host?: { dataDir?: string; dumpPath?: string } };
   secrets: SecretBox;
-  sqliteDir: string;
+  policy: SourcePolicy;
+  /** Records a check that a use started (the warnings, an audit entry). */
+  onPrivilegesChecked?: (row: ConnectionRow, report: PrivilegeReport) => Promise<void>;
 }): SourceRegistry {
   const entries = new Map<string, Entry>();
   const demo: Source = options.demo.host
@@ -89,7 +164,7 @@ export function createSourceRegistry(options: {
           schemas: [DEMO_SCHEMA],
           maxConnections: 4,
         });
-  const demoEntry: Entry = { source: demo, version: 0, lastUsed: Date.now() };
+  const demoEntry: Entry = { source: demo, version: 0, lastUsed: Date.now(), isRecorded: true };
 
   const sweep = setInterval(() => {
     const now = Date.now();
@@ -102,6 +177,16 @@ export function createSourceRegistry(options: {
   }, 60_000);
   sweep.unref();
 
+  /** This version's check, run once; a failed one (the server unreachable) is tried again next time. */
+  const check = (e: Entry, raw: Source): Promise<PrivilegeReport> => {
+    if (!raw.privileges) return Promise.resolve(NO_PRIVILEGES);
+    e.privileges ??= raw.privileges().catch((err) => {
+      e.privileges = undefined;
+      throw err;
+    });
+    return e.privileges;
+  };
+
   const entryFor = (row: ConnectionRow): Entry => {
     if (row.type === 'demo') return demoEntry;
     const version = row.updated_at.getTime();
@@ -111,7 +196,19 @@ export function createSourceRegistry(options: {
       e = undefined;
     }
     if (!e) {
-      e = { source: createSourceFor(row, options.secrets, options.sqliteDir), version, lastUsed: Date.now() };
+      const raw = createSourceFor(row, options.secrets, options.policy);
+      const isRecorded = row.privileges_checked_at !== null;
+      const entry: Entry = { source: raw, version, lastUsed: Date.now(), isRecorded };
+      if (isRecorded) entry.privileges = Promise.resolve(storedReport(row));
+      entry.source = guarded(raw, async () => {
+        const report = await check(entry, raw);
+        if (!entry.isRecorded) {
+          entry.isRecorded = true;
+          await options.onPrivilegesChecked?.(row, report);
+        }
+        if (report.isSuperuser && !row.allow_privileged_user) throw privilegedUserRefused(report);
+      });
+      e = entry;
       entries.set(row.id, e);
     }
     e.lastUsed = Date.now();
@@ -128,6 +225,20 @@ export function createSourceRegistry(options: {
       e.schema = { tables, at: new Date() };
       return { tables, cachedAt: e.schema.at };
     },
+    async checkPrivileges(row) {
+      const e = entryFor(row);
+      if (row.type === 'demo' || !e.source.privileges) return NO_PRIVILEGES;
+      const fresh = e.source.privileges();
+      e.privileges = fresh;
+      // The caller records this answer.
+      e.isRecorded = true;
+      fresh.catch(() => {
+        if (e.privileges !== fresh) return;
+        e.privileges = undefined;
+        e.isRecorded = false;
+      });
+      return fresh;
+    },
     async forget(id) {
       const e = entries.get(id);
       entries.delete(id);
@@ -140,4 +251,9 @@ export function createSourceRegistry(options: {
       await Promise.all([...all.map((e) => e.source.close().catch(() => {})), demo.close().catch(() => {})]);
     },
   };
+}
+
+/** What the row says of its current settings' privileges. */
+function storedReport(row: ConnectionRow): PrivilegeReport {
+  return { warnings: row.privilege_warnings, isSuperuser: row.privileged_user };
 }

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { MAX_SQL_BYTES } from '../../engine/sources/sql-rejected.ts';
 import { Timestamp } from '../../server/schemas.ts';
 import { aggregates, filterOps } from './builder.ts';
 import { listItemTypes, parameterTypes } from './parameters.ts';
@@ -80,7 +81,7 @@ export const BuilderSpecSchema = Type.Object(
 
 const definition = {
   connectionId: Type.String({ format: 'uuid' }),
-  sql: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 200_000 }), Type.Null()])),
+  sql: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: MAX_SQL_BYTES }), Type.Null()])),
   spec: Type.Optional(Type.Union([BuilderSpecSchema, Type.Null()])),
   parameters: Type.Optional(Type.Array(ParameterDefinitionSchema, { maxItems: 100 })),
 };

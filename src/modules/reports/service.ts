@@ -66,8 +66,8 @@ async function reportSql(
   if (def.sql != null) {
     const sql = stripTrailingSemicolons(def.sql);
     try {
-      checkReadOnlySql(sql, source.dialect);
-      return { sql, builderValues: {}, names: parameterNames(sql, source.dialect) };
+      await checkReadOnlySql(sql, source.dialect);
+      return { sql, builderValues: {}, names: await parameterNames(sql, source.dialect) };
     } catch (err) {
       throw sourceProblem(err);
     }
@@ -105,7 +105,7 @@ export async function prepareReportQuery(
   validateDefinitions(defs, names);
   const values = valuesForDialect(resolveValues(defs, given, ctx), defs, source.dialect);
   try {
-    const bound = bindParameters(sql, source.dialect, { ...values, ...builderValues });
+    const bound = await bindParameters(sql, source.dialect, { ...values, ...builderValues });
     return {
       source,
       query: { sql: bound.sql, values: bound.values },
