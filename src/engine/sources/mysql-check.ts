@@ -1,5 +1,5 @@
 import { lexMysql, MysqlLexError, type MysqlToken } from './mysql-lexer.ts';
-import { checkSqlSize, SqlRejected } from './sql-rejected.ts';
+import { checkSqlSize, refusePlaceholderInString, SqlRejected } from './sql-rejected.ts';
 
 // MySQL/MariaDB report SQL, checked on the tokens the server itself would see
 // (mysql-lexer.ts follows the server's lexer and is proven against it). Ferry
@@ -66,13 +66,7 @@ export function mysqlPlaceholders(sql: string): Array<{ name: string; start: num
     if (t.kind === 'placeholder') {
       const name = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)/.exec(t.text)![1]!;
       found.push({ name, start: t.start, end: t.end });
-    } else if (t.kind === 'string' && /\{\{\s*[A-Za-z_]/.test(t.text)) {
-      const name = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)/.exec(t.text)?.[1];
-      throw new SqlRejected(
-        `{{${name}}} is inside quotes at position ${t.start + 1}: remove the quotes, the value is bound as a parameter`,
-        t.start + 1,
-      );
-    }
+    } else if (t.kind === 'string') refusePlaceholderInString(t.text, t.start + 1);
   }
   return found;
 }

@@ -1,6 +1,6 @@
 import type * as LibPgQuery from 'libpg-query';
 import { refusedFunctionReason } from './pg-function-policy.ts';
-import { checkSqlSize, SqlRejected } from './sql-rejected.ts';
+import { checkSqlSize, refusePlaceholderInString, SqlRejected } from './sql-rejected.ts';
 
 // Report SQL for PostgreSQL is checked with PostgreSQL's own parser (libpg_query,
 // compiled to WASM): the text must be exactly one plain query (SELECT, VALUES,
@@ -224,14 +224,7 @@ export async function findPgPlaceholders(
   const name = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (t.tokenName === 'SCONST' && /\{\{\s*[A-Za-z_]/.test(t.text)) {
-      const inner = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)/.exec(t.text)?.[1];
-      const position = offsets.toIndex(t.start) + 1;
-      throw new SqlRejected(
-        `{{${inner}}} is inside quotes at position ${position}: remove the quotes, the value is bound as a parameter`,
-        position,
-      );
-    }
+    if (t.tokenName === 'SCONST') refusePlaceholderInString(t.text, offsets.toIndex(t.start) + 1);
     if (t.text !== '{' || tokens[i + 1]?.text !== '{' || tokens[i + 1]!.start !== t.end) continue;
     const close = tokens[i + 3];
     const last = tokens[i + 4];

@@ -1,4 +1,4 @@
-import { checkSqlSize, SqlRejected } from './sql-rejected.ts';
+import { checkSqlSize, refusePlaceholderInString, SqlRejected } from './sql-rejected.ts';
 
 // SQLite's lexical rules (tokenize.c): '…' strings with '' inside; "…", `…` and
 // […] quoted names; -- comments to the end of the line; /* … */ comments that
@@ -105,13 +105,7 @@ export function sqlitePlaceholders(sql: string): Array<{ name: string; start: nu
     if (t.kind === 'code') {
       for (const m of text.matchAll(PLACEHOLDER))
         found.push({ name: m[1]!, start: t.start + m.index, end: t.start + m.index + m[0].length });
-    } else if (t.kind === 'string' && /\{\{\s*[A-Za-z_]/.test(text)) {
-      const name = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)/.exec(text)?.[1];
-      throw new SqlRejected(
-        `{{${name}}} is inside quotes at position ${t.start + 1}: remove the quotes, the value is bound as a parameter`,
-        t.start + 1,
-      );
-    }
+    } else if (t.kind === 'string') refusePlaceholderInString(text, t.start + 1);
   }
   return found;
 }

@@ -197,9 +197,33 @@ describe('connection settings: driver options are an allow-list', () => {
     });
     assert.equal(normalize('postgres', { password: null }, tcpOnly, previous).secret, null);
     assert.equal(
-      refusal(() => normalize('postgres', { host: 'other' }, tcpOnly, previous)).path,
+      refusal(() => normalize('postgres', { host: 'other', password: 'pw' }, tcpOnly, previous)).path,
       'config.database',
     );
+  });
+
+  test('a stored password is never sent to another server: moving host, port or user asks for it again', () => {
+    const first = normalize('postgres', {
+      host: 'db.example',
+      database: 'sales',
+      user: 'alice',
+      password: 'pw',
+    });
+    const previous = { config: first.config, secret: first.secret };
+    for (const [field, input] of [
+      ['host', { host: 'attacker.example' }],
+      ['port', { port: 6543 }],
+      ['user', { user: 'mallory' }],
+    ] as const) {
+      const r = refusal(() => normalize('postgres', input, tcpOnly, previous));
+      assert.equal(r.path, 'config.password');
+      assert.match(r.message, new RegExp(`config\\.${field} changes`));
+    }
+    const moved = normalize('postgres', { host: 'replica.example', password: 'pw2' }, tcpOnly, previous);
+    assert.deepEqual(moved.secret, { password: 'pw2' });
+    // The same host, or another database on it, keeps the password.
+    const same = normalize('postgres', { host: 'db.example', database: 'other' }, tcpOnly, previous);
+    assert.deepEqual(same.secret, { password: 'pw' });
   });
 
   test('a user and a database are required: the drivers would fill in the Ferry host’s', () => {

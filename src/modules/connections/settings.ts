@@ -220,6 +220,13 @@ export function normalizeServerConnection(
     const host = input.host ?? base.host;
     if (!host) throw Invalid.field('config.host', 'is required (or give config.url)');
     checkHost(host, 'config.host', policy);
+    // A stored password (or TLS key) is only ever sent to the server it was given for:
+    // whoever points the connection elsewhere gives it again.
+    const movedTo = (['host', 'port', 'user'] as const).find(
+      (f) => input[f] !== undefined && input[f] !== base[f],
+    );
+    if (movedTo && input.password === undefined && previous?.secret?.password)
+      throw Invalid.field('config.password', `give the password again when config.${movedTo} changes`);
     parsed = {
       host,
       port: input.port ?? base.port ?? defaultPorts[type],
