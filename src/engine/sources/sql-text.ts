@@ -33,19 +33,15 @@ export async function findPlaceholders(sql: string, dialect: Dialect): Promise<P
   }
 }
 
-/** The distinct {{parameter}} names the query uses. */
-export async function parameterNames(sql: string, dialect: Dialect): Promise<string[]> {
-  return [...new Set((await findPlaceholders(sql, dialect)).map((p) => p.name))];
-}
-
 /**
  * Refuses anything but a single read statement. Takes report text with
- * {{placeholders}} (each checked as a bound parameter) or bound SQL.
+ * {{placeholders}} (each checked as a bound parameter) or bound SQL, and
+ * returns the distinct parameter names it uses (found once, for both).
  */
-export async function checkReadOnlySql(sql: string, dialect: Dialect): Promise<void> {
+export async function checkReadOnlySql(sql: string, dialect: Dialect): Promise<string[]> {
+  const placeholders = await findPlaceholders(sql, dialect);
   switch (dialect) {
     case 'postgres': {
-      const placeholders = await findPgPlaceholders(sql);
       const shown = placeholders.length > 0 ? replacePlaceholders(sql, placeholders, () => '$1') : null;
       try {
         await parsePgReadQuery(shown?.sql ?? sql);
@@ -56,13 +52,16 @@ export async function checkReadOnlySql(sql: string, dialect: Dialect): Promise<v
         }
         throw err;
       }
-      return;
+      break;
     }
     case 'mysql':
-      return checkMysqlReadOnly(sql);
+      checkMysqlReadOnly(sql);
+      break;
     case 'sqlite':
-      return checkSqliteReadOnly(sql);
+      checkSqliteReadOnly(sql);
+      break;
   }
+  return [...new Set(placeholders.map((p) => p.name))];
 }
 
 function replacePlaceholders(

@@ -1,9 +1,4 @@
-import {
-  bindParameters,
-  checkReadOnlySql,
-  parameterNames,
-  stripTrailingSemicolons,
-} from '../../engine/sources/sql-text.ts';
+import { bindParameters, checkReadOnlySql, stripTrailingSemicolons } from '../../engine/sources/sql-text.ts';
 import { type BoundQuery, type Column, type Source, SourceQueryError } from '../../engine/sources/types.ts';
 import { Conflict, Invalid, NotFound } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
@@ -66,8 +61,7 @@ async function reportSql(
   if (def.sql != null) {
     const sql = stripTrailingSemicolons(def.sql);
     try {
-      await checkReadOnlySql(sql, source.dialect);
-      return { sql, builderValues: {}, names: await parameterNames(sql, source.dialect) };
+      return { sql, builderValues: {}, names: await checkReadOnlySql(sql, source.dialect) };
     } catch (err) {
       throw sourceProblem(err);
     }
