@@ -324,7 +324,6 @@ function profiledDb(
   onTick: (p: Omit<TickProfile, 'ms' | 'claimed'> & { statsMs: number }) => void,
 ): Db {
   return {
-    kind: db.kind,
     query: (text, params) => db.query(text, params),
     exec: (sql) => db.exec(sql),
     close: () => db.close(),

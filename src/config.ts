@@ -32,6 +32,8 @@ export interface Config {
   databaseUrl: string | undefined;
   databasePoolMax: number;
   dataDir: string;
+  /** Without DATABASE_URL, when Ferry runs as root: the OS user the embedded PostgreSQL runs as. */
+  embeddedPgUser: string | undefined;
   /** Undefined only on the embedded database before the generated one is loaded. */
   secret: string | undefined;
   publicUrl: string;
@@ -212,6 +214,7 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = proc
     databaseUrl: databaseUrl?.toString(),
     databasePoolMax: readInt(env, 'DATABASE_POOL_MAX', 10, 1, 1000, problems),
     dataDir: resolve(cwd, overrides.dataDir ?? (env['FERRY_DATA_DIR'] || '.ferry')),
+    embeddedPgUser: env['FERRY_EMBEDDED_PG_USER'] || undefined,
     secret,
     publicUrl: (publicUrl?.toString() ?? `http://localhost:${port}/`).replace(/\/+$/, ''),
     logLevel,

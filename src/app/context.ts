@@ -1,15 +1,14 @@
 import { createHash, createHmac } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
+import { openEmbeddedPostgres } from '../db/embedded-postgres.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPgDb } from '../db/pg.ts';
-import { openPglite } from '../db/pglite.ts';
+import { convertPgliteDataDir } from '../db/pglite-convert.ts';
 import { createMailer } from '../delivery/email.ts';
 import { ensureDemoData, readDemoState } from '../demo/build.ts';
-import { DEMO_VERSION, embeddedDemoReaderSql, postgresDemoReaderSql } from '../demo/dataset.ts';
+import { postgresDemoReaderSql } from '../demo/dataset.ts';
 import type { PrivilegeReport } from '../engine/sources/types.ts';
 import { createLocalStorage } from '../engine/storage/local.ts';
 import { registerJobHandlers } from '../jobs/handlers.ts';
@@ -22,30 +21,25 @@ import type { ConnectionRow } from '../modules/connections/repo.ts';
 import { createSourceRegistry } from '../modules/connections/sources.ts';
 import type { Deps } from '../modules/deps.ts';
 import { startSchedulerLoop } from '../scheduler/loop.ts';
-import { loadOrCreateSecret, lockDataDir } from './data-dir.ts';
+import { loadOrCreateSecret } from './data-dir.ts';
 
 export interface AppContext extends Deps {
   roles: ReadonlySet<QueueRole>;
   close(): Promise<void>;
 }
 
-/** Where the demo data lives and how user SQL reaches it. */
+/** Where the demo data lives and how user SQL reaches it: schema `demo` in Ferry's database, read through a login role of its own. */
 export interface DemoDatabase {
-  /** Ferry's own side: builds the dataset and grants the reader (PostgreSQL, tests). */
-  db?: Db;
-  /** Embedded: opens the demo folder for building, only when a build is needed. */
-  open?: () => Promise<{ db: Db }>;
-  /** Embedded: a PGlite instance holding only the demo schema. */
-  pglite?: PGlite;
-  /** Embedded: where the demo process opens that database (user queries never run in Ferry's process). */
-  host?: { dataDir?: string; dumpPath?: string };
-  /** PostgreSQL: the reader's own login, so no SQL can become Ferry's user. */
-  reader?: { url: string; role: string; password: string };
+  /** Ferry's own side: builds the dataset and grants the reader. */
+  db: Db;
+  /** The reader's own login, so no SQL can become Ferry's user. */
+  reader: { url: string; role: string; password: string };
 }
 
 export interface OpenedDatabase {
   db: Db;
-  pglite?: PGlite;
+  /** Ferry's database, for the queue's own pool. */
+  url: string;
   demo: DemoDatabase;
   secret: string;
   release(): Promise<void>;
@@ -67,86 +61,67 @@ export function postgresDemoReader(
   return { url: url.toString(), role, password };
 }
 
-/** Opens the configured database: PostgreSQL with DATABASE_URL, otherwise PGlite in the data directory. */
+/**
+ * Opens the configured database: the operator's PostgreSQL with DATABASE_URL,
+ * otherwise the embedded PostgreSQL server on the data directory (started, or
+ * attached to when another Ferry process on that directory runs it).
+ */
 export async function openDatabase(
   config: Readonly<Config>,
   log: Logger,
   applicationName = 'ferry',
 ): Promise<OpenedDatabase> {
-  if (config.databaseUrl) {
-    const db = createPgDb({ url: config.databaseUrl, max: config.databasePoolMax, applicationName, log });
-    const demo = { db, reader: postgresDemoReader(config.databaseUrl, config.secret!) };
-    return { db, demo, secret: config.secret!, release: () => db.close() };
-  }
-  const unlock = await lockDataDir(config.dataDir);
+  if (config.databaseUrl)
+    return openPostgres(config.databaseUrl, config.secret!, config, log, applicationName);
+  const secret = config.secret ?? (await loadOrCreateSecret(config.dataDir));
+  const server = await openEmbeddedPostgres({ dataDir: config.dataDir, log, osUser: config.embeddedPgUser });
   try {
-    const secret = config.secret ?? (await loadOrCreateSecret(config.dataDir));
-    const { db, pglite } = await openPglite(join(config.dataDir, 'pgdata'));
-    const demoDir = join(config.dataDir, 'demo');
+    await convertPgliteDataDir({ dataDir: config.dataDir, url: server.url, log });
+    const opened = openPostgres(server.url, secret, config, log, applicationName);
     return {
-      db,
-      pglite,
-      demo: { open: () => openPglite(demoDir), host: { dataDir: demoDir } },
-      secret,
+      ...opened,
       release: async () => {
-        await db.close();
-        await unlock();
+        await opened.release();
+        await server.release();
       },
     };
   } catch (err) {
-    await unlock();
+    await server.release();
     throw err;
   }
 }
 
-const DEMO_MARKER = 'ferry-demo.json';
+function openPostgres(
+  url: string,
+  secret: string,
+  config: Readonly<Config>,
+  log: Logger,
+  applicationName: string,
+): OpenedDatabase {
+  const db = createPgDb({ url, max: config.databasePoolMax, applicationName, log });
+  return {
+    db,
+    url,
+    demo: { db, reader: postgresDemoReader(url, secret) },
+    secret,
+    release: () => db.close(),
+  };
+}
 
-/**
- * Builds the demo dataset on first start (or rebuilds it, forced) and grants its
- * reader. On the embedded database the demo folder is opened only to build it (a
- * marker file records the built version), so Ferry's process holds no demo
- * instance in memory: the demo process opens it.
- */
+/** Builds the demo dataset on first start (or rebuilds it, forced) and grants its reader. */
 export async function prepareDemo(
   demo: DemoDatabase,
   rows: number,
   log: Logger,
   force = false,
 ): Promise<{ built: boolean; ms: number }> {
-  if (demo.open && demo.host?.dataDir) {
-    const marker = join(demo.host.dataDir, DEMO_MARKER);
-    const recorded = await readFile(marker, 'utf8').then(
-      (t) => JSON.parse(t) as { version?: number },
-      () => null,
-    );
-    if (!force && recorded?.version === DEMO_VERSION) return { built: false, ms: 0 };
-    const opened = await demo.open();
-    try {
-      const built = await buildAndGrant({ ...demo, db: opened.db }, opened.db, rows, log, force);
-      await writeFile(marker, JSON.stringify({ version: DEMO_VERSION, rows }));
-      return built;
-    } finally {
-      await opened.db.close();
-    }
-  }
-  return buildAndGrant(demo, demo.db!, rows, log, force);
-}
-
-async function buildAndGrant(
-  demo: DemoDatabase,
-  db: Db,
-  rows: number,
-  log: Logger,
-  force: boolean,
-): Promise<{ built: boolean; ms: number }> {
+  const { db } = demo;
   if (!force && !(await readDemoState(db)))
     log.info({ rows }, 'building the demo dataset (first start only)');
   const built = await ensureDemoData(db, { rows, force });
   if (built.built) log.info({ ms: built.ms }, 'demo dataset ready');
   try {
-    await db.exec(
-      demo.reader ? postgresDemoReaderSql(demo.reader.role, demo.reader.password) : embeddedDemoReaderSql(),
-    );
+    await db.exec(postgresDemoReaderSql(demo.reader.role, demo.reader.password));
   } catch (err) {
     // Without CREATEROLE the demo connection cannot work; everything else can.
     log.warn(
@@ -176,8 +151,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
     const queue = createQueue({
       roles,
       log,
-      pglite: database.pglite,
-      databaseUrl: config.databaseUrl,
+      databaseUrl: database.url,
       poolMax: 4,
     });
     await queue.start();

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { DataDirBusyError } from '../app/data-dir.ts';
 import { ConfigError } from '../config.ts';
+import { EmbeddedPostgresError } from '../db/embedded-postgres.ts';
 import { runDemo } from './demo.ts';
 import { runExport } from './export.ts';
 import { runMigrate } from './migrate.ts';
@@ -104,7 +104,7 @@ export function reportCliError(err: unknown): number {
     process.stderr.write(`ferry: ${err.message}\n`);
     return 2;
   }
-  if (err instanceof DataDirBusyError) {
+  if (err instanceof EmbeddedPostgresError) {
     process.stderr.write(`ferry: ${err.message}\n`);
     return 1;
   }

@@ -17,8 +17,7 @@ export async function runMigrate(overrides: {
     const queue = createQueue({
       roles: new Set(),
       log,
-      pglite: database.pglite,
-      databaseUrl: config.databaseUrl,
+      databaseUrl: database.url,
       poolMax: 1,
     });
     await queue.start();

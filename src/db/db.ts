@@ -19,10 +19,7 @@ export interface Tx extends Queryable {
   readonly boss: IDatabase;
 }
 
-export type DbKind = 'pglite' | 'postgres';
-
 export interface Db extends Queryable {
-  readonly kind: DbKind;
   /**
    * Runs fn in one transaction: committed when it resolves, rolled back when it
    * throws. A statement that failed inside makes the whole transaction fail even
@@ -43,8 +40,8 @@ export class TransactionAbortedError extends Error {
 }
 
 // Marks the async context of an open transaction. Using the outer Db from inside a
-// transaction is a bug: on PGlite (one connection) it would wait forever for the
-// transaction it is part of; on PostgreSQL it would silently run outside it.
+// transaction is a bug: the statement would silently run outside the transaction
+// (and, with the pool exhausted, wait for a connection the transaction holds).
 const transactionScope = new AsyncLocalStorage<true>();
 
 export function assertOutsideTransaction(): void {

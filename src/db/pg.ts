@@ -35,7 +35,6 @@ export function createPgDb(options: PgOptions): Db {
   };
 
   return {
-    kind: 'postgres',
     async query<R>(text: string, params?: readonly unknown[]) {
       assertOutsideTransaction();
       return run<R>(pool, text, params);

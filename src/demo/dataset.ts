@@ -6,7 +6,6 @@
 // emoji, NULLs, negative and exact decimals, timestamps with time zones.
 
 export const DEMO_SCHEMA = 'demo';
-export const DEMO_READER_ROLE = 'ferry_demo_reader';
 export const DEFAULT_DEMO_ROWS = 200_000;
 export const DEMO_VERSION = 1;
 
@@ -339,30 +338,6 @@ CROSS JOIN LATERAL (
 
 ANALYZE demo.sales_order_lines;
 `;
-}
-
-/**
- * The embedded demo database is a PGlite instance of its own, holding nothing
- * but the demo schema. User SQL runs there as a role that can only read it, and
- * cannot call the functions that change session state, stall the single
- * connection or send notifications.
- */
-export function embeddedDemoReaderSql(): string {
-  return `
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${DEMO_READER_ROLE}') THEN CREATE ROLE ${DEMO_READER_ROLE} NOLOGIN; END IF;
-END $$;
-GRANT USAGE ON SCHEMA demo TO ${DEMO_READER_ROLE};
-GRANT SELECT ON ALL TABLES IN SCHEMA demo TO ${DEMO_READER_ROLE};
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA demo TO ${DEMO_READER_ROLE};
-REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pg_catalog.pg_sleep(double precision) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pg_catalog.pg_sleep_for(interval) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pg_catalog.pg_sleep_until(timestamp with time zone) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pg_catalog.pg_notify(text, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pg_catalog.pg_advisory_lock(bigint) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pg_catalog.pg_advisory_lock_shared(bigint) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION pg_catalog.pg_try_advisory_lock(bigint) FROM PUBLIC;`;
 }
 
 /**

@@ -1,5 +1,4 @@
-import type { PGlite } from '@electric-sql/pglite';
-import { fromPglite, type Job, PgBoss } from 'pg-boss';
+import { type Job, PgBoss } from 'pg-boss';
 import type { Executor } from '../db/db.ts';
 import type { Logger } from '../lib/log.ts';
 import { scrubUrl } from '../lib/log.ts';
@@ -13,8 +12,7 @@ export type QueueRole = 'api' | 'worker' | 'scheduler';
 export interface QueueOptions {
   roles: ReadonlySet<QueueRole>;
   log: Logger;
-  pglite?: PGlite;
-  databaseUrl?: string;
+  databaseUrl: string;
   poolMax?: number;
 }
 
@@ -58,27 +56,15 @@ export function createQueue(options: QueueOptions): Queue {
     // Ferry keeps its own run history; pg-boss only needs recent jobs.
     persistWarnings: false,
     // Workers wake on NOTIFY for queues that ask for it, instead of waiting for a poll.
-    // Not on PGlite: there a notification delivered while a Ferry transaction
-    // held the only connection deadlocked the worker (seen with back-to-back
-    // runs); PGlite workers poll every 0.5 s instead.
-    useListenNotify: !options.pglite,
+    useListenNotify: true,
   };
-  let boss: PgBoss;
-  if (options.pglite) {
-    boss = new PgBoss({ ...common, db: fromPglite(options.pglite), backend: 'pglite' });
-  } else if (options.databaseUrl) {
-    boss = new PgBoss({ ...common, connectionString: options.databaseUrl, max: options.poolMax ?? 4 });
-  } else {
-    throw new Error('The queue needs a PGlite instance or a database URL');
-  }
+  const boss = new PgBoss({ ...common, connectionString: options.databaseUrl, max: options.poolMax ?? 4 });
   boss.on('error', (err) => {
     const message = err instanceof Error ? err.message : String(err);
     options.log.error(
       {
         err: {
-          message: options.databaseUrl
-            ? message.replace(options.databaseUrl, scrubUrl(options.databaseUrl))
-            : message,
+          message: message.replace(options.databaseUrl, scrubUrl(options.databaseUrl)),
         },
       },
       'queue error',

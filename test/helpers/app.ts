@@ -11,7 +11,7 @@ import type { Role } from '../../src/modules/members/roles.ts';
 import { setupToken } from '../../src/modules/setup/service.ts';
 import { buildServer } from '../../src/server/build-server.ts';
 import type { App } from '../../src/server/types.ts';
-import { type Backend, createTestDatabase, TEST_SECRET, type TestDatabase } from './db.ts';
+import { type Backend, backends, createTestDatabase, TEST_SECRET, type TestDatabase } from './db.ts';
 
 export interface TestApp {
   app: App;
@@ -28,7 +28,10 @@ export interface TestAppOptions {
   env?: Record<string, string>;
 }
 
-export async function createTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
+export async function createTestApp(
+  backend: Backend = backends()[0]!,
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   const database = await createTestDatabase(backend);
   const dataDir = await mkdtemp(join(tmpdir(), 'ferry-test-'));
   const config = loadConfig({
@@ -37,7 +40,7 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
     FERRY_RATE_LIMIT_ANONYMOUS: '1000000',
     FERRY_RATE_LIMIT_AUTHENTICATED: '1000000',
     LOG_LEVEL: 'info',
-    ...(database.url ? { DATABASE_URL: database.url } : {}),
+    DATABASE_URL: database.url,
     ...options.env,
   });
   const logs: string[] = [];

@@ -1,31 +1,68 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { type OpenedDatabase, postgresDemoReader } from '../../src/app/context.ts';
+import { type EmbeddedServer, openEmbeddedPostgres } from '../../src/db/embedded-postgres.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPgDb } from '../../src/db/pg.ts';
-import { openPglite } from '../../src/db/pglite.ts';
 import { ensureDemoData } from '../../src/demo/build.ts';
-import { embeddedDemoReaderSql } from '../../src/demo/dataset.ts';
 import { createQueue } from '../../src/jobs/queue.ts';
 import { createLogger } from '../../src/lib/log.ts';
 
-// A fresh database for each test file (or test): PGlite loaded from a migrated
-// template dump, or on PostgreSQL (TEST_DATABASE_URL) a database cloned from a
-// migrated template database. Templates are built once per change of migrations.
+// A fresh database for each test file (or test), cloned from a migrated template
+// database. The server is the machine's PostgreSQL when TEST_DATABASE_URL is set
+// (so Ferry stays compatible with the versions operators run), otherwise the same
+// embedded PostgreSQL that `ferry start` runs, kept in .test-cache and shared by
+// every test process of a run. Templates are built once per change of migrations.
 
-export type Backend = 'pglite' | 'postgres';
+export type Backend = 'embedded' | 'postgres';
 
 export const TEST_DEMO_ROWS = 4000;
 export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
 const ROOT = join(import.meta.dirname, '..', '..');
 const CACHE_DIR = join(ROOT, '.test-cache');
+const EMBEDDED_DIR = join(CACHE_DIR, 'embedded');
 const silent = createLogger('silent');
 
+/** The one server this run tests on: the machine's PostgreSQL, or the embedded one. */
 export function backends(): Backend[] {
-  return process.env['TEST_DATABASE_URL'] ? ['pglite', 'postgres'] : ['pglite'];
+  return [process.env['TEST_DATABASE_URL'] ? 'postgres' : 'embedded'];
+}
+
+let embedded: Promise<EmbeddedServer> | undefined;
+
+/**
+ * The embedded test server, started or attached to. Test processes stay attached
+ * until they exit; the run's global teardown, the last one out, stops it. It
+ * listens on 127.0.0.1 so that tests can hand its address to connections as a
+ * user would, and trades durability for speed (fsync off): it holds only test data.
+ */
+export function embeddedTestServer(): Promise<EmbeddedServer> {
+  embedded ??= openEmbeddedPostgres({
+    dataDir: EMBEDDED_DIR,
+    log: silent,
+    tcp: true,
+    timeoutMs: 120_000,
+    settings: { max_connections: '400', fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+  }).then((server) => {
+    process.once('beforeExit', () => void server.release());
+    return server;
+  });
+  return embedded;
+}
+
+export async function releaseEmbeddedTestServer(): Promise<void> {
+  if (embedded) await (await embedded).release();
+  embedded = undefined;
+}
+
+/** The test server's URL for a database (the administrative one when none is named). */
+export async function serverUrl(database?: string): Promise<string> {
+  const given = process.env['TEST_DATABASE_URL'];
+  const url = new URL(given ?? (await embeddedTestServer()).urlFor('postgres'));
+  if (database) url.pathname = `/${database}`;
+  return url.toString();
 }
 
 async function templateKey(): Promise<string> {
@@ -36,94 +73,21 @@ async function templateKey(): Promise<string> {
   const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as {
     packages: Record<string, { version?: string }>;
   };
-  for (const name of ['node_modules/@electric-sql/pglite', 'node_modules/pg-boss'])
-    hash.update(lock.packages[name]?.version ?? '');
+  hash.update(lock.packages['node_modules/pg-boss']?.version ?? '');
   return hash.digest('hex').slice(0, 16);
 }
 
-/** Runs fn while holding a lock file, so parallel test processes build a template once. */
-async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  await mkdir(CACHE_DIR, { recursive: true });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const age = Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age > 120_000) await rm(path, { force: true });
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${path}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rm(path, { force: true });
-  }
-}
-
-async function migrateWithQueue(opened: {
-  db: OpenedDatabase['db'];
-  pglite?: PGlite;
-  url?: string;
-}): Promise<void> {
-  await migrate(opened.db);
+async function migrateWithQueue(db: OpenedDatabase['db'], url: string): Promise<void> {
+  await migrate(db);
   // A small demo dataset: tests check shapes and values, not volume.
-  await ensureDemoData(opened.db, { rows: TEST_DEMO_ROWS });
-  const queue = createQueue({
-    roles: new Set(),
-    log: silent,
-    pglite: opened.pglite,
-    databaseUrl: opened.url,
-    poolMax: 1,
-  });
+  await ensureDemoData(db, { rows: TEST_DEMO_ROWS });
+  const queue = createQueue({ roles: new Set(), log: silent, databaseUrl: url, poolMax: 1 });
   await queue.start();
   await queue.stop();
 }
 
-async function pgliteTemplate(kind: 'main' | 'demo'): Promise<string> {
-  const path = join(CACHE_DIR, `pglite-${kind}-${await templateKey()}.tar.gz`);
-  if (await stat(path).catch(() => null)) return path;
-  return withFileLock(`${path}.lock`, async () => {
-    if (await stat(path).catch(() => null)) return path;
-    const { db, pglite } = await openPglite(undefined);
-    if (kind === 'main') {
-      await migrateWithQueue({ db, pglite });
-    } else {
-      // A small demo dataset: tests check shapes and values, not volume.
-      await ensureDemoData(db, { rows: TEST_DEMO_ROWS });
-      await db.exec(embeddedDemoReaderSql());
-    }
-    const dump = await pglite.dumpDataDir('gzip');
-    await pglite.close();
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, Buffer.from(await dump.arrayBuffer()));
-    await rename(tmp, path);
-    return path;
-  });
-}
-
-/** The dumped demo database (PGlite), for sources that load it themselves. */
-export function demoTemplatePath(): Promise<string> {
-  return pgliteTemplate('demo');
-}
-
-export async function pgliteTemplatePath(): Promise<string> {
-  await pgliteTemplate('demo');
-  return pgliteTemplate('main');
-}
-
-function adminUrl(database?: string): string {
-  const url = new URL(process.env['TEST_DATABASE_URL']!);
-  if (database) url.pathname = `/${database}`;
-  return url.toString();
-}
-
 async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl() });
+  const client = new pg.Client({ connectionString: await serverUrl() });
   await client.connect();
   try {
     return await fn(client);
@@ -142,14 +106,9 @@ async function postgresTemplate(): Promise<string> {
         const building = `${name}_building`;
         await admin.query(`DROP DATABASE IF EXISTS ${building}`);
         await admin.query(`CREATE DATABASE ${building}`);
-        const db = createPgDb({
-          url: adminUrl(building),
-          max: 2,
-          applicationName: 'ferry-test',
-          log: silent,
-        });
-        await migrateWithQueue({ db, url: adminUrl(building) });
-        await ensureDemoData(db, { rows: TEST_DEMO_ROWS });
+        const url = await serverUrl(building);
+        const db = createPgDb({ url, max: 2, applicationName: 'ferry-test', log: silent });
+        await migrateWithQueue(db, url);
         await db.close();
         await admin.query(`ALTER DATABASE ${building} RENAME TO ${name}`);
       }
@@ -160,31 +119,34 @@ async function postgresTemplate(): Promise<string> {
   });
 }
 
-export interface TestDatabase extends OpenedDatabase {
-  backend: Backend;
-  /** The connection URL, for PostgreSQL databases (to hand to child processes). */
-  url?: string;
+/**
+ * Before a run: on the embedded test server (this checkout's own), databases and
+ * demo roles left by an earlier run that was killed are dropped, then the template
+ * is built once before the test files start in parallel.
+ */
+export async function prepareTestServer(): Promise<void> {
+  if (!process.env['TEST_DATABASE_URL']) {
+    const key = await templateKey();
+    await withAdmin(async (admin) => {
+      const stale = await admin.query<{ datname: string }>(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'ferry\\_t\\_%' OR (datname LIKE 'ferry\\_tpl\\_%' AND datname NOT LIKE $1)",
+        [`ferry_tpl_${key}`],
+      );
+      for (const { datname } of stale.rows)
+        await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    });
+  }
+  await postgresTemplate();
 }
 
-/** A fresh, migrated, empty database of the given kind. */
-export async function createTestDatabase(backend: Backend): Promise<TestDatabase> {
-  if (backend === 'pglite') {
-    const main = await openPglite(undefined, new Blob([await readFile(await pgliteTemplate('main'))]));
-    const demo = await openPglite(undefined, new Blob([await readFile(await pgliteTemplate('demo'))]));
-    return {
-      backend,
-      db: main.db,
-      pglite: main.pglite,
-      demo: { db: demo.db, pglite: demo.pglite, host: { dumpPath: await pgliteTemplate('demo') } },
-      secret: TEST_SECRET,
-      release: async () => {
-        await demo.db.close();
-        await main.db.close();
-      },
-    };
-  }
+export interface TestDatabase extends OpenedDatabase {
+  backend: Backend;
+}
+
+/** A fresh, migrated, empty database on the test server. */
+export async function createTestDatabase(backend: Backend = backends()[0]!): Promise<TestDatabase> {
   const name = await createEmptyPostgresDatabase(await postgresTemplate());
-  const url = adminUrl(name);
+  const url = await serverUrl(name);
   const db = createPgDb({ url, max: 5, applicationName: 'ferry-test', log: silent });
   const reader = postgresDemoReader(url, TEST_SECRET);
   return {
@@ -226,6 +188,7 @@ export async function dropPostgresDatabase(name: string): Promise<void> {
   await withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 }
 
-export function postgresUrl(name: string): string {
-  return adminUrl(name);
+/** A database's URL on the test server. */
+export function postgresUrl(name: string): Promise<string> {
+  return serverUrl(name);
 }

@@ -1,6 +1,12 @@
-import { backends, pgliteTemplatePath } from './db.ts';
+import { prepareTestServer, releaseEmbeddedTestServer } from './db.ts';
 
-// Builds the migrated PGlite template once before the test files start in parallel.
+// Before the test files start in parallel: the test server is up (the embedded one
+// is held until the teardown, so it is not stopped and started between files) and
+// the migrated template is built once.
 export async function globalSetup(): Promise<void> {
-  if (backends().includes('pglite')) await pgliteTemplatePath();
+  await prepareTestServer();
+}
+
+export async function globalTeardown(): Promise<void> {
+  await releaseEmbeddedTestServer();
 }

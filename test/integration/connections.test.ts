@@ -37,7 +37,7 @@ const SECRETS = [
 ];
 
 async function onPostgres(database: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: postgresUrl(database) });
+  const c = new pg.Client({ connectionString: await postgresUrl(database) });
   await c.connect();
   try {
     await c.query(sql);

@@ -73,7 +73,7 @@ describe('ferry processes on the embedded database', () => {
     assert.equal(secret.mode & 0o077, 0);
   });
 
-  test('`ferry start` serves the API with that key, refuses a second process on the same data dir, and stops gracefully on SIGTERM', async () => {
+  test('`ferry start` serves the API with that key, shares its embedded PostgreSQL with a second process on the same data dir, and stops gracefully on SIGTERM', async () => {
     const ferry = await startFerry(['start'], baseEnv({ FERRY_DATA_DIR: dir }));
     try {
       // Setup is closed: a user exists already.
@@ -82,12 +82,31 @@ describe('ferry processes on the embedded database', () => {
       assert.equal(me.status, 200);
       assert.equal(((await me.json()) as { tenant: { name: string } }).tenant.name, 'Acme');
 
-      const busy = await runFerry(
-        ['tenant', 'create', '--name', 'B', '--email', 'b@example.com', '--password', 'long-enough-pw'],
+      // A second process on the same data directory attaches to the running server;
+      // when it exits, the server stays up for the process still using it.
+      const postmaster = await readFile(join(dir, 'pg', 'data', 'postmaster.pid'), 'utf8');
+      const second = await runFerry(
+        [
+          'tenant',
+          'create',
+          '--name',
+          'B',
+          '--email',
+          'b@example.com',
+          '--password',
+          'long-enough-pw',
+          '--json',
+        ],
         baseEnv({ FERRY_DATA_DIR: dir }),
       );
-      assert.equal(busy.code, 1);
-      assert.match(busy.stderr, /in use by Ferry process \d+.*Stop that process first/s);
+      assert.equal(second.code, 0, second.stderr);
+      const other = JSON.parse(second.stdout) as { apiKey: string };
+      assert.equal(await readFile(join(dir, 'pg', 'data', 'postmaster.pid'), 'utf8'), postmaster);
+      const otherMe = await fetch(`${ferry.url}/api/v1/me`, {
+        headers: { authorization: `Bearer ${other.apiKey}` },
+      });
+      assert.equal(otherMe.status, 200);
+      assert.equal(((await otherMe.json()) as { tenant: { name: string } }).tenant.name, 'B');
 
       // A request still arriving when SIGTERM comes is finished, not dropped.
       const body = JSON.stringify({ email: 'late@example.com', role: 'viewer', password: 'long-enough-pw' });
@@ -116,7 +135,8 @@ describe('ferry processes on the embedded database', () => {
       const { code, ms } = await stopping;
       assert.equal(code, 0, ferry.output());
       assert.ok(ms < 10_000, `shutdown took ${ms} ms`);
-      await assert.rejects(stat(join(dir, 'ferry.pid')), /ENOENT/);
+      // The last process out stopped the server.
+      await assert.rejects(stat(join(dir, 'pg', 'data', 'postmaster.pid')), /ENOENT/);
     } finally {
       await ferry.stop('SIGKILL');
     }
@@ -225,14 +245,14 @@ describe('ferry processes on the embedded database', () => {
   });
 });
 
-if (process.env['TEST_DATABASE_URL']) {
+{
   describe('ferry processes on PostgreSQL', () => {
     let name: string;
     let env: NodeJS.ProcessEnv;
     before(async () => {
       name = await createEmptyPostgresDatabase();
       env = baseEnv({
-        DATABASE_URL: postgresUrl(name),
+        DATABASE_URL: await postgresUrl(name),
         FERRY_SECRET: TEST_SECRET,
         FERRY_DATA_DIR: await mkdtemp(join(tmpdir(), 'ferry-pg-')),
       });
@@ -243,7 +263,7 @@ if (process.env['TEST_DATABASE_URL']) {
       const [a, b] = await Promise.all([runFerry(['migrate'], env), runFerry(['migrate'], env)]);
       assert.equal(a.code, 0, a.stderr);
       assert.equal(b.code, 0, b.stderr);
-      const client = new pg.Client({ connectionString: postgresUrl(name) });
+      const client = new pg.Client({ connectionString: await postgresUrl(name) });
       await client.connect();
       try {
         const rows = await client.query('SELECT version FROM ferry_migrations ORDER BY version');
@@ -298,7 +318,7 @@ if (process.env['TEST_DATABASE_URL']) {
         for (const [i, s] of stopped.entries()) assert.equal(s.code, 0, [api, ...others][i]!.output());
       }
       // The scheduler registered the maintenance jobs in the shared queue.
-      const client = new pg.Client({ connectionString: postgresUrl(name) });
+      const client = new pg.Client({ connectionString: await postgresUrl(name) });
       await client.connect();
       try {
         const schedules = await client.query('SELECT name FROM pgboss.schedule ORDER BY name');

@@ -10,14 +10,14 @@ import { baseEnv, MAIN, type Running, startFerry } from '../helpers/process.ts';
 // processes fire 1,000 schedules due in the same minute exactly once, and a
 // scheduler killed mid-transaction leaves one run or none per occurrence.
 
-if (process.env['TEST_DATABASE_URL']) {
+{
   describe('scheduler processes on PostgreSQL', () => {
     let t: TestApp;
     let owner: TenantHandle;
     let template: string;
 
     before(async () => {
-      t = await createTestApp('postgres');
+      t = await createTestApp();
       owner = await setupFirstTenant(t);
       const used = await call(t, {
         method: 'POST',

@@ -45,11 +45,11 @@ if (process.env['TEST_DATABASE_URL']) {
     let source: Source;
     before(async () => {
       name = await createEmptyPostgresDatabase();
-      const c = new pg.Client({ connectionString: postgresUrl(name) });
+      const c = new pg.Client({ connectionString: await postgresUrl(name) });
       await c.connect();
       await c.query(FIXTURE);
       await c.end();
-      source = createPostgresSource({ connectionString: postgresUrl(name) });
+      source = createPostgresSource({ connectionString: await postgresUrl(name) });
     });
     after(async () => {
       await source.close();

@@ -1,7 +1,7 @@
 import { type ColumnType, instantOrText, type TableInfo, type Value } from './types.ts';
 
 // PostgreSQL type OIDs → Ferry column types and exact value parsers, shared by
-// the node-postgres source and the PGlite demo source.
+// the node-postgres source.
 
 const byOid: Record<number, { type: ColumnType; name: string }> = {
   16: { type: 'boolean', name: 'boolean' },
@@ -134,7 +134,7 @@ export function parsePgText(oid: number, text: string): Value {
   return parserFor(oid)(text);
 }
 
-/** Parser table for drivers that accept per-OID parsers (node-postgres `types`, PGlite `parsers`). */
+/** Parser table for drivers that accept per-OID parsers (node-postgres `types`). */
 export const pgParsers: Record<number, (text: string) => Value> = Object.fromEntries(
   Object.keys(byOid).map((oid) => [Number(oid), parserFor(Number(oid))]),
 );

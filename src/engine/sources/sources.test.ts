@@ -1,17 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import {
-  createEmptyPostgresDatabase,
-  demoTemplatePath,
-  dropPostgresDatabase,
-  postgresUrl,
-} from '../../../test/helpers/db.ts';
+import { createEmptyPostgresDatabase, dropPostgresDatabase, postgresUrl } from '../../../test/helpers/db.ts';
 import { createMysqlDatabase, createSqliteFile, fixtureSql } from '../../../test/helpers/engines.ts';
-import { openPglite } from '../../db/pglite.ts';
 import { createMysqlSource } from './mysql.ts';
-import { createPgliteDemoSource } from './pglite-demo.ts';
-import { createPgliteDemoProcessSource } from './pglite-demo-process.ts';
 import { createPostgresSource } from './postgres.ts';
 import { createSqliteSource } from './sqlite.ts';
 import type { Row, Source } from './types.ts';
@@ -59,16 +51,20 @@ interface Engine {
 }
 
 const engines: Array<() => Promise<Engine>> = [
-  async () => {
-    const { db, pglite } = await openPglite(undefined);
-    await db.exec(`CREATE SCHEMA fx; SET search_path = fx; ${fixtureSql.postgres} RESET search_path;
-      DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fx_reader') THEN CREATE ROLE fx_reader NOLOGIN; END IF; END $$;
-      GRANT USAGE ON SCHEMA fx TO fx_reader; GRANT SELECT ON ALL TABLES IN SCHEMA fx TO fx_reader;
-      CREATE SEQUENCE fx.fixture_seq; GRANT USAGE, UPDATE ON SEQUENCE fx.fixture_seq TO fx_reader;
-      CREATE TABLE public.private_data (secret text); INSERT INTO public.private_data VALUES ('hidden');`);
+  async (): Promise<Engine> => {
+    const name = await createEmptyPostgresDatabase();
+    const url = await postgresUrl(name);
+    const setup = createPostgresSource({ connectionString: url });
+    await setup.close();
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`${fixtureSql.postgres} CREATE SEQUENCE fixture_seq;
+      CREATE FUNCTION bump() RETURNS int LANGUAGE sql AS $$ INSERT INTO fixture (id) VALUES (77) RETURNING id $$;`);
+    await client.end();
     return {
-      name: 'PGlite (demo source)',
-      source: createPgliteDemoSource(pglite, 'fx_reader', 'fx'),
+      name: 'PostgreSQL',
+      source: createPostgresSource({ connectionString: url }),
       differences: {},
       types: {
         amount: 'decimal',
@@ -78,39 +74,9 @@ const engines: Array<() => Promise<Engine>> = [
         payload: 'json',
         uid: 'uuid',
       },
-      cleanup: () => db.close(),
+      cleanup: () => dropPostgresDatabase(name),
     };
   },
-  ...(process.env['TEST_DATABASE_URL']
-    ? [
-        async (): Promise<Engine> => {
-          const name = await createEmptyPostgresDatabase();
-          const url = postgresUrl(name);
-          const setup = createPostgresSource({ connectionString: url });
-          await setup.close();
-          const pg = (await import('pg')).default;
-          const client = new pg.Client({ connectionString: url });
-          await client.connect();
-          await client.query(`${fixtureSql.postgres} CREATE SEQUENCE fixture_seq;
-            CREATE FUNCTION bump() RETURNS int LANGUAGE sql AS $$ INSERT INTO fixture (id) VALUES (77) RETURNING id $$;`);
-          await client.end();
-          return {
-            name: 'PostgreSQL',
-            source: createPostgresSource({ connectionString: url }),
-            differences: {},
-            types: {
-              amount: 'decimal',
-              big: 'bigint',
-              flag: 'boolean',
-              at_utc: 'timestamptz',
-              payload: 'json',
-              uid: 'uuid',
-            },
-            cleanup: () => dropPostgresDatabase(name),
-          };
-        },
-      ]
-    : []),
   async () => {
     const m = await createMysqlDatabase();
     await m.exec(fixtureSql.mysql);
@@ -315,100 +281,89 @@ const runaway = (source: Source) =>
     500,
   );
 
-describe('the embedded demo database runs in a process of its own', () => {
-  test('a runaway demo query is stopped at its timeout, the event loop keeps running, the next query works', async () => {
-    const source = createPgliteDemoProcessSource({
-      dumpPath: await demoTemplatePath(),
-      role: 'ferry_demo_reader',
-      schema: 'demo',
-    });
-    try {
-      assert.ok(((await readAll(source, 'SELECT count(*) FROM customers')).rows[0]![0] as bigint) > 0n);
-      let ticks = 0;
-      const ticker = setInterval(() => ticks++, 10);
-      const started = Date.now();
-      await assert.rejects(runaway(source), /ran longer than 0.5 s/);
-      clearInterval(ticker);
-      assert.ok(Date.now() - started < 10_000);
-      assert.ok(ticks >= 10, `the event loop was blocked (${ticks} ticks)`);
-      assert.ok(
-        ((await readAll(source, 'SELECT count(*) FROM products')).rows[0]![0] as bigint) > 0n,
-        'restarted for the next query',
-      );
-    } finally {
-      await source.close();
-    }
+describe('the demo source: schema `demo` read through a login role of its own', () => {
+  let name: string;
+  let admin: import('pg').Client;
+  let source: Source;
+  const role = `fx_reader_${process.pid}`;
+  const password = `fx-${process.pid}-reader-password`;
+  before(async () => {
+    name = await createEmptyPostgresDatabase();
+    const pg = (await import('pg')).default;
+    admin = new pg.Client({ connectionString: await postgresUrl(name) });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA fx; SET search_path = fx; ${fixtureSql.postgres} RESET search_path;
+      DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN PASSWORD '${password}';
+      GRANT USAGE ON SCHEMA fx TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA fx TO ${role};
+      CREATE TABLE public.private_data (secret text); INSERT INTO public.private_data VALUES ('hidden');`);
+    const url = new URL(await postgresUrl(name));
+    url.username = role;
+    url.password = password;
+    source = createPostgresSource({ connectionString: url.toString(), searchPath: 'fx', schemas: ['fx'] });
+  });
+  after(async () => {
+    await source.close();
+    await admin.end();
+    await dropPostgresDatabase(name);
+    const pg = (await import('pg')).default;
+    const c = new pg.Client({ connectionString: await postgresUrl('postgres') });
+    await c.connect();
+    await c.query(`DROP ROLE IF EXISTS ${role}`);
+    await c.end();
   });
 
-  const demoProcess = async () =>
-    createPgliteDemoProcessSource({
-      dumpPath: await demoTemplatePath(),
-      role: 'ferry_demo_reader',
-      schema: 'demo',
-    });
-  const openCursors = async (source: Source) =>
-    (await readAll(source, 'SELECT name FROM pg_cursors', [], 100)).rows.filter((r) =>
-      String(r[0]).startsWith('ferry_'),
-    ).length;
-
-  test('a cancel while a query opens ends the wait at once; the cursor it opens anyway is closed', async () => {
-    const source = await demoProcess();
-    try {
-      await readAll(source, 'SELECT 1');
-      const controller = new AbortController();
-      const started = Date.now();
-      const opening = source.openRows(
-        { sql: 'SELECT count(*) OVER () AS n, g FROM generate_series(1, 400000) AS g', values: [] },
-        controller.signal,
-        { batchSize: 10, timeoutMs: 30_000 },
-      );
-      setTimeout(() => controller.abort(new Error('cancelled')), 50);
-      await assert.rejects(opening, /cancelled/);
-      assert.ok(Date.now() - started < 1000, 'the cancel did not wait for the open');
-      // The host finishes the open on its own; the cursor is then closed. pg_cursors
-      // lists the querying cursor itself too, so only other ferry_ cursors count.
-      let left = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < 50 && left > 1; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        left = await openCursors(source);
-      }
-      assert.equal(left, 1, 'only the cursor of the pg_cursors query itself');
-    } finally {
-      await source.close();
-    }
+  test('a runaway query is stopped at its timeout by the server, the event loop keeps running, the next query works', async () => {
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    const started = Date.now();
+    await assert.rejects(runaway(source), /ran longer than 0.5 s|statement timeout/);
+    clearInterval(ticker);
+    assert.ok(Date.now() - started < 10_000);
+    assert.ok(ticks >= 10, `the event loop was blocked (${ticks} ticks)`);
+    assert.equal((await readAll(source, 'SELECT count(*) FROM fixture')).rows[0]![0], 2n);
+    // Nothing of it still runs on the server.
+    const active = await admin.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND state = 'active'",
+      [role],
+    );
+    assert.equal(active.rows[0].n, 0);
   });
 
-  test('a cursor does not survive its process: after a restart its next fetch fails, never reading another cursor', async () => {
-    const source = await demoProcess();
-    try {
-      const x = await source.openRows(
-        { sql: 'SELECT g FROM generate_series(1, 1000) AS g', values: [] },
-        new AbortController().signal,
-        { batchSize: 100, timeoutMs: 30_000 },
+  test('a cancel while a query runs ends it at once, on the server too', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const opening = source.openRows(
+      {
+        sql: 'SELECT count(*) FROM generate_series(1, 100000000) a, generate_series(1, 100000000) b',
+        values: [],
+      },
+      controller.signal,
+      { batchSize: 10, timeoutMs: 60_000 },
+    );
+    setTimeout(() => controller.abort(new Error('cancelled')), 100);
+    await assert.rejects(
+      (async () => {
+        for await (const _ of (await opening).batches);
+      })(),
+      /cancel/,
+    );
+    assert.ok(Date.now() - started < 10_000, 'the cancel did not wait for the query');
+    let left = -1;
+    for (let i = 0; i < 100 && left !== 0; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 50));
+      const active = await admin.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND state = 'active'",
+        [role],
       );
-      const rows = x.batches[Symbol.asyncIterator]();
-      assert.equal(((await rows.next()).value as Row[]).length, 100);
-      // Another export's runaway query is stopped at its timeout: the host process restarts.
-      await assert.rejects(runaway(source), /ran longer/);
-      const y = await readAll(source, "SELECT 'y' || g FROM generate_series(1, 5) AS g", [], 100);
-      assert.equal(y.rows.length, 5);
-      await assert.rejects(rows.next(), /restarted during the query/);
-    } finally {
-      await source.close();
+      left = active.rows[0].n;
     }
+    assert.equal(left, 0, 'the query still runs on the server');
   });
-});
 
-describe('PGlite demo source isolation', () => {
-  test("the reader role cannot see Ferry's own tables, and COPY TO PROGRAM does not run", async () => {
-    const e = await engines[0]!();
-    try {
-      await assert.rejects(readAll(e.source, 'SELECT * FROM public.private_data'), /permission denied/);
-      const marker = `/tmp/ferry-copy-${process.pid}`;
-      await assert.rejects(readAll(e.source, `COPY (SELECT 1) TO PROGRAM 'touch ${marker}'`));
-      assert.equal(existsSync(marker), false);
-    } finally {
-      await e.cleanup();
-    }
+  test("the reader cannot see Ferry's own tables, and COPY TO PROGRAM does not run", async () => {
+    await assert.rejects(readAll(source, 'SELECT * FROM public.private_data'), /permission denied/);
+    const marker = `/tmp/ferry-copy-${process.pid}`;
+    await assert.rejects(readAll(source, `COPY (SELECT 1) TO PROGRAM 'touch ${marker}'`));
+    assert.equal(existsSync(marker), false);
   });
 });

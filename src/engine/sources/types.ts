@@ -1,4 +1,4 @@
-// What every source engine (demo/PGlite, PostgreSQL, MySQL/MariaDB, SQLite) hands
+// What every source engine (PostgreSQL and the demo data, MySQL/MariaDB, SQLite) hands
 // to the export pipeline: column metadata, then rows in batches, with exact types.
 
 export const columnTypes = [

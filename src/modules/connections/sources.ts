@@ -1,9 +1,6 @@
 import { join } from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
-import { DEMO_READER_ROLE, DEMO_SCHEMA } from '../../demo/dataset.ts';
+import { DEMO_SCHEMA } from '../../demo/dataset.ts';
 import { createMysqlSource } from '../../engine/sources/mysql.ts';
-import { createPgliteDemoSource } from '../../engine/sources/pglite-demo.ts';
-import { createPgliteDemoProcessSource } from '../../engine/sources/pglite-demo-process.ts';
 import { createPostgresSource } from '../../engine/sources/postgres.ts';
 import { createSqliteSource } from '../../engine/sources/sqlite.ts';
 import type { SourceTls } from '../../engine/sources/tls.ts';
@@ -15,8 +12,8 @@ import { checkHost, readLegacyUrl, type SecretPart, type SettingsPolicy, sslMode
 
 // One Source (with its pool) per connection and version of its settings, kept
 // per process and closed after a few idle minutes. The demo source is shared by
-// all tenants: a PGlite instance of its own on the embedded database, or on
-// PostgreSQL a login role that can read schema `demo` and nothing else.
+// all tenants: a login role that can read schema `demo` of Ferry's database and
+// nothing else (on the embedded server as on an operator's PostgreSQL).
 //
 // Before a version of a connection's settings is first used, its database user's
 // privileges are checked once (unless the row says they were, for this version):
@@ -147,23 +144,19 @@ function guarded(source: Source, gate: () => Promise<void>): Source {
 }
 
 export function createSourceRegistry(options: {
-  demo: { pglite?: PGlite; reader?: { url: string }; host?: { dataDir?: string; dumpPath?: string } };
+  demo: { reader: { url: string } };
   secrets: SecretBox;
   policy: SourcePolicy;
   /** Records a check that a use started (the warnings, an audit entry). */
   onPrivilegesChecked?: (row: ConnectionRow, report: PrivilegeReport) => Promise<void>;
 }): SourceRegistry {
   const entries = new Map<string, Entry>();
-  const demo: Source = options.demo.host
-    ? createPgliteDemoProcessSource({ ...options.demo.host, role: DEMO_READER_ROLE, schema: DEMO_SCHEMA })
-    : options.demo.pglite
-      ? createPgliteDemoSource(options.demo.pglite, DEMO_READER_ROLE, DEMO_SCHEMA)
-      : createPostgresSource({
-          connectionString: options.demo.reader!.url,
-          searchPath: DEMO_SCHEMA,
-          schemas: [DEMO_SCHEMA],
-          maxConnections: 4,
-        });
+  const demo: Source = createPostgresSource({
+    connectionString: options.demo.reader.url,
+    searchPath: DEMO_SCHEMA,
+    schemas: [DEMO_SCHEMA],
+    maxConnections: 4,
+  });
   const demoEntry: Entry = { source: demo, version: 0, lastUsed: Date.now(), isRecorded: true };
 
   const sweep = setInterval(() => {

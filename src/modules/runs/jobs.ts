@@ -9,9 +9,8 @@ import type { Deps } from '../deps.ts';
 // tenant already has waiting, so workers take tenants in turn instead of
 // draining one tenant's backlog first; and a worker that picks up a run of a
 // tenant already at its cap of running runs puts it back for a moment.
-// (pg-boss 12's group concurrency was tried first and set aside while chasing a
-// stall on PGlite whose cause turned out to be LISTEN/NOTIFY, see queue.ts; the
-// cap checked at claim works the same on both backends and is what is tested.)
+// (pg-boss 12's group concurrency was tried first and set aside; the cap checked
+// at claim is what is tested.)
 
 export interface RunJob {
   runId: string;
