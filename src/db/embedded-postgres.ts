@@ -1,6 +1,21 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  copyFile,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
@@ -283,8 +298,8 @@ async function currentUserName(): Promise<string | undefined> {
     .find((f) => Number(f[2]) === uid)?.[0];
 }
 
-/** The server's user must be able to walk down to its folders and run the binaries. */
-async function checkReachable(user: OsUser, binaries: Binaries, dataDir: string, log: Logger): Promise<void> {
+/** The server's user must be able to walk down to its folders. */
+async function checkReachable(user: OsUser, dataDir: string, log: Logger): Promise<void> {
   const own = await stat(dataDir);
   if ((own.mode & 0o001) === 0) {
     // Ferry's own folder (often made by mkdtemp, 0700): let others pass through,
@@ -301,15 +316,67 @@ async function checkReachable(user: OsUser, binaries: Binaries, dataDir: string,
       );
     if (dir === dirname(dir)) break;
   }
-  const probe = spawnSync(binaries.postgres, ['--version'], {
-    uid: user.uid,
-    gid: user.gid,
-    encoding: 'utf8',
-  });
-  if (probe.status !== 0)
-    throw new EmbeddedPostgresError(
-      `The embedded PostgreSQL runs as the user "${user.name}" and cannot run ${binaries.postgres}: ${probe.error?.message ?? probe.stderr.trim()}. Install Ferry (its node_modules) where that user can read it.`,
+}
+
+function runsAs(user: OsUser, binary: string): { ok: boolean; why: string } {
+  const probe = spawnSync(binary, ['--version'], { uid: user.uid, gid: user.gid, encoding: 'utf8' });
+  return { ok: probe.status === 0, why: probe.error?.message ?? probe.stderr?.trim() ?? '' };
+}
+
+/**
+ * The binaries, where the server's user can run them. Ferry's node_modules often
+ * sit in a folder only root may enter (/root/app): then the package's files are
+ * hard-linked (copied across file systems) into <data dir>/pg/binaries, which the
+ * server's user can reach; a link costs no space.
+ */
+async function reachableBinaries(
+  user: OsUser,
+  binaries: Binaries,
+  into: string,
+  log: Logger,
+): Promise<Binaries> {
+  const first = runsAs(user, binaries.postgres);
+  if (first.ok) return binaries;
+  const native = dirname(dirname(binaries.postgres));
+  const linked = (path: string) => join(into, path.slice(native.length + 1));
+  const target = { postgres: linked(binaries.postgres), initdb: linked(binaries.initdb) };
+  const [source, existing] = await Promise.all([
+    stat(binaries.postgres),
+    stat(target.postgres).catch(() => null),
+  ]);
+  if (existing?.size !== source.size || existing.mtimeMs !== source.mtimeMs) {
+    const started = Date.now();
+    await rm(into, { recursive: true, force: true });
+    await linkTree(native, into);
+    log.info(
+      { from: native, to: into, ms: Date.now() - started },
+      `linked the PostgreSQL binaries where the user "${user.name}" can run them`,
     );
+  }
+  const again = runsAs(user, target.postgres);
+  if (!again.ok)
+    throw new EmbeddedPostgresError(
+      `The embedded PostgreSQL runs as the user "${user.name}" and cannot run ${binaries.postgres} (${first.why}), nor its copy in ${into} (${again.why}).`,
+    );
+  return target;
+}
+
+async function linkTree(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true, mode: 0o755 });
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (entry.isDirectory()) await linkTree(source, target);
+    else if (entry.isSymbolicLink()) await symlink(await readlink(source), target);
+    else
+      await link(source, target).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EXDEV' && err.code !== 'EPERM') throw err;
+        await copyFile(source, target);
+        const s = await stat(source);
+        await chmod(target, s.mode & 0o777);
+        await utimes(target, s.atime, s.mtime);
+      });
+  }
 }
 
 function serverEnv(): NodeJS.ProcessEnv {
@@ -534,12 +601,15 @@ async function stopServer(pid: number, timeoutMs: number): Promise<void> {
 export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const paths = pathsOf(options.dataDir);
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const binaries = await loadBinaries();
+  const installed = await loadBinaries();
   await mkdir(options.dataDir, { recursive: true });
   const owner = await serverUser(options);
-  if (owner) await checkReachable(owner, binaries, options.dataDir, options.log);
+  if (owner) await checkReachable(owner, options.dataDir, options.log);
   // The root folder holds the password: Ferry's alone, but the server's user passes through.
   await ensureDir(paths.root, owner ? 0o711 : 0o700, null);
+  const binaries = owner
+    ? await reachableBinaries(owner, installed, join(paths.root, 'binaries'), options.log)
+    : installed;
   await ensureDir(paths.clients, 0o700, null);
   await ensureDir(paths.run, 0o700, owner);
   const password = await readOrCreatePassword(paths.password);

@@ -60,14 +60,15 @@ export async function convertPgliteDataDir(options: {
 }): Promise<ConversionResult> {
   const started = performance.now();
   const paths = pathsFor(options.dataDir, options.url);
-  if (!hasPgdata(paths)) return { converted: false, tables: 0, rows: 0, ms: elapsed(started) };
+  const nothingToDo = () => ({ converted: false, tables: 0, rows: 0, ms: elapsed(started) });
+  if (!hasPgdata(paths)) return nothingToDo();
 
-  const client = await connect(paths, options.url);
+  const client = new pg.Client({ connectionString: options.url });
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [CONVERSION_LOCK_KEY]);
-    // Another process may have converted it while this one waited for the lock.
-    if (!hasPgdata(paths)) return { converted: false, tables: 0, rows: 0, ms: elapsed(started) };
-    const counts = await loadUnlessDone(paths, client);
+    const counts = await loadOnce(paths, client).catch((err: unknown) => {
+      throw unchanged(paths, err);
+    });
+    if (!counts) return nothingToDo();
     const backupDir = await moveToBackup(paths);
     const ms = elapsed(started);
     options.log.info(
@@ -98,24 +99,21 @@ function elapsed(started: number): number {
   return Math.round(performance.now() - started);
 }
 
-async function connect(paths: Paths, url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url });
-  try {
-    await client.connect();
-    return client;
-  } catch (err) {
-    await client.end().catch(() => {});
-    throw unchanged(paths, `could not connect to the database (${messageOf(err)})`, err);
-  }
-}
-
-/** Loads the data unless a previous start committed it and stopped before moving the files. */
-async function loadUnlessDone(paths: Paths, client: pg.Client): Promise<Counts> {
+/**
+ * Loads the data and commits, unless a previous start already committed it and
+ * stopped before moving the files. Null when another process converted the
+ * directory while this one waited for the lock.
+ */
+async function loadOnce(paths: Paths, client: pg.Client): Promise<Counts | null> {
+  await client.connect().catch((err: unknown) => {
+    throw new Error(`could not connect to the database (${messageOf(err)})`, { cause: err });
+  });
+  await client.query('SELECT pg_advisory_lock($1)', [CONVERSION_LOCK_KEY]);
+  if (!hasPgdata(paths)) return null;
   const state = await targetState(client);
   if (state === 'converted') return countTarget(client);
   if (state === 'occupied') {
-    throw unchanged(
-      paths,
+    throw new Error(
       'the database already holds tables that did not come from this conversion; it must be empty, so convert before anything else (migrations, the job queue) uses it',
     );
   }
@@ -124,8 +122,6 @@ async function loadUnlessDone(paths: Paths, client: pg.Client): Promise<Counts> 
     await rm(paths.work, { recursive: true, force: true });
     await cp(paths.pgdata, paths.work, { recursive: true });
     return await loadFromCopy(paths, client);
-  } catch (err) {
-    throw unchanged(paths, messageOf(err), err);
   } finally {
     await rm(paths.work, { recursive: true, force: true }).catch(() => {});
   }
@@ -134,9 +130,8 @@ async function loadUnlessDone(paths: Paths, client: pg.Client): Promise<Counts> 
 type TargetState = 'empty' | 'converted' | 'occupied';
 
 async function targetState(client: pg.Client): Promise<TargetState> {
-  const { rows } = await client.query<{ marked: boolean; migrations: boolean; tables: boolean }>(
+  const { rows } = await client.query<{ marked: boolean; tables: boolean }>(
     `SELECT coalesce(obj_description(to_regclass('public.ferry_migrations'), 'pg_class') LIKE $1 || '%', false) AS marked,
-            to_regclass('public.ferry_migrations') IS NOT NULL AS migrations,
             EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE c.relkind IN ('r', 'p') AND ${SKIPPED_SCHEMAS}) AS tables`,
     [MARKER],
@@ -157,8 +152,7 @@ async function hasMigrationRows(client: pg.Client): Promise<boolean> {
 async function assertReadableVersion(paths: Paths): Promise<void> {
   const version = (await readFile(join(paths.pgdata, 'PG_VERSION'), 'utf8')).trim();
   if (version !== PGLITE_PG_MAJOR) {
-    throw unchanged(
-      paths,
+    throw new Error(
       `it was written by PostgreSQL ${version}, and this Ferry reads PGlite data directories of PostgreSQL ${PGLITE_PG_MAJOR}`,
     );
   }
@@ -217,51 +211,63 @@ async function knownSettings(client: pg.Client): Promise<Set<string>> {
 }
 
 /**
- * Readies a schema section for a server that is not the one it was dumped from.
- * Only the header (comments, SET and set_config lines before the first real
- * statement) is touched, so no function body or default can be altered: a SET
- * of a setting the target lacks is dropped (pg_dump 18 sets transaction_timeout,
- * unknown before PostgreSQL 17), and so is a psql meta-command (\restrict), which
- * the server would reject. The schema sections hold no table rows, so a
- * meta-command line anywhere else can only be one pg_dump emitted itself.
+ * Readies a schema section for a server other than the one it was dumped from.
+ * Only the frame pg_dump wraps around the statements is touched (the header of
+ * comments, SETs and set_config before the first statement, and what follows
+ * "dump complete"), so no function body or default can be altered: a SET of a
+ * setting the target lacks is dropped (pg_dump 18 sets transaction_timeout,
+ * unknown before PostgreSQL 17), and so is a psql meta-command such as
+ * \restrict, which only psql understands.
  */
 function prepareScript(sql: string, knownSettings: ReadonlySet<string>): string {
   const lines = sql.split('\n');
-  let inHeader = true;
+  const bodyStart = lines.findIndex(
+    (line) => !/^(--.*|SET \w+ = .*|SELECT pg_catalog\.set_config\(.*|\\.*|)$/.test(line),
+  );
+  const trailerStart = lines.lastIndexOf('-- PostgreSQL database dump complete');
+  const inFrame = (i: number) =>
+    bodyStart === -1 || i < bodyStart || (trailerStart !== -1 && i > trailerStart);
   return lines
-    .filter((line) => {
+    .filter((line, i) => {
+      if (!inFrame(i)) return true;
       if (line.startsWith('\\')) return false;
-      if (!inHeader) return true;
       const set = /^SET (\w+) = /.exec(line);
-      if (set) return knownSettings.has(set[1]!.toLowerCase());
-      if (line === '' || line.startsWith('--') || line.startsWith('SELECT pg_catalog.set_config('))
-        return true;
-      inHeader = false;
-      return true;
+      return !set || knownSettings.has(set[1]!.toLowerCase());
     })
     .join('\n');
 }
 
-/** Every table that holds rows: ordinary tables and the partitions of partitioned ones. */
-async function sourceTables(source: PGlite): Promise<string[]> {
-  const { rows } = await source.query<{ name: string }>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS name
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${SKIPPED_SCHEMAS}
-      ORDER BY 1`,
-  );
-  return rows.map((r) => r.name);
+interface SourceTable {
+  name: string;
+  /** Named explicitly, so the load cannot depend on both sides ordering columns alike. */
+  columns: string;
 }
 
-async function copyTable(source: PGlite, client: pg.Client, table: string): Promise<void> {
-  const out = await source.query(`COPY ${table} TO '/dev/blob'`);
+/** Every table that holds rows (ordinary tables, partitions of partitioned ones), with its stored columns. */
+async function sourceTables(source: PGlite): Promise<SourceTable[]> {
+  const { rows } = await source.query<SourceTable>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS name,
+            string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) AS columns
+       FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+      WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${SKIPPED_SCHEMAS}
+      GROUP BY 1
+      ORDER BY 1`,
+  );
+  return rows;
+}
+
+async function copyTable(source: PGlite, client: pg.Client, table: SourceTable): Promise<void> {
+  const target = `${table.name} (${table.columns})`;
+  const out = await source.query(`COPY ${target} TO '/dev/blob'`);
   // PGlite returns no blob for an empty table.
   const bytes = out.blob ? new Uint8Array(await out.blob.arrayBuffer()) : new Uint8Array();
-  const into = client.query(copyFrom(`COPY ${table} FROM STDIN`));
+  const into = client.query(copyFrom(`COPY ${target} FROM STDIN`));
   await pipeline(Readable.from([bytes]), into);
   const expected = out.affectedRows ?? 0;
   if (into.rowCount !== expected) {
-    throw new Error(`${table} has ${expected} rows but ${into.rowCount} were loaded`);
+    throw new Error(`${table.name} has ${expected} rows but ${into.rowCount} were loaded`);
   }
 }
 
@@ -324,12 +330,10 @@ function backupDirFor(dataDir: string): string {
   }
 }
 
-function unchanged(paths: Paths, why: string, cause?: unknown): Error {
-  // Already explained by a deeper call: keep the first, most specific message.
-  if (cause instanceof Error && cause.message.startsWith('The PGlite data directory')) return cause;
+function unchanged(paths: Paths, err: unknown): Error {
   return new Error(
-    `The PGlite data directory ${paths.pgdata} could not be converted into ${paths.database}: ${why}. Nothing was changed: the database was left as it was and ${paths.pgdata} is untouched; the next start tries again.`,
-    { cause },
+    `The PGlite data directory ${paths.pgdata} could not be converted into ${paths.database}: ${messageOf(err)}. Nothing was changed: the database was left as it was and ${paths.pgdata} is untouched; the next start tries again.`,
+    { cause: err },
   );
 }
 

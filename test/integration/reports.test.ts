@@ -450,7 +450,7 @@ for (const backend of backends()) {
           method: 'POST',
           url: '/api/v1/connections/test',
           key: owner.apiKey,
-          body: { type: 'postgres', config: { url: await serverUrl() }, allowPrivilegedUser: true },
+          body: { type: 'postgres', config: { url: await serverUrl() } },
         });
         assert.equal(pg.status, 200, pg.text);
         assert.match(pg.body.version, /PostgreSQL/);

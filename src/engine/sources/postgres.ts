@@ -71,7 +71,7 @@ export function toSourceError(err: unknown): Error {
 }
 
 export function createPostgresSource(options: PostgresSourceOptions): Source {
-  const pool = new pg.Pool({
+  const config: pg.PoolConfig = {
     ...(options.connectionString ? { connectionString: options.connectionString } : {}),
     host: options.host,
     port: options.port,
@@ -86,10 +86,29 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
     // Ferry's own settings, which nothing above can change.
     max: options.maxConnections ?? 4,
     idleTimeoutMillis: 60_000,
-  });
+  };
+  const pool = new pg.Pool(config);
   pool.on('error', () => {
     // An idle connection dropped by the server; the pool replaces it.
   });
+
+  /**
+   * Asks the server to stop what a connection is running: a cancel request on a
+   * connection of its own, as psql's Ctrl-C does. Closing the busy connection
+   * alone is not enough: a query that sends nothing until it ends (an
+   * aggregate) runs on until the server next writes to the closed socket.
+   */
+  const cancelRunning = (client: pg.PoolClient) => {
+    const busy = client as unknown as { activeQuery?: unknown; processID?: number };
+    if (!busy.activeQuery || !busy.processID) return;
+    const canceller = new pg.Client(config) as pg.Client & {
+      connection: { on(event: string, fn: () => void): void };
+      cancel(client: unknown, query: unknown): void;
+    };
+    // Best effort: an unreachable server has nothing running to stop.
+    canceller.connection.on('error', () => {});
+    canceller.cancel(client, busy.activeQuery);
+  };
 
   const connect = async () => {
     try {
@@ -145,15 +164,21 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
         if (released) return;
         released = true;
         signal.removeEventListener('abort', onAbort);
+        if (destroy) {
+          // Not cursor.close(): on a busy connection it waits for the statement to end.
+          cancelRunning(client);
+          client.release(true);
+          return;
+        }
         try {
           if (cursor) await cursor.close();
-          if (!destroy) await client.query('ROLLBACK');
+          await client.query('ROLLBACK');
+          client.release();
         } catch {
-          destroy = true;
+          client.release(true);
         }
-        client.release(destroy ? true : undefined);
       };
-      // Aborting drops the connection: the server ends the query with it.
+      // Aborting stops the statement on the server and drops the connection.
       const onAbort = () => void release(true);
       signal.addEventListener('abort', onAbort, { once: true });
       let first: unknown[][];
@@ -212,8 +237,10 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
         if (released) return;
         released = true;
         signal.removeEventListener('abort', onAbort);
-        if (destroy) client.release(true);
-        else
+        if (destroy) {
+          cancelRunning(client);
+          client.release(true);
+        } else
           client.query('ROLLBACK').then(
             () => client.release(),
             () => client.release(true),
