@@ -8,20 +8,13 @@ import { after, before, test } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { fromPglite, PgBoss } from 'pg-boss';
+import { serverUrl } from '../../test/helpers/db.ts';
 import { createLogger } from '../lib/log.ts';
 import { loadMigrations } from './migrate.ts';
 import { convertPgliteDataDir } from './pglite-convert.ts';
 
-/** The PostgreSQL server conversions load into (each test makes and drops its own database on it). */
-function testServerUrl(): string {
-  const url = process.env['TEST_DATABASE_URL'] || process.env['FERRY_TEST_PG_URL'];
-  if (!url) {
-    throw new Error(
-      'pglite-convert.test.ts needs a PostgreSQL server: set TEST_DATABASE_URL (or FERRY_TEST_PG_URL) to a superuser URL',
-    );
-  }
-  return url;
-}
+/** The PostgreSQL server conversions load into: the test server (each test makes and drops its own database on it). */
+const testServerUrl = () => serverUrl();
 
 const ids = {
   tenant: '11111111-1111-4111-8111-111111111111',
@@ -62,7 +55,7 @@ let fixtureRows = new Map<string, string[]>();
 const scratch: string[] = [];
 
 before(async () => {
-  testServerUrl();
+  await testServerUrl();
   fixtureDir = await tempDir();
   fixtureRows = await buildOldDataDir(fixtureDir);
 });
@@ -411,17 +404,17 @@ async function copyOfFixture(): Promise<string> {
 
 /** A fresh database owned by a fresh role that is not a superuser, as Ferry's own role would be. */
 async function withDatabase(fn: (url: string) => Promise<void>): Promise<void> {
-  const server = testServerUrl();
+  const server = await testServerUrl();
   const name = `ferry_conv_${randomBytes(6).toString('hex')}`;
   await withClient(server, async (admin) => {
     // Separate statements: CREATE DATABASE refuses to run inside a multi-statement query.
-    await admin.query(`CREATE ROLE ${name} LOGIN`);
+    await admin.query(`CREATE ROLE ${name} LOGIN PASSWORD '${name}'`);
     await admin.query(`CREATE DATABASE ${name} OWNER ${name}`);
   });
   try {
     const url = new URL(server);
     url.username = name;
-    url.password = '';
+    url.password = name;
     url.pathname = `/${name}`;
     await fn(url.toString());
   } finally {

@@ -143,7 +143,10 @@ describe('SQL sandbox: PostgreSQL (superuser connection)', () => {
     assert.equal(existsSync(file), false);
     const tables = await admin.query("SELECT count(*)::int AS n FROM pg_class WHERE relname = 'canary_copy'");
     assert.equal(tables.rows[0].n, 0);
-    const locks = await admin.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'");
+    // This database's only: other test files share the server and take their own.
+    const locks = await admin.query(
+      "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    );
     assert.equal(locks.rows[0].n, 0);
     const seq = await admin.query('SELECT last_value::int AS v, is_called FROM canary_seq');
     assert.deepEqual(seq.rows[0], { v: 1, is_called: false });
