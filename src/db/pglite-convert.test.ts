@@ -9,6 +9,7 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { fromPglite, PgBoss } from 'pg-boss';
 import { serverUrl } from '../../test/helpers/db.ts';
+import { baseEnv, startFerry } from '../../test/helpers/process.ts';
 import { createLogger } from '../lib/log.ts';
 import { loadMigrations } from './migrate.ts';
 import { convertPgliteDataDir } from './pglite-convert.ts';
@@ -101,6 +102,38 @@ test('converts an old PGlite data directory into PostgreSQL exactly, once', asyn
     const again = await convertPgliteDataDir({ dataDir, url, log });
     assert.equal(again.converted, false);
   });
+});
+
+test('`ferry start` on an old data directory converts it once, then runs on the embedded PostgreSQL', async () => {
+  const dataDir = await copyOfFixture();
+  const ferry = await startFerry(['start'], baseEnv({ FERRY_DATA_DIR: dataDir, LOG_LEVEL: 'info' }));
+  try {
+    assert.match(ferry.output(), /converted the PGlite database/i);
+    const password = (await readFile(join(dataDir, 'pg', 'password'), 'utf8')).trim();
+    const url = `postgres://ferry:${encodeURIComponent(password)}@${encodeURIComponent(join(dataDir, 'pg', 'run'))}/ferry`;
+    // Ferry is live on it (its scheduler works the converted schedules), so the
+    // values it does not change are read back.
+    await withClient(url, async (client) => {
+      const tenant = await client.query('SELECT name FROM tenants WHERE id = $1', [ids.tenant]);
+      assert.equal(tenant.rows[0]?.name, values.tenantName);
+      const user = await client.query('SELECT name FROM users WHERE id = $1', [ids.user]);
+      assert.equal(user.rows[0]?.name, values.userName);
+      const migrations = await client.query('SELECT count(*)::int AS n FROM ferry_migrations');
+      assert.equal(migrations.rows[0].n, (await loadMigrations()).length);
+    });
+    // Setup is closed: the converted users exist.
+    assert.equal((await fetch(`${ferry.url}/api/v1/setup`)).status, 404);
+    assert.equal((await fetch(`${ferry.url}/readyz`)).status, 200);
+  } finally {
+    assert.equal((await ferry.stop('SIGTERM')).code, 0, ferry.output());
+  }
+  assert.ok(existsSync(join(dataDir, 'pglite-backup', 'pgdata', 'PG_VERSION')));
+  const again = await startFerry(['start'], baseEnv({ FERRY_DATA_DIR: dataDir, LOG_LEVEL: 'info' }));
+  try {
+    assert.doesNotMatch(again.output(), /converted the PGlite/i);
+  } finally {
+    assert.equal((await again.stop('SIGTERM')).code, 0, again.output());
+  }
 });
 
 test('a conversion committed but interrupted before moving the files is finished, not loaded again', async () => {
