@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { type AppContext, createContext, postgresDemoReader } from '../src/app/context.ts';
+import { type AppContext, createContext } from '../src/app/context.ts';
 import { loadConfig } from '../src/config.ts';
 import { bossAdapter, type Db, type QueryResult, type Tx } from '../src/db/db.ts';
+import { demoReaders, dropDemoReadersSql } from '../src/demo/readers.ts';
 import { createLogger } from '../src/lib/log.ts';
 import type { Principal } from '../src/modules/auth-context.ts';
 import type { Deps } from '../src/modules/deps.ts';
@@ -79,10 +80,10 @@ async function createDatabase(name: string): Promise<void> {
   await admin(`CREATE DATABASE ${name}`);
 }
 
-/** Drops the database and the demo reader role Ferry created for it (roles are cluster-wide). */
+/** Drops the database and the demo reader roles Ferry created for it (roles are cluster-wide). */
 async function dropDatabase(name: string): Promise<void> {
   await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin(`DROP ROLE IF EXISTS ${postgresDemoReader(dbUrl(name), SECRET).role}`);
+  await admin(dropDemoReadersSql(demoReaders(dbUrl(name), SECRET).group));
 }
 
 function ferryEnv(database: string, dataDir: string, extra: Record<string, string> = {}) {

@@ -1,4 +1,3 @@
-import { createHash, createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
@@ -8,7 +7,7 @@ import { createPgDb } from '../db/pg.ts';
 import { convertPgliteDataDir } from '../db/pglite-convert.ts';
 import { createMailer } from '../delivery/email.ts';
 import { ensureDemoData, readDemoState } from '../demo/build.ts';
-import { postgresDemoReaderSql } from '../demo/dataset.ts';
+import { type DemoReaders, demoGroupSql, demoReaders } from '../demo/readers.ts';
 import type { PrivilegeReport } from '../engine/sources/types.ts';
 import { createLocalStorage } from '../engine/storage/local.ts';
 import { registerJobHandlers } from '../jobs/handlers.ts';
@@ -28,12 +27,11 @@ export interface AppContext extends Deps {
   close(): Promise<void>;
 }
 
-/** Where the demo data lives and how user SQL reaches it: schema `demo` in Ferry's database, read through a login role of its own. */
+/** Where the demo data lives and how user SQL reaches it: schema `demo` in Ferry's database, read through login roles of their own, one per tenant. */
 export interface DemoDatabase {
-  /** Ferry's own side: builds the dataset and grants the reader. */
+  /** Ferry's own side: builds the dataset and creates the readers. */
   db: Db;
-  /** The reader's own login, so no SQL can become Ferry's user. */
-  reader: { url: string; role: string; password: string };
+  readers: DemoReaders;
 }
 
 export interface OpenedDatabase {
@@ -43,22 +41,6 @@ export interface OpenedDatabase {
   demo: DemoDatabase;
   secret: string;
   release(): Promise<void>;
-}
-
-export function postgresDemoReader(
-  databaseUrl: string,
-  secret: string,
-): { url: string; role: string; password: string } {
-  const url = new URL(databaseUrl);
-  const database = decodeURIComponent(url.pathname.slice(1)) || 'postgres';
-  const role = `ferry_demo_${createHash('sha256').update(database).digest('hex').slice(0, 12)}`;
-  const password = createHmac('sha256', secret)
-    .update(`demo-reader:${database}`)
-    .digest('base64url')
-    .slice(0, 32);
-  url.username = role;
-  url.password = password;
-  return { url: url.toString(), role, password };
 }
 
 /**
@@ -102,13 +84,13 @@ function openPostgres(
   return {
     db,
     url,
-    demo: { db, reader: postgresDemoReader(url, secret) },
+    demo: { db, readers: demoReaders(url, secret) },
     secret,
     release: () => db.close(),
   };
 }
 
-/** Builds the demo dataset on first start (or rebuilds it, forced) and grants its reader. */
+/** Builds the demo dataset on first start (or rebuilds it, forced) and grants its readers' group. */
 export async function prepareDemo(
   demo: DemoDatabase,
   rows: number,
@@ -121,7 +103,7 @@ export async function prepareDemo(
   const built = await ensureDemoData(db, { rows, force });
   if (built.built) log.info({ ms: built.ms }, 'demo dataset ready');
   try {
-    await db.exec(postgresDemoReaderSql(demo.reader.role, demo.reader.password));
+    await db.exec(demoGroupSql(demo.readers.group));
   } catch (err) {
     // Without CREATEROLE the demo connection cannot work; everything else can.
     log.warn(

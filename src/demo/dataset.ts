@@ -339,24 +339,3 @@ CROSS JOIN LATERAL (
 ANALYZE demo.sales_order_lines;
 `;
 }
-
-/**
- * On PostgreSQL the demo schema lives in Ferry's database, read through a LOGIN
- * role of its own: the session itself belongs to that role, so no SQL can switch
- * back to Ferry's user and its tables.
- */
-export function postgresDemoReaderSql(role: string, password: string): string {
-  if (!/^[a-z0-9_]+$/.test(role) || !/^[A-Za-z0-9_-]+$/.test(password))
-    throw new Error('Unsafe demo reader name or password');
-  return `
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN
-    CREATE ROLE ${role} LOGIN PASSWORD '${password}';
-  ELSE
-    ALTER ROLE ${role} LOGIN PASSWORD '${password}';
-  END IF;
-END $$;
-GRANT USAGE ON SCHEMA demo TO ${role};
-GRANT SELECT ON ALL TABLES IN SCHEMA demo TO ${role};
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA demo TO ${role};`;
-}

@@ -2,11 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { type OpenedDatabase, postgresDemoReader } from '../../src/app/context.ts';
+import type { OpenedDatabase } from '../../src/app/context.ts';
 import { type EmbeddedServer, openEmbeddedPostgres } from '../../src/db/embedded-postgres.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPgDb } from '../../src/db/pg.ts';
 import { ensureDemoData } from '../../src/demo/build.ts';
+import { demoReaders, dropDemoReadersSql } from '../../src/demo/readers.ts';
 import { createQueue } from '../../src/jobs/queue.ts';
 import { createLogger } from '../../src/lib/log.ts';
 
@@ -134,6 +135,11 @@ export async function prepareTestServer(): Promise<void> {
       );
       for (const { datname } of stale.rows)
         await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+      // Their demo readers (roles are cluster-wide); none is in use before the run.
+      const roles = await admin.query<{ rolname: string }>(
+        "SELECT rolname FROM pg_roles WHERE rolname LIKE 'ferry\\_demo\\_%' ORDER BY length(rolname) DESC",
+      );
+      for (const { rolname } of roles.rows) await admin.query(`DROP ROLE IF EXISTS ${rolname}`);
     });
   }
   await postgresTemplate();
@@ -148,17 +154,17 @@ export async function createTestDatabase(backend: Backend = backends()[0]!): Pro
   const name = await createEmptyPostgresDatabase(await postgresTemplate());
   const url = await serverUrl(name);
   const db = createPgDb({ url, max: 5, applicationName: 'ferry-test', log: silent });
-  const reader = postgresDemoReader(url, TEST_SECRET);
+  const readers = demoReaders(url, TEST_SECRET);
   return {
     backend,
     db,
     url,
-    demo: { db, reader },
+    demo: { db, readers },
     secret: TEST_SECRET,
     release: async () => {
       await db.close();
       await dropPostgresDatabase(name);
-      await withAdmin((admin) => admin.query(`DROP ROLE IF EXISTS ${reader.role}`));
+      await withAdmin((admin) => admin.query(dropDemoReadersSql(readers.group)));
     },
   };
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/lib/clock.ts';
+import type { ConnectionRow } from '../../src/modules/connections/repo.ts';
 import { templates } from '../../src/modules/reports/templates.ts';
 import {
   call,
@@ -120,10 +121,14 @@ for (const backend of backends()) {
         "SELECT set_config('role', 'none', true), query_to_xml('select * from public.api_keys', true, false, '')";
       const r = await previewSql(escapeAttempt);
       assert.equal(r.status, 400);
+      // A use of the demo data made the tenant's reader.
+      assert.equal((await previewSql('SELECT 1 AS one')).status, 200);
       // Underneath the text checks: the database itself refuses.
       {
         const pg = (await import('pg')).default;
-        const reader = new pg.Client({ connectionString: t.database.demo.reader!.url });
+        const reader = new pg.Client({
+          connectionString: t.database.demo.readers.forTenant(owner.tenantId).url,
+        });
         await reader.connect();
         try {
           await assert.rejects(reader.query('SELECT * FROM public.api_keys'), /permission denied/);
@@ -136,6 +141,78 @@ for (const backend of backends()) {
         } finally {
           await reader.end();
         }
+      }
+    });
+
+    test('each tenant reads the demo data as its own role: a runaway query of one holds none of another’s', async () => {
+      const other = await createTenant(t, owner.apiKey, 'Other tenant', 'other@example.com');
+      const rowOf = async (tenantId: string) =>
+        (
+          await t.ctx.db.query<ConnectionRow>(
+            "SELECT * FROM connections WHERE tenant_id = $1 AND type = 'demo'",
+            [tenantId],
+          )
+        ).rows[0]!;
+      const readers = t.database.demo.readers;
+      const [mine, theirs] = [readers.forTenant(owner.tenantId), readers.forTenant(other.tenantId)];
+      assert.notEqual(mine.role, theirs.role);
+      const activeOf = async (role: string) =>
+        (
+          await t.ctx.db.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND state = 'active'",
+            [role],
+          )
+        ).rows[0]!.n;
+      // Tenant A's query that would run for hours, on its own source.
+      const controller = new AbortController();
+      const source = t.ctx.sources.get(await rowOf(owner.tenantId));
+      const runaway = source
+        .openRows(
+          {
+            sql: 'SELECT count(*) FROM generate_series(1, 100000000) a, generate_series(1, 100000000) b',
+            values: [],
+          },
+          controller.signal,
+          { batchSize: 10, timeoutMs: 300_000 },
+        )
+        .then(async (rows) => {
+          for await (const _ of rows.batches);
+        });
+      const settled = runaway.catch((err: Error) => err);
+      for (let i = 0; (await activeOf(mine.role)) === 0; i++) {
+        assert.ok(i < 400, 'tenant A’s query never started');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      // Tenant B's demo query is answered while A's still runs.
+      const b = await call(t, {
+        method: 'POST',
+        url: '/api/v1/reports/preview',
+        key: other.apiKey,
+        body: {
+          report: {
+            connectionId: (await rowOf(other.tenantId)).id,
+            sql: 'SELECT count(*) AS n FROM customers',
+            parameters: [],
+          },
+          parameters: {},
+        },
+      });
+      assert.equal(b.status, 200, b.text);
+      assert.equal(await activeOf(mine.role), 1, 'tenant A’s query ended before B was answered');
+      // A's reader cannot become B's.
+      const pg = (await import('pg')).default;
+      const reader = new pg.Client({ connectionString: mine.url });
+      await reader.connect();
+      try {
+        await assert.rejects(reader.query(`SET ROLE ${theirs.role}`), /permission denied/);
+      } finally {
+        await reader.end();
+      }
+      controller.abort(new Error('cancelled by the test'));
+      assert.match(String(await settled), /cancelled by the test/);
+      for (let i = 0; (await activeOf(mine.role)) > 0; i++) {
+        assert.ok(i < 400, 'tenant A’s query still runs on the server after the cancel');
+        await new Promise((r) => setTimeout(r, 25));
       }
     });
 

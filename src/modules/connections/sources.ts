@@ -1,5 +1,7 @@
 import { join } from 'node:path';
+import type { Db } from '../../db/db.ts';
 import { DEMO_SCHEMA } from '../../demo/dataset.ts';
+import { type DemoReaders, ensureTenantReader } from '../../demo/readers.ts';
 import { createMysqlSource } from '../../engine/sources/mysql.ts';
 import { createPostgresSource } from '../../engine/sources/postgres.ts';
 import { createSqliteSource } from '../../engine/sources/sqlite.ts';
@@ -11,9 +13,10 @@ import type { ConnectionRow, ConnectionType, StoredConfig } from './repo.ts';
 import { checkHost, readLegacyUrl, type SecretPart, type SettingsPolicy, sslModeOf } from './settings.ts';
 
 // One Source (with its pool) per connection and version of its settings, kept
-// per process and closed after a few idle minutes. The demo source is shared by
-// all tenants: a login role that can read schema `demo` of Ferry's database and
-// nothing else (on the embedded server as on an operator's PostgreSQL).
+// per process and closed after a few idle minutes. The demo data has one source
+// per tenant: the tenant's own login role, which can read schema `demo` of
+// Ferry's database and nothing else, on a small pool of its own, so one tenant's
+// runaway query never waits on or holds another's connections.
 //
 // Before a version of a connection's settings is first used, its database user's
 // privileges are checked once (unless the row says they were, for this version):
@@ -144,20 +147,51 @@ function guarded(source: Source, gate: () => Promise<void>): Source {
 }
 
 export function createSourceRegistry(options: {
-  demo: { reader: { url: string } };
+  demo: { db: Db; readers: DemoReaders };
   secrets: SecretBox;
   policy: SourcePolicy;
   /** Records a check that a use started (the warnings, an audit entry). */
   onPrivilegesChecked?: (row: ConnectionRow, report: PrivilegeReport) => Promise<void>;
 }): SourceRegistry {
   const entries = new Map<string, Entry>();
-  const demo: Source = createPostgresSource({
-    connectionString: options.demo.reader.url,
-    searchPath: DEMO_SCHEMA,
-    schemas: [DEMO_SCHEMA],
-    maxConnections: 4,
-  });
-  const demoEntry: Entry = { source: demo, version: 0, lastUsed: Date.now(), isRecorded: true };
+  // A tenant's reader role, created on its first use of the demo data in this process.
+  const readers = new Map<string, Promise<void>>();
+  const ensureReader = (tenantId: string): Promise<void> => {
+    let ready = readers.get(tenantId);
+    if (!ready) {
+      ready = ensureTenantReader(options.demo.db, options.demo.readers, tenantId).then(
+        () => {},
+        (err) => {
+          readers.delete(tenantId);
+          throw err;
+        },
+      );
+      readers.set(tenantId, ready);
+    }
+    return ready;
+  };
+  const demoEntryFor = (row: ConnectionRow): Entry => {
+    const key = `demo:${row.tenant_id}`;
+    let e = entries.get(key);
+    if (!e) {
+      const raw = createPostgresSource({
+        connectionString: options.demo.readers.forTenant(row.tenant_id).url,
+        searchPath: DEMO_SCHEMA,
+        schemas: [DEMO_SCHEMA],
+        maxConnections: 2,
+        applicationName: 'ferry-demo',
+      });
+      e = {
+        source: guarded(raw, () => ensureReader(row.tenant_id)),
+        version: 0,
+        lastUsed: Date.now(),
+        isRecorded: true,
+      };
+      entries.set(key, e);
+    }
+    e.lastUsed = Date.now();
+    return e;
+  };
 
   const sweep = setInterval(() => {
     const now = Date.now();
@@ -181,7 +215,7 @@ export function createSourceRegistry(options: {
   };
 
   const entryFor = (row: ConnectionRow): Entry => {
-    if (row.type === 'demo') return demoEntry;
+    if (row.type === 'demo') return demoEntryFor(row);
     const version = row.updated_at.getTime();
     let e = entries.get(row.id);
     if (e && e.version !== version) {
@@ -241,7 +275,7 @@ export function createSourceRegistry(options: {
       clearInterval(sweep);
       const all = [...entries.values()];
       entries.clear();
-      await Promise.all([...all.map((e) => e.source.close().catch(() => {})), demo.close().catch(() => {})]);
+      await Promise.all(all.map((e) => e.source.close().catch(() => {})));
     },
   };
 }
