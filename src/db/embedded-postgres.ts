@@ -62,7 +62,7 @@ export interface EmbeddedOptions {
   log: Logger;
   /** The operating-system user the server runs as when Ferry runs as root (FERRY_EMBEDDED_PG_USER). */
   osUser?: string | undefined;
-  /** Listen on 127.0.0.1 (a free port) instead of a unix socket: for clients that only speak TCP (tests). */
+  /** Listen on 127.0.0.1 (a free port) too, and connect through it: for clients that only speak TCP (tests). */
   tcp?: boolean;
   /** Server settings beyond the laptop defaults (tests raise max_connections). */
   settings?: Record<string, string>;
@@ -75,6 +75,8 @@ export interface EmbeddedServer {
   readonly url: string;
   /** The same server, another database. */
   urlFor(database: string): string;
+  /** The folder of its unix socket, where it has one. */
+  readonly socketDir: string | undefined;
   /** Whether this process started the server (false: attached to or adopted a running one). */
   readonly started: boolean;
   readonly pid: number;
@@ -488,8 +490,9 @@ async function launch(
   options: EmbeddedOptions,
 ): Promise<PostmasterPid> {
   const socketFits = join(paths.run, `.s.PGSQL.${SOCKET_PORT}`).length <= MAX_SOCKET_PATH;
-  const useSocket = process.platform !== 'win32' && socketFits && !options.tcp;
-  const port = useSocket ? SOCKET_PORT : await freeLocalPort();
+  const useSocket = process.platform !== 'win32' && socketFits;
+  const useTcp = !useSocket || options.tcp === true;
+  const port = useTcp ? await freeLocalPort() : SOCKET_PORT;
   if (!socketFits && process.platform !== 'win32' && !options.tcp)
     options.log.warn(
       { dir: paths.run },
@@ -497,7 +500,7 @@ async function launch(
     );
   const settings = laptopSettings(options.settings);
   const args = ['-D', paths.data, '-p', String(port)];
-  args.push('-c', `listen_addresses=${useSocket ? '' : '127.0.0.1'}`);
+  args.push('-c', `listen_addresses=${useTcp ? '127.0.0.1' : ''}`);
   if (process.platform !== 'win32') {
     args.push('-c', `unix_socket_directories=${useSocket ? paths.run : ''}`);
     args.push('-c', 'unix_socket_permissions=0700');
@@ -662,6 +665,7 @@ export async function openEmbeddedPostgres(options: EmbeddedOptions): Promise<Em
   return {
     url: url(EMBEDDED_DATABASE),
     urlFor: url,
+    socketDir: server.socketDir || undefined,
     started,
     pid: server.pid,
     async release() {

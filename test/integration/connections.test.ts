@@ -12,7 +12,14 @@ import {
   type TenantHandle,
   type TestApp,
 } from '../helpers/app.ts';
-import { backends, createEmptyPostgresDatabase, dropPostgresDatabase, postgresUrl } from '../helpers/db.ts';
+import {
+  backends,
+  createEmptyPostgresDatabase,
+  dropPostgresDatabase,
+  embeddedTestServer,
+  postgresUrl,
+  serverUrl,
+} from '../helpers/db.ts';
 import { createMysqlDatabase, MYSQL_URL, type MysqlTestDb } from '../helpers/engines.ts';
 import { TEST_CA, TEST_CLIENT_CERT, TEST_CLIENT_KEY_ENCRYPTED, TEST_KEY_PASSPHRASE } from '../helpers/tls.ts';
 
@@ -21,7 +28,6 @@ import { TEST_CA, TEST_CLIENT_CERT, TEST_CLIENT_KEY_ENCRYPTED, TEST_KEY_PASSPHRA
 // privilege check (PostgreSQL as the superuser and as a read-only role made
 // here; MariaDB as root and as a SELECT-only user made here).
 
-const hasPostgres = Boolean(process.env['TEST_DATABASE_URL']);
 const suffix = randomBytes(4).toString('hex');
 const PG_SUPER_PASSWORD = `pg-super-secret-${suffix}`;
 const PG_READER = `ferry_ro_${suffix}`;
@@ -30,11 +36,41 @@ const MY_READER = `ferry_ro_${suffix}`;
 const MY_READER_PASSWORD = `my-reader-secret-${suffix}`;
 const SECRETS = [
   PG_SUPER_PASSWORD,
+  // The test server's own superuser password, where it has one (the embedded server).
+  ...(await superuser()).secrets,
   PG_READER_PASSWORD,
   MY_READER_PASSWORD,
   TEST_KEY_PASSPHRASE,
   'PRIVATE KEY',
 ];
+
+/**
+ * The test server's superuser as a tenant would type it in. A server with trust
+ * authentication (the machine's) takes any password: the test gives one, to prove
+ * it never shows up again.
+ */
+async function superuser(): Promise<{
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  socketDir: string;
+  secrets: string[];
+}> {
+  const url = new URL(await serverUrl());
+  const password = decodeURIComponent(url.password) || PG_SUPER_PASSWORD;
+  const socketDir = process.env['TEST_DATABASE_URL']
+    ? '/var/run/postgresql'
+    : (await embeddedTestServer()).socketDir!;
+  return {
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    user: decodeURIComponent(url.username),
+    password,
+    socketDir,
+    secrets: url.password ? [password] : [],
+  };
+}
 
 async function onPostgres(database: string, sql: string): Promise<void> {
   const c = new pg.Client({ connectionString: await postgresUrl(database) });
@@ -88,27 +124,23 @@ for (const backend of backends()) {
       await onMysql(
         `CREATE USER '${MY_READER}'@'%' IDENTIFIED BY '${MY_READER_PASSWORD}'; GRANT SELECT ON ${mysqlDb.name}.* TO '${MY_READER}'@'%';`,
       );
-      if (hasPostgres) {
-        pgName = await createEmptyPostgresDatabase();
-        await onPostgres(
-          pgName,
-          `CREATE TABLE items (id int PRIMARY KEY, note text); INSERT INTO items VALUES (1, 'a');
+      pgName = await createEmptyPostgresDatabase();
+      await onPostgres(
+        pgName,
+        `CREATE TABLE items (id int PRIMARY KEY, note text); INSERT INTO items VALUES (1, 'a');
            REVOKE CREATE ON SCHEMA public FROM PUBLIC;
            CREATE ROLE ${PG_READER} LOGIN PASSWORD '${PG_READER_PASSWORD}';
            GRANT CONNECT ON DATABASE ${pgName} TO ${PG_READER};
            GRANT USAGE ON SCHEMA public TO ${PG_READER};
            GRANT SELECT ON items TO ${PG_READER};`,
-        );
-      }
+      );
     });
     after(async () => {
       await t.close();
       await mysqlDb.drop();
       await onMysql(`DROP USER IF EXISTS '${MY_READER}'@'%'`);
-      if (hasPostgres) {
-        await dropPostgresDatabase(pgName);
-        await onPostgres('postgres', `DROP ROLE IF EXISTS ${PG_READER}`);
-      }
+      await dropPostgresDatabase(pgName);
+      await onPostgres('postgres', `DROP ROLE IF EXISTS ${PG_READER}`);
     });
 
     test('an option outside the allow-list is a 400 naming it, in a URL or in the field form', async () => {
@@ -271,13 +303,14 @@ for (const backend of backends()) {
       });
       assert.equal(r.status, 422, r.text);
       assert.match(r.body.detail, /secure connection|SSL|TLS/i);
-      if (hasPostgres) {
+      {
+        const su = await superuser();
         const p = await api({
           method: 'POST',
           url: '/api/v1/connections/test',
           body: {
             type: 'postgres',
-            config: { url: `postgres://postgres@127.0.0.1:5432/${pgName}?sslmode=require` },
+            config: { url: `postgres://${su.user}@${su.host}:${su.port}/${pgName}?sslmode=require` },
           },
         });
         assert.equal(p.status, 422, p.text);
@@ -322,14 +355,13 @@ for (const backend of backends()) {
       assert.equal(removed.body.config.tls, undefined);
     });
 
-    test('PostgreSQL superuser: refused without allowPrivilegedUser, saved with it, warnings listed and audited', {
-      skip: !hasPostgres && 'needs TEST_DATABASE_URL',
-    }, async () => {
+    test('PostgreSQL superuser: refused without allowPrivilegedUser, saved with it, warnings listed and audited', async () => {
+      const su = await superuser();
       const body = {
         name: 'PostgreSQL as postgres',
         type: 'postgres',
         config: {
-          url: `postgres://postgres:${PG_SUPER_PASSWORD}@127.0.0.1:5432/${pgName}?application_name=ferry-test`,
+          url: `postgres://${su.user}:${encodeURIComponent(su.password)}@${su.host}:${su.port}/${pgName}?application_name=ferry-test`,
         },
       };
       const refused = await create(body);
@@ -340,7 +372,7 @@ for (const backend of backends()) {
       assert.equal(created.status, 201, created.text);
       assert.equal(
         created.body.config.url,
-        `postgres://postgres@127.0.0.1:5432/${pgName}?application_name=ferry-test`,
+        `postgres://${su.user}@${su.host}:${su.port}/${pgName}?application_name=ferry-test`,
       );
       assert.equal(created.body.hasPassword, true);
       assert.equal(created.body.privilegeWarnings.length, 1);
@@ -352,15 +384,14 @@ for (const backend of backends()) {
       assert.deepEqual(entry.details.privilegeWarnings, created.body.privilegeWarnings);
     });
 
-    test('PostgreSQL: a read-only role has no warning; granted writes show up after a test and an update', {
-      skip: !hasPostgres && 'needs TEST_DATABASE_URL',
-    }, async () => {
+    test('PostgreSQL: a read-only role has no warning; granted writes show up after a test and an update', async () => {
+      const su = await superuser();
       const created = await create({
         name: 'PostgreSQL reader',
         type: 'postgres',
         config: {
-          host: '127.0.0.1',
-          port: 5432,
+          host: su.host,
+          port: su.port,
           database: pgName,
           user: PG_READER,
           password: PG_READER_PASSWORD,
@@ -395,14 +426,13 @@ for (const backend of backends()) {
       assert.deepEqual(entry.details.privilegeWarnings, ['can create objects in schema public']);
     });
 
-    test('settings not checked since a change are checked on first use; an unconfirmed superuser is refused there', {
-      skip: !hasPostgres && 'needs TEST_DATABASE_URL',
-    }, async () => {
+    test('settings not checked since a change are checked on first use; an unconfirmed superuser is refused there', async () => {
+      const su = await superuser();
       const created = await create({
         name: 'checked on first use',
         type: 'postgres',
         allowPrivilegedUser: true,
-        config: { host: '127.0.0.1', database: pgName, user: 'postgres' },
+        config: { host: su.host, port: su.port, database: pgName, user: su.user, password: su.password },
       });
       assert.equal(created.status, 201, created.text);
       const id = created.body.id;
@@ -497,9 +527,8 @@ for (const backend of backends()) {
       for (const secret of SECRETS) assert.ok(!all.includes(secret), `a response shows ${secret}`);
     });
 
-    test('with FERRY_ALLOW_SOCKETS=true a socket host is accepted', {
-      skip: !hasPostgres && 'needs TEST_DATABASE_URL',
-    }, async () => {
+    test('with FERRY_ALLOW_SOCKETS=true a socket host is accepted', async () => {
+      const su = await superuser();
       const withSockets = await createTestApp(backend, { env: { FERRY_ALLOW_SOCKETS: 'true' } });
       try {
         const admin = await setupFirstTenant(withSockets);
@@ -511,11 +540,18 @@ for (const backend of backends()) {
             name: 'socket',
             type: 'postgres',
             allowPrivilegedUser: true,
-            config: { url: `postgres://postgres@/${pgName}?host=/var/run/postgresql` },
+            config: {
+              host: su.socketDir,
+              port: su.port,
+              database: pgName,
+              user: su.user,
+              password: su.password,
+            },
           },
         });
         assert.equal(r.status, 201, r.text);
-        assert.equal(r.body.config.url, `postgres://postgres@/${pgName}?host=/var/run/postgresql`);
+        assert.equal(r.body.config.host, su.socketDir);
+        assert.equal(r.body.config.port, su.port);
         const tested = await call(withSockets, {
           method: 'POST',
           url: `/api/v1/connections/${r.body.id}/test`,
