@@ -47,5 +47,7 @@ export async function run(): Promise<void> {
   }
   const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(width[i]!)).join('  ')}\n`);
-  process.stdout.write(`peak RSS ${peakRssMb().toFixed(0)} MB (Ferry in this process; the database server apart)\n`);
+  process.stdout.write(
+    `peak RSS ${peakRssMb().toFixed(0)} MB (Ferry in this process; the database server apart)\n`,
+  );
 }

@@ -123,23 +123,30 @@ async function postgresTemplate(): Promise<string> {
 /**
  * Before a run: on the embedded test server (this checkout's own), databases and
  * demo roles left by an earlier run that was killed are dropped, then the template
- * is built once before the test files start in parallel.
+ * is built once before the test files start in parallel. Another run on the same
+ * server at the same time (two terminals) keeps what it uses: a database someone
+ * is connected to is left, and a role still in use refuses to go.
  */
 export async function prepareTestServer(): Promise<void> {
   if (!process.env['TEST_DATABASE_URL']) {
     const key = await templateKey();
     await withAdmin(async (admin) => {
       const stale = await admin.query<{ datname: string }>(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'ferry\\_t\\_%' OR (datname LIKE 'ferry\\_tpl\\_%' AND datname NOT LIKE $1)",
-        [`ferry_tpl_${key}`],
+        `SELECT datname FROM pg_database d
+          WHERE (datname LIKE 'ferry\\_t\\_%' OR (datname LIKE 'ferry\\_tpl\\_%' AND datname NOT LIKE $1))
+            AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`,
+        [`ferry_tpl_${key}%`],
       );
       for (const { datname } of stale.rows)
-        await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
-      // Their demo readers (roles are cluster-wide); none is in use before the run.
+        await admin.query(`DROP DATABASE IF EXISTS ${datname}`).catch(() => {});
+      // Roles only when no other run is using the server (roles have no owner database).
+      const live = await admin.query("SELECT 1 FROM pg_database WHERE datname LIKE 'ferry\\_t\\_%'");
+      if (live.rows.length > 0) return;
       const roles = await admin.query<{ rolname: string }>(
         "SELECT rolname FROM pg_roles WHERE rolname LIKE 'ferry\\_demo\\_%' ORDER BY length(rolname) DESC",
       );
-      for (const { rolname } of roles.rows) await admin.query(`DROP ROLE IF EXISTS ${rolname}`);
+      for (const { rolname } of roles.rows)
+        await admin.query(`DROP ROLE IF EXISTS ${rolname}`).catch(() => {});
     });
   }
   await postgresTemplate();
