@@ -20,7 +20,7 @@ import type { ConnectionRow } from '../modules/connections/repo.ts';
 import { createSourceRegistry } from '../modules/connections/sources.ts';
 import type { Deps } from '../modules/deps.ts';
 import { startSchedulerLoop } from '../scheduler/loop.ts';
-import { loadOrCreateSecret } from './data-dir.ts';
+import { loadOrCreateSecret, secureDataDir } from './data-dir.ts';
 
 export interface AppContext extends Deps {
   roles: ReadonlySet<QueueRole>;
@@ -53,6 +53,7 @@ export async function openDatabase(
   log: Logger,
   applicationName = 'ferry',
 ): Promise<OpenedDatabase> {
+  await secureDataDir(config.dataDir, log);
   if (config.databaseUrl)
     return openPostgres(config.databaseUrl, config.secret!, config, log, applicationName);
   const secret = config.secret ?? (await loadOrCreateSecret(config.dataDir));

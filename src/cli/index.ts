@@ -39,6 +39,9 @@ const serviceRoles = {
 
 /** Runs a command; returns the process exit code (0 ok, 1 failure, 2 bad usage or configuration). */
 export async function runCli(argv: string[]): Promise<number> {
+  // Everything Ferry writes (secrets, setup token, export files, the embedded
+  // database's own files) is for Ferry's user alone.
+  process.umask(0o077);
   try {
     const { values, positionals } = parseArgs({
       args: argv,

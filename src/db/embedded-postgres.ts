@@ -367,7 +367,9 @@ async function reachableBinaries(
 }
 
 async function linkTree(from: string, to: string): Promise<void> {
-  await mkdir(to, { recursive: true, mode: 0o755 });
+  await mkdir(to, { recursive: true });
+  // Explicitly: Ferry's umask (077) would make it private to root.
+  await chmod(to, 0o755);
   for (const entry of await readdir(from, { withFileTypes: true })) {
     const source = join(from, entry.name);
     const target = join(to, entry.name);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -176,6 +176,33 @@ describe('the embedded PostgreSQL', () => {
       await api.stop('SIGKILL');
       await worker?.stop('SIGKILL');
     }
+  });
+
+  test('the data directory is private: nothing in it readable by others, and an old one is repaired at start', async () => {
+    // An export file and a folder as an earlier version left them: readable by everyone.
+    await mkdir(join(dir, 'artifacts', 'old'), { recursive: true, mode: 0o755 });
+    await chmod(join(dir, 'artifacts', 'old'), 0o755);
+    await writeFile(join(dir, 'artifacts', 'old', 'export.csv'), 'a,b\n', { mode: 0o644 });
+    await chmod(join(dir, 'artifacts', 'old', 'export.csv'), 0o644);
+    await chmod(join(dir, 'secret'), 0o644);
+    const r = await runFerry(['migrate'], baseEnv({ FERRY_DATA_DIR: dir, LOG_LEVEL: 'info' }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /made files and folders in the data directory private/);
+    const open: string[] = [];
+    const walk = async (path: string): Promise<void> => {
+      for (const entry of await readdir(path, { withFileTypes: true })) {
+        const child = join(path, entry.name);
+        // The binaries (when linked for the server's user) are programs, not data.
+        if (child === join(dir, 'pg', 'binaries') || entry.isSymbolicLink()) continue;
+        const s = await stat(child);
+        if (s.isSocket()) continue;
+        // Folders may stay passable (x) for the server's user; nothing is readable or writable by others.
+        if (s.mode & (s.isDirectory() ? 0o066 : 0o077)) open.push(`${child} ${(s.mode & 0o777).toString(8)}`);
+        if (entry.isDirectory()) await walk(child);
+      }
+    };
+    await walk(dir);
+    assert.deepEqual(open, []);
   });
 
   test('the server user: a clear error for one that does not exist, for root, or where it cannot reach the data', async () => {

@@ -8,6 +8,9 @@ export const DEFAULT_FILE_NAME = '{report}_{date:yyyy-MM-dd_HHmmss}.{ext}';
 
 export class FileNameError extends Error {}
 
+/** Embeddings and overrides (U+202A–U+202E), isolates (U+2066–U+2069) and the invisible marks (LRM, RLM, ALM). */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/g;
+
 function slug(text: string): string {
   return (
     text
@@ -54,8 +57,11 @@ export function renderFileName(
   );
   if (/[{}]/.test(name)) throw new FileNameError('has an unclosed { or }');
   const safe = name
+    // Bidirectional controls make "invoice\u202Efdp.exe" display as "invoice.pdf…":
+    // a file named to look like another kind of file.
+    .replace(BIDI_CONTROLS, '')
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must go
-    .replace(/[/\\\u0000-\u001f:*?"<>|]+/g, '_')
+    .replace(/[/\\\u0000-\u001f\u007f-\u009f:*?"<>|]+/g, '_')
     .replace(/^\.+/, '');
   if (!safe) throw new FileNameError('produces an empty file name');
   return truncateBytes(safe, MAX_NAME_BYTES);
