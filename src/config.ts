@@ -40,8 +40,12 @@ export interface Config {
   logLevel: LogLevel;
   trustProxy: boolean;
   sessionTtlHours: number;
+  /** How long a member invitation's link stays valid. */
+  invitationTtlHours: number;
   rateLimitAnonymous: number;
   rateLimitAuthenticated: number;
+  /** When set, /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
   smtp: SmtpConfig | undefined;
   /** SQLite connections may only open files inside this directory. */
   sqliteDir: string;
@@ -54,6 +58,8 @@ export interface Config {
   maxExportRows: number;
   maxExportBytes: number;
   maxRunSeconds: number;
+  /** A report preview is stopped (on the source server too) after this long. */
+  previewSeconds: number;
   /** A running attempt silent for this long is declared lost and retried (S9). */
   runLeaseSeconds: number;
   /** Runs of one tenant that may execute at once across all workers (S11). */
@@ -62,6 +68,8 @@ export interface Config {
   runRetentionDays: number;
   /** How often the scheduler looks for due schedules at most, when none is due sooner. */
   schedulerIntervalMs: number;
+  /** Run event streams (server-sent events) one user or API key may hold open at once, per API process. */
+  maxEventStreams: number;
   /** Where export files go: the data directory, or an S3(-compatible) bucket. */
   storage: { kind: 'local' } | ({ kind: 's3' } & S3Config);
 }
@@ -154,6 +162,17 @@ function readSmtp(env: Env, problems: string[]): SmtpConfig | undefined {
   return { host, port, secure, user, password, from };
 }
 
+// It guards /metrics, which is not rate limited (scrapers poll it), so it must be
+// too long to guess.
+function readMetricsToken(env: Env, problems: string[]): string | undefined {
+  const token = env['FERRY_METRICS_TOKEN'] || undefined;
+  if (token !== undefined && !/^[\x21-\x7e]{16,500}$/.test(token))
+    problems.push(
+      'FERRY_METRICS_TOKEN must be 16 to 500 printable characters without spaces (e.g. `openssl rand -hex 32`)',
+    );
+  return token;
+}
+
 function readStorage(env: Env, problems: string[]): Config['storage'] {
   const kind = env['FERRY_STORAGE'] || 'local';
   if (kind === 'local') {
@@ -220,8 +239,10 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = proc
     logLevel,
     trustProxy: readBool(env, 'FERRY_TRUST_PROXY', false, problems),
     sessionTtlHours: readInt(env, 'FERRY_SESSION_TTL_HOURS', 168, 1, 24 * 365, problems),
+    invitationTtlHours: readInt(env, 'FERRY_INVITATION_TTL_HOURS', 72, 1, 24 * 30, problems),
     rateLimitAnonymous: readInt(env, 'FERRY_RATE_LIMIT_ANONYMOUS', 100, 1, 1_000_000, problems),
     rateLimitAuthenticated: readInt(env, 'FERRY_RATE_LIMIT_AUTHENTICATED', 5000, 1, 10_000_000, problems),
+    metricsToken: readMetricsToken(env, problems),
     smtp: readSmtp(env, problems),
     sqliteDir: '',
     allowSockets: readBool(env, 'FERRY_ALLOW_SOCKETS', false, problems),
@@ -231,11 +252,13 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = proc
     maxExportRows: readInt(env, 'FERRY_MAX_EXPORT_ROWS', 50_000_000, 1, 10_000_000_000, problems),
     maxExportBytes: readInt(env, 'FERRY_MAX_EXPORT_MB', 10_240, 1, 10_000_000, problems) * 1_000_000,
     maxRunSeconds: readInt(env, 'FERRY_MAX_RUN_SECONDS', 3_600, 1, 7 * 86_400, problems),
+    previewSeconds: readInt(env, 'FERRY_PREVIEW_SECONDS', 30, 1, 3_600, problems),
     // At least three heartbeats (every 2 s) fit in a lease.
     runLeaseSeconds: readInt(env, 'FERRY_RUN_LEASE_SECONDS', 30, 6, 3_600, problems),
     tenantConcurrency: readInt(env, 'FERRY_TENANT_CONCURRENCY', 4, 1, 1_000, problems),
     runRetentionDays: readInt(env, 'FERRY_RUN_RETENTION_DAYS', 90, 1, 36_500, problems),
     schedulerIntervalMs: readInt(env, 'FERRY_SCHEDULER_INTERVAL_MS', 1_000, 50, 60_000, problems),
+    maxEventStreams: readInt(env, 'FERRY_MAX_EVENT_STREAMS', 20, 1, 10_000, problems),
     storage: readStorage(env, problems),
   };
   config.sqliteDir = resolve(cwd, env['FERRY_SQLITE_DIR'] || resolve(config.dataDir, 'sqlite'));

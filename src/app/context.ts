@@ -19,6 +19,7 @@ import { recordPrivilegeCheck } from '../modules/connections/privileges.ts';
 import type { ConnectionRow } from '../modules/connections/repo.ts';
 import { createSourceRegistry } from '../modules/connections/sources.ts';
 import type { Deps } from '../modules/deps.ts';
+import { createRunEvents } from '../modules/runs/events.ts';
 import { startSchedulerLoop } from '../scheduler/loop.ts';
 import { loadOrCreateSecret, secureDataDir } from './data-dir.ts';
 
@@ -161,6 +162,10 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
             (await import('../engine/storage/s3.ts')).createS3Storage(config.storage)
           : createLocalStorage(join(config.dataDir, 'artifacts')),
       mailer: createMailer(config.smtp, log),
+      // Connects on the first event stream, not before.
+      runEvents: roles.has('api')
+        ? createRunEvents({ url: database.url, log, maxStreamsPerPrincipal: config.maxEventStreams })
+        : undefined,
     };
     recordCheck = (row, report) => recordPrivilegeCheck(deps, row, report, null);
     const stopHandlers = roles.has('worker') ? await registerJobHandlers(queue, deps) : () => {};
@@ -169,6 +174,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
       ...deps,
       roles,
       async close() {
+        await deps.runEvents?.stop();
         stopHandlers();
         await scheduler?.stop();
         await queue.stop();

@@ -47,15 +47,24 @@ export async function runService(
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'shutting down');
+      // The backstop stays armed until the process has exited: whatever still
+      // holds the event loop after the stop (an export that did not let go, a
+      // socket) cannot keep it running past its grace period. Unref'd, so a
+      // clean stop exits as soon as nothing is left.
       const timer = setTimeout(() => {
-        log.error('shutdown took longer than 10 s; exiting');
+        const open = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+        log.error(
+          { open },
+          `shutdown took longer than ${SHUTDOWN_TIMEOUT_MS / 1000} s; exiting with work unfinished`,
+        );
         process.exit(1);
       }, SHUTDOWN_TIMEOUT_MS);
       timer.unref();
       let code = 0;
       try {
         // Stop accepting, let in-flight requests finish, then stop the queue
-        // (workers finish their current job) and close the database.
+        // (workers get a moment to finish their exports and hand back the rest)
+        // and close the database.
         if (server) await server.close();
         await ctx.close();
         log.info('stopped');
@@ -63,7 +72,6 @@ export async function runService(
         log.error({ err }, 'error during shutdown');
         code = 1;
       }
-      clearTimeout(timer);
       resolve(code);
     };
     process.once('SIGTERM', () => void stop('SIGTERM'));

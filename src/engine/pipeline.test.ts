@@ -100,3 +100,49 @@ describe('COPY export', () => {
     assert.equal(result.rows, 2);
   });
 });
+
+describe('an abort ends the export even when the source never answers again', () => {
+  // A driver whose stream neither ends nor fails once its connection is gone (the
+  // stale attempt of a stalled worker): the export must still end with the abort.
+  const stuckRows = (): RowStream => {
+    async function* batches(): AsyncGenerator<Value[][]> {
+      yield [[1, 'first']];
+      await new Promise(() => {});
+    }
+    return { columns, batches: batches() };
+  };
+  for (const compression of ['none', 'zip', 'gzip'] as const) {
+    test(`rows${compression === 'none' ? '' : ` + ${compression}`}`, { timeout: 20_000 }, async () => {
+      const controller = new AbortController();
+      const exporting = exportToStream({
+        rows: stuckRows(),
+        encoder: resolveFormat('csv', {}, { timeZone: 'UTC' }).encoder,
+        compression: compression === 'zip' ? { kind: 'zip', entryName: 'x' } : { kind: compression },
+        out: sink(),
+        signal: controller.signal,
+        limits: { maxRows: 1e9, maxBytes: 1e12 },
+        // The first batch is through: the lease is lost while the source is silent.
+        onProgress: () => controller.abort(new Error('lease lost')),
+      });
+      await assert.rejects(exporting, /lease lost/);
+    });
+  }
+
+  test('COPY', { timeout: 20_000 }, async () => {
+    const controller = new AbortController();
+    const source = new PassThrough();
+    source.write('id,note\n1,a\n');
+    const exporting = exportCopyToStream({
+      source,
+      text: { ...defaultCsvOptions, rewrites: [null, null] },
+      bom: false,
+      compression: { kind: 'none' },
+      out: sink(),
+      signal: controller.signal,
+      limits: { maxRows: 100, maxBytes: 1_000_000 },
+      onProgress: () => controller.abort(new Error('lease lost')),
+    });
+    await assert.rejects(exporting, /lease lost/);
+    assert.ok(source.destroyed, 'the source stream is let go');
+  });
+});

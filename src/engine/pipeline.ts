@@ -45,6 +45,39 @@ export function hashValues(hash: ReturnType<typeof createHash>, batch: Value[][]
   }
 }
 
+/**
+ * The source's items until it ends or the signal aborts. On abort the pending
+ * read is abandoned at once: a driver whose stream never settles after its
+ * connection is destroyed must not hold the export, its worker slot or its job.
+ */
+async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+  });
+  aborted.catch(() => {});
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const pending = it.next();
+      // Abandoned on abort: whatever it settles with later is of no interest.
+      pending.catch(() => {});
+      const next = await Promise.race([pending, aborted]);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    // Stopped early: the source cleans up (closes its cursor, destroys its stream).
+    // After an abort it may be stuck in a read, so that clean-up is not waited for.
+    const closing = it.return?.();
+    if (signal.aborted) closing?.catch(() => {});
+    else await closing;
+  }
+}
+
 const rowLimitError = (limits: ExportLimits) =>
   new ExportLimitError(`The export exceeds the limit of ${limits.maxRows.toLocaleString('en')} rows`);
 
@@ -114,7 +147,7 @@ export async function exportToStream(o: ExportToStreamOptions): Promise<ExportRe
   const meter: Meter = { bytes: 0, hash: createHash('sha256') };
   const dataHash = o.hashRows ? createHash('sha256') : null;
   async function* counted(): AsyncGenerator<Value[][]> {
-    for await (const batch of o.rows.batches) {
+    for await (const batch of untilAborted(o.rows.batches, o.signal)) {
       rows += batch.length;
       if (rows > o.limits.maxRows) throw rowLimitError(o.limits);
       if (dataHash) hashValues(dataHash, batch);
@@ -179,7 +212,8 @@ export async function exportCopyToStream(o: CopyExportOptions): Promise<ExportRe
   async function* withLineEnds(): AsyncGenerator<Buffer> {
     let first = true;
     const framed = async function* () {
-      for await (const chunk of o.source as AsyncIterable<Buffer>) yield framer.push(chunk);
+      for await (const chunk of untilAborted(o.source as AsyncIterable<Buffer>, o.signal))
+        yield framer.push(chunk);
       yield framer.end();
     };
     for await (const { out: text, records } of framed()) {

@@ -9,14 +9,26 @@ import type { FailureNotice } from '../modules/schedules/outcomes.ts';
 import { cleanupSessions } from '../modules/sessions/service.ts';
 import type { Queue } from './queue.ts';
 
-/** Starts the worker side: one handler per job name, and the lost-run sweep. Returns a function that stops the sweep. */
+/**
+ * How long a shutting-down worker lets its running exports finish before it
+ * hands them back (S9): with the queue's own wait and the closing of pools, a
+ * stop stays inside the 10 s that process managers allow (SHUTDOWN_TIMEOUT_MS).
+ */
+export const SHUTDOWN_DRAIN_MS = 5_000;
+
+/**
+ * Starts the worker side: one handler per job name, and the lost-run sweep.
+ * Returns a function that stops the sweep and gives running exports
+ * SHUTDOWN_DRAIN_MS before aborting them; the queue's stop waits for them.
+ */
 export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() => void> {
+  const stopping = new AbortController();
   await queue.work('sessions.cleanup', async () => ({ deleted: await cleanupSessions(deps) }));
   await queue.work('idempotency.cleanup', async () => ({ deleted: await cleanupIdempotencyKeys(deps) }));
   await queue.work('artifacts.cleanup', async () => ({ deleted: await cleanupArtifacts(deps) }));
   await queue.work('runs.retention', async () => ({ deleted: await deleteOldRuns(deps) }));
   await queue.work<FailureNotice>('schedule.failure_notice', (job) => sendFailureNotice(deps, job.data));
-  await queue.work<RunJob>('run.execute', (job) => executeRunAttempt(deps, job.data), {
+  await queue.work<RunJob>('run.execute', (job) => executeRunAttempt(deps, job.data, stopping.signal), {
     concurrency: deps.config.workerConcurrency,
     pollingIntervalSeconds: 0.5,
   });
@@ -27,5 +39,8 @@ export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() 
     Math.min(10_000, (deps.config.runLeaseSeconds * 1000) / 3),
   );
   sweep.unref();
-  return () => clearInterval(sweep);
+  return () => {
+    clearInterval(sweep);
+    setTimeout(() => stopping.abort(), SHUTDOWN_DRAIN_MS).unref();
+  };
 }

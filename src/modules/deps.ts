@@ -7,6 +7,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 import type { SourceRegistry } from './connections/sources.ts';
+import type { RunEvents } from './runs/events.ts';
 
 /** What services need from the outside world, wired once in app/context.ts. */
 export interface Deps {
@@ -19,4 +20,6 @@ export interface Deps {
   sources: SourceRegistry;
   storage: Storage;
   mailer: Mailer;
+  /** Serves run event streams (one LISTEN connection per process); absent where no API is served. */
+  runEvents?: RunEvents | undefined;
 }

@@ -68,6 +68,10 @@ export function planSchedule(state: ScheduleState, timing: CompiledTiming, now: 
   // S1/S3: the next occurrence is computed forward from the last one, never backwards from now.
   const nextRunAt = timing.nextAfter(last);
   const isLate = (at: Date) => now.getTime() - at.getTime() > MISSED_AFTER_MS;
+  // A catch-up: this tick found occurrences that came due while no scheduler ran. Under 'all'
+  // its occurrences are one backlog, the one due now included (it is no more an overlap with
+  // the first of them than they are with each other). On-time occurrences obey S2 alone.
+  const catchUp = state.missedPolicy === 'all' && (due.length > 1 || isLate(due[0]!));
   let toRun: Date[];
   if (state.missedPolicy === 'all') toRun = due.slice(-state.missedCap);
   else if (state.missedPolicy === 'skip') toRun = isLate(last) ? [] : [last];
@@ -87,13 +91,12 @@ export function planSchedule(state: ScheduleState, timing: CompiledTiming, now: 
       busy = true;
       continue;
     }
-    const room =
-      state.missedPolicy === 'all' && isLate(at)
-        ? state.missedCap
-        : state.overlapPolicy === 'queue_one'
-          ? 1
-          : 0;
-    if (backlog.length < room) backlog.push(at);
+    if (catchUp) {
+      backlog.push(at);
+      // The cap keeps the newest occurrences, as it does for missed ones: past it the oldest waiting gives way.
+      if (backlog.length > state.missedCap)
+        runs.push({ scheduledFor: backlog.shift()!, status: 'skipped_overlap', reason: OVERLAP_REASON });
+    } else if (state.overlapPolicy === 'queue_one' && backlog.length === 0) backlog.push(at);
     else runs.push({ scheduledFor: at, status: 'skipped_overlap', reason: OVERLAP_REASON });
   }
   return { runs, nextRunAt, backlog };

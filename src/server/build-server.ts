@@ -21,6 +21,7 @@ import type { App, RegisteredRoute } from './types.ts';
 export const BODY_LIMIT = 1024 * 1024;
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 const RATE_WINDOW_MS = 15 * 60 * 1000;
+const SIGN_IN_ROUTES = new Set(['/api/v1/auth/login', '/api/v1/setup']);
 
 function createValidators() {
   // Bodies are checked strictly: no type coercion, unknown fields rejected (not
@@ -114,7 +115,10 @@ export async function buildServer(deps: Deps): Promise<App> {
     timeWindow: RATE_WINDOW_MS,
     keyGenerator: (request) => {
       const p = request.principal;
-      return p ? `${p.kind}:${p.apiKeyId ?? p.sessionId}` : `ip:${request.ip}`;
+      // Sign-in and setup count per address whatever credentials come along: a
+      // Bearer header or cookie must not buy a password guesser a fresh budget.
+      if (!p || SIGN_IN_ROUTES.has(request.routeOptions.url ?? '')) return `ip:${request.ip}`;
+      return `${p.kind}:${p.apiKeyId ?? p.sessionId}`;
     },
     // Anonymous callers and the sign-in endpoints get the low limit (guessing
     // passwords and keys); authenticated callers the high one.
@@ -135,7 +139,7 @@ export async function buildServer(deps: Deps): Promise<App> {
         title: 'Ferry API',
         version: '1',
         description:
-          'Scheduled data exports and report delivery. Authenticate with `Authorization: Bearer fry_...` (an API key) or the session cookie set by /api/v1/auth/login (cookie-authenticated writes must send `X-Requested-With: ferry`). Errors are application/problem+json (RFC 9457). POSTs accept an `Idempotency-Key` header.',
+          'Scheduled data exports and report delivery. Authenticate with `Authorization: Bearer fry_...` (an API key) or the session cookie set by /api/v1/auth/login (cookie-authenticated writes must send `X-Requested-With: ferry`). Errors are application/problem+json (RFC 9457). POSTs accept an `Idempotency-Key` header; keys are per caller (each signed-in user, across their sessions, and each API key has its own): a retry by the same caller with the same role gets the first answer again (`Idempotent-Replayed: true`), the same key from another caller is a new request of theirs and never receives an answer stored for someone else, and a key reused for a different request, or after the role of the caller changed, is refused with 422.',
       },
       servers: [{ url: deps.config.publicUrl }],
       components: {
@@ -156,7 +160,7 @@ export async function buildServer(deps: Deps): Promise<App> {
     app.swagger(),
   );
 
-  registerMetrics(app, deps.queue, deps.log, deps.db);
+  registerMetrics(app, deps.queue, deps.log, deps.db, deps.config.metricsToken);
   registerRoutes(app, deps);
   return app;
 }

@@ -2,6 +2,7 @@ import { registerApiKeyRoutes } from '../modules/api-keys/routes.ts';
 import { registerAuditRoutes } from '../modules/audit/routes.ts';
 import { registerConnectionRoutes } from '../modules/connections/routes.ts';
 import type { Deps } from '../modules/deps.ts';
+import { registerInvitationRoutes } from '../modules/invitations/routes.ts';
 import { registerMemberRoutes } from '../modules/members/routes.ts';
 import { registerReportRoutes } from '../modules/reports/routes.ts';
 import { registerRunRoutes } from '../modules/runs/routes.ts';
@@ -19,6 +20,7 @@ export function registerRoutes(app: App, deps: Deps): void {
   registerSessionRoutes(app, deps);
   registerApiKeyRoutes(app, deps);
   registerMemberRoutes(app, deps);
+  registerInvitationRoutes(app, deps);
   registerAuditRoutes(app, deps);
   registerTenantRoutes(app, deps);
   registerConnectionRoutes(app, deps);

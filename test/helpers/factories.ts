@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { call, OWNER_PASSWORD, type TenantHandle, type TestApp } from './app.ts';
+import { invite, inviteAndAccept } from './invitations.ts';
 
 // One factory per resource kind that a route's `:id` can name (route config
 // `resource`). The route walkers fail for a kind that has no factory here, so a
@@ -65,17 +66,12 @@ export const resourceFactories: Record<string, Factory> = {
     return r.body.id;
   },
   member: async (t, tenant) => {
-    const r = await call(t, {
-      method: 'POST',
-      url: '/api/v1/members',
-      key: tenant.apiKey,
-      body: {
-        email: `member-${randomUUID().slice(0, 8)}@example.com`,
-        role: 'editor',
-        password: OWNER_PASSWORD,
-      },
-    });
-    if (r.status !== 201) throw new Error(`member factory: ${r.status} ${r.text}`);
+    const email = `member-${randomUUID().slice(0, 8)}@example.com`;
+    return (await inviteAndAccept(t, tenant.apiKey, email, 'editor', OWNER_PASSWORD)).id;
+  },
+  invitation: async (t, tenant) => {
+    const r = await invite(t, tenant.apiKey, `invitee-${randomUUID().slice(0, 8)}@example.com`, 'viewer');
+    if (r.status !== 202) throw new Error(`invitation factory: ${r.status} ${r.text}`);
     return r.body.id;
   },
 };

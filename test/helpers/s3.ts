@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { multipartUploads } from './s3-uploads.ts';
 
 // A real S3-compatible server on localhost (s3rver, files in a temp folder), so
 // storage tests speak the S3 protocol, multipart uploads included.
@@ -22,6 +23,8 @@ export async function startS3(bucket = 'ferry-exports'): Promise<S3Peer> {
     directory,
     configureBuckets: [{ name: bucket, configs: [] }],
   });
+  // Before s3rver's router, the last of its middleware.
+  server.middleware.splice(server.middleware.length - 1, 0, multipartUploads(directory));
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   return {

@@ -12,6 +12,7 @@ import {
   type TestApp,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
+import { invite, inviteAndAccept } from '../helpers/invitations.ts';
 
 for (const backend of backends()) {
   describe(`members and tenants (${backend})`, () => {
@@ -23,33 +24,24 @@ for (const backend of backends()) {
     });
     after(() => t.close());
 
-    const add = (key: string, email: string, role: string, password?: string) =>
-      call(t, {
-        method: 'POST',
-        url: '/api/v1/members',
-        key,
-        body: { email, role, ...(password ? { password } : {}) },
-      });
-
-    test('add a member with a role; the new user can sign in; duplicates conflict', async () => {
-      const r = await add(owner.apiKey, 'ed@example.com', 'editor', OWNER_PASSWORD);
-      assert.equal(r.status, 201);
-      assert.equal(r.body.role, 'editor');
-      assert.equal(r.body.hasPassword, true);
-      assert.ok(!('password' in r.body) && !r.text.includes('scrypt'));
+    test('an invited member joins with a role and can sign in; inviting a member again conflicts', async () => {
+      const member = await inviteAndAccept(t, owner.apiKey, 'ed@example.com', 'editor', OWNER_PASSWORD);
+      assert.equal(member.role, 'editor');
+      const shown = await call(t, { url: `/api/v1/members/${member.id}`, key: owner.apiKey });
+      assert.equal(shown.body.hasPassword, true);
+      assert.ok(!('password' in shown.body) && !shown.text.includes('scrypt'));
       const cookie = await loginCookie(t, 'ed@example.com', OWNER_PASSWORD);
       assert.equal((await call(t, { url: '/api/v1/me', cookie })).body.role, 'editor');
-      assert.equal((await add(owner.apiKey, 'ED@example.com', 'viewer')).status, 409);
-      const noPassword = await add(owner.apiKey, 'new@example.com', 'viewer');
-      assert.equal(noPassword.status, 400);
-      assert.equal(noPassword.body.errors[0].path, 'password');
+      const again = await invite(t, owner.apiKey, 'ED@example.com', 'viewer');
+      assert.equal(again.status, 409);
+      assert.match(again.body.detail, /already a member/);
     });
 
     test('change a role; an admin can neither grant owner nor touch an owner', async () => {
-      const viewer = await add(owner.apiKey, 'v@example.com', 'viewer', OWNER_PASSWORD);
+      const viewer = await inviteAndAccept(t, owner.apiKey, 'v@example.com', 'viewer');
       const patched = await call(t, {
         method: 'PATCH',
-        url: `/api/v1/members/${viewer.body.id}`,
+        url: `/api/v1/members/${viewer.id}`,
         key: owner.apiKey,
         body: { role: 'admin' },
       });
@@ -58,7 +50,7 @@ for (const backend of backends()) {
       const adminKey = await createKey(t, owner.apiKey, 'admin');
       const grantOwner = await call(t, {
         method: 'PATCH',
-        url: `/api/v1/members/${viewer.body.id}`,
+        url: `/api/v1/members/${viewer.id}`,
         key: adminKey,
         body: { role: 'owner' },
       });
@@ -70,7 +62,7 @@ for (const backend of backends()) {
         body: { role: 'viewer' },
       });
       assert.equal(touchOwner.status, 403);
-      assert.equal((await add(adminKey, 'o2@example.com', 'owner', OWNER_PASSWORD)).status, 403);
+      assert.equal((await invite(t, adminKey, 'o2@example.com', 'owner')).status, 403);
     });
 
     test('the last owner can be neither demoted nor removed; with two owners one can go', async () => {
@@ -89,7 +81,7 @@ for (const backend of backends()) {
       });
       assert.equal(remove.status, 409);
 
-      const second = await add(owner.apiKey, 'owner2@example.com', 'owner', OWNER_PASSWORD);
+      const second = await inviteAndAccept(t, owner.apiKey, 'owner2@example.com', 'owner');
       // Both owners demote each other at the same time: at most one succeeds.
       const [x, y] = await Promise.all([
         call(t, {
@@ -100,7 +92,7 @@ for (const backend of backends()) {
         }),
         call(t, {
           method: 'PATCH',
-          url: `/api/v1/members/${second.body.id}`,
+          url: `/api/v1/members/${second.id}`,
           key: owner.apiKey,
           body: { role: 'admin' },
         }),
@@ -119,7 +111,7 @@ for (const backend of backends()) {
     });
 
     test('an API key never has more rights than its creator has now', async () => {
-      const admin = await add(owner.apiKey, 'keymaker@example.com', 'admin', OWNER_PASSWORD);
+      const admin = await inviteAndAccept(t, owner.apiKey, 'keymaker@example.com', 'admin');
       const cookie = await loginCookie(t, 'keymaker@example.com', OWNER_PASSWORD);
       const made = await call(t, {
         method: 'POST',
@@ -132,32 +124,39 @@ for (const backend of backends()) {
       assert.equal((await call(t, { url: '/api/v1/me', key: made.body.key })).body.role, 'admin');
       await call(t, {
         method: 'PATCH',
-        url: `/api/v1/members/${admin.body.id}`,
+        url: `/api/v1/members/${admin.id}`,
         key: owner.apiKey,
         body: { role: 'viewer' },
       });
       const demoted = await call(t, { url: '/api/v1/me', key: made.body.key });
       assert.equal(demoted.body.role, 'viewer');
       assert.equal((await call(t, { url: '/api/v1/members', key: made.body.key })).status, 403);
-      await call(t, { method: 'DELETE', url: `/api/v1/members/${admin.body.id}`, key: owner.apiKey });
+      await call(t, { method: 'DELETE', url: `/api/v1/members/${admin.id}`, key: owner.apiKey });
       assert.equal((await call(t, { url: '/api/v1/me', key: made.body.key })).status, 401);
     });
 
     test('a removed member loses access at once', async () => {
-      const m = await add(owner.apiKey, 'gone@example.com', 'editor', OWNER_PASSWORD);
+      const m = await inviteAndAccept(t, owner.apiKey, 'gone@example.com', 'editor');
       const cookie = await loginCookie(t, 'gone@example.com', OWNER_PASSWORD);
       assert.equal(
-        (await call(t, { method: 'DELETE', url: `/api/v1/members/${m.body.id}`, key: owner.apiKey })).status,
+        (await call(t, { method: 'DELETE', url: `/api/v1/members/${m.id}`, key: owner.apiKey })).status,
         204,
       );
       assert.equal((await call(t, { url: '/api/v1/me', cookie })).status, 401);
-      assert.equal((await call(t, { url: `/api/v1/members/${m.body.id}`, key: owner.apiKey })).status, 404);
+      assert.equal((await call(t, { url: `/api/v1/members/${m.id}`, key: owner.apiKey })).status, 404);
     });
 
     test('member changes are audited; the audit log filters and pages with a cursor', async () => {
       const all = await call(t, { url: '/api/v1/audit?action=member.*&limit=500', key: owner.apiKey });
       const actions = new Set(all.body.items.map((i: { action: string }) => i.action));
-      for (const a of ['member.added', 'member.role_changed', 'member.removed']) assert.ok(actions.has(a), a);
+      for (const a of [
+        'member.added',
+        'member.invited',
+        'member.invitation_accepted',
+        'member.role_changed',
+        'member.removed',
+      ])
+        assert.ok(actions.has(a), a);
       const total = all.body.items.length;
       assert.ok(total >= 6);
       const seen: string[] = [];

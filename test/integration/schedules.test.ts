@@ -261,6 +261,60 @@ for (const backend of backends()) {
       );
     });
 
+    /** Ends each active run of the schedule (cancel) and ticks, until nothing waits: every occurrence that got a run, in order (the last one still queued). */
+    async function drain(scheduleId: string): Promise<Array<[string | undefined, string]>> {
+      for (let i = 0; i < 1000 && (await get(scheduleId)).pendingOccurrences.length > 0; i++) {
+        const active = (await scheduleRuns(t, owner.apiKey, scheduleId)).filter((r) => r.status === 'queued');
+        for (const run of active) await post(`/api/v1/runs/${run.id}/cancel`);
+        await tick(t);
+      }
+      return (await scheduleRuns(t, owner.apiKey, scheduleId))
+        .filter((r) => !r.status.startsWith('skipped_'))
+        .map((r) => [r.scheduledFor?.slice(11, 16), r.status]);
+    }
+
+    test('S1: all runs the occurrence due now too, behind the missed ones (down 09:59 to 13:00:30: 10, 11, 12 and 13 run)', async () => {
+      await setDatabaseNow(t.ctx.db, '2026-06-02T09:59:00Z');
+      const s = (await create({ cron: '0 * * * *', name: 'S1 all newest', missedPolicy: 'all' })).body;
+      await setDatabaseNow(t.ctx.db, '2026-06-02T13:00:30Z');
+      await tick(t);
+      const runs = await scheduleRuns(t, owner.apiKey, s.id);
+      assert.deepEqual(
+        runs.map((r) => [r.scheduledFor?.slice(11, 16), r.status]),
+        [['10:00', 'queued']],
+      );
+      assert.deepEqual((await get(s.id)).pendingOccurrences, [
+        '2026-06-02T11:00:00.000Z',
+        '2026-06-02T12:00:00.000Z',
+        '2026-06-02T13:00:00.000Z',
+      ]);
+      assert.equal((await get(s.id)).nextRunAt, '2026-06-02T14:00:00.000Z');
+      assert.deepEqual(await drain(s.id), [
+        ['10:00', 'cancelled'],
+        ['11:00', 'cancelled'],
+        ['12:00', 'cancelled'],
+        ['13:00', 'queued'],
+      ]);
+    });
+
+    test('S1: all with missedCap 5 runs five occurrences, the one due now included', async () => {
+      await setDatabaseNow(t.ctx.db, '2026-06-02T14:00:30Z');
+      const s = (await create({ cron: '* * * * *', name: 'S1 all cap', missedPolicy: 'all', missedCap: 5 }))
+        .body;
+      await setDatabaseNow(t.ctx.db, '2026-06-02T14:20:30Z');
+      await tick(t);
+      const runs = await scheduleRuns(t, owner.apiKey, s.id);
+      assert.equal(runs.filter((r) => r.status === 'skipped_missed').length, 15, '14:01 to 14:15 are missed');
+      assert.equal(runs.filter((r) => r.status === 'skipped_overlap').length, 0);
+      assert.deepEqual(await drain(s.id), [
+        ['14:16', 'cancelled'],
+        ['14:17', 'cancelled'],
+        ['14:18', 'cancelled'],
+        ['14:19', 'cancelled'],
+        ['14:20', 'queued'],
+      ]);
+    });
+
     test('S2: an occurrence due while a run is active is recorded skipped_overlap; queue_one keeps exactly one waiting', async () => {
       await setDatabaseNow(t.ctx.db, '2026-06-03T00:10:00Z');
       const s = (await create({ cron: '0 * * * *', name: 'S2 skip' })).body;

@@ -3,10 +3,20 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import type { Storage } from './storage.ts';
+import { assertAttemptPrefix, type Storage } from './storage.ts';
 
 // Files in a folder: written under a temporary name, published by rename (atomic
 // on one file system), so a reader never sees half a file.
+
+/**
+ * The start of an attempt's temporary file names: its run and attempt (a key's
+ * middle segments), never the user's file name, so that an attempt's partial
+ * file can be found knowing only its key prefix.
+ */
+const tempStem = (key: string) => {
+  const [, run = 'run', attempt = '0'] = key.split('/');
+  return `${run}-${attempt}-`;
+};
 
 export function createLocalStorage(root: string): Storage {
   const base = resolve(root);
@@ -15,14 +25,25 @@ export function createLocalStorage(root: string): Storage {
     if (!p.startsWith(base + sep)) throw new Error(`Storage key escapes the storage folder: ${key}`);
     return p;
   };
+  const tmpDir = join(base, '.tmp');
+  /** Removes the temporary files that `which` picks by name and age; returns how many. */
+  const removeTemps = async (which: (name: string, ageMs: number) => boolean) => {
+    const names = await readdir(tmpDir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names.filter((n) => n.endsWith('.part'))) {
+      const info = await stat(join(tmpDir, name)).catch(() => null);
+      if (info && which(name, Date.now() - info.mtimeMs)) {
+        await rm(join(tmpDir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  };
   return {
     kind: 'local',
     async writer(key) {
-      const tmpDir = join(base, '.tmp');
       await mkdir(tmpDir, { recursive: true });
-      // Named after the run and attempt (the key's middle segments), never the user's file name.
-      const [, run = 'run', attempt = '0'] = key.split('/');
-      const temp = join(tmpDir, `${run}-${attempt}-${randomBytes(4).toString('hex')}.part`);
+      const temp = join(tmpDir, `${tempStem(key)}${randomBytes(4).toString('hex')}.part`);
       const stream = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
       return {
         stream,
@@ -75,17 +96,16 @@ export function createLocalStorage(root: string): Storage {
       if (page.length > 0) yield page;
     },
     async sweepUnfinished(olderThanMs) {
-      const tmpDir = join(base, '.tmp');
-      const names = await readdir(tmpDir).catch(() => [] as string[]);
-      let removed = 0;
-      for (const name of names.filter((n) => n.endsWith('.part'))) {
-        const info = await stat(join(tmpDir, name)).catch(() => null);
-        if (info && Date.now() - info.mtimeMs > olderThanMs) {
-          await rm(join(tmpDir, name), { force: true });
-          removed++;
-        }
-      }
-      return removed;
+      return removeTemps((_, ageMs) => ageMs > olderThanMs);
+    },
+    async removeAttempt(prefix) {
+      assertAttemptPrefix(prefix);
+      const stem = tempStem(prefix);
+      const partial = await removeTemps((name) => name.startsWith(stem));
+      const dir = pathOf(prefix);
+      const committed = await readdir(dir).catch(() => [] as string[]);
+      await rm(dir, { recursive: true, force: true });
+      return partial + committed.length;
     },
   };
 }

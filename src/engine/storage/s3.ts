@@ -10,7 +10,7 @@ import {
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Storage } from './storage.ts';
+import { assertAttemptPrefix, type Storage } from './storage.ts';
 
 // S3 or any S3-compatible store. Files stream up as a multipart upload; the
 // object exists only once the upload completes, and an aborted upload leaves no
@@ -39,6 +39,39 @@ export function createS3Storage(o: S3StorageOptions): Storage & { client: S3Clie
       : {}),
   });
   const objectKey = (key: string) => `${o.prefix}${key}`;
+  /** Pages of the objects under a (full) key prefix. */
+  async function* objectsUnder(prefix: string) {
+    let token: string | undefined;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: o.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      yield page.Contents ?? [];
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+  /** Multipart uploads under a (full) key prefix that were started and never completed or aborted. */
+  async function* unfinishedUploads(prefix: string) {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: o.bucket,
+          Prefix: prefix,
+          KeyMarker: keyMarker,
+          UploadIdMarker: uploadIdMarker,
+        }),
+      );
+      for (const u of page.Uploads ?? [])
+        if (u.Key && u.UploadId) yield { ...u, Key: u.Key, UploadId: u.UploadId };
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+  }
+  // Aborting discards the parts, which otherwise cost storage until a lifecycle rule removes them.
+  const abortUpload = (u: { Key: string; UploadId: string }) =>
+    client.send(new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: u.Key, UploadId: u.UploadId }));
   return {
     kind: 's3',
     client,
@@ -94,44 +127,39 @@ export function createS3Storage(o: S3StorageOptions): Storage & { client: S3Clie
     },
     async *listCommitted(olderThanMs) {
       const cutoff = Date.now() - olderThanMs;
-      let token: string | undefined;
-      do {
-        const page = await client.send(
-          new ListObjectsV2Command({ Bucket: o.bucket, Prefix: o.prefix, ContinuationToken: token }),
-        );
-        const keys = (page.Contents ?? [])
+      for await (const contents of objectsUnder(o.prefix)) {
+        const keys = contents
           .filter((c) => c.Key && c.LastModified && c.LastModified.getTime() < cutoff)
           .map((c) => c.Key!.slice(o.prefix.length));
         if (keys.length > 0) yield keys;
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
+      }
     },
     async sweepUnfinished(olderThanMs) {
-      // Multipart uploads a killed worker never completed: their parts cost storage until aborted.
+      // Multipart uploads a killed worker never completed, once no attempt can still be writing them.
       const cutoff = Date.now() - olderThanMs;
       let removed = 0;
-      let keyMarker: string | undefined;
-      let uploadIdMarker: string | undefined;
-      do {
-        const page = await client.send(
-          new ListMultipartUploadsCommand({
-            Bucket: o.bucket,
-            Prefix: o.prefix,
-            KeyMarker: keyMarker,
-            UploadIdMarker: uploadIdMarker,
-          }),
-        );
-        for (const u of page.Uploads ?? []) {
-          if (u.Key && u.UploadId && u.Initiated && u.Initiated.getTime() < cutoff) {
-            await client.send(
-              new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: u.Key, UploadId: u.UploadId }),
-            );
-            removed++;
-          }
+      for await (const u of unfinishedUploads(o.prefix)) {
+        if (u.Initiated && u.Initiated.getTime() < cutoff) {
+          await abortUpload(u);
+          removed++;
         }
-        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-        uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
-      } while (keyMarker);
+      }
+      return removed;
+    },
+    async removeAttempt(prefix) {
+      assertAttemptPrefix(prefix);
+      let removed = 0;
+      for await (const u of unfinishedUploads(objectKey(prefix))) {
+        await abortUpload(u);
+        removed++;
+      }
+      for await (const contents of objectsUnder(objectKey(prefix))) {
+        for (const c of contents) {
+          if (!c.Key) continue;
+          await client.send(new DeleteObjectCommand({ Bucket: o.bucket, Key: c.Key }));
+          removed++;
+        }
+      }
       return removed;
     },
     async remove(key) {

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Conflict, Invalid, Unprocessable } from '../../lib/errors.ts';
+import type { Principal } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
   deleteIdempotencyKeysBefore,
   getIdempotencyKey,
+  type IdempotencyRef,
   reclaimAbandonedKey,
   releaseIdempotencyKey,
 } from './repo.ts';
@@ -18,6 +20,28 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 export type IdempotencyOutcome = { kind: 'proceed' } | { kind: 'replay'; status: number; body: string };
 
+/**
+ * Whom a record belongs to. Keys are the caller's own namespace: a signed-in user
+ * (across their sessions) or one API key, never the whole tenant, so another
+ * caller's key is simply a new request for them. `access` is what the caller
+ * could do when the request was made; a stored answer is replayed only while the
+ * caller still has exactly that access (a demoted owner must not receive the
+ * owner key it created before).
+ */
+export interface IdempotencyCaller {
+  tenantId: string;
+  principal: string;
+  access: string;
+}
+
+export function idempotencyCaller(p: Principal): IdempotencyCaller {
+  return {
+    tenantId: p.tenantId,
+    principal: p.kind === 'api_key' ? `api_key:${p.apiKeyId}` : `user:${p.userId}`,
+    access: p.isInstanceAdmin ? `${p.role}+instance-admin` : p.role,
+  };
+}
+
 export function hashRequest(method: string, path: string, body: unknown): string {
   return createHash('sha256')
     .update(`${method} ${path}\n`)
@@ -25,56 +49,65 @@ export function hashRequest(method: string, path: string, body: unknown): string
     .digest('hex');
 }
 
+function refOf(caller: IdempotencyCaller, key: string): IdempotencyRef {
+  return { tenantId: caller.tenantId, principal: caller.principal, key };
+}
+
+// The stored body is encrypted under a context naming its owner: it cannot be
+// decrypted as anyone else's record.
+function cipherContext(ref: IdempotencyRef): string {
+  return `idempotency:${ref.tenantId}:${ref.principal}:${ref.key}`;
+}
+
+function reuseRefused(message: string): Unprocessable {
+  return new Unprocessable(`This Idempotency-Key was already used ${message}; send a new key`, [
+    { path: 'Idempotency-Key', message: `was used ${message}` },
+  ]);
+}
+
 export async function beginIdempotentRequest(
-  deps: Deps,
-  tenantId: string,
+  deps: Pick<Deps, 'db' | 'clock' | 'secrets'>,
+  caller: IdempotencyCaller,
   key: string,
   request: { method: string; path: string; body: unknown },
 ): Promise<IdempotencyOutcome> {
   if (!KEY_PATTERN.test(key))
     throw Invalid.field('Idempotency-Key', 'must be 1 to 255 printable ASCII characters');
+  const ref = refOf(caller, key);
   const requestHash = hashRequest(request.method, request.path, request.body);
   const now = deps.clock.now();
-  const claim = { tenantId, key, method: request.method, path: request.path, requestHash, now };
-  if (await claimIdempotencyKey(deps.db, claim)) return { kind: 'proceed' };
-  const existing = await getIdempotencyKey(deps.db, tenantId, key);
+  const claim = { access: caller.access, method: request.method, path: request.path, requestHash, now };
+  if (await claimIdempotencyKey(deps.db, ref, claim)) return { kind: 'proceed' };
+  const existing = await getIdempotencyKey(deps.db, ref);
   if (!existing) {
     // Expired and removed between the two statements: claim it afresh.
-    if (await claimIdempotencyKey(deps.db, claim)) return { kind: 'proceed' };
+    if (await claimIdempotencyKey(deps.db, ref, claim)) return { kind: 'proceed' };
     throw new Conflict('A request with this Idempotency-Key is in progress; retry shortly');
   }
-  if (existing.request_hash !== requestHash) {
-    throw new Unprocessable('This Idempotency-Key was already used for a different request', [
-      { path: 'Idempotency-Key', message: 'was used with a different method, path or body' },
-    ]);
-  }
+  if (existing.request_hash !== requestHash) throw reuseRefused('for a different method, path or body');
+  if (existing.principal_access !== caller.access) throw reuseRefused('while you had a different role');
   if (existing.status_code === null || existing.response_body === null) {
     const staleBefore = new Date(now.getTime() - ABANDONED_AFTER_MS);
-    if (await reclaimAbandonedKey(deps.db, tenantId, key, staleBefore, now)) return { kind: 'proceed' };
+    if (await reclaimAbandonedKey(deps.db, ref, staleBefore, now)) return { kind: 'proceed' };
     throw new Conflict('A request with this Idempotency-Key is in progress; retry shortly');
   }
-  const body = deps.secrets.decrypt(existing.response_body, `idempotency:${tenantId}:${key}`);
+  const body = deps.secrets.decrypt(existing.response_body, cipherContext(ref));
   return { kind: 'replay', status: existing.status_code, body };
 }
 
 export async function finishIdempotentRequest(
-  deps: Deps,
-  tenantId: string,
+  deps: Pick<Deps, 'db' | 'clock' | 'secrets'>,
+  caller: IdempotencyCaller,
   key: string,
   status: number,
   body: string,
 ): Promise<void> {
+  const ref = refOf(caller, key);
   // Only successes are kept: a client may fix a rejected request and retry with the same key.
   if (status >= 200 && status < 300) {
-    await completeIdempotencyKey(
-      deps.db,
-      tenantId,
-      key,
-      status,
-      deps.secrets.encrypt(body, `idempotency:${tenantId}:${key}`),
-    );
+    await completeIdempotencyKey(deps.db, ref, status, deps.secrets.encrypt(body, cipherContext(ref)));
   } else {
-    await releaseIdempotencyKey(deps.db, tenantId, key);
+    await releaseIdempotencyKey(deps.db, ref);
   }
 }
 

@@ -1,17 +1,13 @@
-import { Conflict, Forbidden, Invalid, NotFound } from '../../lib/errors.ts';
-import { newId } from '../../lib/ids.ts';
+import { Conflict, Forbidden, NotFound } from '../../lib/errors.ts';
 import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
-import { hashPassword } from '../../lib/passwords.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
-import { findUserByEmail, insertUser } from '../users/repo.ts';
 import { type MemberView, presentMember } from './present.ts';
 import {
   countOwners,
   deleteMembership,
   getMember,
-  insertMembership,
   listMembers,
   lockMemberships,
   type MemberRow,
@@ -42,42 +38,6 @@ function assertMayGrant(actor: Principal, role: Role): void {
 function assertMayManage(actor: Principal, target: MemberRow): void {
   if (!roleCovers(actor.role, target.role))
     throw new Forbidden(`A ${actor.role} cannot change a member who is ${target.role}`);
-}
-
-export async function addMember(
-  deps: Deps,
-  actor: Principal,
-  origin: RequestOrigin,
-  input: { email: string; role: Role; name?: string | undefined; password?: string | undefined },
-): Promise<MemberView> {
-  assertMayGrant(actor, input.role);
-  // Hashing is slow; do it before the transaction holds any lock.
-  const passwordHash = input.password === undefined ? undefined : await hashPassword(input.password);
-  return deps.db.transaction(async (tx) => {
-    let user = await findUserByEmail(tx, input.email);
-    if (!user) {
-      if (passwordHash === undefined)
-        throw Invalid.field('password', 'is required when the e-mail address has no account yet');
-      user = await insertUser(tx, {
-        id: newId(),
-        email: input.email.trim(),
-        name: input.name?.trim() ?? '',
-        passwordHash,
-        isInstanceAdmin: false,
-      });
-    }
-    if (!(await insertMembership(tx, actor.tenantId, user.id, input.role))) {
-      throw new Conflict(`${input.email} is already a member`);
-    }
-    await recordAudit(tx, deps.clock, actor, origin, {
-      action: 'member.added',
-      targetType: 'user',
-      targetId: user.id,
-      details: { email: user.email, role: input.role },
-    });
-    const row = await getMember(tx, actor.tenantId, user.id);
-    return presentMember(row!);
-  });
 }
 
 export async function changeMemberRole(

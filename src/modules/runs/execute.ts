@@ -28,12 +28,12 @@ import {
   endRun,
   findLostRuns,
   finishAttempt,
-  getRunById,
   heartbeatRun,
   insertAttempt,
   isCancelRequested,
   lastDeliveredDataChecksum,
   lastSuccessfulRunAt,
+  lockLeasedRun,
   lockTenantRunSlots,
   type RunRow,
   skipRunForCondition,
@@ -44,6 +44,7 @@ import {
 // one transaction, or record why not and decide whether to try again.
 
 export const HEARTBEAT_MS = 2_000;
+const LOST_MESSAGE = 'The worker stopped responding (no heartbeat)';
 const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_CAP_MS = 5 * 60_000;
 export const WORKER_ID = `${hostname()}:${process.pid}`;
@@ -66,6 +67,17 @@ class LeaseLost extends Error {
     this.name = 'LeaseLost';
   }
 }
+
+class WorkerStopping extends Error {
+  constructor() {
+    super('The worker shut down before the export finished');
+    this.name = 'WorkerStopping';
+  }
+}
+
+/** Where an attempt's files live: `<tenant>/<run>/<attempt>/` (S10: an attempt only ever touches its own). */
+const attemptPrefix = (run: { tenant_id: string; id: string }, attempt: number) =>
+  `${run.tenant_id}/${run.id}/${attempt}/`;
 
 interface Failure {
   message: string;
@@ -132,13 +144,19 @@ export function classifyFailure(err: unknown): Failure {
   return { message: describeError(err), code: 'error', retryable: false };
 }
 
-export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> {
+/**
+ * Runs one attempt. `stopping` aborts when the worker shuts down: an attempt
+ * still running then is handed back at once (see handBack).
+ */
+export async function executeRunAttempt(deps: Deps, job: RunJob, stopping?: AbortSignal): Promise<void> {
   const attemptId = newId();
   const started = deps.clock.now();
   const run = await deps.db.transaction(async (tx) => {
     // S11: a tenant at its cap of running runs waits; its job comes back shortly, behind other tenants' work.
+    // So does a job picked up while this worker shuts down, for another worker to take.
     const tenantId = await lockTenantRunSlots(tx, job.runId);
-    if (tenantId && (await countRunningRuns(tx, tenantId)) >= deps.config.tenantConcurrency) {
+    const atCap = async (id: string) => (await countRunningRuns(tx, id)) >= deps.config.tenantConcurrency;
+    if (tenantId && (stopping?.aborted || (await atCap(tenantId)))) {
       await deferRunAttempt(deps, tx, { id: job.runId, tenantId }, job);
       return undefined;
     }
@@ -157,26 +175,38 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
   if (!run) return;
   const log = deps.log.child({ runId: run.id, attempt: job.attempt });
   const controller = new AbortController();
+  const onStopping = () => controller.abort(new WorkerStopping());
+  stopping?.addEventListener('abort', onStopping, { once: true });
   let rows = 0;
   let bytes = 0;
+  // S9: an attempt that could not heartbeat for a whole lease (its process was
+  // stopped, or the database unreachable) may already have been declared lost
+  // and retried elsewhere: it stops rather than compete with the newer attempt.
+  let lastBeat = performance.now();
   const beat = setInterval(() => {
+    if (performance.now() - lastBeat > deps.config.runLeaseSeconds * 1000) {
+      controller.abort(new LeaseLost());
+      return;
+    }
     heartbeatRun(deps.db, run.id, attemptId, rows, bytes)
       .then((state) => {
         if (state === null) controller.abort(new LeaseLost());
         else if (state.cancelRequested) controller.abort(new Cancelled());
+        else lastBeat = performance.now();
       })
       .catch((err) => log.warn({ err }, 'heartbeat failed'));
   }, HEARTBEAT_MS);
-  const limits = await effectiveLimits(deps, run.tenant_id);
-  const deadline = setTimeout(
-    () =>
-      controller.abort(
-        new ExportLimitError(`The run took longer than the limit of ${limits.maxRunSeconds} s`),
-      ),
-    limits.maxRunSeconds * 1000,
-  );
+  let deadline: NodeJS.Timeout | undefined;
   let writer: ObjectWriter | undefined;
   try {
+    const limits = await effectiveLimits(deps, run.tenant_id);
+    deadline = setTimeout(
+      () =>
+        controller.abort(
+          new ExportLimitError(`The run took longer than the limit of ${limits.maxRunSeconds} s`),
+        ),
+      limits.maxRunSeconds * 1000,
+    );
     const format = resolveFormat(run.format as ExportFormat, run.format_options, {
       timeZone: run.time_zone,
       title: run.report_name,
@@ -245,7 +275,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
     const contentType = compressed.contentType;
     // Keyed by run and attempt: an attempt can only ever touch its own file, so a
     // stale attempt cleaning up after itself never removes the published one.
-    const key = `${run.tenant_id}/${run.id}/${job.attempt}/${compressed.fileName}`;
+    const key = `${attemptPrefix(run, job.attempt)}${compressed.fileName}`;
     writer = await deps.storage.writer(key, contentType);
     const common = {
       compression: compressed.compression,
@@ -283,6 +313,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob): Promise<void> 
   } finally {
     clearInterval(beat);
     clearTimeout(deadline);
+    stopping?.removeEventListener('abort', onStopping);
     if (writer) await writer.abort();
     // Whatever happened, the source's cursor and connection are let go.
     if (!controller.signal.aborted) controller.abort(new Error('The attempt has ended'));
@@ -381,9 +412,15 @@ async function recordFailure(
   err: unknown,
 ): Promise<void> {
   const now = deps.clock.now();
-  if (err instanceof LeaseLost) return;
+  // Lost: whoever declared it so has recorded it and retried the run; if nobody
+  // has yet (it noticed its own silence first), it declares itself lost.
+  if (err instanceof LeaseLost) return handBack(deps, run, attemptId, LOST_MESSAGE);
+  if (err instanceof WorkerStopping) return handBack(deps, run, attemptId, err.message);
   const failure = classifyFailure(err);
   const outcome = await deps.db.transaction(async (tx) => {
+    // A stale attempt that failed (its partial file removed when it was declared
+    // lost, say) records nothing: the run belongs to a newer attempt.
+    if (!(await lockLeasedRun(tx, run.id, attemptId))) return 'stale';
     // A cancel asked for while this attempt failed wins over any retry (S10).
     if (err instanceof Cancelled || (await isCancelRequested(tx, run.id))) {
       await endRun(
@@ -433,40 +470,83 @@ async function requeue(
   }
 }
 
-/** Runs whose worker died (no heartbeat for a lease, by the database's clock) are retried, failed or cancelled (S9). */
-export async function recoverLostRuns(deps: Deps): Promise<number> {
+/**
+ * Ends the attempt holding a (locked) run as lost, then retries the run, fails it
+ * when it has no attempts left, or ends it cancelled when a cancel was asked for (S9).
+ */
+async function declareLost(deps: Deps, tx: Tx, run: RunRow, message: string): Promise<void> {
   const now = deps.clock.now();
-  const lost = await findLostRuns(deps.db, deps.config.runLeaseSeconds);
-  for (const candidate of lost) {
-    await deps.db.transaction(async (tx) => {
-      const run = await getRunById(tx, candidate.id);
-      if (run?.status !== 'running' || run.lease_attempt_id !== candidate.lease_attempt_id) return;
-      const message = 'The worker stopped responding (no heartbeat)';
-      if (run.lease_attempt_id) await finishAttempt(tx, run.lease_attempt_id, 'lost', message, now);
-      if (run.cancel_requested_at) {
-        await endRun(
-          tx,
-          run.id,
-          run.lease_attempt_id,
-          'cancelled',
-          { message: 'Cancelled by a user', code: 'cancelled' },
-          now,
-        );
-      } else if (run.attempts < run.max_attempts) {
-        await requeue(
-          deps,
-          tx,
-          { id: run.id, tenantId: run.tenant_id },
-          run.lease_attempt_id,
-          run.attempts,
-          { message, code: 'lost' },
-          now,
-        );
-      } else {
-        await endRun(tx, run.id, run.lease_attempt_id, 'failed', { message, code: 'lost' }, now);
-        await recordScheduleFailure(deps, tx, run);
-      }
-    });
+  const attemptId = run.lease_attempt_id;
+  if (attemptId) await finishAttempt(tx, attemptId, 'lost', message, now);
+  if (run.cancel_requested_at) {
+    await endRun(
+      tx,
+      run.id,
+      attemptId,
+      'cancelled',
+      { message: 'Cancelled by a user', code: 'cancelled' },
+      now,
+    );
+  } else if (run.attempts < run.max_attempts) {
+    await requeue(
+      deps,
+      tx,
+      { id: run.id, tenantId: run.tenant_id },
+      attemptId,
+      run.attempts,
+      { message, code: 'lost' },
+      now,
+    );
+  } else {
+    await endRun(tx, run.id, attemptId, 'failed', { message, code: 'lost' }, now);
+    await recordScheduleFailure(deps, tx, run);
   }
-  return lost.length;
+}
+
+/**
+ * An attempt that stops unfinished while it may still hold the run (its worker
+ * shuts down, or it was silent for a whole lease) hands the run back at once, as
+ * lost, instead of leaving it to wait out its lease. Nothing when the lease is
+ * gone already. The attempt has already removed its partial file.
+ */
+async function handBack(deps: Deps, run: RunRow, attemptId: string, message: string): Promise<void> {
+  const handed = await deps.db.transaction(async (tx) => {
+    const current = await lockLeasedRun(tx, run.id, attemptId);
+    if (current) await declareLost(deps, tx, current, message);
+    return current !== undefined;
+  });
+  if (handed)
+    deps.log.warn({ runId: run.id, attempt: run.attempts, reason: message }, 'run attempt handed back');
+}
+
+/**
+ * Runs whose worker died (no heartbeat for a lease, by the database's clock) are
+ * retried, failed or cancelled (S9), and what their lost attempt wrote goes at
+ * once: its partial file (a multipart upload on S3), or a file it committed but
+ * never published. A lost attempt still alive (a stopped process that resumes)
+ * finds its file gone and learns from its next heartbeat that it lost the run.
+ */
+export async function recoverLostRuns(deps: Deps): Promise<number> {
+  const lost = await findLostRuns(deps.db, deps.config.runLeaseSeconds);
+  let recovered = 0;
+  for (const candidate of lost) {
+    if (!candidate.lease_attempt_id) continue;
+    const attemptId = candidate.lease_attempt_id;
+    const run = await deps.db.transaction(async (tx) => {
+      // Still silent, and still the same attempt, once locked: it did not heartbeat or finish meanwhile.
+      const run = await lockLeasedRun(tx, candidate.id, attemptId, deps.config.runLeaseSeconds);
+      if (run) await declareLost(deps, tx, run, LOST_MESSAGE);
+      return run;
+    });
+    if (!run) continue;
+    recovered++;
+    await deps.storage.removeAttempt(attemptPrefix(run, run.attempts)).catch((err: unknown) =>
+      // The daily sweep removes what is left.
+      deps.log.warn(
+        { runId: run.id, attempt: run.attempts, err: { message: (err as Error).message } },
+        "could not remove a lost attempt's files",
+      ),
+    );
+  }
+  return recovered;
 }

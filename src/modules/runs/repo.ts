@@ -13,6 +13,17 @@ export const runStatuses = [
 export type RunStatus = (typeof runStatuses)[number];
 export const activeStatuses: RunStatus[] = ['queued', 'running'];
 
+/** Where a run's id is announced when its status or progress changes; events.ts listens. */
+export const RUN_CHANGED_CHANNEL = 'ferry_run_changed';
+
+/**
+ * Wraps `UPDATE runs ... RETURNING` (which must return id) so the same statement announces
+ * each changed run on RUN_CHANGED_CHANNEL: delivered when the transaction commits, so a
+ * listener that re-reads the run sees the change, and never for a change rolled back.
+ */
+const announcing = (update: string) =>
+  `WITH changed AS (${update}) SELECT changed.* FROM changed, pg_notify('${RUN_CHANGED_CHANNEL}', changed.id::text)`;
+
 export interface ReportSnapshot {
   connectionId: string;
   sql: string | null;
@@ -178,13 +189,13 @@ export async function claimRun(
   now: Date,
 ): Promise<RunRow | undefined> {
   const r = await db.query<RunRow>(
-    `UPDATE runs SET status = 'running', attempts = $2, lease_attempt_id = $3, heartbeat_at = now(), started_at = coalesce(started_at, $4),
+    announcing(`UPDATE runs SET status = 'running', attempts = $2, lease_attempt_id = $3, heartbeat_at = now(), started_at = coalesce(started_at, $4),
             progress_rows = 0, progress_bytes = 0, error = NULL, error_code = NULL,
             expected_rows = (SELECT p.row_count FROM runs p
                               WHERE p.report_id = runs.report_id AND p.status = 'succeeded' AND p.id <> runs.id
                                 AND p.format = runs.format AND p.parameters = runs.parameters
                               ORDER BY p.finished_at DESC LIMIT 1)
-      WHERE id = $1 AND status = 'queued' AND attempts = $2 - 1 RETURNING *`,
+      WHERE id = $1 AND status = 'queued' AND attempts = $2 - 1 RETURNING *`),
     [runId, attempt, attemptId, now],
   );
   return r.rows[0];
@@ -222,8 +233,8 @@ export async function heartbeatRun(
   bytes: number,
 ): Promise<{ cancelRequested: boolean } | null> {
   const r = await db.query<{ cancel_requested_at: Date | null }>(
-    `UPDATE runs SET heartbeat_at = now(), progress_rows = $3, progress_bytes = $4
-      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' RETURNING cancel_requested_at`,
+    announcing(`UPDATE runs SET heartbeat_at = now(), progress_rows = $3, progress_bytes = $4
+      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' RETURNING id, cancel_requested_at`),
     [runId, attemptId, rows, bytes],
   );
   const row = r.rows[0];
@@ -246,9 +257,9 @@ export async function completeRun(
   },
 ): Promise<boolean> {
   const r = await db.query(
-    `UPDATE runs SET status = 'succeeded', finished_at = $3, row_count = $4, progress_rows = $4, file_size = $5, progress_bytes = $5,
+    announcing(`UPDATE runs SET status = 'succeeded', finished_at = $3, row_count = $4, progress_rows = $4, file_size = $5, progress_bytes = $5,
             file_name = $6, content_type = $7, checksum = $8, data_checksum = $9, lease_attempt_id = NULL
-      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' AND cancel_requested_at IS NULL`,
+      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' AND cancel_requested_at IS NULL RETURNING id`),
     [
       runId,
       attemptId,
@@ -272,9 +283,9 @@ export async function skipRunForCondition(
   result: { rows: number; dataChecksum?: string | undefined; reason: string; now: Date },
 ): Promise<boolean> {
   const r = await db.query(
-    `UPDATE runs SET status = 'skipped_condition', finished_at = $3, row_count = $4, progress_rows = $4, data_checksum = $5,
+    announcing(`UPDATE runs SET status = 'skipped_condition', finished_at = $3, row_count = $4, progress_rows = $4, data_checksum = $5,
             error = $6, error_code = 'condition', lease_attempt_id = NULL
-      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' AND cancel_requested_at IS NULL`,
+      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' AND cancel_requested_at IS NULL RETURNING id`),
     [runId, attemptId, result.now, result.rows, result.dataChecksum ?? null, result.reason],
   );
   return r.rowCount > 0;
@@ -303,9 +314,9 @@ export async function endRun(
   now: Date,
 ): Promise<boolean> {
   const r = await db.query(
-    `UPDATE runs SET status = $3, error = $4, error_code = $5, lease_attempt_id = NULL,
+    announcing(`UPDATE runs SET status = $3, error = $4, error_code = $5, lease_attempt_id = NULL,
             finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE $6::timestamptz END
-      WHERE id = $1 AND ($2::uuid IS NULL OR lease_attempt_id = $2) AND status IN ('queued', 'running')`,
+      WHERE id = $1 AND ($2::uuid IS NULL OR lease_attempt_id = $2) AND status IN ('queued', 'running') RETURNING id`),
     [runId, attemptId, status, error?.message ?? null, error?.code ?? null, now],
   );
   return r.rowCount > 0;
@@ -318,10 +329,10 @@ export async function requestCancel(
   now: Date,
 ): Promise<RunRow | undefined> {
   const r = await db.query<RunRow>(
-    `UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, $3),
+    announcing(`UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, $3),
             status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
             finished_at = CASE WHEN status = 'queued' THEN $3 ELSE finished_at END
-      WHERE tenant_id = $1 AND id = $2 AND status IN ('queued', 'running') RETURNING *`,
+      WHERE tenant_id = $1 AND id = $2 AND status IN ('queued', 'running') RETURNING *`),
     [tenantId, runId, now],
   );
   return r.rows[0];
@@ -334,8 +345,8 @@ export async function requeueFailedRun(
   runId: string,
 ): Promise<RunRow | undefined> {
   const r = await db.query<RunRow>(
-    `UPDATE runs SET status = 'queued', finished_at = NULL, cancel_requested_at = NULL, max_attempts = attempts + 1
-      WHERE tenant_id = $1 AND id = $2 AND status = 'failed' RETURNING *`,
+    announcing(`UPDATE runs SET status = 'queued', finished_at = NULL, cancel_requested_at = NULL, max_attempts = attempts + 1
+      WHERE tenant_id = $1 AND id = $2 AND status = 'failed' RETURNING *`),
     [tenantId, runId],
   );
   return r.rows[0];
@@ -352,6 +363,27 @@ export async function findLostRuns(
     [leaseSeconds],
   );
   return r.rows;
+}
+
+/**
+ * The run, locked until the transaction ends, while the given attempt holds its
+ * lease (and, with `silentSeconds`, has not heartbeated for that long by the
+ * database's clock); undefined otherwise. Decisions about a lease are made on
+ * this locked row, so a completion or heartbeat cannot slip in between.
+ */
+export async function lockLeasedRun(
+  db: Executor,
+  runId: string,
+  attemptId: string,
+  silentSeconds?: number,
+): Promise<RunRow | undefined> {
+  const r = await db.query<RunRow>(
+    `SELECT * FROM runs WHERE id = $1 AND status = 'running' AND lease_attempt_id = $2
+        AND ($3::float8 IS NULL OR heartbeat_at < now() - make_interval(secs => $3::float8))
+        FOR UPDATE`,
+    [runId, attemptId, silentSeconds ?? null],
+  );
+  return r.rows[0];
 }
 
 export interface AttemptRow {

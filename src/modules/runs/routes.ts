@@ -1,12 +1,15 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { exportFormats } from '../../engine/formats/registry.ts';
-import { AppError, Invalid } from '../../lib/errors.ts';
+import { AppError, Invalid, Unavailable } from '../../lib/errors.ts';
 import { requirePrincipal } from '../../server/plugins/auth.ts';
 import { authErrors, IdParams, PageQuery, ProblemSchema, pageOf, Timestamp } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
+import type { Principal } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
-import { runStatuses } from './repo.ts';
+import type { RunView } from './present.ts';
+import { activeStatuses, runStatuses } from './repo.ts';
 import {
   cancelRun,
   createDownloadLink,
@@ -349,6 +352,13 @@ export function registerRunRoutes(app: App, deps: Deps): void {
     },
   );
 
+  // Open event streams of this server: ended when it closes, or they would hold it open.
+  const openStreams = new Set<() => void>();
+  app.addHook('preClose', (done) => {
+    for (const end of openStreams) end();
+    done();
+  });
+
   app.get(
     '/api/v1/runs/:id/events',
     {
@@ -356,51 +366,88 @@ export function registerRunRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['runs'],
         summary: 'Server-sent events: the run whenever its status or progress changes',
+        description:
+          'At most FERRY_MAX_EVENT_STREAMS (default 20) streams per user or API key are open at once; one more is answered 429.',
         params: IdParams,
+        response: { 404: ProblemSchema, ...authErrors },
       },
     },
     async (request, reply) => {
       const principal = requirePrincipal(request.principal);
-      const first = await getTenantRun(deps, principal, request.params.id);
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      let last = '';
-      let closed = false;
-      request.raw.on('close', () => {
-        closed = true;
-      });
-      const terminal = new Set([
-        'succeeded',
-        'failed',
-        'cancelled',
-        'skipped_missed',
-        'skipped_overlap',
-        'skipped_condition',
-      ]);
-      let run = first;
-      // Polling the database keeps this correct across processes: any worker may run it.
-      while (!closed) {
-        const state = JSON.stringify(run);
-        if (state !== last) {
-          res.write(`event: run\ndata: ${state}\n\n`);
-          last = state;
-        }
-        if (terminal.has(run.status)) break;
-        await new Promise((r) => setTimeout(r, 500));
-        try {
-          run = await getTenantRun(deps, principal, request.params.id);
-        } catch (err) {
-          if (!(err instanceof AppError)) request.log.warn({ err }, 'run events stopped');
-          break;
-        }
+      const events = deps.runEvents;
+      if (!events) throw new Unavailable('Run events are not served by this process');
+      const release = events.reserve(streamOwner(principal));
+      if (!release)
+        throw new AppError(
+          'RateLimited',
+          `At most ${events.maxStreamsPerPrincipal} run event streams may be open at once per user or API key; close one before opening another`,
+        );
+      const id = request.params.id;
+      let first: RunView;
+      try {
+        first = await getTenantRun(deps, principal, id);
+      } catch (err) {
+        release();
+        throw err;
       }
-      res.end();
+      reply.hijack();
+      // Streams of one run share its reads: any follower's load serves all (they are of its tenant).
+      const load = async () => {
+        try {
+          return await getTenantRun(deps, principal, id);
+        } catch (err) {
+          if (err instanceof AppError) return null;
+          throw err;
+        }
+      };
+      writeRunEvents(reply.raw, first, (send) => events.follow(id, load, send), release, openStreams);
     },
   );
+}
+
+/**
+ * Sends the run as server-sent events, from `first` on, whenever it changes, until it
+ * ends (or is gone), the client leaves, or the server closes (`open` holds the ends).
+ */
+function writeRunEvents(
+  res: ServerResponse,
+  first: RunView,
+  follow: (send: (run: RunView | null) => void) => () => void,
+  release: () => void,
+  open: Set<() => void>,
+): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  let last = '';
+  let ended = false;
+  let unfollow = () => {};
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    unfollow();
+    release();
+    open.delete(end);
+    res.end();
+  };
+  const send = (run: RunView | null) => {
+    if (ended) return;
+    if (!run) return end();
+    const state = JSON.stringify(run);
+    if (state !== last) res.write(`event: run\ndata: ${state}\n\n`);
+    last = state;
+    if (!activeStatuses.includes(run.status)) end();
+  };
+  open.add(end);
+  res.on('close', end);
+  send(first);
+  if (!ended) unfollow = follow(send);
+}
+
+/** Whose stream slots a request uses: the API key, or the signed-in user across their sessions. */
+function streamOwner(principal: Principal): string {
+  return principal.apiKeyId ? `key:${principal.apiKeyId}` : `user:${principal.userId ?? principal.sessionId}`;
 }

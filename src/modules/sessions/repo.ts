@@ -64,3 +64,86 @@ export async function deleteDeadSessions(db: Executor, before: Date): Promise<nu
   const r = await db.query('DELETE FROM sessions WHERE expires_at <= $1 OR revoked_at <= $1', [before]);
   return r.rowCount;
 }
+
+// Sign-in throttling (login_throttle). Rows are keyed by the lower-cased e-mail as
+// typed and a scope: '*' for any address, 'ip:<address>' for a familiar one.
+
+export interface ThrottleRow {
+  failures: number;
+  last_failed_at: Date | null;
+  locked_until: Date | null;
+}
+
+/** Whether the account signed in successfully from this scope's address since `since`. */
+export async function isFamiliarScope(
+  db: Executor,
+  email: string,
+  scope: string,
+  since: Date,
+): Promise<boolean> {
+  const r = await db.query(
+    'SELECT 1 FROM login_throttle WHERE email = lower($1) AND scope = $2 AND last_success_at >= $3',
+    [email, scope, since],
+  );
+  return r.rowCount > 0;
+}
+
+/** The count for (email, scope), created empty if missing, locked until the transaction ends. */
+export async function lockThrottleRow(db: Executor, email: string, scope: string): Promise<ThrottleRow> {
+  await db.query(
+    'INSERT INTO login_throttle (email, scope) VALUES (lower($1), $2) ON CONFLICT (email, scope) DO NOTHING',
+    [email, scope],
+  );
+  const r = await db.query<ThrottleRow>(
+    'SELECT failures, last_failed_at, locked_until FROM login_throttle WHERE email = lower($1) AND scope = $2 FOR UPDATE',
+    [email, scope],
+  );
+  return r.rows[0]!;
+}
+
+export async function saveThrottleFailure(
+  db: Executor,
+  email: string,
+  scope: string,
+  s: { failures: number; at: Date; lockedUntil: Date | null },
+): Promise<void> {
+  await db.query(
+    'UPDATE login_throttle SET failures = $3, last_failed_at = $4, locked_until = $5 WHERE email = lower($1) AND scope = $2',
+    [email, scope, s.failures, s.at, s.lockedUntil],
+  );
+}
+
+/** Clears the count of `scope` and records the success on the address's own scope. */
+export async function saveThrottleSuccess(
+  db: Executor,
+  email: string,
+  scope: string,
+  addressScope: string | null,
+  at: Date,
+): Promise<void> {
+  await db.query(
+    'UPDATE login_throttle SET failures = 0, last_failed_at = NULL, locked_until = NULL WHERE email = lower($1) AND scope = $2',
+    [email, scope],
+  );
+  if (addressScope === null) return;
+  await db.query(
+    `INSERT INTO login_throttle (email, scope, last_success_at) VALUES (lower($1), $2, $3)
+     ON CONFLICT (email, scope) DO UPDATE SET last_success_at = excluded.last_success_at`,
+    [email, addressScope, at],
+  );
+}
+
+/** Deletes counts that no longer matter: no recent failure, lock or familiar success. */
+export async function deleteStaleThrottles(
+  db: Executor,
+  s: { failedBefore: Date; succeededBefore: Date; now: Date },
+): Promise<number> {
+  const r = await db.query(
+    `DELETE FROM login_throttle
+      WHERE coalesce(last_failed_at, '-infinity') < $1
+        AND coalesce(last_success_at, '-infinity') < $2
+        AND coalesce(locked_until, '-infinity') <= $3`,
+    [s.failedBefore, s.succeededBefore, s.now],
+  );
+  return r.rowCount;
+}

@@ -30,6 +30,8 @@ export function registerSessionRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['auth'],
         summary: 'Sign in; sets the httpOnly session cookie',
+        description:
+          'Counted per client address whatever credentials the request carries. After 5 wrong passwords in a row for one e-mail address, the next attempt must wait 30 s, then 1, 2, 4, 8 and at most 15 minutes: attempts during the wait get 429 with Retry-After and are not checked. The right password resets the count; an address the account signed in from before keeps a count of its own.',
         body: LoginBody,
         response: {
           200: Type.Object({

@@ -4,13 +4,20 @@ import { Forbidden, Unauthorized } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { verifyPassword } from '../../lib/passwords.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';
-import { recordAnonymousAudit, recordAudit } from '../audit/service.ts';
+import { type AuditEvent, recordAnonymousAudit, recordAudit } from '../audit/service.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
 import { listMembershipsOfUser } from '../members/repo.ts';
 import { type Role, rolePermissions } from '../members/roles.ts';
 import { findUserByEmail } from '../users/repo.ts';
 import { deleteDeadSessions, findSessionByHash, insertSession, revokeSession, touchSession } from './repo.ts';
+import {
+  admitSignIn,
+  cleanupSignInThrottles,
+  isFromFamiliarAddress,
+  type SignInAttempt,
+  signInSucceeded,
+} from './throttle.ts';
 
 export interface LoginResult {
   token: string;
@@ -30,11 +37,13 @@ export async function login(
   input: { email: string; password: string; tenantId?: string | undefined },
 ): Promise<LoginResult> {
   const user = await findUserByEmail(deps.db, input.email);
+  const attempt = await admitSignIn(deps, input.email, origin.ip);
   const isValid = await verifyPassword(input.password, user?.password_hash ?? null);
   if (!user || !isValid) {
-    await recordFailedLogin(deps, origin, input.email, user?.id);
+    await recordFailedLogin(deps, origin, input.email, user?.id, attempt);
     throw new Unauthorized(LOGIN_FAILED);
   }
+  await signInSucceeded(deps, attempt);
   const memberships = await listMembershipsOfUser(deps.db, user.id);
   const membership = input.tenantId
     ? memberships.find((m) => m.tenant_id === input.tenantId)
@@ -75,27 +84,44 @@ export async function login(
   return { token, expiresAt, tenantId: membership.tenant_id, userId: user.id, role: membership.role };
 }
 
+/** Audits the failure and, when it makes the account wait, that it did (`auth.login_throttled`). */
 async function recordFailedLogin(
   deps: Deps,
   origin: RequestOrigin,
   email: string,
   userId: string | undefined,
+  attempt: SignInAttempt,
 ): Promise<void> {
-  const event = { action: 'auth.login_failed', targetType: 'user', details: { email: email.slice(0, 320) } };
-  const actor = { type: 'anonymous' as const, label: email.slice(0, 320) };
-  if (!userId) {
-    // No tenant to show it to: kept at instance level.
-    await recordAnonymousAudit(deps.db, deps.clock, null, actor, origin, event);
-    return;
+  const shown = email.slice(0, 320);
+  const events: AuditEvent[] = [
+    { action: 'auth.login_failed', targetType: 'user', details: { email: shown } },
+  ];
+  if (attempt.delaySeconds > 0) {
+    events.push({
+      action: 'auth.login_throttled',
+      targetType: 'user',
+      details: {
+        email: shown,
+        failures: attempt.failures,
+        retryAfterSeconds: attempt.delaySeconds,
+        familiarAddress: isFromFamiliarAddress(attempt),
+      },
+    });
   }
-  // Each tenant the account belongs to sees attempts on it.
-  const memberships = await listMembershipsOfUser(deps.db, userId);
+  const actor = { type: 'anonymous' as const, label: shown };
+  // Each tenant the account belongs to sees attempts on it; with no tenant to show
+  // them to (an unknown address, an account of no tenant) they are kept at instance level.
+  const memberships = userId ? await listMembershipsOfUser(deps.db, userId) : [];
+  const tenants = memberships.length > 0 ? memberships.map((m) => m.tenant_id) : [null];
   await deps.db.transaction(async (tx) => {
-    for (const m of memberships) {
-      await recordAnonymousAudit(tx, deps.clock, m.tenant_id, actor, origin, { ...event, targetId: userId });
+    for (const tenantId of tenants) {
+      for (const event of events) {
+        await recordAnonymousAudit(tx, deps.clock, tenantId, actor, origin, {
+          ...event,
+          ...(userId ? { targetId: userId } : {}),
+        });
+      }
     }
-    if (memberships.length === 0)
-      await recordAnonymousAudit(tx, deps.clock, null, actor, origin, { ...event, targetId: userId });
   });
 }
 
@@ -136,9 +162,14 @@ export async function authenticateSession(
   };
 }
 
-/** The `sessions.cleanup` job: removes sessions that have expired or were revoked. */
+/**
+ * The `sessions.cleanup` job: removes sessions that have expired or were revoked,
+ * and sign-in counts that no longer matter.
+ */
 export async function cleanupSessions(deps: Pick<Deps, 'db' | 'clock' | 'log'>): Promise<number> {
   const deleted = await deleteDeadSessions(deps.db, deps.clock.now());
   if (deleted > 0) deps.log.info({ deleted }, 'removed expired sessions');
+  const throttles = await cleanupSignInThrottles(deps);
+  if (throttles > 0) deps.log.info({ deleted: throttles }, 'removed stale sign-in counts');
   return deleted;
 }

@@ -43,7 +43,13 @@ export function registerSetupRoutes(app: App, deps: Deps): void {
         tags: ['setup'],
         summary: 'Create the first tenant, its owner (an instance admin) and an owner API key',
         body: SetupBody,
-        response: { 201: SetupResult, 400: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema },
+        response: {
+          201: SetupResult,
+          400: ProblemSchema,
+          403: ProblemSchema,
+          404: ProblemSchema,
+          429: ProblemSchema,
+        },
       },
     },
     async (request, reply) => {

@@ -1,11 +1,26 @@
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../../db/db.ts';
 import type { Queue } from '../../jobs/queue.ts';
+import { Unauthorized } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
+import { safeEqual } from '../../lib/secrets.ts';
 import type { App } from '../types.ts';
 
+/** FERRY_METRICS_TOKEN: `Authorization: Bearer <token>`, compared in constant time. */
+function requireMetricsToken(authorization: string | undefined, token: string): void {
+  const sent = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+  if (sent === undefined || !safeEqual(sent, token))
+    throw new Unauthorized('/metrics requires "Authorization: Bearer <FERRY_METRICS_TOKEN>"');
+}
+
 /** Prometheus metrics on a registry owned by this server (no process-wide singleton). */
-export function registerMetrics(app: App, queue: Queue, log: Logger, db: Db): Registry {
+export function registerMetrics(
+  app: App,
+  queue: Queue,
+  log: Logger,
+  db: Db,
+  token: string | undefined,
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ferry_' });
   const duration = new Histogram({
@@ -81,7 +96,8 @@ export function registerMetrics(app: App, queue: Queue, log: Logger, db: Db): Re
   app.get(
     '/metrics',
     { config: { auth: 'public', rateLimit: false }, schema: { hide: true } },
-    async (_request, reply) => {
+    async (request, reply) => {
+      if (token !== undefined) requireMetricsToken(request.headers.authorization, token);
       reply.type(registry.contentType);
       return registry.metrics();
     },

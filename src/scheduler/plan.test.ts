@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { planSchedule, type ScheduleState } from './plan.ts';
+import { compileDefinition } from './timing.ts';
+
+// Every missed-run policy against both overlap policies, busy or not, for the same
+// downtime: an hourly schedule down from 09:59 to 13:00:30, so 10:00, 11:00 and 12:00
+// were missed and 13:00 is due now (30 s old). The occurrence due now must never be
+// lost to its own catch-up (S1), and on-time occurrences still obey S2.
+
+const hourly = compileDefinition(
+  { cron: '0 * * * *', time_zone: 'UTC', calendar: null, day_rule: null },
+  new Date('2026-06-01T00:00:00Z'),
+);
+const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+
+function plan(state: Partial<ScheduleState>, now = '2026-06-01T13:00:30Z') {
+  const p = planSchedule(
+    {
+      nextRunAt: new Date('2026-06-01T10:00:00Z'),
+      backlog: [],
+      missedPolicy: 'latest',
+      missedCap: 100,
+      overlapPolicy: 'skip',
+      busy: false,
+      ...state,
+    },
+    hourly,
+    new Date(now),
+  );
+  return {
+    runs: p.runs.map((r) => `${hhmm(r.scheduledFor)} ${r.status}`),
+    backlog: p.backlog.map(hhmm),
+    next: p.nextRunAt && hhmm(p.nextRunAt),
+  };
+}
+
+const missed3 = ['10:00 skipped_missed', '11:00 skipped_missed', '12:00 skipped_missed'];
+
+describe('plan: a catch-up after downtime (S1) and overlap (S2)', () => {
+  for (const overlapPolicy of ['skip', 'queue_one'] as const) {
+    test(`S1 all (overlap ${overlapPolicy}): the missed occurrences and the one due now all run, one at a time`, () => {
+      assert.deepEqual(plan({ missedPolicy: 'all', overlapPolicy }), {
+        runs: ['10:00 queued'],
+        backlog: ['11:00', '12:00', '13:00'],
+        next: '14:00',
+      });
+    });
+
+    test(`S1 all (overlap ${overlapPolicy}) while a run is still active: all four wait`, () => {
+      assert.deepEqual(plan({ missedPolicy: 'all', overlapPolicy, busy: true }).backlog, [
+        '10:00',
+        '11:00',
+        '12:00',
+        '13:00',
+      ]);
+    });
+
+    test(`S1 all capped at 2 (overlap ${overlapPolicy}): the newest two run, the one due now included`, () => {
+      assert.deepEqual(plan({ missedPolicy: 'all', missedCap: 2, overlapPolicy }), {
+        runs: ['10:00 skipped_missed', '11:00 skipped_missed', '12:00 queued'],
+        backlog: ['13:00'],
+        next: '14:00',
+      });
+    });
+
+    test(`S1 latest and skip (overlap ${overlapPolicy}): the occurrence due now runs, the missed ones do not`, () => {
+      for (const missedPolicy of ['latest', 'skip'] as const)
+        assert.deepEqual(plan({ missedPolicy, overlapPolicy }), {
+          runs: [...missed3, '13:00 queued'],
+          backlog: [],
+          next: '14:00',
+        });
+    });
+  }
+
+  test('S1 skip: an occurrence more than a minute late was missed too', () => {
+    assert.deepEqual(plan({ missedPolicy: 'skip' }, '2026-06-01T13:01:30Z').runs, [
+      ...missed3,
+      '13:00 skipped_missed',
+    ]);
+  });
+
+  test('S1 latest while a run is active: the occurrence due now is an overlap (S2), or waits with queue_one', () => {
+    assert.deepEqual(plan({ busy: true }).runs, [...missed3, '13:00 skipped_overlap']);
+    assert.deepEqual(plan({ busy: true, overlapPolicy: 'queue_one' }), {
+      runs: missed3,
+      backlog: ['13:00'],
+      next: '14:00',
+    });
+  });
+
+  test('S1 all capped, with an occurrence already waiting: the cap keeps the newest, the oldest waiting gives way', () => {
+    const p = plan({
+      missedPolicy: 'all',
+      missedCap: 2,
+      overlapPolicy: 'queue_one',
+      busy: true,
+      backlog: [new Date('2026-06-01T09:00:00Z')],
+    });
+    assert.deepEqual(p.runs, ['10:00 skipped_missed', '11:00 skipped_missed', '09:00 skipped_overlap']);
+    assert.deepEqual(p.backlog, ['12:00', '13:00']);
+  });
+
+  test('S2 on time (no downtime) with all: an occurrence due while a run is active is an overlap', () => {
+    const onTime = { nextRunAt: new Date('2026-06-01T13:00:00Z'), missedPolicy: 'all' as const, busy: true };
+    assert.deepEqual(plan(onTime).runs, ['13:00 skipped_overlap']);
+    assert.deepEqual(plan({ ...onTime, overlapPolicy: 'queue_one' }).backlog, ['13:00']);
+    assert.deepEqual(
+      plan({ ...onTime, overlapPolicy: 'queue_one', backlog: [new Date('2026-06-01T12:00:00Z')] }),
+      {
+        runs: ['13:00 skipped_overlap'],
+        backlog: ['12:00'],
+        next: '14:00',
+      },
+    );
+  });
+});
