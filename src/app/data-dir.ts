@@ -52,6 +52,9 @@ export async function secureDataDir(dir: string, log: Logger): Promise<number> {
   await tighten(dir, top.mode, true);
   await walk(dir);
   if (repaired > 0)
-    log.warn({ dataDir: dir, repaired }, 'made files and folders in the data directory private to Ferry’s user');
+    log.warn(
+      { dataDir: dir, repaired },
+      'made files and folders in the data directory private to Ferry’s user',
+    );
   return repaired;
 }

@@ -28,6 +28,12 @@ export function createPgDb(options: PgOptions): Db {
   });
   // An idle client that loses its server must not crash the process.
   pool.on('error', (err) => options.log.warn({ err }, 'idle database connection failed'));
+  // Nor may a checked-out one: pg-pool listens on idle clients only, and a
+  // connection that fails inside a transaction (the server restarts, the session
+  // is terminated, the network drops) emits 'error' with nobody listening, which
+  // ends the process. The statement in progress, or the next one, fails with the
+  // same error, and the transaction drops the connection.
+  pool.on('connect', (client) => client.on('error', () => {}));
 
   const run = async <R>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
     const result = await client.query(text, params as unknown[] | undefined);

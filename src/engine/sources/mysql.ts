@@ -1,12 +1,16 @@
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type mysql from 'mysql2';
 import { lazyModule } from '../../lib/lazy-module.ts';
 import { checkMysqlReadOnly, inlineMysqlValues } from './mysql-check.ts';
 import { checkMysqlPrivileges } from './mysql-privileges.ts';
+import { type SessionControl, STOP_STEP_MS, sessionStops, trackRead } from './session-stop.ts';
 import { mysqlTls, type SourceTls } from './tls.ts';
 import {
   type BoundQuery,
   type Column,
   type ColumnType,
+  connectionLost,
   defaultReadLimits,
   instantOrText,
   type ReadLimits,
@@ -35,6 +39,8 @@ export interface MysqlSourceOptions {
   charset?: string;
   connectTimeoutMs?: number;
   maxConnections?: number;
+  /** How long a stopped session may take to leave the server before it is killed (tests shorten it). */
+  stopGraceMs?: number;
 }
 
 interface FieldMeta {
@@ -133,7 +139,7 @@ function toSourceError(err: unknown): Error {
   const e = err as { message?: string; code?: string; errno?: number; sqlMessage?: string };
   if (
     e?.code &&
-    /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|PROTOCOL_CONNECTION_LOST|ER_ACCESS_DENIED_ERROR|ER_BAD_DB_ERROR|ER_DBACCESS_DENIED_ERROR|ER_CON_COUNT_ERROR)$/.test(
+    /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EPIPE|PROTOCOL_CONNECTION_LOST|ER_CONNECTION_KILLED|ER_SERVER_SHUTDOWN|ER_NORMAL_SHUTDOWN|ER_ACCESS_DENIED_ERROR|ER_BAD_DB_ERROR|ER_DBACCESS_DENIED_ERROR|ER_CON_COUNT_ERROR)$/.test(
       e.code,
     )
   ) {
@@ -146,11 +152,29 @@ function toSourceError(err: unknown): Error {
 
 const driver = lazyModule<typeof mysql>('mysql2');
 
+/** An error the server sent for the statement: the connection itself is fine. */
+function isStatementError(err: unknown): boolean {
+  const e = err as { errno?: number; fatal?: boolean } | null;
+  return e?.errno !== undefined && !e.fatal;
+}
+
+/**
+ * Out of the pool, with the socket destroyed at once: mysql2's destroy() only
+ * half-closes it, which a server that does not answer never completes.
+ */
+function dropConnection(conn: mysql.PoolConnection): void {
+  conn.destroy();
+  socketOf(conn)?.destroy();
+}
+
+const socketOf = (conn: mysql.PoolConnection): Socket | undefined =>
+  (conn as unknown as { stream?: Socket }).stream;
+
 export function createMysqlSource(options: MysqlSourceOptions): Source {
   // mysql2 would take a URI's query as options (multipleStatements, debug, flags…): only its parts are read.
   const uri = options.uri ? new URL(options.uri) : undefined;
   const part = (text: string | undefined) => (text ? decodeURIComponent(text) : undefined);
-  const pool = driver().createPool({
+  const connection: mysql.ConnectionOptions = {
     host: options.host ?? part(uri?.hostname.replace(/^\[(.*)\]$/, '$1')),
     port: options.port ?? (uri?.port ? Number(uri.port) : undefined),
     database: options.database ?? part(uri?.pathname.slice(1)),
@@ -166,12 +190,42 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
     flags: ['-MULTI_STATEMENTS', '-LOCAL_FILES'],
     infileStreamFactory: undefined,
     debug: false,
+    dateStrings: true,
+    timezone: 'Z',
+  };
+  const pool = driver().createPool({
+    ...connection,
     connectionLimit: options.maxConnections ?? 4,
     maxIdle: 1,
     idleTimeout: 60_000,
-    dateStrings: true,
-    timezone: 'Z',
   });
+  // A pool connection hears only its first 'error' (once); a second one (a write
+  // after the server closed it) would end the process. Reads learn of a lost
+  // connection through their session (openSession).
+  pool.on('connection', (conn) => conn.on('error', () => {}));
+  const stops = sessionStops(options.stopGraceMs);
+  /** Every read in progress, by the function that stops it (close() stops them all). */
+  const reading = new Set<() => void>();
+
+  /** One statement on a connection of its own, best effort (KILL QUERY, KILL CONNECTION). */
+  const onOwnConnection = (sql: string) =>
+    new Promise<void>((resolve) => {
+      const c = driver().createConnection({ ...connection, connectTimeout: STOP_STEP_MS });
+      c.on('error', () => {});
+      c.query(sql, () => {
+        c.destroy();
+        resolve();
+      });
+    });
+  const control = (conn: mysql.PoolConnection): SessionControl => {
+    const id = Number(conn.threadId);
+    return {
+      cancel: () => onOwnConnection(`KILL QUERY ${id}`),
+      close: () => dropConnection(conn),
+      // Thread ids come from a counter, never reused soon: one that has gone answers "unknown thread".
+      terminate: () => onOwnConnection(`KILL CONNECTION ${id}`),
+    };
+  };
   let isMariaDb: boolean | undefined;
 
   const connect = (): Promise<mysql.PoolConnection> =>
@@ -205,6 +259,50 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
     await run(conn, 'START TRANSACTION READ ONLY');
   };
 
+  /**
+   * A connection checked out for one read. Aborting the signal, more than
+   * `maxBytes` arriving, the connection going, or an error that may leave the
+   * statement running stops the session (session-stop.ts).
+   */
+  const openSession = async (signal: AbortSignal, maxBytes: number) => {
+    const conn = await connect();
+    if (signal.aborted) {
+      conn.release();
+      throw signal.reason;
+    }
+    const read = trackRead({
+      signal,
+      stops,
+      session: control(conn),
+      connection: conn,
+      lost: (err) => connectionLost(toSourceError(err ?? new Error('The server closed the connection'))),
+      socket: socketOf(conn),
+      maxBytes,
+      reading,
+    });
+    return {
+      conn,
+      whileOpen: read.whileOpen,
+      onStop: read.onStop,
+      /** Read to the end: ROLLBACK and give the connection back. Stopped early: dropped (the server stops at its next write). */
+      finish(complete: boolean) {
+        if (!read.end()) return;
+        if (complete) conn.query('ROLLBACK', (err) => (err ? dropConnection(conn) : conn.release()));
+        else dropConnection(conn);
+      },
+      /** What the read fails with; the session is stopped unless the server only refused the statement. */
+      fail(err: unknown): unknown {
+        if (!read.ended) {
+          if (isStatementError(err) && !signal.aborted) {
+            read.end();
+            dropConnection(conn);
+          } else read.stop(toSourceError(err));
+        }
+        return signal.aborted ? signal.reason : (read.stoppedBy ?? toSourceError(err));
+      },
+    };
+  };
+
   return {
     dialect: 'mysql',
     async test() {
@@ -224,46 +322,34 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
       signal: AbortSignal,
       limits: Partial<ReadLimits> = {},
     ): Promise<RowStream> {
-      const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
+      const { timeoutMs, batchSize, maxBytes } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       // Self-protecting: whoever calls, only a single read statement reaches the database.
       // Values become literals where the server's lexer sees each ?, and the whole is checked.
       const sql = inlineMysqlValues(query.sql, query.values);
       checkMysqlReadOnly(sql);
-      const conn = await connect();
-      let done = false;
-      const finish = (destroy: boolean) => {
-        if (done) return;
-        done = true;
-        signal.removeEventListener('abort', onAbort);
-        if (destroy) conn.destroy();
-        else conn.query('ROLLBACK', () => conn.release());
-      };
-      const onAbort = () => finish(true);
-      signal.addEventListener('abort', onAbort, { once: true });
+      const session = await openSession(signal, maxBytes);
+      const { conn } = session;
+      let fields: FieldMeta[];
+      let stream: Readable;
       try {
-        await beginReadOnly(conn, timeoutMs);
+        await session.whileOpen(beginReadOnly(conn, timeoutMs));
+        const q = conn.query({ sql, rowsAsArray: true, typeCast: rawCast as never });
+        // The stream must exist before rows arrive; it holds them until read (backpressure pauses the socket).
+        stream = q.stream({ highWaterMark: batchSize });
+        stream.on('error', () => {});
+        session.onStop((reason) => stream.destroy(reason as Error));
+        fields = await session.whileOpen(
+          new Promise<FieldMeta[]>((resolve, reject) => {
+            q.once('fields', (f: FieldMeta[]) => resolve(f));
+            q.once('error', (err) => reject(err));
+            // A statement without a result set (refused earlier) would never send fields.
+            q.once('end', () => resolve([]));
+          }),
+        );
       } catch (err) {
-        finish(true);
-        throw err;
+        throw session.fail(err);
       }
-      const q = conn.query({
-        sql,
-        rowsAsArray: true,
-        typeCast: rawCast as never,
-      });
-      // The stream must exist before rows arrive; it holds them until read (backpressure pauses the socket).
-      const stream = q.stream({ highWaterMark: batchSize });
-      stream.on('error', () => {});
-      const fields = await new Promise<FieldMeta[]>((resolve, reject) => {
-        q.once('fields', (f: FieldMeta[]) => resolve(f));
-        q.once('error', (err) => reject(toSourceError(err)));
-        // A statement without a result set (refused earlier) would never send fields.
-        q.once('end', () => resolve([]));
-      }).catch((err) => {
-        finish(true);
-        throw signal.aborted ? signal.reason : err;
-      });
       const types = fields.map(mysqlColumnType);
       const columns: Column[] = fields.map((f, i) => ({
         name: f.name,
@@ -282,15 +368,13 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
             }
           }
           if (batch.length > 0) yield batch;
-          finish(false);
         } catch (err) {
-          finish(true);
-          throw signal.aborted ? signal.reason : toSourceError(err);
+          throw session.fail(err);
         } finally {
-          finish(!stream.readableEnded);
+          session.finish(stream.readableEnded);
         }
       }
-      return { columns, batches: batches() };
+      return { columns, batches: batches(), close: async () => session.finish(stream.readableEnded) };
     },
 
     async listTables(): Promise<TableInfo[]> {
@@ -333,6 +417,10 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
     },
 
     async close() {
+      // Shutdown (or a connection's new settings): reads still running are stopped
+      // on the server, and their sessions ended at once rather than after the grace.
+      for (const stop of [...reading]) stop();
+      await stops.flush();
       await new Promise<void>((resolve) => pool.end(() => resolve()));
     },
   };

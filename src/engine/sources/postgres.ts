@@ -1,3 +1,5 @@
+import type { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
@@ -5,6 +7,7 @@ import { copyTakesNullText, rewritesApply } from '../copy-csv-text.ts';
 import { checkPgPrivileges } from './pg-privileges.ts';
 import { inlinePgParameters, type PgQuery, parsePgReadQuery, verifyPgCopy } from './pg-query-check.ts';
 import { CATALOG_SQL, type CatalogRow, pgColumnType, pgParsers, tablesFromCatalog } from './pg-types.ts';
+import { type SessionControl, STOP_STEP_MS, sessionStops, trackRead } from './session-stop.ts';
 import { postgresTls, type SourceTls } from './tls.ts';
 import {
   type BoundQuery,
@@ -12,6 +15,7 @@ import {
   type CopyFieldRewrite,
   type CsvCopy,
   type CsvCopyOptions,
+  connectionLost,
   defaultReadLimits,
   type ReadLimits,
   type Row,
@@ -40,6 +44,8 @@ export interface PostgresSourceOptions {
   /** Only these schemas in the schema browser (default: all but the system ones). */
   schemas?: string[];
   maxConnections?: number;
+  /** How long a stopped session may take to leave the server before it is terminated (tests shorten it). */
+  stopGraceMs?: number;
 }
 
 // Every value arrives as text and is parsed by OID into exact values.
@@ -91,23 +97,30 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
   pool.on('error', () => {
     // An idle connection dropped by the server; the pool replaces it.
   });
+  // pg-pool listens for errors on idle clients only: a checked-out client whose
+  // connection fails (the server restarts, the session is terminated, the network
+  // drops) would emit 'error' with nobody listening, which ends the process. The
+  // statement in progress, or the next one, fails with the same error.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    // The server's own reason for closing a session (pg_terminate_backend, a
+    // shutdown) comes as a FATAL message before the close: a read lost with it says why.
+    protocolConnection(client).on('errorMessage', (msg: { severity?: string }) => {
+      if (msg.severity === 'FATAL' || msg.severity === 'PANIC') lastWords.set(client, msg);
+    });
+  });
+  const lastWords = new WeakMap<pg.ClientBase, unknown>();
+  const stops = sessionStops(options.stopGraceMs);
+  /** Every read in progress, by the function that stops it (close() stops them all). */
+  const reading = new Set<() => void>();
 
-  /**
-   * Asks the server to stop what a connection is running: a cancel request on a
-   * connection of its own, as psql's Ctrl-C does. Closing the busy connection
-   * alone is not enough: a query that sends nothing until it ends (an
-   * aggregate) runs on until the server next writes to the closed socket.
-   */
-  const cancelRunning = (client: pg.PoolClient) => {
-    const busy = client as unknown as { activeQuery?: unknown; processID?: number };
-    if (!busy.activeQuery || !busy.processID) return;
-    const canceller = new pg.Client(config) as pg.Client & {
-      connection: { on(event: string, fn: () => void): void };
-      cancel(client: unknown, query: unknown): void;
+  const control = (client: pg.PoolClient): SessionControl => {
+    const key = client as unknown as BackendKey;
+    return {
+      cancel: () => sendCancelRequest(config, key),
+      close: () => dropClient(client),
+      terminate: (sinceMs) => terminateBackend(config, key.processID, sinceMs),
     };
-    // Best effort: an unreachable server has nothing running to stop.
-    canceller.connection.on('error', () => {});
-    canceller.cancel(client, busy.activeQuery);
   };
 
   const connect = async () => {
@@ -132,6 +145,67 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
     await client.query(settings.join('; '));
   };
 
+  /**
+   * A client checked out for one read, in a read-only transaction begun by the
+   * caller. Aborting the signal, more than `maxBytes` arriving, the connection
+   * going, or a failure that may leave a statement running stops the session
+   * (session-stop.ts); a read that ends normally gives the client back.
+   */
+  const openSession = async (signal: AbortSignal, maxBytes: number) => {
+    const client = await connect();
+    if (signal.aborted) {
+      client.release();
+      throw signal.reason;
+    }
+    const read = trackRead({
+      signal,
+      stops,
+      session: control(client),
+      connection: client,
+      lost: (err) =>
+        connectionLost(
+          toSourceError(lastWords.get(client) ?? err ?? new Error('Connection terminated unexpectedly')),
+        ),
+      socket: socketOf(client),
+      maxBytes,
+      reading,
+    });
+    let finishing = false;
+    return {
+      client,
+      whileOpen: read.whileOpen,
+      onStop: read.onStop,
+      /** Gives the client back (after `before`, e.g. closing the cursor); a stop still applies meanwhile. */
+      async finish(before?: () => Promise<void>) {
+        if (read.ended || finishing) return;
+        finishing = true;
+        try {
+          await read.whileOpen(
+            (async () => {
+              await before?.();
+              await client.query('ROLLBACK');
+            })(),
+          );
+        } catch (err) {
+          read.stop(toSourceError(err));
+          return;
+        }
+        if (read.end()) client.release();
+      },
+      /** What the read fails with; the session is stopped unless the server only refused the statement. */
+      fail(err: unknown): unknown {
+        if (!read.ended) {
+          // The server answered with an error: nothing runs, the connection is only in a failed transaction.
+          if (isStatementError(err) && !signal.aborted) {
+            read.end();
+            client.release(true);
+          } else read.stop(toSourceError(err));
+        }
+        return signal.aborted ? signal.reason : (read.stoppedBy ?? toSourceError(err));
+      },
+    };
+  };
+
   return {
     dialect: 'postgres',
     async test() {
@@ -153,44 +227,22 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       signal: AbortSignal,
       limits: Partial<ReadLimits> = {},
     ): Promise<RowStream> {
-      const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
+      const { timeoutMs, batchSize, maxBytes } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       // Self-protecting: whoever calls, only a single read statement reaches the database.
       await parsePgReadQuery(query.sql);
-      const client = await connect();
+      const session = await openSession(signal, maxBytes);
+      const { client } = session;
       let cursor: Cursor<unknown[]> | undefined;
-      let released = false;
-      const release = async (destroy: boolean) => {
-        if (released) return;
-        released = true;
-        signal.removeEventListener('abort', onAbort);
-        if (destroy) {
-          // Not cursor.close(): on a busy connection it waits for the statement to end.
-          cancelRunning(client);
-          client.release(true);
-          return;
-        }
-        try {
-          if (cursor) await cursor.close();
-          await client.query('ROLLBACK');
-          client.release();
-        } catch {
-          client.release(true);
-        }
-      };
-      // Aborting stops the statement on the server and drops the connection.
-      const onAbort = () => void release(true);
-      signal.addEventListener('abort', onAbort, { once: true });
       let first: unknown[][];
       try {
-        await beginReadOnly(client, timeoutMs);
+        await session.whileOpen(beginReadOnly(client, timeoutMs));
         cursor = client.query(
           new Cursor<unknown[]>(query.sql, query.values, { rowMode: 'array', types: textTypes }),
         );
-        first = await cursor.read(batchSize);
+        first = await session.whileOpen(cursor.read(batchSize));
       } catch (err) {
-        await release(true);
-        throw signal.aborted ? signal.reason : toSourceError(err);
+        throw session.fail(err);
       }
       const fields = (
         cursor as unknown as { _result: { fields: Array<{ name: string; dataTypeID: number }> } }
@@ -200,6 +252,8 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
         return { name: f.name, type: t.type, dbType: t.name };
       });
       const current = cursor;
+      // Read to the end, or stopped early by the consumer: close the cursor and keep the connection.
+      const finish = () => session.finish(() => current.close());
       async function* batches(): AsyncGenerator<Row[]> {
         try {
           let rows = first as Row[];
@@ -207,18 +261,15 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
             yield rows;
             if (rows.length < batchSize) break;
             signal.throwIfAborted();
-            rows = (await current.read(batchSize)) as Row[];
+            rows = (await session.whileOpen(current.read(batchSize))) as Row[];
           }
-          await release(false);
         } catch (err) {
-          await release(true);
-          throw signal.aborted ? signal.reason : toSourceError(err);
+          throw session.fail(err);
         } finally {
-          // Stopped early by the consumer: close the cursor and keep the connection.
-          await release(false);
+          await finish();
         }
       }
-      return { columns, batches: batches() };
+      return { columns, batches: batches(), close: finish };
     },
 
     async copyCsv(
@@ -231,43 +282,29 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       signal.throwIfAborted();
       const checked = await parsePgReadQuery(query.sql);
       if (!query.values.every(isCopyParameter)) return null;
-      const client = await connect();
-      let released = false;
-      const release = (destroy: boolean) => {
-        if (released) return;
-        released = true;
-        signal.removeEventListener('abort', onAbort);
-        if (destroy) {
-          cancelRunning(client);
-          client.release(true);
-        } else
-          client.query('ROLLBACK').then(
-            () => client.release(),
-            () => client.release(true),
-          );
-      };
-      const onAbort = () => release(true);
-      signal.addEventListener('abort', onAbort, { once: true });
+      const session = await openSession(signal, Number.POSITIVE_INFINITY);
+      const { client } = session;
       try {
-        await beginReadOnly(client, timeoutMs);
-        const inlined =
-          query.values.length > 0 ? await withTypedLiterals(client, checked, query.values) : checked;
-        if (inlined === null) {
-          release(false);
-          return null;
-        }
-        const plan = await copyCsvFromPostgres(client, inlined, o);
+        const plan = await session.whileOpen(
+          (async () => {
+            await beginReadOnly(client, timeoutMs);
+            const inlined =
+              query.values.length > 0 ? await withTypedLiterals(client, checked, query.values) : checked;
+            return inlined && (await copyCsvFromPostgres(client, inlined, o));
+          })(),
+        );
         if (!plan) {
-          release(false);
+          await session.finish();
           return null;
         }
         const stream = client.query(copyTo(plan.sql));
-        stream.on('end', () => release(false));
-        stream.on('error', () => release(true));
+        stream.on('end', () => void session.finish());
+        stream.on('error', (err) => session.fail(err));
+        // A stopped session ends the stream too, whatever the driver makes of its closed connection.
+        session.onStop((reason) => stream.destroy(reason as Error));
         return { columns: plan.columns, stream, rewrites: plan.rewrites };
       } catch (err) {
-        release(true);
-        throw signal.aborted ? signal.reason : toSourceError(err);
+        throw session.fail(err);
       }
     },
 
@@ -302,9 +339,99 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
     },
 
     async close() {
+      // Shutdown (or a connection's new settings): reads still running are stopped
+      // on the server, and their sessions ended at once rather than after the grace.
+      for (const stop of [...reading]) stop();
+      await stops.flush();
       await pool.end();
     },
   };
+}
+
+// --- Stopping a session ------------------------------------------------------
+
+interface BackendKey {
+  processID: number;
+  secretKey: number;
+}
+
+interface CancelConnection {
+  stream: Socket;
+  on(event: 'error' | 'end', fn: () => void): void;
+  once(event: 'connect', fn: () => void): void;
+  connect(port: number | string, host?: string): void;
+  cancel(processID: number, secretKey: number): void;
+}
+
+/** node-postgres's protocol connection of a client (not in its types). */
+const protocolConnection = (client: pg.ClientBase) =>
+  (client as unknown as { connection: EventEmitter & { stream?: Socket } }).connection;
+
+const socketOf = (client: pg.ClientBase): Socket | undefined => protocolConnection(client).stream;
+
+/** An error the server sent for the statement (severity ERROR): the session itself is fine. */
+function isStatementError(err: unknown): boolean {
+  return (err as { severity?: string } | null)?.severity === 'ERROR';
+}
+
+/**
+ * Out of the pool, and the socket destroyed at once: a polite end writes a
+ * goodbye and waits for the server to close, which a server that does not answer never does.
+ */
+function dropClient(client: pg.PoolClient): void {
+  client.release(true);
+  socketOf(client)?.destroy();
+}
+
+/**
+ * PostgreSQL's cancel request for a backend, on a connection of its own (what
+ * psql's Ctrl-C sends). A Client is made only to resolve host, port and TLS as
+ * the pool does; not client.cancel(), which reads a deprecated property.
+ */
+function sendCancelRequest(config: pg.ClientConfig, key: BackendKey): Promise<void> {
+  const helper = new pg.Client(config) as unknown as {
+    host: string;
+    port: number;
+    connection: CancelConnection;
+  };
+  const con = helper.connection;
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      con.stream.destroy();
+      resolve();
+    };
+    const timer = setTimeout(done, STOP_STEP_MS);
+    con.on('error', done);
+    // The server closes the connection once it has read the request.
+    con.on('end', done);
+    con.once('connect', () => con.cancel(key.processID, key.secretKey));
+    if (helper.host.startsWith('/')) con.connect(`${helper.host}/.s.PGSQL.${helper.port}`);
+    else con.connect(helper.port, helper.host);
+  });
+}
+
+/**
+ * Ends a backend that outlived its cancel and close, through a session of its
+ * own. Only the backend that was stopped: one started since then has reused its pid.
+ */
+async function terminateBackend(config: pg.ClientConfig, processID: number, sinceMs: number): Promise<void> {
+  const client = new pg.Client({
+    ...config,
+    connectionTimeoutMillis: STOP_STEP_MS,
+    statement_timeout: STOP_STEP_MS,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE pid = $1 AND backend_start < clock_timestamp() - make_interval(secs => $2)`,
+      [processID, sinceMs / 1000],
+    );
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 // --- COPY fast path for CSV -------------------------------------------------

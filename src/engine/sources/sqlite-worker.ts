@@ -10,6 +10,8 @@ interface Job {
   sql: string;
   values: unknown[];
   batchSize: number;
+  /** The most bytes of values to send back (ReadLimits.maxBytes); null: no limit. */
+  maxBytes: number | null;
 }
 
 const port = {
@@ -24,6 +26,15 @@ function fail(err: unknown): void {
 }
 
 let iterator: Iterator<unknown> | undefined;
+let sent = 0;
+
+/** Roughly what a row costs to hold and send: text as UTF-8, blobs by length. */
+function rowBytes(row: unknown[]): number {
+  let n = 0;
+  for (const v of row)
+    n += typeof v === 'string' ? Buffer.byteLength(v) : v instanceof Uint8Array ? v.byteLength : 8;
+  return n;
+}
 function start(): void {
   try {
     const db = new DatabaseSync(job.path, { readOnly: true });
@@ -51,6 +62,11 @@ port.on('message', (message: { type: 'next' } | { type: 'start'; job: Job }) => 
       const next = iterator.next();
       if (next.done) break;
       rows.push(next.value as unknown[]);
+      sent += job.maxBytes === null ? 0 : rowBytes(next.value as unknown[]);
+      if (job.maxBytes !== null && sent > job.maxBytes) {
+        port.postMessage({ type: 'error', message: 'too large', code: 'limit' });
+        return;
+      }
     }
     port.postMessage({ type: 'batch', rows, done: rows.length < job.batchSize });
   } catch (err) {

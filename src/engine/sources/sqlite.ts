@@ -8,6 +8,7 @@ import {
   type ColumnType,
   defaultReadLimits,
   instantOrText,
+  ReadLimitError,
   type ReadLimits,
   type Row,
   type RowStream,
@@ -126,7 +127,7 @@ export function createSqliteSource(path: string): Source {
       signal: AbortSignal,
       limits: Partial<ReadLimits> = {},
     ): Promise<RowStream> {
-      const { timeoutMs, batchSize } = { ...defaultReadLimits, ...limits };
+      const { timeoutMs, batchSize, maxBytes } = { ...defaultReadLimits, ...limits };
       signal.throwIfAborted();
       // Self-protecting: whoever calls, only a single read statement reaches the database.
       await checkReadOnlySql(query.sql, 'sqlite');
@@ -136,7 +137,16 @@ export function createSqliteSource(path: string): Source {
         serialization: 'advanced',
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       });
-      worker.send({ type: 'start', job: { path, sql: query.sql, values: query.values, batchSize } });
+      worker.send({
+        type: 'start',
+        job: {
+          path,
+          sql: query.sql,
+          values: query.values,
+          batchSize,
+          maxBytes: Number.isFinite(maxBytes) ? maxBytes : null,
+        },
+      });
       const inbox: Array<(m: WorkerMessage) => void> = [];
       const pending: WorkerMessage[] = [];
       let ended: Error | null = null;
@@ -183,6 +193,7 @@ export function createSqliteSource(path: string): Source {
       const raise = (m: WorkerMessage): never => {
         finish();
         if (m.stopped) throw m.stopped;
+        if (m.code === 'limit') throw new ReadLimitError(maxBytes);
         throw toSourceError(Object.assign(new Error(m.message), { code: m.code, errcode: m.errcode }));
       };
 

@@ -60,9 +60,19 @@ export interface ReadLimits {
   timeoutMs: number;
   /** Rows per batch fetched from the server-side cursor. */
   batchSize: number;
+  /**
+   * The most bytes the read may take from the server (a preview's guard against
+   * one huge value: a driver holds a whole row in memory before handing it on).
+   * Beyond it the statement is stopped and the read fails with ReadLimitError.
+   */
+  maxBytes: number;
 }
 
-export const defaultReadLimits: ReadLimits = { timeoutMs: 300_000, batchSize: 2_000 };
+export const defaultReadLimits: ReadLimits = {
+  timeoutMs: 300_000,
+  batchSize: 2_000,
+  maxBytes: Number.POSITIVE_INFINITY,
+};
 
 export interface TableInfo {
   schema: string | null;
@@ -151,6 +161,23 @@ export class SourceConnectError extends Error {
   constructor(message: string, cause?: unknown) {
     super(message, { cause });
     this.name = 'SourceConnectError';
+  }
+}
+
+/** A connection that went under a read, as the error the read fails with: a connection error unless the engine knew better. */
+export function connectionLost(err: Error): Error {
+  return err instanceof SourceConnectError || err instanceof SourceQueryError
+    ? err
+    : new SourceConnectError(`The connection to the database was lost: ${err.message}`, err);
+}
+
+/** The read took more than ReadLimits.maxBytes from the server and was stopped. */
+export class ReadLimitError extends Error {
+  readonly maxBytes: number;
+  constructor(maxBytes: number) {
+    super(`The result is larger than ${Math.round(maxBytes / 1_000_000)} MB`);
+    this.name = 'ReadLimitError';
+    this.maxBytes = maxBytes;
   }
 }
 

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { requirePrincipal } from '../../server/plugins/auth.ts';
 import { authErrors, IdParams, PageQuery, ProblemSchema, pageOf } from '../../server/schemas.ts';
@@ -25,6 +26,18 @@ import {
 import { templates } from './templates.ts';
 
 const previewErrors = { 404: ProblemSchema, 422: ProblemSchema };
+
+/**
+ * Aborts when the client goes away before its answer is sent (the response
+ * closes unfinished): a preview nobody waits for stops on the source too.
+ */
+function whileConnected(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort(new Error('The client closed the request'));
+  });
+  return gone.signal;
+}
 
 export function registerReportRoutes(app: App, deps: Deps): void {
   const read = { auth: { permission: 'reports:read' as const } };
@@ -79,9 +92,12 @@ export function registerReportRoutes(app: App, deps: Deps): void {
         response: { 200: PreviewResultSchema, ...previewErrors, ...authErrors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { report, ...options } = request.body;
-      return previewUnsavedReport(deps, requirePrincipal(request.principal), report, options);
+      return previewUnsavedReport(deps, requirePrincipal(request.principal), report, {
+        ...options,
+        signal: whileConnected(reply),
+      });
     },
   );
 
@@ -150,8 +166,11 @@ export function registerReportRoutes(app: App, deps: Deps): void {
         response: { 200: PreviewResultSchema, ...previewErrors, ...authErrors },
       },
     },
-    async (request) =>
-      previewSavedReport(deps, requirePrincipal(request.principal), request.params.id, request.body ?? {}),
+    async (request, reply) =>
+      previewSavedReport(deps, requirePrincipal(request.principal), request.params.id, {
+        ...request.body,
+        signal: whileConnected(reply),
+      }),
   );
 
   app.get(

@@ -140,7 +140,22 @@ export const PreviewResultSchema = Type.Object({
   columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String(), dbType: Type.String() })),
   rows: Type.Array(Type.Array(Type.Unknown())),
   rowCount: Type.Integer(),
-  truncated: Type.Boolean(),
+  truncated: Type.Boolean({ description: 'More rows than shown' }),
+  truncatedBy: Type.Union([Type.Literal('rows'), Type.Literal('bytes'), Type.Null()], {
+    description:
+      'What ended the preview early: the row limit, or the byte cap (4 MB of values, 64 MB read from the source)',
+  }),
+  cutValues: Type.Array(
+    Type.Object({
+      row: Type.Integer({ description: 'Index in rows' }),
+      column: Type.Integer({ description: 'Index in columns' }),
+      bytes: Type.Integer({ description: "The value's full size in bytes" }),
+    }),
+    {
+      description:
+        'Values longer than 64 KB (or than what was left of the byte cap): the cell holds their first bytes, as text (JSON cut as its text) or hex',
+    },
+  ),
   elapsedMs: Type.Integer(),
 });
 

@@ -1,5 +1,11 @@
 import { bindParameters, checkReadOnlySql, stripTrailingSemicolons } from '../../engine/sources/sql-text.ts';
-import { type BoundQuery, type Column, type Source, SourceQueryError } from '../../engine/sources/types.ts';
+import {
+  type BoundQuery,
+  type Column,
+  ReadLimitError,
+  type Source,
+  SourceQueryError,
+} from '../../engine/sources/types.ts';
 import { Conflict, Invalid, NotFound } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
@@ -17,6 +23,7 @@ import {
   valuesForDialect,
 } from './parameters.ts';
 import { presentCell, presentReport, type ReportView } from './present.ts';
+import { type CutValue, createPreviewCap, PREVIEW_READ_BYTES } from './preview-cap.ts';
 import type { EvaluationContext } from './relative-dates.ts';
 import {
   deleteReport,
@@ -114,36 +121,45 @@ export interface PreviewResult {
   columns: Column[];
   rows: unknown[][];
   rowCount: number;
+  /** More rows than shown. */
   truncated: boolean;
+  /** What ended the preview early: the row limit or the byte cap (preview-cap.ts). */
+  truncatedBy: 'rows' | 'bytes' | null;
+  /** Values shown cut (their first bytes). */
+  cutValues: CutValue[];
   elapsedMs: number;
 }
 
-export async function runPreview(
-  prepared: PreparedQuery,
-  limit: number,
-  timeoutMs = 30_000,
-): Promise<PreviewResult> {
+export interface PreviewLimits {
+  rows: number;
+  /** The wall-clock deadline (FERRY_PREVIEW_SECONDS). */
+  seconds: number;
+  /** Aborts when whoever asked is gone (the HTTP client closed the request). */
+  signal?: AbortSignal | undefined;
+}
+
+/** The preview's deadline passed: the statement was stopped on the server. */
+class PreviewDeadline extends SourceQueryError {
+  constructor(seconds: number) {
+    super(`The preview ran longer than ${seconds} s and was stopped`, { code: 'timeout' });
+  }
+}
+
+/**
+ * The first rows of a report, within a deadline and a byte cap. On the deadline
+ * (or when the caller goes away) the answer comes at once; the source stops the
+ * statement on its server meanwhile (session-stop.ts).
+ */
+export async function runPreview(prepared: PreparedQuery, limits: PreviewLimits): Promise<PreviewResult> {
   const started = performance.now();
   const abort = new AbortController();
+  const deadline = setTimeout(() => abort.abort(new PreviewDeadline(limits.seconds)), limits.seconds * 1000);
+  const callerGone = () => abort.abort(limits.signal?.reason);
+  limits.signal?.addEventListener('abort', callerGone, { once: true });
   try {
-    const stream = await prepared.source.openRows(prepared.query, abort.signal, {
-      batchSize: limit + 1,
-      timeoutMs,
-    });
-    const rows: unknown[][] = [];
-    for await (const batch of stream.batches) {
-      rows.push(...batch);
-      if (rows.length > limit) break;
-    }
-    const truncated = rows.length > limit;
-    const shown = rows.slice(0, limit).map((r) => r.map(presentCell));
-    return {
-      columns: stream.columns,
-      rows: shown,
-      rowCount: shown.length,
-      truncated,
-      elapsedMs: Math.round(performance.now() - started),
-    };
+    if (limits.signal?.aborted) callerGone();
+    const result = await untilAborted(readPreview(prepared, limits, abort.signal), abort.signal);
+    return { ...result, elapsedMs: Math.round(performance.now() - started) };
   } catch (err) {
     if (err instanceof SourceQueryError && err.position !== undefined) {
       throw sourceProblem(
@@ -156,14 +172,75 @@ export async function runPreview(
     }
     throw sourceProblem(err);
   } finally {
+    clearTimeout(deadline);
+    limits.signal?.removeEventListener('abort', callerGone);
+    // Whatever happened, the source's cursor and connection are let go.
     abort.abort();
   }
+}
+
+async function readPreview(
+  prepared: PreparedQuery,
+  limits: PreviewLimits,
+  signal: AbortSignal,
+): Promise<Omit<PreviewResult, 'elapsedMs'>> {
+  // More than a preview reads from the source (a huge value): what was read is shown, if anything was.
+  const tooLarge = () =>
+    new SourceQueryError(
+      `The first rows of the result are larger than the ${PREVIEW_READ_BYTES / 1_000_000} MB a preview reads; leave out the largest columns or cut them in the SQL`,
+      { code: 'limit' },
+    );
+  const stream = await prepared.source
+    .openRows(prepared.query, signal, {
+      batchSize: limits.rows + 1,
+      // The server's own timeout is a backstop: Ferry's deadline comes first and stops the statement itself.
+      timeoutMs: limits.seconds * 1000 + 1000,
+      maxBytes: PREVIEW_READ_BYTES,
+    })
+    .catch((err: unknown) => {
+      throw err instanceof ReadLimitError ? tooLarge() : err;
+    });
+  const cap = createPreviewCap();
+  let truncatedBy: PreviewResult['truncatedBy'] = null;
+  try {
+    reading: for await (const batch of stream.batches) {
+      for (const row of batch) {
+        if (cap.rows.length >= limits.rows) truncatedBy = 'rows';
+        else if (!cap.add(row)) truncatedBy = 'bytes';
+        if (truncatedBy) break reading;
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof ReadLimitError)) throw err;
+    if (cap.rows.length === 0) throw tooLarge();
+    truncatedBy = 'bytes';
+  }
+  return {
+    columns: stream.columns,
+    rows: cap.rows.map((r) => r.map(presentCell)),
+    rowCount: cap.rows.length,
+    truncated: truncatedBy !== null,
+    truncatedBy,
+    cutValues: cap.cutValues,
+  };
+}
+
+/** The work's outcome, or the signal's reason as soon as it aborts (the work then ends on its own). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 export interface PreviewOptions {
   parameters?: Record<string, unknown> | undefined;
   limit?: number | undefined;
   timezone?: string | undefined;
+  /** Aborts when the HTTP client goes away: the preview stops on the server too. */
+  signal?: AbortSignal | undefined;
 }
 
 function contextFor(deps: Deps, timezone: string | undefined): EvaluationContext {
@@ -201,7 +278,7 @@ export async function previewUnsavedReport(
       options.parameters ?? {},
       contextFor(deps, options.timezone),
     ),
-    options.limit ?? 100,
+    { rows: options.limit ?? 100, seconds: deps.config.previewSeconds, signal: options.signal },
   );
 }
 
