@@ -575,6 +575,8 @@ function connectionUrl(server: PostmasterPid, password: string, database: string
 
 async function ensureDatabase(url: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
+  // A dropped connection fails the query in progress; it must not crash the process.
+  client.on('error', () => {});
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);

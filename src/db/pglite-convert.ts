@@ -64,6 +64,8 @@ export async function convertPgliteDataDir(options: {
   if (!hasPgdata(paths)) return nothingToDo();
 
   const client = new pg.Client({ connectionString: options.url });
+  // A dropped connection fails the query in progress; it must not crash the process.
+  client.on('error', () => {});
   try {
     const counts = await loadOnce(paths, client).catch((err: unknown) => {
       throw unchanged(paths, err);

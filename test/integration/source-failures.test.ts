@@ -137,51 +137,90 @@ const engines: Array<[string, () => Promise<Engine>]> = [
   ['MariaDB', mariadbEngine],
 ];
 
+/** A tenant's connection to the engine's database (through `via`, a proxy, when given). */
+async function addConnection(
+  api: (method: 'POST', path: string, body: object) => Promise<{ status: number; body: { id?: string } }>,
+  e: Engine,
+  via?: { host: string; port: number },
+): Promise<string> {
+  const r = await api('POST', '/api/v1/connections', {
+    name: e.name,
+    type: e.name === 'MariaDB' ? 'mysql' : 'postgres',
+    // The test servers' administrator accounts, confirmed.
+    allowPrivilegedUser: true,
+    config: e.connection(via),
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return String(r.body.id);
+}
+
+/** Calls `during` once the engine's server shows a statement waiting on the lock; returns that statement's id. */
+async function whileWaiting(e: Engine, during: (id: number) => Promise<void> = async () => {}) {
+  const id = await waitFor(`${e.name}: a statement to wait on the lock`, () => e.waiting());
+  await during(id);
+  return id;
+}
+
 for (const backend of backends()) {
-  describe(`a preview's deadline (${backend}, FERRY_PREVIEW_SECONDS=1)`, { timeout: scaled(120_000) }, () => {
+  describe(`deadlines: FERRY_PREVIEW_SECONDS=1, FERRY_MAX_RUN_SECONDS=1 (${backend})`, {
+    timeout: scaled(180_000),
+  }, () => {
     let t: TestApp;
     let owner: TenantHandle;
     before(async () => {
-      t = await createTestApp(backend, { env: { FERRY_PREVIEW_SECONDS: '1' } });
+      t = await createTestApp(backend, {
+        roles: ['api', 'worker'],
+        env: { FERRY_PREVIEW_SECONDS: '1', FERRY_MAX_RUN_SECONDS: '1' },
+      });
       owner = await setupFirstTenant(t);
     });
     after(() => t.close());
+    const api = (method: 'GET' | 'POST', url: string, body?: object) =>
+      call(t, { method, url, key: owner.apiKey, ...(body ? { body } : {}) });
 
     for (const [label, make] of engines) {
       test(`${label}: a preview waiting on a lock answers 422 at its deadline, and the statement is gone from the server`, async () => {
         const e = await make();
         const unlock = await e.lock();
         try {
-          const conn = await call(t, {
-            method: 'POST',
-            url: '/api/v1/connections',
-            key: owner.apiKey,
-            body: {
-              name: e.name,
-              type: e.name === 'MariaDB' ? 'mysql' : 'postgres',
-              allowPrivilegedUser: true,
-              config: e.connection(),
-            },
-          });
-          assert.equal(conn.status, 201, conn.text);
-          let id: number | undefined;
-          const watching = waitFor(
-            `${e.name}: the preview to wait on the lock`,
-            async () => (id ??= await e.waiting()),
-          );
-          const r = await call(t, {
-            method: 'POST',
-            url: '/api/v1/reports/preview',
-            key: owner.apiKey,
-            body: { report: { connectionId: conn.body.id, sql: 'SELECT * FROM locked' } },
+          const id = await addConnection(api, e);
+          const waited = whileWaiting(e);
+          const r = await api('POST', '/api/v1/reports/preview', {
+            report: { connectionId: id, sql: 'SELECT * FROM locked' },
           });
           assert.equal(r.status, 422, `${e.name}: ${r.text}`);
           assert.match(r.body.detail, /The preview ran longer than 1 s and was stopped/, e.name);
-          const waited = await watching;
           // The lock is still held: only Ferry's cancel (or its end of the session) frees the server.
+          const statement = await waited;
           await waitFor(
             `${e.name}: the statement to leave the server`,
-            async () => !(await e.running(waited)),
+            async () => !(await e.running(statement)),
+          );
+        } finally {
+          await unlock();
+          await e.close();
+        }
+      });
+
+      test(`${label}: an export past FERRY_MAX_RUN_SECONDS fails saying so, and its statement is gone from the server`, async () => {
+        const e = await make();
+        const unlock = await e.lock();
+        try {
+          const id = await addConnection(api, e);
+          const report = await api('POST', '/api/v1/reports', {
+            name: `Locked ${e.name}`,
+            connectionId: id,
+            sql: 'SELECT * FROM locked',
+          });
+          const run = (await api('POST', '/api/v1/exports', { reportId: report.body.id, format: 'csv' }))
+            .body;
+          const statement = await whileWaiting(e);
+          const done = await waitForRun(t, owner.apiKey, run.id, undefined, scaled(60_000));
+          assert.equal(done.status, 'failed', JSON.stringify(done));
+          assert.match(done.error, /took longer than the limit of 1 s/);
+          await waitFor(
+            `${e.name}: the statement to leave the server`,
+            async () => !(await e.running(statement)),
           );
         } finally {
           await unlock();
@@ -206,16 +245,7 @@ for (const backend of backends()) {
 
     const api = (method: 'GET' | 'POST', url: string, body?: object) =>
       call(t, { method, url, key: owner.apiKey, ...(body ? { body } : {}) });
-    const connect = async (e: Engine) => {
-      const r = await api('POST', '/api/v1/connections', {
-        name: e.name,
-        type: e.name === 'MariaDB' ? 'mysql' : 'postgres',
-        allowPrivilegedUser: true,
-        config: e.connection(),
-      });
-      assert.equal(r.status, 201, r.text);
-      return r.body.id as string;
-    };
+    const connect = (e: Engine) => addConnection(api, e);
     const preview = (connectionId: string, sql: string) =>
       api('POST', '/api/v1/reports/preview', { report: { connectionId, sql } });
 
@@ -238,6 +268,13 @@ for (const backend of backends()) {
         { row: 1, column: 0, bytes: 10_000_000 },
         { row: 2, column: 0, bytes: 10_000_000 },
       ]);
+      // Rows × value sizes: 4 MB holds 62 values cut to 64 KB; the preview stops there and says why.
+      const many = await preview(id, "SELECT repeat('x', 100000) AS v FROM generate_series(1, 100)");
+      assert.equal(many.status, 200, many.text.slice(0, 500));
+      assert.equal(many.body.rowCount, 62);
+      assert.equal(many.body.truncated, true);
+      assert.equal(many.body.truncatedBy, 'bytes');
+      assert.equal(many.body.cutValues.length, 62);
       // More than a preview reads from the source at all: a clear 422, not the whole value in memory.
       const huge = await preview(id, "SELECT repeat('x', 70000000) AS big");
       assert.equal(huge.status, 422, huge.text.slice(0, 500));
@@ -259,8 +296,7 @@ for (const backend of backends()) {
         const unlock = await e.lock();
         try {
           const answer = preview(id, 'SELECT * FROM locked');
-          const waiting = await waitFor(`${e.name}: the preview to wait on the lock`, () => e.waiting());
-          await e.kill(waiting);
+          await whileWaiting(e, (statement) => e.kill(statement));
           const r = await answer;
           assert.equal(r.status, 422, `${e.name}: ${r.text}`);
           assert.match(
@@ -289,8 +325,7 @@ for (const backend of backends()) {
         let run: { id: string };
         try {
           run = (await api('POST', '/api/v1/exports', { reportId: report.body.id, format: 'csv' })).body;
-          const waiting = await waitFor(`${e.name}: the export to wait on the lock`, () => e.waiting());
-          await e.kill(waiting);
+          await whileWaiting(e, (statement) => e.kill(statement));
           await waitFor(`${e.name}: the first attempt to fail`, async () => {
             const r = await api('GET', `/api/v1/runs/${run.id}`);
             return r.body.attemptHistory?.[0]?.status === 'failed' && r.body;
@@ -312,14 +347,16 @@ for (const backend of backends()) {
     }
   });
 
-  describe(`\`ferry start\` survives sources that drop their connections (${backend})`, {
-    timeout: scaled(300_000),
+  describe(`\`ferry start\` survives connections that drop (${backend})`, {
+    timeout: scaled(400_000),
   }, () => {
     let t: TestApp;
     let owner: TenantHandle;
     let ferry: Running;
     let dataDir: string;
-    const proxied: Array<{ engine: Engine; proxy: TcpProxy }> = [];
+    /** Ferry's own database, behind a proxy too. */
+    let ferryDb: TcpProxy;
+    const proxied: Array<{ engine: Engine; proxy: TcpProxy; connectionId?: string }> = [];
     before(async () => {
       t = await createTestApp(backend);
       owner = await setupFirstTenant(t);
@@ -328,14 +365,26 @@ for (const backend of backends()) {
         const engine = await make();
         proxied.push({ engine, proxy: await startTcpProxy(engine.target) });
       }
+      const url = new URL(t.database.url);
+      ferryDb = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+      url.host = `${ferryDb.host}:${ferryDb.port}`;
       ferry = await startFerry(
         ['start'],
-        baseEnv({ DATABASE_URL: t.database.url, FERRY_SECRET: TEST_SECRET, FERRY_DATA_DIR: dataDir }),
+        baseEnv({
+          DATABASE_URL: url.toString(),
+          FERRY_SECRET: TEST_SECRET,
+          FERRY_DATA_DIR: dataDir,
+          // Only a client going away ends these previews early.
+          FERRY_PREVIEW_SECONDS: '3600',
+        }),
       );
+      for (const source of proxied)
+        source.connectionId = await addConnection(api, source.engine, source.proxy);
     });
     after(async () => {
       await ferry.stop('SIGKILL');
       await t.close();
+      await ferryDb.close();
       for (const { engine, proxy } of proxied) {
         await proxy.close();
         await engine.close();
@@ -343,11 +392,12 @@ for (const backend of backends()) {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    const api = async (method: 'GET' | 'POST', path: string, body?: object) => {
+    const api = async (method: 'GET' | 'POST', path: string, body?: object, signal?: AbortSignal) => {
       const r = await fetch(`${ferry.url}${path}`, {
         method,
         headers: { authorization: `Bearer ${owner.apiKey}`, 'content-type': 'application/json' },
         ...(body ? { body: JSON.stringify(body) } : {}),
+        ...(signal ? { signal } : {}),
       });
       // biome-ignore lint/suspicious/noExplicitAny: a parsed JSON response read field by field
       return { status: r.status, body: (await r.json()) as any };
@@ -356,24 +406,22 @@ for (const backend of backends()) {
       assert.equal(ferry.child.exitCode, null, ferry.output());
       assert.equal((await fetch(`${ferry.url}/readyz`)).status, 200, ferry.output());
     };
+    const previewLocked = (connectionId: string, signal?: AbortSignal) =>
+      api(
+        'POST',
+        '/api/v1/reports/preview',
+        { report: { connectionId, sql: 'SELECT * FROM locked' } },
+        signal,
+      );
 
-    test('connections reset under a preview and under a running export: the request and the attempt fail, the process lives on, the run is retried', async () => {
-      for (const { engine: e, proxy } of proxied) {
-        const conn = await api('POST', '/api/v1/connections', {
-          name: e.name,
-          type: e.name === 'MariaDB' ? 'mysql' : 'postgres',
-          allowPrivilegedUser: true,
-          config: e.connection(proxy),
-        });
-        assert.equal(conn.status, 201, JSON.stringify(conn.body));
-
+    test('source connections reset under a preview and under a running export: the request and the attempt fail, the process lives on, the run is retried', async () => {
+      for (const source of proxied) {
+        const { engine: e, proxy } = source;
+        assert.ok(source.connectionId);
         const unlock = await e.lock();
         try {
-          const answer = api('POST', '/api/v1/reports/preview', {
-            report: { connectionId: conn.body.id, sql: 'SELECT * FROM locked' },
-          });
-          await waitFor(`${e.name}: the preview to wait on the lock`, () => e.waiting());
-          await proxy.drop();
+          const answer = previewLocked(source.connectionId);
+          await whileWaiting(e, () => proxy.drop());
           const r = await answer;
           assert.equal(r.status, 422, `${e.name}: ${JSON.stringify(r.body)}`);
           assert.match(r.body.detail, /Cannot connect to the data source/);
@@ -384,18 +432,19 @@ for (const backend of backends()) {
 
         const big =
           e.name === 'MariaDB'
-            ? 'SELECT seq, MD5(seq) AS h FROM seq_1_to_1000000'
-            : 'SELECT g, md5(g::text) AS h FROM generate_series(1, 1000000) AS g';
+            ? 'SELECT seq, MD5(seq) AS h FROM seq_1_to_300000'
+            : 'SELECT g, md5(g::text) AS h FROM generate_series(1, 300000) AS g';
         const report = await api('POST', '/api/v1/reports', {
           name: `Big ${e.name}`,
-          connectionId: conn.body.id,
+          connectionId: source.connectionId,
           sql: big,
         });
         assert.equal(report.status, 201, JSON.stringify(report.body));
+        // JSON: read row by row through the driver's cursor (PostgreSQL's CSV would come from COPY).
         const run = (await api('POST', '/api/v1/exports', { reportId: report.body.id, format: 'json' })).body;
-        await waitFor(`${e.name}: the export to read rows`, async () => {
+        await waitFor(`${e.name}: the export to read from the source`, async () => {
           const r = await api('GET', `/api/v1/runs/${run.id}`);
-          return r.body.status === 'running' && proxy.open > 0 && r.body.progress.rows > 0;
+          return r.body.status === 'running' && proxy.open > 0;
         });
         await proxy.drop();
         const done = await waitFor(
@@ -408,13 +457,50 @@ for (const backend of backends()) {
         );
         await alive();
         assert.equal(done.status, 'succeeded', JSON.stringify(done));
-        assert.equal(done.rowCount, 1_000_000);
+        assert.equal(done.rowCount, 300_000);
         assert.deepEqual(
           done.attemptHistory.map((a: { status: string }) => a.status),
           ['failed', 'succeeded'],
         );
         assert.match(done.attemptHistory[0].error, /Cannot connect to the data source/);
       }
+    });
+
+    test('a preview whose client goes away is stopped on the source server (long before its deadline)', async () => {
+      for (const { engine: e, connectionId } of proxied) {
+        assert.ok(connectionId);
+        const unlock = await e.lock();
+        try {
+          const gone = new AbortController();
+          const answer = previewLocked(connectionId, gone.signal);
+          answer.catch(() => {});
+          const statement = await whileWaiting(e, async () => gone.abort());
+          await assert.rejects(answer);
+          // Well inside the deadline (and inside the 30 s statement timeout previews had before).
+          await waitFor(
+            `${e.name}: the statement to leave the server`,
+            async () => !(await e.running(statement)),
+            15_000,
+          );
+        } finally {
+          await unlock();
+        }
+      }
+      await alive();
+    });
+
+    test("Ferry's own database connections reset (api, worker, scheduler, queue): the process lives on and is ready again; SIGTERM still stops it", async () => {
+      for (let i = 0; i < 3; i++) {
+        await waitFor("Ferry's pools to hold connections again", () => ferryDb.open > 0);
+        await ferryDb.drop();
+        await waitFor('ready again', async () => (await fetch(`${ferry.url}/readyz`)).status === 200);
+      }
+      await alive();
+      const { engine: e, connectionId } = proxied[0]!;
+      const r = await api('POST', '/api/v1/reports/preview', {
+        report: { connectionId, sql: 'SELECT id FROM locked' },
+      });
+      assert.equal(r.status, 200, `${e.name}: ${JSON.stringify(r.body)}`);
       const { code } = await ferry.stop('SIGTERM');
       assert.equal(code, 0, ferry.output());
     });

@@ -101,6 +101,7 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
   // connection fails (the server restarts, the session is terminated, the network
   // drops) would emit 'error' with nobody listening, which ends the process. The
   // statement in progress, or the next one, fails with the same error.
+  const lastWords = new WeakMap<pg.ClientBase, unknown>();
   pool.on('connect', (client) => {
     client.on('error', () => {});
     // The server's own reason for closing a session (pg_terminate_backend, a
@@ -109,7 +110,6 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       if (msg.severity === 'FATAL' || msg.severity === 'PANIC') lastWords.set(client, msg);
     });
   });
-  const lastWords = new WeakMap<pg.ClientBase, unknown>();
   const stops = sessionStops(options.stopGraceMs);
   /** Every read in progress, by the function that stops it (close() stops them all). */
   const reading = new Set<() => void>();
