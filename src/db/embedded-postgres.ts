@@ -485,6 +485,18 @@ async function tailOf(path: string): Promise<string> {
   return text.trim().split('\n').slice(-8).join('\n');
 }
 
+/** The server's own words: its start-up output, then what its log collector wrote after taking over. */
+async function serverLogTail(paths: Paths): Promise<string> {
+  const logDir = join(paths.data, 'log');
+  const files = await readdir(logDir).catch(() => [] as string[]);
+  const dated = await Promise.all(
+    files.map(async (f) => ({ f, at: (await stat(join(logDir, f)).catch(() => null))?.mtimeMs ?? 0 })),
+  );
+  const newest = dated.sort((x, y) => y.at - x.at)[0];
+  const collected = newest ? await tailOf(join(logDir, newest.f)) : '';
+  return [await tailOf(paths.log), collected].filter(Boolean).join('\n');
+}
+
 async function launch(
   binaries: Binaries,
   paths: Paths,
@@ -504,7 +516,9 @@ async function launch(
   const args = ['-D', paths.data, '-p', String(port)];
   args.push('-c', `listen_addresses=${useTcp ? '127.0.0.1' : ''}`);
   if (process.platform !== 'win32') {
-    args.push('-c', `unix_socket_directories=${useSocket ? paths.run : ''}`);
+    // A list setting: the folder is quoted, so a comma or space in its path stays part of it.
+    const quoted = `"${paths.run.replaceAll('"', '""')}"`;
+    args.push('-c', `unix_socket_directories=${useSocket ? quoted : ''}`);
     args.push('-c', 'unix_socket_permissions=0700');
   }
   for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
@@ -539,7 +553,7 @@ async function launch(
       if (exited !== null || Date.now() > deadline) {
         if (exited === null) child.kill('SIGQUIT');
         throw new EmbeddedPostgresError(
-          `The embedded PostgreSQL did not start (${exited !== null ? `exit ${exited}` : 'timed out'}). Its last words, from ${paths.log}:\n${await tailOf(paths.log)}`,
+          `The embedded PostgreSQL did not start (${exited !== null ? `exit ${exited}` : 'timed out'}). Its last words, from ${paths.log}:\n${await serverLogTail(paths)}`,
         );
       }
       await sleep(20);
@@ -556,7 +570,7 @@ async function waitReady(paths: Paths, pid: number, timeoutMs: number): Promise<
     if (current?.pid === pid && current.status === 'ready') return current;
     if (!isAlive(pid) || !current || current.pid !== pid)
       throw new EmbeddedPostgresError(
-        `The embedded PostgreSQL (pid ${pid}) stopped while Ferry was attaching to it. Its log: ${paths.log}\n${await tailOf(paths.log)}`,
+        `The embedded PostgreSQL (pid ${pid}) stopped while Ferry was attaching to it. Its log: ${paths.log}\n${await serverLogTail(paths)}`,
       );
     if (Date.now() > deadline)
       throw new EmbeddedPostgresError(

@@ -205,6 +205,18 @@ describe('the embedded PostgreSQL', () => {
     assert.deepEqual(open, []);
   });
 
+  test('a data directory whose path has a comma, a space and a quote (the socket setting is a list)', async () => {
+    const odd = await mkdtemp(join(tmpdir(), 'ferry-odd, "dir" '));
+    try {
+      const r = await runFerry(['migrate'], baseEnv({ FERRY_DATA_DIR: odd }));
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /the database is at migration \d+/);
+      assert.equal(await postmaster(odd), null, 'stopped after migrate');
+    } finally {
+      await rm(odd, { recursive: true, force: true });
+    }
+  });
+
   test('the server user: a clear error for one that does not exist, for root, or where it cannot reach the data', async () => {
     if (!isRoot) {
       const r = await runFerry(
