@@ -17,6 +17,7 @@ import { registerMetrics } from './plugins/metrics.ts';
 import { registerProblemJson } from './plugins/problem-json.ts';
 import { registerRoutes } from './routes.ts';
 import type { App, RegisteredRoute } from './types.ts';
+import { loadWebApp, registerMissingWebApp } from './web-app.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -80,7 +81,9 @@ export async function buildServer(deps: Deps): Promise<App> {
     httpPart === 'body' ? validators.body.compile(schema) : validators.params.compile(schema),
   );
 
-  registerProblemJson(app);
+  const web = await loadWebApp();
+  registerProblemJson(app, web ? (request, reply) => web.serve(request, reply) : undefined);
+  if (!web) registerMissingWebApp(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -96,9 +99,14 @@ export async function buildServer(deps: Deps): Promise<App> {
     );
   });
 
+  // Plain http (a laptop's http://localhost) must not be told to upgrade or to
+  // remember HTTPS: the browser would then refuse the page.
+  const https = deps.config.publicUrl.startsWith('https:');
   await app.register(helmet, {
+    hsts: https ? { maxAge: 15_552_000, includeSubDomains: true } : false,
     contentSecurityPolicy: {
       directives: {
+        upgradeInsecureRequests: https ? [] : null,
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],

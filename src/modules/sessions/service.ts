@@ -53,6 +53,18 @@ export async function login(
       input.tenantId ? 'You are not a member of that tenant' : 'Your account belongs to no tenant',
     );
   }
+  return startSession(deps, origin, { id: user.id, email: user.email }, membership, 'auth.login');
+}
+
+/** Creates a session of a user in one of their tenants, audited as `action` in that tenant. */
+async function startSession(
+  deps: Deps,
+  origin: RequestOrigin,
+  user: { id: string; email: string },
+  membership: { tenant_id: string; role: Role },
+  action: string,
+  details?: Record<string, unknown>,
+): Promise<LoginResult> {
   const token = randomToken(32);
   const now = deps.clock.now();
   const expiresAt = new Date(now.getTime() + deps.config.sessionTtlHours * 3_600_000);
@@ -74,14 +86,48 @@ export async function login(
       membership.tenant_id,
       { type: 'user', id: user.id, label: user.email },
       origin,
-      {
-        action: 'auth.login',
-        targetType: 'session',
-        targetId: sessionId,
-      },
+      { action, targetType: 'session', targetId: sessionId, ...(details ? { details } : {}) },
     );
   });
   return { token, expiresAt, tenantId: membership.tenant_id, userId: user.id, role: membership.role };
+}
+
+/**
+ * Moves a signed-in user to another of their tenants: a new session there (the
+ * role is that tenant's), and the current one revoked. No password is asked
+ * again: the user is already signed in and a member of both.
+ */
+export async function switchTenant(
+  deps: Deps,
+  actor: Principal,
+  origin: RequestOrigin,
+  tenantId: string,
+): Promise<LoginResult> {
+  if (actor.kind !== 'user' || !actor.sessionId || !actor.userId) {
+    throw new Forbidden('Only a signed-in user can switch workspaces; an API key belongs to one tenant');
+  }
+  const memberships = await listMembershipsOfUser(deps.db, actor.userId);
+  const membership = memberships.find((m) => m.tenant_id === tenantId);
+  if (!membership) throw new Forbidden('You are not a member of that tenant');
+  const result = await startSession(
+    deps,
+    origin,
+    { id: actor.userId, email: actor.label },
+    membership,
+    'auth.switch_tenant',
+    { fromTenantId: actor.tenantId },
+  );
+  const previous = actor.sessionId;
+  await deps.db.transaction(async (tx) => {
+    await revokeSession(tx, previous, deps.clock.now());
+    await recordAudit(tx, deps.clock, actor, origin, {
+      action: 'auth.switch_tenant',
+      targetType: 'session',
+      targetId: previous,
+      details: { toTenantId: tenantId },
+    });
+  });
+  return result;
 }
 
 /** Audits the failure and, when it makes the account wait, that it did (`auth.login_throttled`). */

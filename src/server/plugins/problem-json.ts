@@ -96,7 +96,14 @@ export function fieldErrors(part: string, validation: AjvError[]): FieldError[] 
   });
 }
 
-export function registerProblemJson(app: App): void {
+/**
+ * Problem details for every error; `fallback` may answer a request no route
+ * matched (the web app's pages) before it becomes a 404.
+ */
+export function registerProblemJson(
+  app: App,
+  fallback?: (request: FastifyRequest, reply: FastifyReply) => boolean,
+): void {
   app.setErrorHandler(
     (error: FastifyError & { validation?: AjvError[]; validationContext?: string }, request, reply) => {
       if (error instanceof AppError) {
@@ -156,11 +163,13 @@ export function registerProblemJson(app: App): void {
   );
 
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(
-      reply,
-      request,
-      404,
-      `No route ${request.method} ${request.url.split('?')[0]!.replace(/^\/d\/[^/]+/, '/d/…')}`,
-    ),
+    fallback?.(request, reply)
+      ? reply
+      : sendProblem(
+          reply,
+          request,
+          404,
+          `No route ${request.method} ${request.url.split('?')[0]!.replace(/^\/d\/[^/]+/, '/d/…')}`,
+        ),
   );
 }

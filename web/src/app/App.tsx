@@ -1,0 +1,79 @@
+import '@mantine/core/styles.css';
+import '@mantine/notifications/styles.css';
+import { createTheme, MantineProvider } from '@mantine/core';
+import { Notifications } from '@mantine/notifications';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { lazy, Suspense } from 'react';
+import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
+import { ApiError } from '../api/client';
+import { FullPageLoader, NotFoundState } from '../components/states';
+import { I18nProvider } from '../i18n';
+import { LoginPage } from '../pages/auth/LoginPage';
+import { SetupPage } from '../pages/auth/SetupPage';
+import { Layout } from './Layout';
+import { RequireSession } from './session';
+
+// Each area of the app is its own chunk, loaded when first visited.
+const ReportsArea = lazy(() => import('../pages/reports'));
+const SchedulesArea = lazy(() => import('../pages/schedules'));
+const RunsArea = lazy(() => import('../pages/runs'));
+const ConnectionsArea = lazy(() => import('../pages/connections'));
+const WorkspaceArea = lazy(() => import('../pages/workspace'));
+const AdminArea = lazy(() => import('../pages/admin'));
+
+const theme = createTheme({
+  primaryColor: 'blue',
+  fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif',
+  fontFamilyMonospace: 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace',
+  defaultRadius: 'sm',
+});
+
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      // A 4xx does not get better by asking again; a network error or 5xx might.
+      retry: (count, error) => !(error instanceof ApiError && error.status < 500) && count < 2,
+      refetchOnWindowFocus: true,
+      staleTime: 10_000,
+    },
+  },
+});
+
+export function App() {
+  return (
+    <MantineProvider theme={theme} defaultColorScheme="auto">
+      <Notifications position="top-right" />
+      <QueryClientProvider client={queryClient}>
+        <I18nProvider>
+          <BrowserRouter>
+            <Routes>
+              <Route path="/setup" element={<SetupPage />} />
+              <Route path="/login" element={<LoginPage />} />
+              <Route
+                path="*"
+                element={
+                  <RequireSession>
+                    <Layout>
+                      <Suspense fallback={<FullPageLoader />}>
+                        <Routes>
+                          <Route index element={<Navigate to="/reports" replace />} />
+                          <Route path="reports/*" element={<ReportsArea />} />
+                          <Route path="schedules/*" element={<SchedulesArea />} />
+                          <Route path="runs/*" element={<RunsArea />} />
+                          <Route path="connections/*" element={<ConnectionsArea />} />
+                          <Route path="workspace/*" element={<WorkspaceArea />} />
+                          <Route path="admin/*" element={<AdminArea />} />
+                          <Route path="*" element={<NotFoundState />} />
+                        </Routes>
+                      </Suspense>
+                    </Layout>
+                  </RequireSession>
+                }
+              />
+            </Routes>
+          </BrowserRouter>
+        </I18nProvider>
+      </QueryClientProvider>
+    </MantineProvider>
+  );
+}

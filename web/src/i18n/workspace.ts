@@ -1,0 +1,4 @@
+// Messages of the workspace pages: English, and German typed by it.
+export const en = {};
+
+export const de: typeof en = {};
