@@ -117,8 +117,8 @@ const isDigit = (b: number | undefined) => b !== undefined && b >= ZERO && b <= 
 
 /**
  * `YYYY-MM-DD HH:MM:SS[.f{1,6}]+00`, the server's UTC text of an instant in years
- * 1–9999, as `YYYY-MM-DDTHH:MM:SS.mmmZ` (Date.toISOString(): milliseconds, the
- * rest cut off as the row path's Date does); -1 for any other text.
+ * 1–9999, as `YYYY-MM-DDTHH:MM:SS.mmmZ`, or `.mmmuuuZ` when it has microseconds
+ * (as the row path writes it); -1 for any other text.
  */
 function writeInstant(buf: Buffer, from: number, end: number, out: Buffer, to: number): number {
   const len = end - from;
@@ -144,6 +144,10 @@ function writeInstant(buf: Buffer, from: number, end: number, out: Buffer, to: n
   for (let i = 11; i < 19; i++) out[to++] = buf[from + i]!;
   out[to++] = 0x2e;
   for (let d = 0; d < 3; d++) out[to++] = d < digits ? buf[from + 20 + d]! : ZERO;
+  // Microseconds, when there are any: three more digits, as the row path's Instant writes them.
+  let micros = false;
+  for (let d = 3; d < digits; d++) if (buf[from + 20 + d] !== ZERO) micros = true;
+  if (micros) for (let d = 3; d < 6; d++) out[to++] = d < digits ? buf[from + 20 + d]! : ZERO;
   out[to++] = 0x5a; // Z
   return to;
 }

@@ -5,7 +5,7 @@ import { createGzip } from 'node:zlib';
 import yazl from 'yazl';
 import { type CopyCsvText, copyCsvFramer } from './copy-csv-text.ts';
 import type { Encoder } from './formats/text-formats.ts';
-import type { RowStream, Value } from './sources/types.ts';
+import { microsOf, type RowStream, type Value } from './sources/types.ts';
 
 // Rows → encoder → (gzip or zip) → storage writer, with backpressure, progress, limits and a
 // checksum of the bytes written. No database, no HTTP: streams and a signal.
@@ -36,7 +36,7 @@ export function hashValues(hash: ReturnType<typeof createHash>, batch: Value[][]
     for (const v of row) {
       if (v === null || v === undefined) hash.update('\u0000N');
       else if (typeof v === 'string') hash.update(`\u0000S${v.length}:${v}`);
-      else if (v instanceof Date) hash.update(`\u0000D${v.getTime()}`);
+      else if (v instanceof Date) hash.update(`\u0000D${v.getTime()}${microsOf(v) ? `.${microsOf(v)}` : ''}`);
       else if (Buffer.isBuffer(v)) hash.update(`\u0000X${v.length}:`).update(v);
       else if (typeof v === 'object') hash.update(`\u0000J${JSON.stringify(v)}`);
       else hash.update(`\u0000${typeof v}${String(v)}`);

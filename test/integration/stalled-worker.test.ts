@@ -300,7 +300,12 @@ for (const setup of setups)
           await waitFor(
             'the first attempt to write its partial file',
             async () => (await unfinished(1)).length > 0,
-          );
+          ).catch(async (error: Error) => {
+            // Say where the run was, and what the worker printed, when it never got there.
+            throw new Error(
+              `${error.message}\nrun: ${JSON.stringify(await getRun(runId))}\nworker output:\n${killed.output().slice(-4000)}`,
+            );
+          });
           await killed.stop('SIGKILL');
 
           const other = await start(['worker'], storageEnv);

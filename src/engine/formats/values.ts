@@ -1,4 +1,4 @@
-import type { Column, ColumnType, Value } from '../sources/types.ts';
+import { type Column, type ColumnType, microsOf, type Value } from '../sources/types.ts';
 
 // The one set of rules every text format follows, so a value looks the same in
 // CSV, JSON and XML: exact decimals and big integers as their digits, instants as
@@ -16,9 +16,11 @@ export function textOf(value: Value, type: ColumnType): string {
 }
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
 
 /**
- * Date.toISOString()'s text (`YYYY-MM-DDTHH:MM:SS.mmmZ`) computed in JavaScript
+ * An instant's text: Date.toISOString()'s form (`YYYY-MM-DDTHH:MM:SS.mmmZ`), with
+ * three more digits when the source held microseconds (`.mmmuuuZ`), computed in JavaScript
  * from the epoch milliseconds: about 3× faster than the built-in (160 against 440
  * ns measured), which matters at one call per instant per row. Days to a civil
  * date by the proleptic Gregorian "days from civil" inverse. Years outside
@@ -50,7 +52,8 @@ export function instantText(d: Date): string {
   rest -= minute * 60_000;
   const second = Math.floor(rest / 1000);
   const milli = rest - second * 1000;
-  return `${year < 1000 ? String(year).padStart(4, '0') : year}-${pad2(month)}-${pad2(day)}T${pad2(hour)}:${pad2(minute)}:${pad2(second)}.${milli < 10 ? `00${milli}` : milli < 100 ? `0${milli}` : milli}Z`;
+  const micros = microsOf(d);
+  return `${year < 1000 ? String(year).padStart(4, '0') : year}-${pad2(month)}-${pad2(day)}T${pad2(hour)}:${pad2(minute)}:${pad2(second)}.${pad3(milli)}${micros > 0 ? pad3(micros) : ''}Z`;
 }
 /** 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z. */
 const MIN_FOUR_DIGIT_YEAR = -62_135_596_800_000;

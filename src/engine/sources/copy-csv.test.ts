@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { parse as parseCsv } from 'csv-parse/sync';
 import pg from 'pg';
 import { createEmptyPostgresDatabase, dropPostgresDatabase, postgresUrl } from '../../../test/helpers/db.ts';
-import { type CsvOptions, csvEncoder, defaultCsvOptions } from '../formats/text-formats.ts';
+import {
+  type CsvOptions,
+  csvEncoder,
+  defaultCsvOptions,
+  defaultJsonOptions,
+  jsonEncoder,
+} from '../formats/text-formats.ts';
 import { exportCopyToStream, exportToStream } from '../pipeline.ts';
 import { createPostgresSource } from './postgres.ts';
 import type { Source } from './types.ts';
@@ -269,6 +276,51 @@ if (process.env['TEST_DATABASE_URL']) {
         ).data.toString(),
         'one\n1\n',
       );
+    });
+
+    test('random instants keep their microseconds on both paths and in JSON, as the server writes them', async () => {
+      // 400 instants across four centuries, most with microseconds, some cut to
+      // milliseconds or seconds; the expected text comes from PostgreSQL's own
+      // rendering of each value, read back with an independent CSV parser.
+      const query = {
+        sql: `SELECT i, v, (v AT TIME ZONE 'UTC')::text AS server_text FROM (
+                SELECT i, CASE i % 4 WHEN 0 THEN date_trunc('millisecond', r) WHEN 1 THEN date_trunc('second', r) ELSE r END AS v
+                  FROM (SELECT i, timestamptz '1850-01-01 00:00:00+00' + random() * interval '400 years' AS r
+                          FROM generate_series(1, 400) AS i) AS g) AS t ORDER BY i`,
+        values: [],
+      };
+      const expectedText = (server: string) => {
+        const [whole, fraction = ''] = server.split('.');
+        const digits = fraction.length > 3 ? fraction.padEnd(6, '0') : fraction.padEnd(3, '0');
+        return `${whole!.replace(' ', 'T')}.${digits}Z`;
+      };
+      const withMicros = { n: 0 };
+      // The default options rewrite the server's text in JavaScript; a letter-like quote keeps the work in SQL.
+      for (const options of [defaultCsvOptions, { ...defaultCsvOptions, quote: "'" }]) {
+        const { rowPath, fast } = await bothPaths(query, options);
+        for (const data of [rowPath.data, fast.data]) {
+          const records = parseCsv(data, { quote: options.quote }) as string[][];
+          assert.equal(records.length, 401);
+          for (const [, value, server] of records.slice(1)) {
+            assert.equal(value, expectedText(server!));
+            if (value!.length === 27) withMicros.n++;
+          }
+        }
+      }
+      assert.ok(withMicros.n > 400, 'most values have microseconds');
+      const json = await collect(async (out) =>
+        exportToStream({
+          rows: await source.openRows(query, new AbortController().signal),
+          encoder: jsonEncoder(defaultJsonOptions),
+          compression: none,
+          out,
+          signal: new AbortController().signal,
+          limits,
+        }),
+      );
+      for (const row of JSON.parse(json.data.toString()) as Array<{ v: string; server_text: string }>) {
+        assert.equal(row.v, expectedText(row.server_text));
+      }
     });
   });
 }

@@ -1,4 +1,4 @@
-import { type ColumnType, instantOrText, type TableInfo, type Value } from './types.ts';
+import { type ColumnType, Instant, instantOrText, type TableInfo, type Value } from './types.ts';
 
 // PostgreSQL type OIDs → Ferry column types and exact value parsers, shared by
 // the node-postgres source.
@@ -56,7 +56,7 @@ export function parseInstantSlowly(text: string): Date | string {
  * A timestamptz's text as PostgreSQL writes it in a UTC session,
  * `YYYY-MM-DD HH:MM:SS[.f{1,6}]+00`, read with Date.UTC from its digits (about 6×
  * faster than two regular expressions and Date's string parser, once per instant
- * per row). Milliseconds are cut, not rounded, as Date's parser does. Any other
+ * per row). Microseconds are kept (an Instant) when there are any. Any other
  * text (other offsets, BC, infinity, years before 100) goes the general way.
  */
 export function parseInstant(text: string): Date | string {
@@ -98,7 +98,12 @@ export function parseInstant(text: string): Date | string {
       const fractionDigits = n === 22 ? 0 : n - 23;
       const milli =
         fractionDigits >= 3 ? digitsAt(text, 20, 3) : fractionDigits === 2 ? fraction * 10 : fraction * 100;
-      return new Date(Date.UTC(year, month - 1, day, hour, minute, second, milli));
+      const ms = Date.UTC(year, month - 1, day, hour, minute, second, milli);
+      if (fractionDigits <= 3) return new Date(ms);
+      // Digits 4–6: the microseconds a Date cannot hold.
+      const extra = digitsAt(text, 23, fractionDigits - 3);
+      const micros = fractionDigits === 4 ? extra * 100 : fractionDigits === 5 ? extra * 10 : extra;
+      return micros > 0 ? new Instant(ms, micros) : new Date(ms);
     }
   }
   return parseInstantSlowly(text);

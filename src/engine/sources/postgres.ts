@@ -543,9 +543,9 @@ function copyExpression(column: string, oid: number, formulaProtection: boolean)
       return `CASE WHEN ${column} THEN 'true' WHEN NOT ${column} THEN 'false' END`;
     case 1114: // timestamp: the text with "T", as the row path keeps it
       return `regexp_replace(${column}::text, ' ', 'T')`;
-    case 1184: // timestamptz: an instant, ISO-8601 UTC with milliseconds, as Date.toISOString()
+    case 1184: // timestamptz: an instant, ISO-8601 UTC with milliseconds, and microseconds when it has any
       // Years 1–9999 only, like the row path: other instants keep PostgreSQL's text.
-      return `CASE WHEN isfinite(${column}) AND ${column} >= '0001-01-01 00:00:00+00' AND ${column} < '10000-01-01 00:00:00+00' THEN to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') ELSE ${column}::text END`;
+      return `CASE WHEN isfinite(${column}) AND ${column} >= '0001-01-01 00:00:00+00' AND ${column} < '10000-01-01 00:00:00+00' THEN regexp_replace(to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '000$', '') || 'Z' ELSE ${column}::text END`;
     case 18: // char
     case 1042: // bpchar: concat() keeps the padding that a cast to text would strip
       return formulaProtection

@@ -101,30 +101,53 @@ export async function bindParameters(
   sql: string,
   dialect: Dialect,
   values: Record<string, unknown>,
-): Promise<{ sql: string; values: unknown[]; originalPosition: (position: number) => number }> {
+  /** PostgreSQL: the SQL type each declared parameter (or list item) is cast to, by name. */
+  pgTypes: Record<string, string> = {},
+): Promise<{
+  sql: string;
+  values: unknown[];
+  /** The parameter name of each bound value, in order ($1 is names[0]). */
+  names: string[];
+  originalPosition: (position: number) => number;
+}> {
   const placeholders = await findPlaceholders(sql, dialect);
   for (const p of placeholders)
     if (!(p.name in values)) throw new SqlRejected(`No value for parameter {{${p.name}}}`, p.start + 1);
   const out: unknown[] = [];
+  const names: string[] = [];
   const pgIndex = new Map<string, string>();
-  const one = (v: unknown): string => {
+  const one = (name: string, v: unknown): string => {
     out.push(v);
-    return dialect === 'postgres' ? `$${out.length}` : '?';
+    names.push(name);
+    if (dialect !== 'postgres') return '?';
+    // A declared type is sent with the value, so a parameter used twice, or where
+    // PostgreSQL cannot deduce a type, is the type the report declares.
+    const type = pgTypes[name];
+    return type ? `CAST($${out.length} AS ${type})` : `$${out.length}`;
   };
   const placeholder = ({ name }: Placeholder): string => {
     const value = values[name];
-    if (Array.isArray(value)) return value.length === 0 ? 'NULL' : value.map(one).join(', ');
-    if (dialect !== 'postgres') return one(value);
+    if (Array.isArray(value))
+      return value.length === 0 ? 'NULL' : value.map((v) => one(name, v)).join(', ');
+    if (dialect !== 'postgres') return one(name, value);
     // PostgreSQL: one $n per name, however often it is used.
     let p = pgIndex.get(name);
     if (!p) {
-      p = one(value);
+      p = one(name, value);
       pgIndex.set(name, p);
     }
     return p;
   };
   const bound = replacePlaceholders(sql, placeholders, placeholder);
-  return { sql: bound.sql, values: out, originalPosition: bound.originalPosition };
+  return { sql: bound.sql, values: out, names, originalPosition: bound.originalPosition };
+}
+
+/** A database message with `$3` written as the `{{name}}` the user wrote. */
+export function nameParameters(message: string, names: string[]): string {
+  return message.replace(/\$(\d+)\b/g, (whole, n: string) => {
+    const name = names[Number(n) - 1];
+    return name ? `{{${name}}}` : whole;
+  });
 }
 
 /** Drops trailing semicolons and whitespace, so the query can be embedded (cursor, subquery). */

@@ -189,5 +189,28 @@ export class ReadLimitError extends Error {
 export function instantOrText(isoLike: string, original: string): Date | string {
   const d = new Date(isoLike);
   const year = d.getUTCFullYear();
-  return Number.isNaN(d.getTime()) || year < 1 || year > 9999 || /BC$/.test(original) ? original : d;
+  if (Number.isNaN(d.getTime()) || year < 1 || year > 9999 || /BC$/.test(original)) return original;
+  // Date parses milliseconds and cuts the rest; the microseconds ride along.
+  const fraction = /[.,](\d{4,})/.exec(isoLike)?.[1];
+  const micros = fraction ? Number(fraction.slice(3, 6).padEnd(3, '0')) : 0;
+  return micros > 0 ? new Instant(d.getTime(), micros) : d;
+}
+
+/**
+ * An instant with the microseconds that a Date cannot hold: PostgreSQL's
+ * timestamptz and MySQL's TIMESTAMP(6) keep them, and text formats write them.
+ * Everything that takes a Date takes it (a spreadsheet cell keeps milliseconds).
+ */
+export class Instant extends Date {
+  /** Microseconds past the Date's millisecond, 1–999. */
+  readonly micros: number;
+  constructor(ms: number, micros: number) {
+    super(ms);
+    this.micros = micros;
+  }
+}
+
+/** The microseconds past the millisecond of an instant (0 for a plain Date). */
+export function microsOf(d: Date): number {
+  return d instanceof Instant ? d.micros : 0;
 }
