@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import yazl from 'yazl';
 import { type CopyCsvText, copyCsvFramer } from './copy-csv-text.ts';
-import type { Encoder } from './formats/text-formats.ts';
+import { type Encoder, type ExportWarning, ExportWarnings } from './formats/text-formats.ts';
 import { microsOf, type RowStream, type Value } from './sources/types.ts';
 
 // Rows → encoder → (gzip or zip) → storage writer, with backpressure, progress, limits and a
@@ -28,6 +28,8 @@ export interface ExportResult {
   sha256: string;
   /** SHA-256 of the rows' values (when asked for): equal results give equal hashes in any format. */
   dataSha256?: string;
+  /** What the writer had to change in values its format cannot carry, counted per kind. */
+  warnings?: ExportWarning[];
 }
 
 /** Feeds a batch of values into a hash, each tagged with its type and length so no two results collide by concatenation. */
@@ -155,8 +157,9 @@ export async function exportToStream(o: ExportToStreamOptions): Promise<ExportRe
       o.onProgress?.({ rows, bytes: meter.bytes });
     }
   }
+  const warnings = new ExportWarnings();
   async function* encoded(): AsyncGenerator<Buffer> {
-    for await (const chunk of o.encoder(o.rows.columns, counted()))
+    for await (const chunk of o.encoder(o.rows.columns, counted(), warnings))
       yield typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
   }
   await compressAndWrite(encoded(), o, meter);
@@ -166,6 +169,7 @@ export async function exportToStream(o: ExportToStreamOptions): Promise<ExportRe
     bytes: meter.bytes,
     sha256: meter.hash.digest('hex'),
     ...(dataHash ? { dataSha256: dataHash.digest('hex') } : {}),
+    warnings: warnings.list(),
   };
 }
 

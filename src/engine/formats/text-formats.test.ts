@@ -10,9 +10,11 @@ import {
   defaultTsvOptions,
   defaultXmlOptions,
   type Encoder,
+  ExportWarnings,
   FLUSH_CHARS,
   jsonEncoder,
   ndjsonEncoder,
+  XML_REPLACED_WARNING,
   xmlEncoder,
   xmlNames,
 } from './text-formats.ts';
@@ -160,12 +162,15 @@ describe('text formats read back by independent parsers', () => {
   test('XML: well-formed, escaped, valid element names, NULL as xsi:nil', async () => {
     const text = await encode(xmlEncoder({ rootElement: 'export', rowElement: 'line' }));
     assert.equal(XMLValidator.validate(text), true);
-    const doc = new XMLParser({ ignoreAttributes: false, parseTagValue: false, trimValues: false }).parse(
-      text,
-    );
+    const doc = new XMLParser({
+      ignoreAttributes: false,
+      parseTagValue: false,
+      trimValues: false,
+      htmlEntities: true,
+    }).parse(text);
     const lines = doc.export.line;
     assert.equal(lines.length, 4);
-    assert.equal(lines[0].name, 'O\'Brien, "Quoted"\r\nline 2 🚀 Zoë'.replace('\r\n', '\n'));
+    assert.equal(lines[0].name, 'O\'Brien, "Quoted"\r\nline 2 🚀 Zoë');
     assert.equal(lines[0].amount, '-1234.5678');
     assert.equal(lines[2].amount['@_xsi:nil'], 'true');
     assert.deepEqual(xmlNames(['Order #', '1st', 'xmlThing', 'a', 'a']), [
@@ -181,7 +186,37 @@ describe('text formats read back by independent parsers', () => {
     );
     const control = await encodeRows(xmlEncoder(defaultXmlOptions), [[1, 'bell\u0007 & <tag>']]);
     assert.equal(XMLValidator.validate(control), true);
-    assert.ok(control.includes('bell &amp; &lt;tag&gt;'));
+    assert.ok(control.includes('bell\uFFFD &amp; &lt;tag&gt;'));
+  });
+
+  test('XML: carriage returns survive (&#13;); characters XML 1.0 cannot carry are replaced and counted, never dropped', async () => {
+    const values = [
+      'line1\nline2\r\nline3\rend',
+      'tab\there',
+      'nul\u0000 vt\u000b ff\u000c esc\u001b',
+      'lone \ud800 high, ok \ud83d\ude80',
+      'not a char \uffff',
+    ];
+    const warnings = new ExportWarnings();
+    async function* one() {
+      yield values.map((v, i) => [i + 1, v]);
+    }
+    let text = '';
+    for await (const chunk of xmlEncoder(defaultXmlOptions)(columns.slice(0, 2), one(), warnings))
+      text += chunk;
+    assert.equal(XMLValidator.validate(text), true);
+    const doc = new XMLParser({ parseTagValue: false, trimValues: false, htmlEntities: true }).parse(text);
+    const names = doc.rows.row.map((r: { name: string }) => r.name);
+    assert.deepEqual(names, [
+      'line1\nline2\r\nline3\rend',
+      'tab\there',
+      'nul\uFFFD vt\uFFFD ff\uFFFD esc\uFFFD',
+      'lone \uFFFD high, ok 🚀',
+      'not a char \uFFFD',
+    ]);
+    assert.deepEqual(warnings.list(), [
+      { code: 'xml_replaced_characters', message: XML_REPLACED_WARNING, count: 6 },
+    ]);
   });
 });
 

@@ -52,7 +52,33 @@ function* inPieces(batch: Value[][], rowText: (row: Value[]) => string): Generat
 export type Encoder = (
   columns: Column[],
   batches: AsyncIterable<Value[][]>,
+  /** Where a writer counts what it had to change in a value (a character its format cannot carry). */
+  warnings?: ExportWarnings,
 ) => AsyncGenerator<string | Buffer>;
+
+export interface ExportWarning {
+  code: string;
+  message: string;
+  count: number;
+}
+
+/** What an export had to change, counted per kind: never dropped silently, shown with the run. */
+export class ExportWarnings {
+  private readonly byCode = new Map<string, ExportWarning>();
+
+  add(code: string, message: string, count = 1): void {
+    const known = this.byCode.get(code);
+    if (known) known.count += count;
+    else this.byCode.set(code, { code, message, count });
+  }
+
+  list(): ExportWarning[] {
+    return [...this.byCode.values()];
+  }
+}
+
+export const XML_REPLACED_WARNING =
+  'characters that XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF) were replaced by U+FFFD';
 
 export function csvEncoder(options: CsvOptions): Encoder {
   const { delimiter, quote, lineEnding, nullText } = options;
@@ -194,15 +220,33 @@ export interface XmlOptions {
 
 export const defaultXmlOptions: XmlOptions = { rootElement: 'rows', rowElement: 'row' };
 
-// Characters XML 1.0 forbids (the C0 controls but tab, LF and CR; lone surrogates; U+FFFE/FFFF) are dropped.
+// Characters XML 1.0 forbids: the C0 controls but tab, LF and CR; lone surrogates; U+FFFE/FFFF.
 const XML_FORBIDDEN =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the forbidden control characters is the point
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const XML_SPECIAL = /[&<>"\r]/g;
+const XML_ENTITY: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  '\r': '&#13;',
+};
 
-export function escapeXml(text: string): string {
-  return text
-    .replace(XML_FORBIDDEN, '')
-    .replace(/[&<>"]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&quot;'));
+/**
+ * Text for XML content or an attribute. A carriage return is written `&#13;`
+ * (a parser turns a literal one into a line feed); a character XML 1.0 cannot
+ * carry becomes U+FFFD, counted in `warnings`.
+ */
+export function escapeXml(text: string, warnings?: ExportWarnings): string {
+  XML_FORBIDDEN.lastIndex = 0;
+  const clean = XML_FORBIDDEN.test(text)
+    ? text.replace(XML_FORBIDDEN, () => {
+        warnings?.add('xml_replaced_characters', XML_REPLACED_WARNING);
+        return '\uFFFD';
+      })
+    : text;
+  return clean.replace(XML_SPECIAL, (c) => XML_ENTITY[c]!);
 }
 
 /** A valid, unique XML element name for each column ("Order #" → "Order__", "1st" → "_1st"). */
@@ -229,7 +273,7 @@ export function checkXmlName(name: string, option: string): string {
 export function xmlEncoder(options: XmlOptions): Encoder {
   const root = checkXmlName(options.rootElement, 'rootElement');
   const rowName = checkXmlName(options.rowElement, 'rowElement');
-  return async function* (columns, batches) {
+  return async function* (columns, batches, warnings) {
     const names = xmlNames(columns.map((c) => c.name));
     yield `<?xml version="1.0" encoding="UTF-8"?>\n<${root} xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n`;
     const rowText = (row: Value[]) => {
@@ -240,7 +284,7 @@ export function xmlEncoder(options: XmlOptions): Encoder {
         out +=
           v === null
             ? `<${tag} xsi:nil="true"/>`
-            : `<${tag}>${escapeXml(textOf(v, columns[i]!.type))}</${tag}>`;
+            : `<${tag}>${escapeXml(textOf(v, columns[i]!.type), warnings)}</${tag}>`;
       }
       return `${out}</${rowName}>\n`;
     };

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import ExcelJS from 'exceljs';
+import XLSX from 'xlsx';
 import type { Column, Value } from '../sources/types.ts';
+import { ExportWarnings } from './text-formats.ts';
 import { defaultXlsxOptions, xlsxEncoder } from './xlsx.ts';
 
 const columns: Column[] = [
@@ -133,5 +135,36 @@ describe('XLSX writer under backpressure', () => {
     } finally {
       process.off('warning', onWarning);
     }
+  });
+
+  test('carriage returns, control characters and literal _xHHHH_ text survive (read back by SheetJS, which decodes ST_Xstring)', async () => {
+    const values = [
+      'line1\nline2\r\nline3',
+      'literal _x0041_ and _x000D_ stay literal',
+      'controls \u0001\u0008\u000b\u001f end',
+      'lone \udc00 low',
+      'plain_x_text _x12_ _xZZZZ_',
+    ];
+    const warnings = new ExportWarnings();
+    async function* one() {
+      yield values.map((v, i) => [i + 1, v, null, null, null, null, null, null] as Value[]);
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of xlsxEncoder(defaultXlsxOptions)(columns, one(), warnings))
+      chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+    const book = XLSX.read(Buffer.concat(chunks));
+    const sheet = book.Sheets[book.SheetNames[0]!]!;
+    const read = values.map((_, i) => sheet[`B${i + 2}`]?.v);
+    assert.deepEqual(read, [
+      'line1\nline2\r\nline3',
+      'literal _x0041_ and _x000D_ stay literal',
+      'controls \u0001\u0008\u000b\u001f end',
+      'lone \uFFFD low',
+      'plain_x_text _x12_ _xZZZZ_',
+    ]);
+    assert.deepEqual(
+      warnings.list().map((w) => [w.code, w.count]),
+      [['xml_replaced_characters', 1]],
+    );
   });
 });

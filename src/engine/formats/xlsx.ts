@@ -2,7 +2,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import yazl from 'yazl';
 import { type LocalDateTime, localPartsIn } from '../../lib/zoned-time.ts';
 import type { Column, ColumnType, Value } from '../sources/types.ts';
-import { type Encoder, escapeXml, FLUSH_CHARS } from './text-formats.ts';
+import { type Encoder, type ExportWarnings, escapeXml, FLUSH_CHARS } from './text-formats.ts';
 import { textOf } from './values.ts';
 
 // A streaming XLSX (SpreadsheetML) writer. Rows go into the sheet XML as they
@@ -53,9 +53,24 @@ function parseLocal(text: string): { y: number; mo: number; d: number; secs: num
   return { y: Number(m[1]), mo: Number(m[2]), d: Number(m[3]), secs };
 }
 
+// OOXML strings (ECMA-376 Part 1, 22.9.2.19 ST_Xstring) carry any UTF-16 code unit
+// as _xHHHH_: control characters and the carriage return (which XML would turn
+// into a line feed) are written so, and a literal "_xHHHH_" in the data has its
+// underscore escaped (_x005F_) so a reader does not decode it.
+const OOXML_ESCAPED =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is escaped
+  /_(?=x[0-9A-Fa-f]{4}_)|[\u0000-\u0008\u000B-\u001F\uFFFE\uFFFF]/g;
+const hex4 = (c: string) => c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+
+export function ooxmlText(text: string): string {
+  OOXML_ESCAPED.lastIndex = 0;
+  return OOXML_ESCAPED.test(text) ? text.replace(OOXML_ESCAPED, (c) => `_x${hex4(c)}_`) : text;
+}
+
 // Every cell carries its reference (r="B7"): optional in the standard, required by some readers.
-const inline = (ref: string, text: string, style = '') =>
-  `<c r="${ref}" t="inlineStr"${style}><is><t xml:space="preserve">${escapeXml(text.length > MAX_CELL_TEXT ? text.slice(0, MAX_CELL_TEXT) : text)}</t></is></c>`;
+// Lone surrogates are the only characters left that XML cannot carry: replaced and counted in `warnings`.
+const inline = (ref: string, text: string, style = '', warnings?: ExportWarnings) =>
+  `<c r="${ref}" t="inlineStr"${style}><is><t xml:space="preserve">${escapeXml(ooxmlText(text.length > MAX_CELL_TEXT ? text.slice(0, MAX_CELL_TEXT) : text), warnings)}</t></is></c>`;
 const num = (ref: string, n: number, style = '') => `<c r="${ref}"${style}><v>${n}</v></c>`;
 
 // Excel keeps 15 significant digits: exact decimals beyond that stay text, not a rounded number.
@@ -64,18 +79,24 @@ function exactNumber(text: string): boolean {
   return /^-?\d+(\.\d+)?$/.test(text) && digits.length <= 15;
 }
 
-function cell(ref: string, value: Value, type: ColumnType, partsOf: (d: Date) => LocalDateTime): string {
+function cell(
+  ref: string,
+  value: Value,
+  type: ColumnType,
+  partsOf: (d: Date) => LocalDateTime,
+  warnings?: ExportWarnings,
+): string {
   if (value === null) return '';
   switch (type) {
     case 'integer':
     case 'float':
       return typeof value === 'number' && Number.isFinite(value)
         ? num(ref, value)
-        : inline(ref, textOf(value, type));
+        : inline(ref, textOf(value, type), '', warnings);
     case 'bigint':
     case 'decimal': {
       const text = String(value);
-      return exactNumber(text) ? num(ref, Number(text)) : inline(ref, text);
+      return exactNumber(text) ? num(ref, Number(text)) : inline(ref, text, '', warnings);
     }
     case 'boolean':
       return `<c r="${ref}" t="b"><v>${value ? 1 : 0}</v></c>`;
@@ -84,11 +105,11 @@ function cell(ref: string, value: Value, type: ColumnType, partsOf: (d: Date) =>
       const p = typeof value === 'string' ? parseLocal(value) : null;
       const s = p ? serial(p.y, p.mo, p.d, type === 'date' ? 0 : p.secs) : null;
       return s === null
-        ? inline(ref, textOf(value, type))
+        ? inline(ref, textOf(value, type), '', warnings)
         : num(ref, s, ` s="${type === 'date' ? STYLE.date : STYLE.datetime}"`);
     }
     case 'timestamptz': {
-      if (!(value instanceof Date)) return inline(ref, textOf(value, type));
+      if (!(value instanceof Date)) return inline(ref, textOf(value, type), '', warnings);
       const p = partsOf(value);
       const s = serial(
         p.year,
@@ -96,16 +117,18 @@ function cell(ref: string, value: Value, type: ColumnType, partsOf: (d: Date) =>
         p.day,
         p.hour * 3600 + p.minute * 60 + p.second + (value.getTime() % 1000) / 1000,
       );
-      return s === null ? inline(ref, textOf(value, type)) : num(ref, s, ` s="${STYLE.datetime}"`);
+      return s === null
+        ? inline(ref, textOf(value, type), '', warnings)
+        : num(ref, s, ` s="${STYLE.datetime}"`);
     }
     case 'time': {
       const m = typeof value === 'string' ? /^(\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(value) : null;
       return m
         ? num(ref, (Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) / 86_400, ` s="${STYLE.time}"`)
-        : inline(ref, textOf(value, type));
+        : inline(ref, textOf(value, type), '', warnings);
     }
     default:
-      return inline(ref, textOf(value, type));
+      return inline(ref, textOf(value, type), '', warnings);
   }
 }
 
@@ -187,7 +210,7 @@ function workbookRels(count: number): string {
 }
 
 export function xlsxEncoder(options: XlsxOptions): Encoder {
-  return async function* (columns, batches) {
+  return async function* (columns, batches, warnings) {
     const zip = new yazl.ZipFile();
     const baseName = sheetNameOf(options.sheetName);
     const lastColumn = columnLetter(Math.max(0, columns.length - 1));
@@ -209,7 +232,7 @@ export function xlsxEncoder(options: XlsxOptions): Encoder {
         zip.addReadStream(sheet, `xl/worksheets/sheet${names.length}.xml`, { compress: true });
         await write(
           sheet,
-          `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>${colsXml}<sheetData><row r="1">${columns.map((c, i) => inline(`${letters[i]}1`, c.name, ` s="${STYLE.header}"`)).join('')}</row>`,
+          `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>${colsXml}<sheetData><row r="1">${columns.map((c, i) => inline(`${letters[i]}1`, c.name, ` s="${STYLE.header}"`, warnings)).join('')}</row>`,
         );
         rowInSheet = 1;
       };
@@ -237,7 +260,7 @@ export function xlsxEncoder(options: XlsxOptions): Encoder {
           rowInSheet++;
           out += `<row r="${rowInSheet}">`;
           for (let i = 0; i < row.length; i++)
-            out += cell(letters[i]! + rowInSheet, row[i]!, types[i]!, partsOf);
+            out += cell(letters[i]! + rowInSheet, row[i]!, types[i]!, partsOf, warnings);
           out += '</row>';
           if (out.length >= FLUSH_CHARS) {
             await write(sheet!, out);
