@@ -1,4 +1,4 @@
-import { type AppContext, createContext } from '../app/context.ts';
+import { createContext } from '../app/context.ts';
 import { loadConfig } from '../config.ts';
 import type { QueueRole } from '../jobs/queue.ts';
 import { createLogger, scrubUrl } from '../lib/log.ts';
@@ -20,8 +20,15 @@ export async function runService(
   const log = createLogger(config.logLevel);
   const ctx = await createContext(config, { roles, log });
   let server: App | undefined;
+  let setup: { token: string; file: string } | null = null;
   try {
     if (roles.has('api')) {
+      // Written before the server answers, so whoever waits for /healthz and then
+      // reads the file finds the whole token.
+      if (await isSetupOpen(ctx.db)) {
+        const token = setupToken(ctx.secrets);
+        setup = { token, file: await writeSetupTokenFile(ctx.config.dataDir, token) };
+      }
       server = await buildServer(ctx);
       await server.listen({ port: config.port, host: config.host });
     }
@@ -38,7 +45,7 @@ export async function runService(
     },
     'ferry ready',
   );
-  if (server) await announce(ctx, config.publicUrl);
+  if (server) announce(config.publicUrl, setup);
   else process.stdout.write(`Ferry ${[...roles].join(' + ')} is running (ready in ${readyMs} ms)\n`);
 
   return new Promise<number>((resolve) => {
@@ -79,14 +86,13 @@ export async function runService(
   });
 }
 
-async function announce(ctx: AppContext, publicUrl: string): Promise<void> {
+function announce(publicUrl: string, setup: { token: string; file: string } | null): void {
   const lines = [`Ferry is running at ${publicUrl}`, `API docs: ${publicUrl}/docs`];
-  if (await isSetupOpen(ctx.db)) {
-    const token = setupToken(ctx.secrets);
-    const file = await writeSetupTokenFile(ctx.config.dataDir, token);
+  if (setup) {
+    const { token, file } = setup;
     lines.push(
       '',
-      'First run: create your tenant and owner with this one-time setup token',
+      `First run: open ${publicUrl} and create your workspace and owner with this one-time setup token`,
       `  setup token: ${token}   (also in ${file})`,
       `  curl -X POST ${publicUrl}/api/v1/setup -H 'content-type: application/json' \\`,
       `    -d '{"setupToken":"${token}","tenantName":"My team","email":"you@example.com","password":"choose-a-password"}'`,

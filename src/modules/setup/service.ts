@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Executor } from '../../db/db.ts';
 import { Forbidden, NotFound } from '../../lib/errors.ts';
@@ -25,7 +25,10 @@ export async function isSetupOpen(db: Executor): Promise<boolean> {
 export async function writeSetupTokenFile(dataDir: string, token: string): Promise<string> {
   await mkdir(dataDir, { recursive: true });
   const path = join(dataDir, SETUP_TOKEN_FILE);
-  await writeFile(path, `${token}\n`, { mode: 0o600 });
+  // Atomically: a reader sees no file or the whole token, never a part of it.
+  const partial = `${path}.${process.pid}.tmp`;
+  await writeFile(partial, `${token}\n`, { mode: 0o600 });
+  await rename(partial, path);
   return path;
 }
 
