@@ -51,6 +51,26 @@ for (const backend of backends()) {
       assert.ok(!metrics.includes(owner.tenantId), 'ids must not become metric labels');
     });
 
+    test('plain http: no HSTS and no upgrade-insecure-requests (a laptop browser on http://localhost must work)', async () => {
+      const r = await call(t, { url: '/healthz' });
+      assert.equal(r.headers['strict-transport-security'], undefined);
+      assert.doesNotMatch(String(r.headers['content-security-policy']), /upgrade-insecure-requests/);
+    });
+
+    test('a value outside an enum is one error listing the allowed values', async () => {
+      const r = await call(t, {
+        method: 'POST',
+        url: '/api/v1/exports',
+        key: owner.apiKey,
+        body: { reportId: '00000000-0000-4000-8000-000000000000', format: 'docx' },
+      });
+      assert.equal(r.status, 400, r.text);
+      assert.deepEqual(r.body.errors, [
+        { path: 'format', message: 'must be one of csv, tsv, xlsx, json, ndjson, xml, pdf' },
+      ]);
+      assert.doesNotMatch(r.body.detail, /constant|anyOf/);
+    });
+
     test('rate limit: anonymous callers get 429 with Retry-After after the limit', async () => {
       const statuses: number[] = [];
       let last: Awaited<ReturnType<typeof call>> | undefined;

@@ -42,8 +42,10 @@ describe('PostgreSQL report SQL check (libpg_query)', () => {
       ['WITH u AS (UPDATE t SET a = 1 RETURNING *) SELECT * FROM u', /UPDATE is not allowed/],
       ['WITH m AS (INSERT INTO t DEFAULT VALUES RETURNING *) SELECT 1', /INSERT is not allowed/],
       ['SELECT 1 INTO new_table', /INTO creates a table/],
-      ['SELECT * FROM t FOR UPDATE', /FOR UPDATE/],
-      ['SELECT * FROM t, LATERAL (SELECT 1 FOR SHARE) x', /FOR UPDATE \/ FOR SHARE/],
+      ['SELECT * FROM t FOR UPDATE', /^FOR UPDATE locks rows; reports only read$/],
+      ['SELECT * FROM t, LATERAL (SELECT 1 FOR SHARE) x', /FOR SHARE locks rows; reports only read/],
+      ['SELECT * FROM t FOR NO KEY UPDATE SKIP LOCKED', /FOR NO KEY UPDATE locks rows/],
+      ['SELECT * FROM t FOR KEY SHARE', /FOR KEY SHARE locks rows/],
       ['', /empty/],
       ['  ;; -- nothing', /empty/],
     ] as const)

@@ -2,6 +2,14 @@ import type * as LibPgQuery from 'libpg-query';
 import { refusedFunctionReason } from './pg-function-policy.ts';
 import { checkSqlSize, refusePlaceholderInString, SqlRejected } from './sql-rejected.ts';
 
+/** The locking clauses by their parse tree names, as the user writes them. */
+const LOCK_WORDS: Record<string, string> = {
+  LCS_FORUPDATE: 'FOR UPDATE',
+  LCS_FORNOKEYUPDATE: 'FOR NO KEY UPDATE',
+  LCS_FORSHARE: 'FOR SHARE',
+  LCS_FORKEYSHARE: 'FOR KEY SHARE',
+};
+
 // Report SQL for PostgreSQL is checked with PostgreSQL's own parser (libpg_query,
 // compiled to WASM): the text must be exactly one plain query (SELECT, VALUES,
 // TABLE, or WITH whose members are queries), without INTO or a locking clause,
@@ -123,8 +131,11 @@ function enforceReadOnly(root: Json, refuse: (message: string, byteLocation?: nu
       if (key === 'SelectStmt') {
         if (n['intoClause'])
           refuse('Reports are read-only: SELECT … INTO creates a table', intoLocation(n['intoClause']));
-        if (n['lockingClause'])
-          refuse('Reports are read-only: FOR UPDATE / FOR SHARE locks rows and is not allowed');
+        if (n['lockingClause']) {
+          const clause = (n['lockingClause'] as Array<{ LockingClause?: { strength?: string } }>)[0];
+          const words = LOCK_WORDS[clause?.LockingClause?.strength ?? ''] ?? 'FOR UPDATE';
+          refuse(`${words} locks rows; reports only read`);
+        }
       }
       if (key === 'FuncCall') checkFunctionName(n['funcname'], location, refuse);
       if (key === 'ColumnRef') {

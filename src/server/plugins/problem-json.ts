@@ -80,7 +80,30 @@ interface AjvError {
 
 /** Turns ajv errors into `{path, message}` with a JSON-pointer-like dotted path that names the field. */
 export function fieldErrors(part: string, validation: AjvError[]): FieldError[] {
-  return validation.map((e) => {
+  // A union of literals (a TypeBox enum) fails once per allowed value ("must be
+  // equal to constant") and once for the union: said once, with the values.
+  const constants = new Map<string, unknown[]>();
+  for (const e of validation)
+    if (e.keyword === 'const') {
+      const list = constants.get(e.instancePath) ?? [];
+      list.push(e.params['allowedValue']);
+      constants.set(e.instancePath, list);
+    }
+  const merged: AjvError[] = [];
+  for (const e of validation) {
+    const allowed = constants.get(e.instancePath);
+    if (allowed && e.keyword === 'const') continue;
+    if (allowed && e.keyword === 'anyOf') {
+      merged.push({ ...e, keyword: 'enum', params: { allowedValues: allowed } });
+      continue;
+    }
+    merged.push(e);
+  }
+  // A const failure without its union (a single literal) still says what it must be.
+  for (const [instancePath, allowed] of constants)
+    if (!validation.some((e) => e.instancePath === instancePath && e.keyword === 'anyOf'))
+      merged.push({ instancePath, keyword: 'enum', params: { allowedValues: allowed } });
+  return merged.map((e) => {
     const segments = e.instancePath.split('/').filter(Boolean);
     let message = e.message ?? 'is invalid';
     if (e.keyword === 'required') segments.push(String(e.params['missingProperty']));
