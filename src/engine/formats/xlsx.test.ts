@@ -167,4 +167,33 @@ describe('XLSX writer under backpressure', () => {
       [['xml_replaced_characters', 1]],
     );
   });
+
+  test('instants, local date-times and times with milliseconds get a format that shows them (before 1970 too)', async () => {
+    const local: Column[] = [
+      { name: 'at', type: 'timestamptz', dbType: 'timestamptz' },
+      { name: 'local', type: 'timestamp', dbType: 'timestamp' },
+      { name: 't', type: 'time', dbType: 'time' },
+    ];
+    const data: Value[][] = [
+      [new Date('2026-03-29T01:00:00.123Z'), '2026-03-29T02:30:00.5', '13:45:10.25'],
+      [new Date('1969-12-31T23:59:58.750Z'), '1960-01-01T00:00:00', '08:00:00'],
+    ];
+    async function* one() {
+      yield data;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of xlsxEncoder(defaultXlsxOptions)(local, one()))
+      chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+    const book = XLSX.read(Buffer.concat(chunks), { cellNF: true });
+    const sheet = book.Sheets[book.SheetNames[0]!]!;
+    const shown = ['A2', 'B2', 'C2', 'A3', 'B3', 'C3'].map((ref) => sheet[ref]?.w);
+    assert.deepEqual(shown, [
+      '2026-03-29 01:00:00.123',
+      '2026-03-29 02:30:00.500',
+      '13:45:10.250',
+      '1969-12-31 23:59:58.750',
+      '1960-01-01 00:00:00',
+      '08:00:00',
+    ]);
+  });
 });

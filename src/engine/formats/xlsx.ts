@@ -30,7 +30,9 @@ export const defaultXlsxOptions: XlsxOptions = {
 const MAX_CELL_TEXT = 32_767;
 const EXCEL_EPOCH = Date.UTC(1899, 11, 30);
 const FIRST_SAFE_SERIAL_DAY = Date.UTC(1900, 2, 1); // before this, Excel's 1900 leap-year bug shifts serials
-const STYLE = { header: 1, date: 2, datetime: 3, time: 4 } as const;
+// Date-times and times with a fraction of a second get a number format that shows
+// milliseconds (a cell holds about that much); whole seconds keep the short one.
+const STYLE = { header: 1, date: 2, datetime: 3, time: 4, datetimeMs: 5, timeMs: 6 } as const;
 
 export function sheetNameOf(name: string): string {
   const clean = name
@@ -104,27 +106,26 @@ function cell(
     case 'timestamp': {
       const p = typeof value === 'string' ? parseLocal(value) : null;
       const s = p ? serial(p.y, p.mo, p.d, type === 'date' ? 0 : p.secs) : null;
-      return s === null
-        ? inline(ref, textOf(value, type), '', warnings)
-        : num(ref, s, ` s="${type === 'date' ? STYLE.date : STYLE.datetime}"`);
+      const style = type === 'date' ? STYLE.date : p && p.secs % 1 !== 0 ? STYLE.datetimeMs : STYLE.datetime;
+      return s === null ? inline(ref, textOf(value, type), '', warnings) : num(ref, s, ` s="${style}"`);
     }
     case 'timestamptz': {
       if (!(value instanceof Date)) return inline(ref, textOf(value, type), '', warnings);
       const p = partsOf(value);
-      const s = serial(
-        p.year,
-        p.month,
-        p.day,
-        p.hour * 3600 + p.minute * 60 + p.second + (value.getTime() % 1000) / 1000,
-      );
+      const milli = ((value.getTime() % 1000) + 1000) % 1000;
+      const s = serial(p.year, p.month, p.day, p.hour * 3600 + p.minute * 60 + p.second + milli / 1000);
       return s === null
         ? inline(ref, textOf(value, type), '', warnings)
-        : num(ref, s, ` s="${STYLE.datetime}"`);
+        : num(ref, s, ` s="${milli === 0 ? STYLE.datetime : STYLE.datetimeMs}"`);
     }
     case 'time': {
       const m = typeof value === 'string' ? /^(\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(value) : null;
       return m
-        ? num(ref, (Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) / 86_400, ` s="${STYLE.time}"`)
+        ? num(
+            ref,
+            (Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) / 86_400,
+            ` s="${Number(m[3]) % 1 === 0 ? STYLE.time : STYLE.timeMs}"`,
+          )
         : inline(ref, textOf(value, type), '', warnings);
     }
     default:
@@ -185,7 +186,7 @@ async function write(stream: Writable, text: string): Promise<void> {
 const CONTENT_TYPES = (sheets: number) =>
   `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>${Array.from({ length: sheets }, (_, i) => `<Override PartName="/xl/worksheets/sheet${i + 1}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>`).join('')}</Types>`;
 const ROOT_RELS = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`;
-const STYLES = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="3"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/><numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/><numFmt numFmtId="166" formatCode="hh:mm:ss"/></numFmts><fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs></styleSheet>`;
+const STYLES = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="5"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/><numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/><numFmt numFmtId="166" formatCode="hh:mm:ss"/><numFmt numFmtId="167" formatCode="yyyy-mm-dd hh:mm:ss.000"/><numFmt numFmtId="168" formatCode="hh:mm:ss.000"/></numFmts><fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="7"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="167" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="168" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs></styleSheet>`;
 
 function workbook(names: string[], lastRows: number[], lastColumn: string): string {
   const sheets = names
