@@ -2,6 +2,7 @@ import { registerApiKeyRoutes } from '../modules/api-keys/routes.ts';
 import { registerAuditRoutes } from '../modules/audit/routes.ts';
 import { registerConnectionRoutes } from '../modules/connections/routes.ts';
 import type { Deps } from '../modules/deps.ts';
+import { registerFormatRoutes } from '../modules/formats/routes.ts';
 import { registerInvitationRoutes } from '../modules/invitations/routes.ts';
 import { registerMemberRoutes } from '../modules/members/routes.ts';
 import { registerReportRoutes } from '../modules/reports/routes.ts';
@@ -26,5 +27,6 @@ export function registerRoutes(app: App, deps: Deps): void {
   registerConnectionRoutes(app, deps);
   registerReportRoutes(app, deps);
   registerRunRoutes(app, deps);
+  registerFormatRoutes(app, deps);
   registerScheduleRoutes(app, deps);
 }

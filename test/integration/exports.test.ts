@@ -179,6 +179,45 @@ for (const backend of backends()) {
       assert.equal((parseCsv(csv, { delimiter: ';', bom: true }) as unknown[]).length, expectedRows + 1);
     });
 
+    test('values a format cannot carry are replaced and counted in the run, never dropped silently', async () => {
+      const created = await call(t, {
+        method: 'POST',
+        url: '/api/v1/reports',
+        key: owner.apiKey,
+        body: {
+          name: 'Control characters',
+          connectionId: (await call(t, { url: `/api/v1/reports/${reportId}`, key: owner.apiKey })).body
+            .connectionId,
+          sql: "SELECT 'bell' || chr(7) || ' and cr' || chr(13) || chr(10) || 'end' AS v, chr(27) AS esc",
+        },
+      });
+      assert.equal(created.status, 201, created.text);
+      const started = await call(t, {
+        method: 'POST',
+        url: '/api/v1/exports',
+        key: owner.apiKey,
+        body: { reportId: created.body.id, format: 'xml' },
+      });
+      const run = await waitForRun(t, owner.apiKey, started.body.id);
+      assert.equal(run.status, 'succeeded', run.error);
+      assert.deepEqual(
+        run.warnings.map((w: { code: string; count: number }) => [w.code, w.count]),
+        [['xml_replaced_characters', 2]],
+      );
+      const doc = new XMLParser({ htmlEntities: true, trimValues: false, parseTagValue: false }).parse(
+        (await download(t, owner.apiKey, run.id)).raw.toString(),
+      );
+      assert.equal(doc.rows.row.v, 'bell\uFFFD and cr\r\nend');
+      // CSV carries every character: no warning.
+      const csv = await call(t, {
+        method: 'POST',
+        url: '/api/v1/exports',
+        key: owner.apiKey,
+        body: { reportId: created.body.id, format: 'csv' },
+      });
+      assert.deepEqual((await waitForRun(t, owner.apiKey, csv.body.id)).warnings, []);
+    });
+
     test('signed links: download by anyone holding one; tampered 404, other tenant 404; Range gives 206', async () => {
       const run = await waitForRun(t, owner.apiKey, (await exportRun({ format: 'csv' })).body.id);
       const link = await call(t, {

@@ -314,6 +314,40 @@ for (const backend of backends()) {
       assert.ok(Number(still.body.rows[0][0]) > 0);
     });
 
+    test('declared parameter types are sent: a parameter used twice or only in the select list has its declared type', async () => {
+      // Without the declared type PostgreSQL deduces text for the select list and
+      // bigint for the comparison: "inconsistent types deduced for parameter $1".
+      const twice = await previewSql(
+        'SELECT {{min_qty}} AS x, {{day}} AS d, {{flag}} AS f, id FROM customers WHERE id >= {{min_qty}} ORDER BY id LIMIT 3',
+        [
+          { name: 'min_qty', type: 'integer' },
+          { name: 'day', type: 'date' },
+          { name: 'flag', type: 'boolean' },
+        ],
+        { min_qty: 2, day: '2026-02-28', flag: true },
+      );
+      assert.equal(twice.status, 200, twice.text);
+      assert.deepEqual(
+        twice.body.columns.map((c: { name: string; type: string }) => [c.name, c.type]),
+        [
+          ['x', 'bigint'],
+          ['d', 'date'],
+          ['f', 'boolean'],
+          ['id', 'integer'],
+        ],
+      );
+      assert.deepEqual(twice.body.rows[0].slice(0, 3), ['2', '2026-02-28', true]);
+      assert.ok(twice.body.rows.every((r: number[]) => r[3]! >= 2));
+      // An error about a parameter names it as the user wrote it, never as $n.
+      const bad = await previewSql(
+        'SELECT id FROM customers WHERE id = {{ids}} AND name = {{ids}}',
+        [{ name: 'ids', type: 'integer' }],
+        { ids: 1 },
+      );
+      assert.equal(bad.status, 422, bad.text);
+      assert.doesNotMatch(bad.body.detail, /\$\d/);
+    });
+
     test('bad SQL: 422 with the database message and the position in the text the user wrote', async () => {
       const sql = 'SELECT id FROM customers WHERE id > {{min}} AND nmae = 1';
       const r = await previewSql(sql, [{ name: 'min', type: 'integer' }], { min: 5 });

@@ -46,16 +46,163 @@ function pick<T>(options: Options, key: string, check: (v: unknown) => v is T, r
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isString = (v: unknown): v is string => typeof v === 'string';
 
-const common = new Set(['compression', 'fileName']);
-const allowed: Record<ExportFormat, Set<string>> = {
-  csv: new Set(['delimiter', 'quote', 'header', 'bom', 'lineEnding', 'nullText', 'formulaProtection']),
-  tsv: new Set(['header', 'bom', 'lineEnding', 'nullText', 'formulaProtection']),
-  json: new Set(['exactNumbers']),
-  ndjson: new Set(['exactNumbers']),
-  xml: new Set(['rootElement', 'rowElement']),
-  xlsx: new Set(['sheetName']),
-  pdf: new Set(['landscape', 'rowCap', 'title']),
+/** One option of a format, as forms and GET /api/v1/formats describe it. */
+export interface FormatOptionSpec {
+  name: string;
+  type: 'string' | 'boolean' | 'integer' | 'enum';
+  /** enum: the values allowed. */
+  values?: readonly string[];
+  /** The value used when the option is left out (absent: depends on the export, e.g. the report's name). */
+  default?: string | number | boolean;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  description: string;
+}
+
+const header: FormatOptionSpec = {
+  name: 'header',
+  type: 'boolean',
+  default: defaultCsvOptions.header,
+  description: 'Write the column names as the first line',
 };
+const bom: FormatOptionSpec = {
+  name: 'bom',
+  type: 'boolean',
+  default: defaultCsvOptions.bom,
+  description: 'Start with a UTF-8 byte order mark (helps Excel on Windows read accents)',
+};
+const lineEnding: FormatOptionSpec = {
+  name: 'lineEnding',
+  type: 'enum',
+  values: ['crlf', 'lf'],
+  default: defaultCsvOptions.lineEnding === '\r\n' ? 'crlf' : 'lf',
+  description: 'Line breaks: crlf (Windows, RFC 4180) or lf (Unix)',
+};
+const nullText: FormatOptionSpec = {
+  name: 'nullText',
+  type: 'string',
+  default: defaultCsvOptions.nullText,
+  maxLength: 20,
+  description: 'What an empty (NULL) value is written as',
+};
+const formulaProtection: FormatOptionSpec = {
+  name: 'formulaProtection',
+  type: 'boolean',
+  default: defaultCsvOptions.formulaProtection,
+  description:
+    'Put an apostrophe before text starting with = + - @ so spreadsheets do not run it as a formula',
+};
+const exactNumbers: FormatOptionSpec = {
+  name: 'exactNumbers',
+  type: 'enum',
+  values: ['number', 'string'],
+  default: defaultJsonOptions.exactNumbers,
+  description: 'Big integers and decimals as JSON numbers, or as strings that keep every digit in any reader',
+};
+
+/** Each format's own options (every format also takes the common ones: commonOptionSpecs). */
+export const formatOptionSpecs: Record<ExportFormat, FormatOptionSpec[]> = {
+  csv: [
+    {
+      name: 'delimiter',
+      type: 'string',
+      default: defaultCsvOptions.delimiter,
+      minLength: 1,
+      maxLength: 1,
+      description: 'The character between values, e.g. , or ; (German Excel)',
+    },
+    {
+      name: 'quote',
+      type: 'string',
+      default: defaultCsvOptions.quote,
+      minLength: 1,
+      maxLength: 1,
+      description: 'The character around values that contain the delimiter, a quote or a line break',
+    },
+    header,
+    bom,
+    lineEnding,
+    nullText,
+    formulaProtection,
+  ],
+  tsv: [header, bom, lineEnding, nullText, formulaProtection],
+  json: [exactNumbers],
+  ndjson: [exactNumbers],
+  xml: [
+    {
+      name: 'rootElement',
+      type: 'string',
+      default: defaultXmlOptions.rootElement,
+      minLength: 1,
+      description: 'The name of the element around all rows',
+    },
+    {
+      name: 'rowElement',
+      type: 'string',
+      default: defaultXmlOptions.rowElement,
+      minLength: 1,
+      description: 'The name of the element of each row',
+    },
+  ],
+  xlsx: [
+    {
+      name: 'sheetName',
+      type: 'string',
+      default: defaultXlsxOptions.sheetName,
+      minLength: 1,
+      maxLength: 31,
+      description: 'The worksheet name: 1 to 31 characters without [ ] : * ? / \\',
+    },
+  ],
+  pdf: [
+    {
+      name: 'title',
+      type: 'string',
+      maxLength: 200,
+      description: "The heading on the first page (default: the report's name)",
+    },
+    {
+      name: 'landscape',
+      type: 'boolean',
+      default: false,
+      description: 'Landscape pages, for reports with many columns',
+    },
+    {
+      name: 'rowCap',
+      type: 'integer',
+      default: DEFAULT_PDF_ROW_CAP,
+      minimum: 1,
+      maximum: 100_000,
+      description: 'At most this many rows; a note says when rows were left out',
+    },
+  ],
+};
+
+export const compressions = ['none', 'gzip', 'zip'] as const;
+
+/** Options every format takes. */
+export const commonOptionSpecs: FormatOptionSpec[] = [
+  {
+    name: 'compression',
+    type: 'enum',
+    values: compressions,
+    default: 'none',
+    description: 'Compress the file: gzip adds .gz, zip puts the file in a .zip archive',
+  },
+  {
+    name: 'fileName',
+    type: 'string',
+    maxLength: 200,
+    description: "The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone",
+  },
+];
+
+const common = new Set(commonOptionSpecs.map((o) => o.name));
+const allowed = Object.fromEntries(
+  exportFormats.map((f) => [f, new Set(formatOptionSpecs[f].map((o) => o.name))]),
+) as Record<ExportFormat, Set<string>>;
 
 export interface FormatContext {
   timeZone: string;

@@ -127,8 +127,7 @@ export async function bindParameters(
   };
   const placeholder = ({ name }: Placeholder): string => {
     const value = values[name];
-    if (Array.isArray(value))
-      return value.length === 0 ? 'NULL' : value.map((v) => one(name, v)).join(', ');
+    if (Array.isArray(value)) return value.length === 0 ? 'NULL' : value.map((v) => one(name, v)).join(', ');
     if (dialect !== 'postgres') return one(name, value);
     // PostgreSQL: one $n per name, however often it is used.
     let p = pgIndex.get(name);

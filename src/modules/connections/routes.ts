@@ -116,10 +116,35 @@ const ConnectionSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
   type: TypeSchema,
-  config: Type.Record(Type.String(), Type.Unknown(), {
-    description:
-      'As given, without secrets: { url, ssl, sslmode, tls? } or { host, port, database, user, ssl, sslmode, options?, tls? }; tls shows ca, cert, servername and hasKey, hasPassphrase',
-  }),
+  config: Type.Object(
+    {
+      url: Type.Optional(Type.String({ description: 'The URL form, without its password' })),
+      host: Type.Optional(Type.String()),
+      port: Type.Optional(Type.Integer()),
+      database: Type.Optional(Type.String()),
+      user: Type.Optional(Type.String()),
+      ssl: Type.Optional(Type.Boolean()),
+      sslmode: Type.Optional(SslModeSchema),
+      options: Type.Optional(
+        Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+      ),
+      tls: Type.Optional(
+        Type.Object({
+          ca: Type.Optional(Type.String()),
+          cert: Type.Optional(Type.String()),
+          servername: Type.Optional(Type.String()),
+          hasKey: Type.Boolean(),
+          hasPassphrase: Type.Boolean(),
+        }),
+      ),
+      path: Type.Optional(Type.String({ description: 'SQLite: the file, relative to FERRY_SQLITE_DIR' })),
+    },
+    {
+      additionalProperties: false,
+      description:
+        'As given, without secrets: { url, ssl, sslmode, tls? } or { host, port, database, user, ssl, sslmode, options?, tls? }; SQLite { path }; demo {}. tls shows ca, cert, servername and hasKey, hasPassphrase',
+    },
+  ),
   hasPassword: Type.Boolean(),
   allowPrivilegedUser,
   privilegeWarnings,

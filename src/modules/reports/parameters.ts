@@ -182,3 +182,20 @@ export function valuesForDialect(
   }
   return out;
 }
+
+/** PostgreSQL's type for each declared type: the cast a bound value is sent with. */
+const PG_TYPES: Record<Exclude<ParameterType, 'list'>, string> = {
+  string: 'text',
+  number: 'numeric',
+  integer: 'bigint',
+  boolean: 'boolean',
+  date: 'date',
+  datetime: 'timestamptz',
+};
+
+/** The SQL type each declared parameter is bound as on PostgreSQL (a list: the type of its items). */
+export function pgParameterTypes(defs: ParameterDefinition[]): Record<string, string> {
+  return Object.fromEntries(
+    defs.map((d) => [d.name, PG_TYPES[d.type === 'list' ? (d.items ?? 'string') : d.type]]),
+  );
+}

@@ -1,3 +1,4 @@
+import { instantText } from '../../engine/formats/values.ts';
 import type { ReportRow } from './repo.ts';
 
 export function presentReport(row: ReportRow) {
@@ -19,7 +20,7 @@ export type ReportView = ReturnType<typeof presentReport>;
 /** JSON-safe preview cells: exact numbers as strings, instants as ISO-8601, bytes as hex. */
 export function presentCell(value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Date) return instantText(value);
   if (Buffer.isBuffer(value)) return `\\x${value.toString('hex')}`;
   return value;
 }

@@ -64,10 +64,15 @@ export async function listReports(
   tenantId: string,
   afterId: string | undefined,
   limit: number,
+  search?: string,
 ): Promise<ReportRow[]> {
+  // A search matches the name or description, case-insensitively, as plain text (no wildcards).
+  const pattern = search ? `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
   const r = await db.query<ReportRow>(
-    `SELECT ${columns} FROM reports WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3`,
-    [tenantId, afterId ?? null, limit],
+    `SELECT ${columns} FROM reports WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid)
+       AND ($4::text IS NULL OR name ILIKE $4 OR description ILIKE $4)
+     ORDER BY id LIMIT $3`,
+    [tenantId, afterId ?? null, limit, pattern],
   );
   return r.rows;
 }

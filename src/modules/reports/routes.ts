@@ -10,6 +10,8 @@ import {
   ReportCreateBody,
   ReportPatchBody,
   ReportSchema,
+  ResolvedParametersSchema,
+  ResolveParametersBody,
   TemplateSchema,
   UnsavedPreviewBody,
 } from './schema.ts';
@@ -20,6 +22,7 @@ import {
   listTenantReports,
   previewSavedReport,
   previewUnsavedReport,
+  resolveParameterValues,
   updateTenantReport,
   useTemplate,
 } from './service.ts';
@@ -50,7 +53,18 @@ export function registerReportRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['reports'],
         summary: 'Reports of your tenant',
-        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        querystring: Type.Object(
+          {
+            ...PageQuery,
+            q: Type.Optional(
+              Type.String({
+                maxLength: 200,
+                description: 'Only reports whose name or description contains this',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: pageOf(ReportSchema), ...authErrors },
       },
     },
@@ -58,7 +72,32 @@ export function registerReportRoutes(app: App, deps: Deps): void {
       listTenantReports(deps, requirePrincipal(request.principal), {
         cursor: request.query.cursor,
         limit: request.query.limit ?? 50,
+        q: request.query.q,
       }),
+  );
+
+  app.post(
+    '/api/v1/reports/parameters/resolve',
+    {
+      config: read,
+      schema: {
+        tags: ['reports'],
+        summary:
+          'The values parameters resolve to (relative dates in a zone at a moment), before running anything',
+        description:
+          'For forms: shows e.g. start_of_last_month as the date a run at `at` in `timezone` would use. Values that are missing or wrong are listed in errors, not refused.',
+        body: ResolveParametersBody,
+        response: { 200: ResolvedParametersSchema, ...authErrors },
+      },
+    },
+    async (request) =>
+      resolveParameterValues(
+        deps,
+        request.body.parameters,
+        request.body.values ?? {},
+        request.body.timezone,
+        request.body.at,
+      ),
   );
 
   app.post(

@@ -26,6 +26,17 @@ export const ParameterDefinitionSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A declaration as answers show it (enums as strings with their values). */
+export const ParameterViewSchema = Type.Object({
+  name: Type.String(),
+  type: Type.String({ enum: [...parameterTypes] }),
+  items: Type.Optional(Type.String({ enum: [...listItemTypes] })),
+  default: Type.Optional(Type.Unknown()),
+  required: Type.Optional(Type.Boolean()),
+  label: Type.Optional(Type.String()),
+  description: Type.Optional(Type.String()),
+});
+
 const FilterValue = Type.Union([
   Type.String({ maxLength: 10_000 }),
   Type.Number(),
@@ -114,7 +125,7 @@ export const ReportSchema = Type.Object({
   connectionId: Type.String(),
   sql: Type.Optional(Type.String()),
   spec: Type.Optional(Type.Unknown()),
-  parameters: Type.Array(Type.Unknown()),
+  parameters: Type.Array(ParameterViewSchema),
   templateKey: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -157,6 +168,9 @@ export const PreviewResultSchema = Type.Object({
     },
   ),
   elapsedMs: Type.Integer(),
+  parameters: Type.Record(Type.String(), Type.Unknown(), {
+    description: 'The parameter values it ran with: given or default, relative dates resolved',
+  }),
 });
 
 export const TemplateSchema = Type.Object({
@@ -165,5 +179,35 @@ export const TemplateSchema = Type.Object({
   description: Type.String(),
   category: Type.String(),
   sql: Type.String(),
-  parameters: Type.Array(Type.Unknown()),
+  parameters: Type.Array(ParameterViewSchema),
+});
+
+export const ResolveParametersBody = Type.Object(
+  {
+    parameters: Type.Array(ParameterDefinitionSchema, { maxItems: 100, description: 'The declarations' }),
+    values: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'Values by name; a missing one takes its default',
+      }),
+    ),
+    timezone: Type.Optional(
+      Type.String({ maxLength: 100, description: 'IANA zone for relative dates (default UTC)' }),
+    ),
+    at: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: "The moment to resolve relative dates at, e.g. a schedule's next run (default now)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ResolvedParametersSchema = Type.Object({
+  values: Type.Record(Type.String(), Type.Unknown(), {
+    description: 'Each parameter as a run would bind it (null: missing or invalid)',
+  }),
+  errors: Type.Array(Type.Object({ path: Type.String(), message: Type.String() }), {
+    description: 'What is wrong with a value, per parameter (path parameters.<name>)',
+  }),
 });

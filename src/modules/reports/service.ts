@@ -1,4 +1,9 @@
-import { bindParameters, checkReadOnlySql, stripTrailingSemicolons } from '../../engine/sources/sql-text.ts';
+import {
+  bindParameters,
+  checkReadOnlySql,
+  nameParameters,
+  stripTrailingSemicolons,
+} from '../../engine/sources/sql-text.ts';
 import {
   type BoundQuery,
   type Column,
@@ -6,7 +11,7 @@ import {
   type Source,
   SourceQueryError,
 } from '../../engine/sources/types.ts';
-import { Conflict, Invalid, NotFound } from '../../lib/errors.ts';
+import { Conflict, type FieldError, Invalid, NotFound } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
 import { isValidTimeZone } from '../../lib/zoned-time.ts';
@@ -18,6 +23,7 @@ import type { Deps } from '../deps.ts';
 import { type BuilderSpec, compileSpec } from './builder.ts';
 import {
   type ParameterDefinition,
+  pgParameterTypes,
   resolveValues,
   validateDefinitions,
   valuesForDialect,
@@ -47,6 +53,10 @@ export interface PreparedQuery {
   query: BoundQuery;
   /** Maps a database error position back into the report's SQL. */
   originalPosition: (position: number) => number;
+  /** The parameter values it runs with: given or default, relative dates resolved. */
+  parameters: Record<string, unknown>;
+  /** The {{name}} of each bound value ($1 is parameterNames[0]), for error messages. */
+  parameterNames: string[];
 }
 
 async function loadSource(deps: Deps, tenantId: string, connectionId: string) {
@@ -104,13 +114,21 @@ export async function prepareReportQuery(
   const { sql, builderValues, names } = await reportSql(deps, connection, source, def);
   const defs = def.parameters ?? [];
   validateDefinitions(defs, names);
-  const values = valuesForDialect(resolveValues(defs, given, ctx), defs, source.dialect);
+  const resolved = resolveValues(defs, given, ctx);
+  const values = valuesForDialect(resolved, defs, source.dialect);
   try {
-    const bound = await bindParameters(sql, source.dialect, { ...values, ...builderValues });
+    const bound = await bindParameters(
+      sql,
+      source.dialect,
+      { ...values, ...builderValues },
+      pgParameterTypes(defs),
+    );
     return {
       source,
       query: { sql: bound.sql, values: bound.values },
       originalPosition: bound.originalPosition,
+      parameters: resolved,
+      parameterNames: bound.names,
     };
   } catch (err) {
     throw sourceProblem(err);
@@ -128,6 +146,8 @@ export interface PreviewResult {
   /** Values shown cut (their first bytes). */
   cutValues: CutValue[];
   elapsedMs: number;
+  /** The parameter values it ran with (relative dates resolved). */
+  parameters: Record<string, unknown>;
 }
 
 export interface PreviewLimits {
@@ -159,12 +179,20 @@ export async function runPreview(prepared: PreparedQuery, limits: PreviewLimits)
   try {
     if (limits.signal?.aborted) callerGone();
     const result = await untilAborted(readPreview(prepared, limits, abort.signal), abort.signal);
-    return { ...result, elapsedMs: Math.round(performance.now() - started) };
+    return { ...result, elapsedMs: Math.round(performance.now() - started), parameters: prepared.parameters };
   } catch (err) {
     if (err instanceof SourceQueryError && err.position !== undefined) {
       throw sourceProblem(
-        new SourceQueryError(err.message, {
+        new SourceQueryError(nameParameters(err.message, prepared.parameterNames), {
           position: prepared.originalPosition(err.position),
+          code: err.code,
+          cause: err,
+        }),
+      );
+    }
+    if (err instanceof SourceQueryError) {
+      throw sourceProblem(
+        new SourceQueryError(nameParameters(err.message, prepared.parameterNames), {
           code: err.code,
           cause: err,
         }),
@@ -183,7 +211,7 @@ async function readPreview(
   prepared: PreparedQuery,
   limits: PreviewLimits,
   signal: AbortSignal,
-): Promise<Omit<PreviewResult, 'elapsedMs'>> {
+): Promise<Omit<PreviewResult, 'elapsedMs' | 'parameters'>> {
   // More than a preview reads from the source (a huge value): what was read is shown, if anything was.
   const tooLarge = () =>
     new SourceQueryError(
@@ -282,13 +310,48 @@ export async function previewUnsavedReport(
   );
 }
 
+/**
+ * What each parameter would be bound to, as a run at `at` in `timezone` would
+ * resolve it, with a message per parameter whose value is missing or wrong.
+ */
+export function resolveParameterValues(
+  deps: Deps,
+  defs: ParameterDefinition[],
+  given: Record<string, unknown>,
+  timezone: string | undefined,
+  at: string | undefined,
+): { values: Record<string, unknown>; errors: FieldError[] } {
+  const timeZone = timezone ?? 'UTC';
+  if (!isValidTimeZone(timeZone))
+    throw Invalid.field('timezone', `"${timeZone}" is not an IANA time zone such as Europe/Berlin`);
+  const ctx: EvaluationContext = {
+    now: at ? new Date(at) : deps.clock.now(),
+    timeZone,
+    lastSuccessfulRunAt: null,
+  };
+  const values: Record<string, unknown> = {};
+  const errors: FieldError[] = [];
+  for (const def of defs) {
+    const value = given[def.name];
+    try {
+      Object.assign(values, resolveValues([def], value === undefined ? {} : { [def.name]: value }, ctx));
+    } catch (err) {
+      if (!(err instanceof Invalid)) throw err;
+      values[def.name] = null;
+      errors.push(...(err.errors ?? []));
+    }
+  }
+  return { values, errors };
+}
+
 export async function listTenantReports(
   deps: Deps,
   actor: Principal,
-  q: { cursor?: string | undefined; limit: number },
+  q: { cursor?: string | undefined; limit: number; q?: string | undefined },
 ): Promise<Page<ReportView>> {
   const cursor = decodeCursor(q.cursor, { id: 'uuid' });
-  const rows = await listReports(deps.db, actor.tenantId, cursor?.id, q.limit + 1);
+  const search = q.q?.trim() || undefined;
+  const rows = await listReports(deps.db, actor.tenantId, cursor?.id, q.limit + 1, search);
   return toPage(rows, q.limit, presentReport, (r) => ({ id: r.id }));
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ExportLimitError } from '../../engine/pipeline.ts';
 import { SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
-import { classifyFailure, retryDelayMs } from './execute.ts';
+import { classifyFailure, lineAndColumn, retryDelayMs } from './execute.ts';
 import { renderFileName } from './file-name.ts';
 import { attemptJobId } from './jobs.ts';
 
@@ -95,5 +95,22 @@ describe('file names', () => {
       timeZone: 'UTC',
     });
     assert.ok(!escaped.includes('/') && !escaped.startsWith('.'), escaped);
+  });
+});
+
+describe('a query error names its place in the report SQL', () => {
+  test('line and column of a 1-based position; outside the text: none', () => {
+    const sql = 'SELECT id,\n  nope\nFROM t';
+    assert.equal(lineAndColumn(sql, 1), 'line 1, column 1');
+    assert.equal(lineAndColumn(sql, 14), 'line 2, column 3');
+    assert.equal(lineAndColumn(sql, 19), 'line 3, column 1');
+    assert.equal(lineAndColumn(sql, 0), null);
+    assert.equal(lineAndColumn(sql, 99), null);
+  });
+  test('classifyFailure appends it to the database message', () => {
+    const err = new SourceQueryError('column "nope" does not exist', { code: '42703', position: 14 });
+    const f = classifyFailure(err, { locate: (p) => lineAndColumn('SELECT id,\n  nope\nFROM t', p) });
+    assert.equal(f.message, 'column "nope" does not exist (line 2, column 3)');
+    assert.equal(f.code, 'query');
   });
 });

@@ -9,6 +9,7 @@ import {
   exportToStream,
 } from '../../engine/pipeline.ts';
 import { toSourceError } from '../../engine/sources/postgres.ts';
+import { nameParameters } from '../../engine/sources/sql-text.ts';
 import { defaultReadLimits, SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
 import type { ObjectWriter } from '../../engine/storage/storage.ts';
 import { AppError, describeError } from '../../lib/errors.ts';
@@ -110,7 +111,14 @@ const PERMANENT_CONNECT = /^(28|3D)|^(ER_ACCESS_DENIED_ERROR|ER_BAD_DB_ERROR|ER_
  * server going away, locks and timeouts. A bad query, a missing table, wrong
  * credentials, a limit, or anything unrecognised fails at once.
  */
-export function classifyFailure(err: unknown): Failure {
+/** What a query error's text is read against: where a position is in the report's SQL, and the parameters' names. */
+export interface QueryContext {
+  locate?: ((position: number) => string | null) | undefined;
+  /** The {{name}} of each bound value ($1 is names[0]). */
+  names?: string[] | undefined;
+}
+
+export function classifyFailure(err: unknown, context: QueryContext = {}): Failure {
   const cause = err instanceof AppError && err.cause ? err.cause : err;
   if (err instanceof ExportLimitError) return { message: err.message, code: 'limit', retryable: false };
   if (cause instanceof SourceConnectError) {
@@ -123,7 +131,13 @@ export function classifyFailure(err: unknown): Failure {
   }
   if (cause instanceof SourceQueryError) {
     const transient = cause.code !== undefined && TRANSIENT_QUERY_CODES.has(cause.code);
-    return { message: cause.message, code: transient ? 'transient' : 'query', retryable: transient };
+    const where = cause.position !== undefined && context.locate ? context.locate(cause.position) : null;
+    const message = nameParameters(cause.message, context.names ?? []);
+    return {
+      message: where ? `${message} (${where})` : message,
+      code: transient ? 'transient' : 'query',
+      retryable: transient,
+    };
   }
   if (err instanceof AppError)
     return {
@@ -142,6 +156,15 @@ export function classifyFailure(err: unknown): Failure {
   if (code && /^E[A-Z]+$/.test(code))
     return { message: `The file could not be written (${code})`, code: 'storage', retryable: false };
   return { message: describeError(err), code: 'error', retryable: false };
+}
+
+/** "line 3, column 8": a 1-based character position of the report's own SQL as the editor shows it. */
+export function lineAndColumn(sql: string, position: number): string | null {
+  if (!Number.isInteger(position) || position < 1 || position > sql.length + 1) return null;
+  const before = sql.slice(0, position - 1);
+  const line = before.split('\n').length;
+  const column = position - before.lastIndexOf('\n') - 1;
+  return `line ${line}, column ${column}`;
 }
 
 /**
@@ -198,6 +221,8 @@ export async function executeRunAttempt(deps: Deps, job: RunJob, stopping?: Abor
   }, HEARTBEAT_MS);
   let deadline: NodeJS.Timeout | undefined;
   let writer: ObjectWriter | undefined;
+  // Where in the report's SQL a database error points, once the query is prepared.
+  const queryContext: QueryContext = {};
   try {
     const limits = await effectiveLimits(deps, run.tenant_id);
     deadline = setTimeout(
@@ -207,12 +232,6 @@ export async function executeRunAttempt(deps: Deps, job: RunJob, stopping?: Abor
         ),
       limits.maxRunSeconds * 1000,
     );
-    const format = resolveFormat(run.format as ExportFormat, run.format_options, {
-      timeZone: run.time_zone,
-      title: run.report_name,
-      parameters: run.parameters,
-      generatedAt: deps.clock.now(),
-    });
     const compression = compressionOf(run.format_options);
     const snapshot = run.report_snapshot;
     const prepared = await prepareReportQuery(
@@ -236,6 +255,14 @@ export async function executeRunAttempt(deps: Deps, job: RunJob, stopping?: Abor
         ),
       },
     );
+    queryContext.names = prepared.parameterNames;
+    // The PDF header lists the values the query ran with: defaults filled in, relative dates resolved.
+    const format = resolveFormat(run.format as ExportFormat, run.format_options, {
+      timeZone: run.time_zone,
+      title: run.report_name,
+      parameters: prepared.parameters,
+      generatedAt: deps.clock.now(),
+    });
     // PostgreSQL can write the CSV itself when every value's text can be made
     // exactly Ferry's (no bound parameters, known types): several times faster.
     const readLimits = { timeoutMs: limits.maxRunSeconds * 1000, batchSize: defaultReadLimits.batchSize };
@@ -243,8 +270,20 @@ export async function executeRunAttempt(deps: Deps, job: RunJob, stopping?: Abor
     const hashRows = run.condition === 'changed';
     const copy =
       format.csv && prepared.source.copyCsv && !hashRows
-        ? await prepared.source.copyCsv(prepared.query, format.csv, controller.signal, readLimits)
+        ? await prepared.source
+            .copyCsv(prepared.query, format.csv, controller.signal, readLimits)
+            .catch((err: unknown) => {
+              // An error at a place in the SQL (found before any row is read): the row
+              // path below meets it again, at a position that maps into the report's SQL.
+              if (err instanceof SourceQueryError && err.position !== undefined && snapshot.sql) return null;
+              throw err;
+            })
         : null;
+    // A position only maps back into the report's SQL on the row path: the COPY path
+    // wraps the query (and inlines its values), so its positions point elsewhere.
+    const reportSql = snapshot.sql;
+    if (reportSql && !copy)
+      queryContext.locate = (position) => lineAndColumn(reportSql, prepared.originalPosition(position));
     const stream = copy
       ? null
       : await prepared.source.openRows(prepared.query, controller.signal, readLimits);
@@ -309,7 +348,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob, stopping?: Abor
       await writer.abort();
       writer = undefined;
     }
-    await recordFailure(deps, run, attemptId, job.attempt, reason);
+    await recordFailure(deps, run, attemptId, job.attempt, reason, queryContext);
   } finally {
     clearInterval(beat);
     clearTimeout(deadline);
@@ -354,6 +393,7 @@ async function publish(
       contentType,
       checksum: result.sha256,
       dataChecksum: result.dataSha256,
+      warnings: result.warnings,
       now,
     });
     if (!ok) {
@@ -410,13 +450,14 @@ async function recordFailure(
   attemptId: string,
   attempt: number,
   err: unknown,
+  queryContext?: QueryContext,
 ): Promise<void> {
   const now = deps.clock.now();
   // Lost: whoever declared it so has recorded it and retried the run; if nobody
   // has yet (it noticed its own silence first), it declares itself lost.
   if (err instanceof LeaseLost) return handBack(deps, run, attemptId, LOST_MESSAGE);
   if (err instanceof WorkerStopping) return handBack(deps, run, attemptId, err.message);
-  const failure = classifyFailure(err);
+  const failure = classifyFailure(err, queryContext);
   const outcome = await deps.db.transaction(async (tx) => {
     // A stale attempt that failed (its partial file removed when it was declared
     // lost, say) records nothing: the run belongs to a newer attempt.

@@ -6,6 +6,18 @@ import { localParts } from '../../lib/zoned-time.ts';
 
 export const DEFAULT_FILE_NAME = '{report}_{date:yyyy-MM-dd_HHmmss}.{ext}';
 
+/** The placeholders a template may use, as forms describe them. */
+export const fileNamePlaceholders = [
+  { placeholder: '{report}', description: "The report's name, as letters, digits, . _ and -" },
+  { placeholder: '{run}', description: "The first 8 characters of the run's id" },
+  { placeholder: '{ext}', description: "The format's extension, e.g. csv" },
+  {
+    placeholder: '{date:yyyy-MM-dd_HHmmss}',
+    description:
+      "The run's scheduled (or start) time in its zone; yyyy MM dd HH mm ss in any order, {date} alone is yyyy-MM-dd",
+  },
+] as const;
+
 export class FileNameError extends Error {}
 
 /** Embeddings and overrides (U+202A–U+202E), isolates (U+2066–U+2069) and the invisible marks (LRM, RLM, ALM). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { presentRun } from './present.ts';
+import { errorLocationOf, errorStageOf, presentRun } from './present.ts';
 import type { RunRow } from './repo.ts';
 
 const row = (over: Partial<RunRow>): RunRow =>
@@ -28,4 +28,34 @@ test('percent: share of the expected rows while running, never 100 before the en
   assert.equal(presentRun(row({ progress_rows: '5' })).progress.percent, null);
   assert.equal(presentRun(row({ status: 'queued', expected_rows: '10' })).progress.percent, null);
   assert.equal(presentRun(row({ status: 'succeeded', expected_rows: '10' })).progress.percent, 100);
+});
+
+test('the stage of an error, by its code; the place in the SQL only for a query error that names one', () => {
+  assert.equal(errorStageOf('query'), 'query');
+  assert.equal(errorStageOf('connection'), 'query');
+  assert.equal(errorStageOf('transient'), 'query');
+  assert.equal(errorStageOf('storage'), 'file');
+  assert.equal(errorStageOf('lost'), null);
+  assert.equal(errorStageOf(null), null);
+  assert.deepEqual(errorLocationOf('query', 'column "x" does not exist (line 12, column 4)'), {
+    line: 12,
+    column: 4,
+  });
+  assert.equal(errorLocationOf('query', 'syntax error at end of input'), null);
+  assert.equal(errorLocationOf('connection', 'refused (line 1, column 1)'), null);
+});
+
+test('retrying: queued again after a failed attempt; a fresh queued run is not', () => {
+  assert.equal(
+    presentRun(row({ status: 'queued', attempts: 1, error: 'reset' } as Partial<RunRow>)).retrying,
+    true,
+  );
+  assert.equal(
+    presentRun(row({ status: 'queued', attempts: 0, error: null } as Partial<RunRow>)).retrying,
+    false,
+  );
+  assert.equal(
+    presentRun(row({ status: 'failed', attempts: 3, error: 'x' } as Partial<RunRow>)).retrying,
+    false,
+  );
 });

@@ -1,5 +1,5 @@
 import type { DownloadRow } from '../artifacts/repo.ts';
-import type { AttemptRow, RunRow } from './repo.ts';
+import type { AttemptRow, RunLabels, RunRow } from './repo.ts';
 
 const n = (v: string | null) => (v === null ? null : Number(v));
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -16,17 +16,57 @@ function percentOf(row: RunRow): number | null {
   return Math.min(99, Math.floor((Number(row.progress_rows) * 100) / expected));
 }
 
+/** Where a run failed, by its error code: the query (source, SQL, connection) or writing the file. */
+export function errorStageOf(code: string | null): 'query' | 'file' | null {
+  if (code === null) return null;
+  if (['query', 'transient', 'connection', 'network', 'invalid', 'notfound', 'unprocessable'].includes(code))
+    return 'query';
+  if (code === 'storage') return 'file';
+  return null;
+}
+
+/** The place in the report's SQL a query error names ("… (line 3, column 8)"), as execute.ts writes it. */
+export function errorLocationOf(
+  code: string | null,
+  error: string | null,
+): { line: number; column: number } | null {
+  if (code !== 'query' || !error) return null;
+  const m = /\(line (\d+), column (\d+)\)$/.exec(error);
+  return m ? { line: Number(m[1]), column: Number(m[2]) } : null;
+}
+
+/** The file of a run as its page needs it: whether it can still be downloaded, and until when. */
+export interface FileState {
+  state: 'available' | 'expired';
+  expiresAt: string;
+}
+
 export function presentRun(
   row: RunRow,
-  extra: { attempts?: AttemptRow[]; downloads?: DownloadRow[]; hasFile?: boolean } = {},
+  extra: {
+    attempts?: AttemptRow[];
+    downloads?: DownloadRow[];
+    hasFile?: boolean;
+    labels?: RunLabels | undefined;
+    nextAttemptAt?: Date | null;
+    file?: FileState | null;
+  } = {},
 ) {
+  const labels = extra.labels;
   return {
     id: row.id,
     status: row.status,
     trigger: row.trigger,
     scheduleId: row.schedule_id,
+    scheduleName: labels?.scheduleName ?? null,
+    scheduleTimeZone: labels?.scheduleTimeZone ?? null,
+    createdBy:
+      labels?.createdById && labels.createdByName
+        ? { id: labels.createdById, name: labels.createdByName }
+        : null,
     reportId: row.report_id,
     reportName: row.report_name,
+    connectionId: row.report_snapshot?.connectionId ?? null,
     format: row.format,
     formatOptions: row.format_options,
     parameters: row.parameters,
@@ -50,11 +90,17 @@ export function presentRun(
     fileSize: n(row.file_size),
     contentType: row.content_type,
     checksum: row.checksum ? `sha256:${row.checksum}` : null,
+    warnings: row.warnings ?? [],
     cancelRequested: row.cancel_requested_at !== null,
     error: row.error,
     errorCode: row.error_code,
+    errorStage: errorStageOf(row.error_code),
+    errorLocation: errorLocationOf(row.error_code, row.error),
+    retrying: row.status === 'queued' && row.attempts > 0 && row.error !== null,
+    nextAttemptAt: iso(extra.nextAttemptAt ?? null),
     deliveries: [] as unknown[],
     ...(extra.hasFile === undefined ? {} : { hasFile: extra.hasFile }),
+    ...(extra.file === undefined ? {} : { file: extra.file }),
     ...(extra.attempts
       ? {
           attemptHistory: extra.attempts.map((a) => ({

@@ -65,6 +65,7 @@ export interface RunRow {
   condition: 'always' | 'has_rows' | 'changed';
   data_checksum: string | null;
   expected_rows: string | null;
+  warnings: Array<{ code: string; message: string; count: number }>;
 }
 
 export async function insertRun(
@@ -124,6 +125,9 @@ export interface RunFilter {
   status?: string | undefined;
   reportId?: string | undefined;
   scheduleId?: string | undefined;
+  trigger?: string | undefined;
+  /** Failed runs, and runs waiting for another attempt after a failed one. */
+  failedOnly?: boolean | undefined;
   from?: Date | undefined;
   to?: Date | undefined;
 }
@@ -144,6 +148,8 @@ export async function listRuns(
   if (f.status) add('status = ?', f.status);
   if (f.reportId) add('report_id = ?', f.reportId);
   if (f.scheduleId) add('schedule_id = ?', f.scheduleId);
+  if (f.trigger) add('trigger = ?', f.trigger);
+  if (f.failedOnly) where.push(`(status = 'failed' OR (status = 'queued' AND error IS NOT NULL))`);
   if (f.from) add('created_at >= ?', f.from);
   if (f.to) add('created_at < ?', f.to);
   if (before) {
@@ -253,12 +259,13 @@ export async function completeRun(
     contentType: string;
     checksum: string;
     dataChecksum?: string | undefined;
+    warnings?: Array<{ code: string; message: string; count: number }> | undefined;
     now: Date;
   },
 ): Promise<boolean> {
   const r = await db.query(
     announcing(`UPDATE runs SET status = 'succeeded', finished_at = $3, row_count = $4, progress_rows = $4, file_size = $5, progress_bytes = $5,
-            file_name = $6, content_type = $7, checksum = $8, data_checksum = $9, lease_attempt_id = NULL
+            file_name = $6, content_type = $7, checksum = $8, data_checksum = $9, warnings = $10::jsonb, lease_attempt_id = NULL
       WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' AND cancel_requested_at IS NULL RETURNING id`),
     [
       runId,
@@ -270,6 +277,7 @@ export async function completeRun(
       result.contentType,
       result.checksum,
       result.dataChecksum ?? null,
+      JSON.stringify(result.warnings ?? []),
     ],
   );
   return r.rowCount > 0;
@@ -384,6 +392,61 @@ export async function lockLeasedRun(
     [runId, attemptId, silentSeconds ?? null],
   );
   return r.rows[0];
+}
+
+/** What a run's page names besides the run: its schedule (and that schedule's zone) and who started it. */
+export interface RunLabels {
+  scheduleName: string | null;
+  scheduleTimeZone: string | null;
+  createdByName: string | null;
+  createdById: string | null;
+}
+
+export async function runLabels(
+  db: Executor,
+  tenantId: string,
+  runIds: string[],
+): Promise<Map<string, RunLabels>> {
+  if (runIds.length === 0) return new Map();
+  const r = await db.query<{
+    id: string;
+    schedule_name: string | null;
+    schedule_time_zone: string | null;
+    created_by: string | null;
+    user_name: string | null;
+    user_email: string | null;
+  }>(
+    `SELECT r.id, s.name AS schedule_name, s.time_zone AS schedule_time_zone, r.created_by,
+            u.name AS user_name, u.email AS user_email
+       FROM runs r
+       LEFT JOIN schedules s ON s.id = r.schedule_id AND s.tenant_id = r.tenant_id
+       LEFT JOIN users u ON u.id = r.created_by
+      WHERE r.tenant_id = $1 AND r.id = ANY($2::uuid[])`,
+    [tenantId, runIds],
+  );
+  return new Map(
+    r.rows.map((row) => [
+      row.id,
+      {
+        scheduleName: row.schedule_name,
+        scheduleTimeZone: row.schedule_time_zone,
+        createdById: row.created_by,
+        createdByName: row.user_name || row.user_email,
+      },
+    ]),
+  );
+}
+
+/** When a run waiting after a failed attempt will be tried again: its next job's start, if queued. */
+export async function nextAttemptAt(db: Executor, runId: string, attempt: number): Promise<Date | null> {
+  const r = await db.query<{ start_after: Date }>(
+    `SELECT start_after FROM pgboss.job
+      WHERE name = 'run.execute' AND data->>'runId' = $1 AND (data->>'attempt')::int = $2
+        AND state IN ('created', 'retry')
+      ORDER BY start_after DESC LIMIT 1`,
+    [runId, attempt],
+  );
+  return r.rows[0]?.start_after ?? null;
 }
 
 export interface AttemptRow {

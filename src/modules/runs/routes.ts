@@ -1,10 +1,19 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import { Type } from 'typebox';
+import { type TSchema, Type } from 'typebox';
 import { exportFormats } from '../../engine/formats/registry.ts';
 import { AppError, Invalid, Unavailable } from '../../lib/errors.ts';
+import { isValidTimeZone } from '../../lib/zoned-time.ts';
 import { requirePrincipal } from '../../server/plugins/auth.ts';
-import { authErrors, IdParams, PageQuery, ProblemSchema, pageOf, Timestamp } from '../../server/schemas.ts';
+import {
+  authErrors,
+  IdParams,
+  NullableTimestamp,
+  PageQuery,
+  ProblemSchema,
+  pageOf,
+  Timestamp,
+} from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
 import type { Principal } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
@@ -23,20 +32,56 @@ import {
   RangeNotSatisfiable,
   retryRun,
 } from './service.ts';
-import { presentStats, runStats } from './stats.ts';
+import {
+  emptyStatsRow,
+  fillDays,
+  presentReportStats,
+  presentStats,
+  runStats,
+  StatsQuerySchema,
+  StatsSchema,
+} from './stats.ts';
 
 export const literals = <T extends readonly string[]>(values: T) =>
   Type.Union(values.map((v) => Type.Literal(v)));
+
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const RunSchema = Type.Object(
   {
     id: Type.String(),
     status: Type.String({ enum: [...runStatuses] }),
-    trigger: Type.String(),
-    reportId: Type.Union([Type.String(), Type.Null()]),
+    trigger: Type.String({
+      enum: ['manual', 'api', 'schedule', 'cli'],
+      description: 'manual: started in the app by a user (createdBy); api: with an API key; schedule; cli',
+    }),
+    scheduleId: nullable(Type.String()),
+    scheduleName: nullable(Type.String()),
+    scheduleTimeZone: nullable(
+      Type.String({ description: "The schedule's zone: scheduledFor is meant in it" }),
+    ),
+    createdBy: nullable(
+      Type.Object(
+        { id: Type.String(), name: Type.String() },
+        { description: 'Who started the run (the creator of the API key for trigger api)' },
+      ),
+    ),
+    reportId: nullable(Type.String()),
+    reportName: Type.String({ description: 'As it was when the run was created' }),
+    connectionId: nullable(
+      Type.String({ description: 'The connection the report read when the run was created' }),
+    ),
     format: Type.String(),
+    formatOptions: Type.Record(Type.String(), Type.Unknown()),
+    parameters: Type.Record(Type.String(), Type.Unknown(), { description: 'The values given' }),
+    timezone: Type.String({ description: 'Zone of relative dates and the file name' }),
+    scheduledFor: NullableTimestamp,
     createdAt: Timestamp,
-    attempts: Type.Integer(),
+    startedAt: NullableTimestamp,
+    finishedAt: NullableTimestamp,
+    durationMs: nullable(Type.Integer()),
+    attempts: Type.Integer({ description: 'Attempts started so far' }),
+    maxAttempts: Type.Integer(),
     progress: Type.Object({
       rows: Type.Integer(),
       bytes: Type.Integer(),
@@ -45,8 +90,90 @@ export const RunSchema = Type.Object(
       }),
       expectedRows: Type.Union([Type.Integer(), Type.Null()]),
     }),
+    rowCount: nullable(Type.Integer()),
+    fileName: nullable(Type.String()),
+    fileSize: nullable(Type.Integer()),
+    contentType: nullable(Type.String()),
+    checksum: nullable(Type.String({ description: 'sha256:<hex> of the file' })),
+    warnings: Type.Array(
+      Type.Object({ code: Type.String(), message: Type.String(), count: Type.Integer() }),
+      {
+        description:
+          'What the file had to change in values its format cannot carry, counted per kind (e.g. characters XML 1.0 cannot hold, replaced by U+FFFD)',
+      },
+    ),
+    cancelRequested: Type.Boolean(),
+    error: nullable(
+      Type.String({
+        description:
+          'What went wrong (the database message for a query error, ending in "(line L, column C)" when the database names a place in the SQL); for skipped_condition, why nothing was delivered',
+      }),
+    ),
+    errorCode: nullable(
+      Type.String({
+        description:
+          'query, transient, connection, network, storage, limit, lost, cancelled, condition, or the kind of an internal error',
+      }),
+    ),
+    errorStage: nullable(
+      Type.Union([Type.Literal('query'), Type.Literal('file')], {
+        description: 'The stage the error happened in, when known',
+      }),
+    ),
+    errorLocation: nullable(
+      Type.Object(
+        { line: Type.Integer(), column: Type.Integer() },
+        { description: "Where in the report's SQL a query error points (1-based)" },
+      ),
+    ),
+    retrying: Type.Boolean({ description: 'Queued again after a failed attempt, waiting for the next one' }),
+    nextAttemptAt: Type.Union([Timestamp, Type.Null()], {
+      description: 'While retrying (on GET /runs/{id}): when the next attempt starts',
+    }),
+    deliveries: Type.Array(Type.Unknown(), { description: 'Deliveries are not available yet: always empty' }),
+    hasFile: Type.Optional(
+      Type.Boolean({ description: 'GET /runs/{id}: the file can be downloaded (not expired or deleted)' }),
+    ),
+    file: Type.Optional(
+      nullable(
+        Type.Object(
+          {
+            state: Type.Union([Type.Literal('available'), Type.Literal('expired')]),
+            expiresAt: Timestamp,
+          },
+          { description: 'GET /runs/{id}: the stored file, until when it is kept, or that it has expired' },
+        ),
+      ),
+    ),
+    attemptHistory: Type.Optional(
+      Type.Array(
+        Type.Object({
+          number: Type.Integer(),
+          worker: Type.String(),
+          status: Type.String({ enum: ['running', 'succeeded', 'failed', 'lost', 'cancelled'] }),
+          startedAt: Timestamp,
+          finishedAt: NullableTimestamp,
+          error: nullable(Type.String()),
+        }),
+        { description: 'GET /runs/{id}: every attempt, first first' },
+      ),
+    ),
+    downloads: Type.Optional(
+      Type.Array(
+        Type.Object({
+          via: Type.String({ enum: ['api', 'link'] }),
+          actorType: nullable(Type.String()),
+          actorId: nullable(Type.String()),
+          ip: nullable(Type.String()),
+          userAgent: nullable(Type.String()),
+          range: nullable(Type.String()),
+          at: Timestamp,
+        }),
+        { description: 'GET /runs/{id}: every download of the file' },
+      ),
+    ),
   },
-  { additionalProperties: true },
+  { additionalProperties: false },
 );
 
 const ExportBody = Type.Object(
@@ -119,10 +246,10 @@ export function registerRunRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['runs'],
         summary: 'Runs, failures, rows, bytes and p50/p95 durations: in total and per report, format and day',
-        querystring: Type.Object(
-          { from: Type.Optional(Timestamp), to: Type.Optional(Timestamp) },
-          { additionalProperties: false },
-        ),
+        description:
+          'Runs created in [from, to). byDay lists every calendar day of the period in `zone`, with runs per status.',
+        querystring: StatsQuerySchema,
+        response: { 200: StatsSchema, ...authErrors },
       },
     },
     async (request) => {
@@ -132,29 +259,22 @@ export function registerRunRoutes(app: App, deps: Deps): void {
         ? new Date(request.query.from)
         : new Date(to.getTime() - 30 * 86_400_000);
       if (from >= to) throw Invalid.field('from', 'must be before to');
+      const zone = request.query.zone ?? 'UTC';
+      if (!isValidTimeZone(zone)) throw Invalid.field('zone', 'is not a known IANA time zone');
       const [total, byReport, byFormat, byDay] = await Promise.all([
         runStats(deps.db, principal.tenantId, null, from, to),
         runStats(deps.db, principal.tenantId, 'report', from, to),
         runStats(deps.db, principal.tenantId, 'format', from, to),
-        runStats(deps.db, principal.tenantId, 'day', from, to),
+        runStats(deps.db, principal.tenantId, 'day', from, to, zone),
       ]);
-      const empty = {
-        key: 'all',
-        runs: 0,
-        succeeded: 0,
-        failed: 0,
-        rows: '0',
-        bytes: '0',
-        p50_ms: null,
-        p95_ms: null,
-      };
       return {
         from: from.toISOString(),
         to: to.toISOString(),
-        total: presentStats(total[0] ?? empty),
-        byReport: byReport.map(presentStats),
+        zone,
+        total: presentStats(total[0] ?? emptyStatsRow('all')),
+        byReport: byReport.map(presentReportStats),
         byFormat: byFormat.map(presentStats),
-        byDay: byDay.map(presentStats),
+        byDay: fillDays(byDay, from, to, zone).map(presentStats),
       };
     },
   );
@@ -170,10 +290,12 @@ export function registerRunRoutes(app: App, deps: Deps): void {
         response: { 202: RunSchema, ...authErrors },
       },
     },
-    async (request, reply) =>
-      reply
-        .code(202)
-        .send(await createExport(deps, requirePrincipal(request.principal), request.origin, request.body)),
+    async (request, reply) => {
+      const principal = requirePrincipal(request.principal);
+      // Started in the app by a signed-in user: manual, by them; with an API key: api.
+      const trigger = principal.kind === 'user' ? 'manual' : 'api';
+      return reply.code(202).send(await createExport(deps, principal, request.origin, request.body, trigger));
+    },
   );
 
   app.get(
@@ -183,12 +305,20 @@ export function registerRunRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['runs'],
         summary: 'Run history, newest first',
+        description:
+          'Filters combine with AND. from/to bound the creation time (from inclusive, to exclusive). Each run names its schedule (and its zone) and who started it.',
         querystring: Type.Object(
           {
             ...PageQuery,
             status: Type.Optional(Type.String({ enum: [...runStatuses] })),
             reportId: Type.Optional(Type.String({ format: 'uuid' })),
             scheduleId: Type.Optional(Type.String({ format: 'uuid' })),
+            trigger: Type.Optional(Type.String({ enum: ['manual', 'api', 'schedule', 'cli'] })),
+            failedOnly: Type.Optional(
+              Type.Boolean({
+                description: 'Only failed runs and runs waiting to be retried after a failed attempt',
+              }),
+            ),
             from: Type.Optional(Timestamp),
             to: Type.Optional(Timestamp),
           },
@@ -205,6 +335,8 @@ export function registerRunRoutes(app: App, deps: Deps): void {
         status: q.status,
         reportId: q.reportId,
         scheduleId: q.scheduleId,
+        trigger: q.trigger,
+        failedOnly: q.failedOnly,
         from: q.from ? new Date(q.from) : undefined,
         to: q.to ? new Date(q.to) : undefined,
       });

@@ -26,10 +26,12 @@ import {
   insertRun,
   listAttempts,
   listRuns,
+  nextAttemptAt,
   type RunFilter,
   type RunRow,
   requestCancel,
   requeueFailedRun,
+  runLabels,
 } from './repo.ts';
 
 export interface ExportRequest {
@@ -154,12 +156,25 @@ async function loadRun(deps: Deps, tenantId: string, id: string) {
 
 export async function getTenantRun(deps: Deps, actor: Principal, id: string): Promise<RunView> {
   const run = await loadRun(deps, actor.tenantId, id);
-  const [attempts, downloads, artifact] = await Promise.all([
+  const waiting = run.status === 'queued' && run.attempts > 0 && run.error !== null;
+  const [attempts, downloads, artifact, labels, next] = await Promise.all([
     listAttempts(deps.db, id),
     listDownloads(deps.db, actor.tenantId, id),
     getArtifactForRun(deps.db, actor.tenantId, id),
+    runLabels(deps.db, actor.tenantId, [id]),
+    waiting ? nextAttemptAt(deps.db, id, run.attempts + 1) : null,
   ]);
-  return presentRun(run, { attempts, downloads, hasFile: Boolean(artifact && !artifact.deleted_at) });
+  const available = Boolean(artifact && !artifact.deleted_at && artifact.expires_at > deps.clock.now());
+  return presentRun(run, {
+    attempts,
+    downloads,
+    hasFile: available,
+    labels: labels.get(id),
+    nextAttemptAt: next,
+    file: artifact
+      ? { state: available ? 'available' : 'expired', expiresAt: artifact.expires_at.toISOString() }
+      : null,
+  });
 }
 
 export async function listTenantRuns(
@@ -175,10 +190,15 @@ export async function listTenantRuns(
     cursor ? { createdAt: new Date(cursor.at), id: cursor.id } : null,
     q.limit + 1,
   );
+  const labels = await runLabels(
+    deps.db,
+    actor.tenantId,
+    rows.slice(0, q.limit).map((r) => r.id),
+  );
   return toPage(
     rows,
     q.limit,
-    (r) => presentRun(r),
+    (r) => presentRun(r, { labels: labels.get(r.id) }),
     (r) => ({ at: r.created_at.getTime(), id: r.id }),
   );
 }

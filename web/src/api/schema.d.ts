@@ -2885,10 +2885,15 @@ export interface paths {
                     cursor?: string;
                     /** @description Exact action, or a prefix ending in * (e.g. member.*) */
                     action?: string;
+                    /** @description The user or API key that acted (actor.id) */
                     actorId?: string;
+                    /** @description Who acted: a signed-in user, an API key, the system (scheduler, CLI) or no one signed in */
+                    actorType?: "user" | "api_key" | "system" | "anonymous";
                     targetType?: string;
                     targetId?: string;
+                    /** @description Entries at or after this time */
                     from?: string;
+                    /** @description Entries before this time */
                     to?: string;
                 };
                 header?: never;
@@ -2908,7 +2913,8 @@ export interface paths {
                                 id: string;
                                 action: string;
                                 actor: {
-                                    type: string;
+                                    /** @description Who acted: a signed-in user, an API key, the system (scheduler, CLI) or no one signed in */
+                                    type: "user" | "api_key" | "system" | "anonymous";
                                     id: string | null;
                                     label: string | null;
                                 };
@@ -2925,6 +2931,132 @@ export interface paths {
                                 createdAt: string;
                             }[];
                             nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/facets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The actions, target types and actors in your tenant's audit log, for filters */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            actions: string[];
+                            targetTypes: string[];
+                            /** @description The 200 actors that acted last, newest first */
+                            actors: {
+                                /** @description Who acted: a signed-in user, an API key, the system (scheduler, CLI) or no one signed in */
+                                type: "user" | "api_key" | "system" | "anonymous";
+                                id: string | null;
+                                label: string | null;
+                            }[];
                         };
                     };
                 };
@@ -3606,9 +3738,29 @@ export interface paths {
                                 id: string;
                                 name: string;
                                 type: "demo" | "postgres" | "mysql" | "sqlite";
-                                /** @description As given, without secrets: { url, ssl, sslmode, tls? } or { host, port, database, user, ssl, sslmode, options?, tls? }; tls shows ca, cert, servername and hasKey, hasPassphrase */
+                                /** @description As given, without secrets: { url, ssl, sslmode, tls? } or { host, port, database, user, ssl, sslmode, options?, tls? }; SQLite { path }; demo {}. tls shows ca, cert, servername and hasKey, hasPassphrase */
                                 config: {
-                                    [key: string]: unknown;
+                                    /** @description The URL form, without its password */
+                                    url?: string;
+                                    host?: string;
+                                    port?: number;
+                                    database?: string;
+                                    user?: string;
+                                    ssl?: boolean;
+                                    /** @description As libpq: disable; prefer and require encrypt without checking the server (but check its chain when tls.ca is given); verify-ca checks the chain (needs tls.ca); verify-full also the host name. Node's drivers cannot fall back to plain text, so prefer behaves as require. */
+                                    sslmode?: "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+                                    options?: {
+                                        [key: string]: string | number | boolean;
+                                    };
+                                    tls?: {
+                                        ca?: string;
+                                        cert?: string;
+                                        servername?: string;
+                                        hasKey: boolean;
+                                        hasPassphrase: boolean;
+                                    };
+                                    /** @description SQLite: the file, relative to FERRY_SQLITE_DIR */
+                                    path?: string;
                                 };
                                 hasPassword: boolean;
                                 /** @description Confirms that the connection may use an administrator account (PostgreSQL superuser; MySQL SUPER or ALL PRIVILEGES ON *.*); without it such a connection is refused (422, naming allowPrivilegedUser) */
@@ -3771,9 +3923,29 @@ export interface paths {
                             id: string;
                             name: string;
                             type: "demo" | "postgres" | "mysql" | "sqlite";
-                            /** @description As given, without secrets: { url, ssl, sslmode, tls? } or { host, port, database, user, ssl, sslmode, options?, tls? }; tls shows ca, cert, servername and hasKey, hasPassphrase */
+                            /** @description As given, without secrets: { url, ssl, sslmode, tls? } or { host, port, database, user, ssl, sslmode, options?, tls? }; SQLite { path }; demo {}. tls shows ca, cert, servername and hasKey, hasPassphrase */
                             config: {
-                                [key: string]: unknown;
+                                /** @description The URL form, without its password */
+                                url?: string;
+                                host?: string;
+                                port?: number;
+                                database?: string;
+                                user?: string;
+                                ssl?: boolean;
+                                /** @description As libpq: disable; prefer and require encrypt without checking the server (but check its chain when tls.ca is given); verify-ca checks the chain (needs tls.ca); verify-full also the host name. Node's drivers cannot fall back to plain text, so prefer behaves as require. */
+                                sslmode?: "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+                                options?: {
+                                    [key: string]: string | number | boolean;
+                                };
+                                tls?: {
+                                    ca?: string;
+                                    cert?: string;
+                                    servername?: string;
+                                    hasKey: boolean;
+                                    hasPassphrase: boolean;
+                                };
+                                /** @description SQLite: the file, relative to FERRY_SQLITE_DIR */
+                                path?: string;
                             };
                             hasPassword: boolean;
                             /** @description Confirms that the connection may use an administrator account (PostgreSQL superuser; MySQL SUPER or ALL PRIVILEGES ON *.*); without it such a connection is refused (422, naming allowPrivilegedUser) */
@@ -4111,9 +4283,29 @@ export interface paths {
                             id: string;
                             name: string;
                             type: "demo" | "postgres" | "mysql" | "sqlite";
-                            /** @description As given, without secrets: { url, ssl, sslmode, tls? } or { host, port, database, user, ssl, sslmode, options?, tls? }; tls shows ca, cert, servername and hasKey, hasPassphrase */
+                            /** @description As given, without secrets: { url, ssl, sslmode, tls? } or { host, port, database, user, ssl, sslmode, options?, tls? }; SQLite { path }; demo {}. tls shows ca, cert, servername and hasKey, hasPassphrase */
                             config: {
-                                [key: string]: unknown;
+                                /** @description The URL form, without its password */
+                                url?: string;
+                                host?: string;
+                                port?: number;
+                                database?: string;
+                                user?: string;
+                                ssl?: boolean;
+                                /** @description As libpq: disable; prefer and require encrypt without checking the server (but check its chain when tls.ca is given); verify-ca checks the chain (needs tls.ca); verify-full also the host name. Node's drivers cannot fall back to plain text, so prefer behaves as require. */
+                                sslmode?: "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+                                options?: {
+                                    [key: string]: string | number | boolean;
+                                };
+                                tls?: {
+                                    ca?: string;
+                                    cert?: string;
+                                    servername?: string;
+                                    hasKey: boolean;
+                                    hasPassphrase: boolean;
+                                };
+                                /** @description SQLite: the file, relative to FERRY_SQLITE_DIR */
+                                path?: string;
                             };
                             hasPassword: boolean;
                             /** @description Confirms that the connection may use an administrator account (PostgreSQL superuser; MySQL SUPER or ALL PRIVILEGES ON *.*); without it such a connection is refused (422, naming allowPrivilegedUser) */
@@ -4441,9 +4633,29 @@ export interface paths {
                             id: string;
                             name: string;
                             type: "demo" | "postgres" | "mysql" | "sqlite";
-                            /** @description As given, without secrets: { url, ssl, sslmode, tls? } or { host, port, database, user, ssl, sslmode, options?, tls? }; tls shows ca, cert, servername and hasKey, hasPassphrase */
+                            /** @description As given, without secrets: { url, ssl, sslmode, tls? } or { host, port, database, user, ssl, sslmode, options?, tls? }; SQLite { path }; demo {}. tls shows ca, cert, servername and hasKey, hasPassphrase */
                             config: {
-                                [key: string]: unknown;
+                                /** @description The URL form, without its password */
+                                url?: string;
+                                host?: string;
+                                port?: number;
+                                database?: string;
+                                user?: string;
+                                ssl?: boolean;
+                                /** @description As libpq: disable; prefer and require encrypt without checking the server (but check its chain when tls.ca is given); verify-ca checks the chain (needs tls.ca); verify-full also the host name. Node's drivers cannot fall back to plain text, so prefer behaves as require. */
+                                sslmode?: "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+                                options?: {
+                                    [key: string]: string | number | boolean;
+                                };
+                                tls?: {
+                                    ca?: string;
+                                    cert?: string;
+                                    servername?: string;
+                                    hasKey: boolean;
+                                    hasPassphrase: boolean;
+                                };
+                                /** @description SQLite: the file, relative to FERRY_SQLITE_DIR */
+                                path?: string;
                             };
                             hasPassword: boolean;
                             /** @description Confirms that the connection may use an administrator account (PostgreSQL superuser; MySQL SUPER or ALL PRIVILEGES ON *.*); without it such a connection is refused (422, naming allowPrivilegedUser) */
@@ -4960,6 +5172,8 @@ export interface paths {
                     limit?: number;
                     /** @description nextCursor from the previous page */
                     cursor?: string;
+                    /** @description Only reports whose name or description contains this */
+                    q?: string;
                 };
                 header?: never;
                 path?: never;
@@ -4981,7 +5195,17 @@ export interface paths {
                                 connectionId: string;
                                 sql?: string;
                                 spec?: unknown;
-                                parameters: unknown[];
+                                parameters: {
+                                    name: string;
+                                    /** @enum {string} */
+                                    type: "string" | "number" | "integer" | "boolean" | "date" | "datetime" | "list";
+                                    /** @enum {string} */
+                                    items?: "string" | "number" | "integer" | "date";
+                                    default?: unknown;
+                                    required?: boolean;
+                                    label?: string;
+                                    description?: string;
+                                }[];
                                 templateKey: string | null;
                                 /** Format: date-time */
                                 createdAt: string;
@@ -5143,7 +5367,17 @@ export interface paths {
                             connectionId: string;
                             sql?: string;
                             spec?: unknown;
-                            parameters: unknown[];
+                            parameters: {
+                                name: string;
+                                /** @enum {string} */
+                                type: "string" | "number" | "integer" | "boolean" | "date" | "datetime" | "list";
+                                /** @enum {string} */
+                                items?: "string" | "number" | "integer" | "date";
+                                default?: unknown;
+                                required?: boolean;
+                                label?: string;
+                                description?: string;
+                            }[];
                             templateKey: string | null;
                             /** Format: date-time */
                             createdAt: string;
@@ -5234,6 +5468,163 @@ export interface paths {
                 };
                 /** @description RFC 9457 problem details */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/parameters/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The values parameters resolve to (relative dates in a zone at a moment), before running anything
+         * @description For forms: shows e.g. start_of_last_month as the date a run at `at` in `timezone` would use. Values that are missing or wrong are listed in errors, not refused.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The declarations */
+                        parameters: {
+                            name: string;
+                            type: "string" | "number" | "integer" | "boolean" | "date" | "datetime" | "list";
+                            items?: "string" | "number" | "integer" | "date";
+                            /** @description A value of the type; for date/datetime also today, yesterday, start_of_week, start_of_month, start_of_last_month, end_of_last_month, start_of_quarter, start_of_year, last_successful_run, run_time */
+                            default?: unknown;
+                            /** @description Default true; a parameter with a default is never missing */
+                            required?: boolean;
+                            label?: string;
+                            description?: string;
+                        }[];
+                        /** @description Values by name; a missing one takes its default */
+                        values?: {
+                            [key: string]: unknown;
+                        };
+                        /** @description IANA zone for relative dates (default UTC) */
+                        timezone?: string;
+                        /**
+                         * Format: date-time
+                         * @description The moment to resolve relative dates at, e.g. a schedule's next run (default now)
+                         */
+                        at?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Each parameter as a run would bind it (null: missing or invalid) */
+                            values: {
+                                [key: string]: unknown;
+                            };
+                            /** @description What is wrong with a value, per parameter (path parameters.<name>) */
+                            errors: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5380,6 +5771,10 @@ export interface paths {
                                 bytes: number;
                             }[];
                             elapsedMs: number;
+                            /** @description The parameter values it ran with: given or default, relative dates resolved */
+                            parameters: {
+                                [key: string]: unknown;
+                            };
                         };
                     };
                 };
@@ -5544,7 +5939,17 @@ export interface paths {
                             connectionId: string;
                             sql?: string;
                             spec?: unknown;
-                            parameters: unknown[];
+                            parameters: {
+                                name: string;
+                                /** @enum {string} */
+                                type: "string" | "number" | "integer" | "boolean" | "date" | "datetime" | "list";
+                                /** @enum {string} */
+                                items?: "string" | "number" | "integer" | "date";
+                                default?: unknown;
+                                required?: boolean;
+                                label?: string;
+                                description?: string;
+                            }[];
                             templateKey: string | null;
                             /** Format: date-time */
                             createdAt: string;
@@ -5872,7 +6277,17 @@ export interface paths {
                             connectionId: string;
                             sql?: string;
                             spec?: unknown;
-                            parameters: unknown[];
+                            parameters: {
+                                name: string;
+                                /** @enum {string} */
+                                type: "string" | "number" | "integer" | "boolean" | "date" | "datetime" | "list";
+                                /** @enum {string} */
+                                items?: "string" | "number" | "integer" | "date";
+                                default?: unknown;
+                                required?: boolean;
+                                label?: string;
+                                description?: string;
+                            }[];
                             templateKey: string | null;
                             /** Format: date-time */
                             createdAt: string;
@@ -6068,6 +6483,10 @@ export interface paths {
                                 bytes: number;
                             }[];
                             elapsedMs: number;
+                            /** @description The parameter values it ran with: given or default, relative dates resolved */
+                            parameters: {
+                                [key: string]: unknown;
+                            };
                         };
                     };
                 };
@@ -6229,7 +6648,17 @@ export interface paths {
                                 description: string;
                                 category: string;
                                 sql: string;
-                                parameters: unknown[];
+                                parameters: {
+                                    name: string;
+                                    /** @enum {string} */
+                                    type: "string" | "number" | "integer" | "boolean" | "date" | "datetime" | "list";
+                                    /** @enum {string} */
+                                    items?: "string" | "number" | "integer" | "date";
+                                    default?: unknown;
+                                    required?: boolean;
+                                    label?: string;
+                                    description?: string;
+                                }[];
                             }[];
                         };
                     };
@@ -6364,7 +6793,17 @@ export interface paths {
                             connectionId: string;
                             sql?: string;
                             spec?: unknown;
-                            parameters: unknown[];
+                            parameters: {
+                                name: string;
+                                /** @enum {string} */
+                                type: "string" | "number" | "integer" | "boolean" | "date" | "datetime" | "list";
+                                /** @enum {string} */
+                                items?: "string" | "number" | "integer" | "date";
+                                default?: unknown;
+                                required?: boolean;
+                                label?: string;
+                                description?: string;
+                            }[];
                             templateKey: string | null;
                             /** Format: date-time */
                             createdAt: string;
@@ -6488,12 +6927,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Runs, failures, rows, bytes and p50/p95 durations: in total and per report, format and day */
+        /**
+         * Runs, failures, rows, bytes and p50/p95 durations: in total and per report, format and day
+         * @description Runs created in [from, to). byDay lists every calendar day of the period in `zone`, with runs per status.
+         */
         get: {
             parameters: {
                 query?: {
+                    /** @description Start (default: 30 days before to) */
                     from?: string;
+                    /** @description End, exclusive (default: now) */
                     to?: string;
+                    /** @description IANA time zone whose calendar days byDay counts in (default UTC) */
+                    zone?: string;
                 };
                 header?: never;
                 path?: never;
@@ -6506,7 +6952,194 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                            zone: string;
+                            total: {
+                                /** @description The report name, format, day (YYYY-MM-DD in `zone`) or 'all' */
+                                key: string;
+                                runs: number;
+                                succeeded: number;
+                                failed: number;
+                                /** @description Runs per status */
+                                statuses: {
+                                    queued: number;
+                                    running: number;
+                                    succeeded: number;
+                                    failed: number;
+                                    cancelled: number;
+                                    skipped_missed: number;
+                                    skipped_overlap: number;
+                                    skipped_condition: number;
+                                };
+                                /** @description failed / runs (0 without runs) */
+                                failureRate: number;
+                                rows: number;
+                                bytes: number;
+                                durationP50Ms: number | null;
+                                durationP95Ms: number | null;
+                            };
+                            byReport: {
+                                /** @description The report name, format, day (YYYY-MM-DD in `zone`) or 'all' */
+                                key: string;
+                                runs: number;
+                                succeeded: number;
+                                failed: number;
+                                /** @description Runs per status */
+                                statuses: {
+                                    queued: number;
+                                    running: number;
+                                    succeeded: number;
+                                    failed: number;
+                                    cancelled: number;
+                                    skipped_missed: number;
+                                    skipped_overlap: number;
+                                    skipped_condition: number;
+                                };
+                                /** @description failed / runs (0 without runs) */
+                                failureRate: number;
+                                rows: number;
+                                bytes: number;
+                                durationP50Ms: number | null;
+                                durationP95Ms: number | null;
+                                /** @description The report of the newest run under this name; null when it was deleted */
+                                reportId: string | null;
+                            }[];
+                            byFormat: {
+                                /** @description The report name, format, day (YYYY-MM-DD in `zone`) or 'all' */
+                                key: string;
+                                runs: number;
+                                succeeded: number;
+                                failed: number;
+                                /** @description Runs per status */
+                                statuses: {
+                                    queued: number;
+                                    running: number;
+                                    succeeded: number;
+                                    failed: number;
+                                    cancelled: number;
+                                    skipped_missed: number;
+                                    skipped_overlap: number;
+                                    skipped_condition: number;
+                                };
+                                /** @description failed / runs (0 without runs) */
+                                failureRate: number;
+                                rows: number;
+                                bytes: number;
+                                durationP50Ms: number | null;
+                                durationP95Ms: number | null;
+                            }[];
+                            /** @description Every day of the period, days without runs as zeros (periods over 366 days: days with runs only) */
+                            byDay: {
+                                /** @description The report name, format, day (YYYY-MM-DD in `zone`) or 'all' */
+                                key: string;
+                                runs: number;
+                                succeeded: number;
+                                failed: number;
+                                /** @description Runs per status */
+                                statuses: {
+                                    queued: number;
+                                    running: number;
+                                    succeeded: number;
+                                    failed: number;
+                                    cancelled: number;
+                                    skipped_missed: number;
+                                    skipped_overlap: number;
+                                    skipped_condition: number;
+                                };
+                                /** @description failed / runs (0 without runs) */
+                                failureRate: number;
+                                rows: number;
+                                bytes: number;
+                                durationP50Ms: number | null;
+                                durationP95Ms: number | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
                 };
             };
         };
@@ -6566,12 +7199,41 @@ export interface paths {
                             id: string;
                             /** @enum {string} */
                             status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped_missed" | "skipped_overlap" | "skipped_condition";
-                            trigger: string;
+                            /**
+                             * @description manual: started in the app by a user (createdBy); api: with an API key; schedule; cli
+                             * @enum {string}
+                             */
+                            trigger: "manual" | "api" | "schedule" | "cli";
+                            scheduleId: string | null;
+                            scheduleName: string | null;
+                            scheduleTimeZone: string | null;
+                            createdBy: {
+                                id: string;
+                                name: string;
+                            } | null;
                             reportId: string | null;
+                            /** @description As it was when the run was created */
+                            reportName: string;
+                            connectionId: string | null;
                             format: string;
+                            formatOptions: {
+                                [key: string]: unknown;
+                            };
+                            /** @description The values given */
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Zone of relative dates and the file name */
+                            timezone: string;
+                            scheduledFor: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                            startedAt: string | null;
+                            finishedAt: string | null;
+                            durationMs: number | null;
+                            /** @description Attempts started so far */
                             attempts: number;
+                            maxAttempts: number;
                             progress: {
                                 rows: number;
                                 bytes: number;
@@ -6579,8 +7241,55 @@ export interface paths {
                                 percent: number | null;
                                 expectedRows: number | null;
                             };
-                        } & {
-                            [key: string]: unknown;
+                            rowCount: number | null;
+                            fileName: string | null;
+                            fileSize: number | null;
+                            contentType: string | null;
+                            checksum: string | null;
+                            cancelRequested: boolean;
+                            error: string | null;
+                            errorCode: string | null;
+                            errorStage: ("query" | "file") | null;
+                            errorLocation: {
+                                line: number;
+                                column: number;
+                            } | null;
+                            /** @description Queued again after a failed attempt, waiting for the next one */
+                            retrying: boolean;
+                            /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
+                            nextAttemptAt: string | null;
+                            /** @description Deliveries are not available yet: always empty */
+                            deliveries: unknown[];
+                            /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
+                            hasFile?: boolean;
+                            file?: {
+                                state: "available" | "expired";
+                                /** Format: date-time */
+                                expiresAt: string;
+                            } | null;
+                            /** @description GET /runs/{id}: every attempt, first first */
+                            attemptHistory?: {
+                                number: number;
+                                worker: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed" | "lost" | "cancelled";
+                                /** Format: date-time */
+                                startedAt: string;
+                                finishedAt: string | null;
+                                error: string | null;
+                            }[];
+                            /** @description GET /runs/{id}: every download of the file */
+                            downloads?: {
+                                /** @enum {string} */
+                                via: "api" | "link";
+                                actorType: string | null;
+                                actorId: string | null;
+                                ip: string | null;
+                                userAgent: string | null;
+                                range: string | null;
+                                /** Format: date-time */
+                                at: string;
+                            }[];
                         };
                     };
                 };
@@ -6679,7 +7388,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Run history, newest first */
+        /**
+         * Run history, newest first
+         * @description Filters combine with AND. from/to bound the creation time (from inclusive, to exclusive). Each run names its schedule (and its zone) and who started it.
+         */
         get: {
             parameters: {
                 query?: {
@@ -6689,6 +7401,9 @@ export interface paths {
                     status?: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped_missed" | "skipped_overlap" | "skipped_condition";
                     reportId?: string;
                     scheduleId?: string;
+                    trigger?: "manual" | "api" | "schedule" | "cli";
+                    /** @description Only failed runs and runs waiting to be retried after a failed attempt */
+                    failedOnly?: boolean;
                     from?: string;
                     to?: string;
                 };
@@ -6705,16 +7420,45 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: ({
+                            items: {
                                 id: string;
                                 /** @enum {string} */
                                 status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped_missed" | "skipped_overlap" | "skipped_condition";
-                                trigger: string;
+                                /**
+                                 * @description manual: started in the app by a user (createdBy); api: with an API key; schedule; cli
+                                 * @enum {string}
+                                 */
+                                trigger: "manual" | "api" | "schedule" | "cli";
+                                scheduleId: string | null;
+                                scheduleName: string | null;
+                                scheduleTimeZone: string | null;
+                                createdBy: {
+                                    id: string;
+                                    name: string;
+                                } | null;
                                 reportId: string | null;
+                                /** @description As it was when the run was created */
+                                reportName: string;
+                                connectionId: string | null;
                                 format: string;
+                                formatOptions: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description The values given */
+                                parameters: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description Zone of relative dates and the file name */
+                                timezone: string;
+                                scheduledFor: string | null;
                                 /** Format: date-time */
                                 createdAt: string;
+                                startedAt: string | null;
+                                finishedAt: string | null;
+                                durationMs: number | null;
+                                /** @description Attempts started so far */
                                 attempts: number;
+                                maxAttempts: number;
                                 progress: {
                                     rows: number;
                                     bytes: number;
@@ -6722,9 +7466,56 @@ export interface paths {
                                     percent: number | null;
                                     expectedRows: number | null;
                                 };
-                            } & {
-                                [key: string]: unknown;
-                            })[];
+                                rowCount: number | null;
+                                fileName: string | null;
+                                fileSize: number | null;
+                                contentType: string | null;
+                                checksum: string | null;
+                                cancelRequested: boolean;
+                                error: string | null;
+                                errorCode: string | null;
+                                errorStage: ("query" | "file") | null;
+                                errorLocation: {
+                                    line: number;
+                                    column: number;
+                                } | null;
+                                /** @description Queued again after a failed attempt, waiting for the next one */
+                                retrying: boolean;
+                                /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
+                                nextAttemptAt: string | null;
+                                /** @description Deliveries are not available yet: always empty */
+                                deliveries: unknown[];
+                                /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
+                                hasFile?: boolean;
+                                file?: {
+                                    state: "available" | "expired";
+                                    /** Format: date-time */
+                                    expiresAt: string;
+                                } | null;
+                                /** @description GET /runs/{id}: every attempt, first first */
+                                attemptHistory?: {
+                                    number: number;
+                                    worker: string;
+                                    /** @enum {string} */
+                                    status: "running" | "succeeded" | "failed" | "lost" | "cancelled";
+                                    /** Format: date-time */
+                                    startedAt: string;
+                                    finishedAt: string | null;
+                                    error: string | null;
+                                }[];
+                                /** @description GET /runs/{id}: every download of the file */
+                                downloads?: {
+                                    /** @enum {string} */
+                                    via: "api" | "link";
+                                    actorType: string | null;
+                                    actorId: string | null;
+                                    ip: string | null;
+                                    userAgent: string | null;
+                                    range: string | null;
+                                    /** Format: date-time */
+                                    at: string;
+                                }[];
+                            }[];
                             nextCursor: string | null;
                         };
                     };
@@ -6849,12 +7640,41 @@ export interface paths {
                             id: string;
                             /** @enum {string} */
                             status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped_missed" | "skipped_overlap" | "skipped_condition";
-                            trigger: string;
+                            /**
+                             * @description manual: started in the app by a user (createdBy); api: with an API key; schedule; cli
+                             * @enum {string}
+                             */
+                            trigger: "manual" | "api" | "schedule" | "cli";
+                            scheduleId: string | null;
+                            scheduleName: string | null;
+                            scheduleTimeZone: string | null;
+                            createdBy: {
+                                id: string;
+                                name: string;
+                            } | null;
                             reportId: string | null;
+                            /** @description As it was when the run was created */
+                            reportName: string;
+                            connectionId: string | null;
                             format: string;
+                            formatOptions: {
+                                [key: string]: unknown;
+                            };
+                            /** @description The values given */
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Zone of relative dates and the file name */
+                            timezone: string;
+                            scheduledFor: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                            startedAt: string | null;
+                            finishedAt: string | null;
+                            durationMs: number | null;
+                            /** @description Attempts started so far */
                             attempts: number;
+                            maxAttempts: number;
                             progress: {
                                 rows: number;
                                 bytes: number;
@@ -6862,8 +7682,55 @@ export interface paths {
                                 percent: number | null;
                                 expectedRows: number | null;
                             };
-                        } & {
-                            [key: string]: unknown;
+                            rowCount: number | null;
+                            fileName: string | null;
+                            fileSize: number | null;
+                            contentType: string | null;
+                            checksum: string | null;
+                            cancelRequested: boolean;
+                            error: string | null;
+                            errorCode: string | null;
+                            errorStage: ("query" | "file") | null;
+                            errorLocation: {
+                                line: number;
+                                column: number;
+                            } | null;
+                            /** @description Queued again after a failed attempt, waiting for the next one */
+                            retrying: boolean;
+                            /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
+                            nextAttemptAt: string | null;
+                            /** @description Deliveries are not available yet: always empty */
+                            deliveries: unknown[];
+                            /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
+                            hasFile?: boolean;
+                            file?: {
+                                state: "available" | "expired";
+                                /** Format: date-time */
+                                expiresAt: string;
+                            } | null;
+                            /** @description GET /runs/{id}: every attempt, first first */
+                            attemptHistory?: {
+                                number: number;
+                                worker: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed" | "lost" | "cancelled";
+                                /** Format: date-time */
+                                startedAt: string;
+                                finishedAt: string | null;
+                                error: string | null;
+                            }[];
+                            /** @description GET /runs/{id}: every download of the file */
+                            downloads?: {
+                                /** @enum {string} */
+                                via: "api" | "link";
+                                actorType: string | null;
+                                actorId: string | null;
+                                ip: string | null;
+                                userAgent: string | null;
+                                range: string | null;
+                                /** Format: date-time */
+                                at: string;
+                            }[];
                         };
                     };
                 };
@@ -7150,12 +8017,41 @@ export interface paths {
                             id: string;
                             /** @enum {string} */
                             status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped_missed" | "skipped_overlap" | "skipped_condition";
-                            trigger: string;
+                            /**
+                             * @description manual: started in the app by a user (createdBy); api: with an API key; schedule; cli
+                             * @enum {string}
+                             */
+                            trigger: "manual" | "api" | "schedule" | "cli";
+                            scheduleId: string | null;
+                            scheduleName: string | null;
+                            scheduleTimeZone: string | null;
+                            createdBy: {
+                                id: string;
+                                name: string;
+                            } | null;
                             reportId: string | null;
+                            /** @description As it was when the run was created */
+                            reportName: string;
+                            connectionId: string | null;
                             format: string;
+                            formatOptions: {
+                                [key: string]: unknown;
+                            };
+                            /** @description The values given */
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Zone of relative dates and the file name */
+                            timezone: string;
+                            scheduledFor: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                            startedAt: string | null;
+                            finishedAt: string | null;
+                            durationMs: number | null;
+                            /** @description Attempts started so far */
                             attempts: number;
+                            maxAttempts: number;
                             progress: {
                                 rows: number;
                                 bytes: number;
@@ -7163,8 +8059,55 @@ export interface paths {
                                 percent: number | null;
                                 expectedRows: number | null;
                             };
-                        } & {
-                            [key: string]: unknown;
+                            rowCount: number | null;
+                            fileName: string | null;
+                            fileSize: number | null;
+                            contentType: string | null;
+                            checksum: string | null;
+                            cancelRequested: boolean;
+                            error: string | null;
+                            errorCode: string | null;
+                            errorStage: ("query" | "file") | null;
+                            errorLocation: {
+                                line: number;
+                                column: number;
+                            } | null;
+                            /** @description Queued again after a failed attempt, waiting for the next one */
+                            retrying: boolean;
+                            /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
+                            nextAttemptAt: string | null;
+                            /** @description Deliveries are not available yet: always empty */
+                            deliveries: unknown[];
+                            /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
+                            hasFile?: boolean;
+                            file?: {
+                                state: "available" | "expired";
+                                /** Format: date-time */
+                                expiresAt: string;
+                            } | null;
+                            /** @description GET /runs/{id}: every attempt, first first */
+                            attemptHistory?: {
+                                number: number;
+                                worker: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed" | "lost" | "cancelled";
+                                /** Format: date-time */
+                                startedAt: string;
+                                finishedAt: string | null;
+                                error: string | null;
+                            }[];
+                            /** @description GET /runs/{id}: every download of the file */
+                            downloads?: {
+                                /** @enum {string} */
+                                via: "api" | "link";
+                                actorType: string | null;
+                                actorId: string | null;
+                                ip: string | null;
+                                userAgent: string | null;
+                                range: string | null;
+                                /** Format: date-time */
+                                at: string;
+                            }[];
                         };
                     };
                 };
@@ -7328,12 +8271,41 @@ export interface paths {
                             id: string;
                             /** @enum {string} */
                             status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped_missed" | "skipped_overlap" | "skipped_condition";
-                            trigger: string;
+                            /**
+                             * @description manual: started in the app by a user (createdBy); api: with an API key; schedule; cli
+                             * @enum {string}
+                             */
+                            trigger: "manual" | "api" | "schedule" | "cli";
+                            scheduleId: string | null;
+                            scheduleName: string | null;
+                            scheduleTimeZone: string | null;
+                            createdBy: {
+                                id: string;
+                                name: string;
+                            } | null;
                             reportId: string | null;
+                            /** @description As it was when the run was created */
+                            reportName: string;
+                            connectionId: string | null;
                             format: string;
+                            formatOptions: {
+                                [key: string]: unknown;
+                            };
+                            /** @description The values given */
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Zone of relative dates and the file name */
+                            timezone: string;
+                            scheduledFor: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                            startedAt: string | null;
+                            finishedAt: string | null;
+                            durationMs: number | null;
+                            /** @description Attempts started so far */
                             attempts: number;
+                            maxAttempts: number;
                             progress: {
                                 rows: number;
                                 bytes: number;
@@ -7341,8 +8313,55 @@ export interface paths {
                                 percent: number | null;
                                 expectedRows: number | null;
                             };
-                        } & {
-                            [key: string]: unknown;
+                            rowCount: number | null;
+                            fileName: string | null;
+                            fileSize: number | null;
+                            contentType: string | null;
+                            checksum: string | null;
+                            cancelRequested: boolean;
+                            error: string | null;
+                            errorCode: string | null;
+                            errorStage: ("query" | "file") | null;
+                            errorLocation: {
+                                line: number;
+                                column: number;
+                            } | null;
+                            /** @description Queued again after a failed attempt, waiting for the next one */
+                            retrying: boolean;
+                            /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
+                            nextAttemptAt: string | null;
+                            /** @description Deliveries are not available yet: always empty */
+                            deliveries: unknown[];
+                            /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
+                            hasFile?: boolean;
+                            file?: {
+                                state: "available" | "expired";
+                                /** Format: date-time */
+                                expiresAt: string;
+                            } | null;
+                            /** @description GET /runs/{id}: every attempt, first first */
+                            attemptHistory?: {
+                                number: number;
+                                worker: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed" | "lost" | "cancelled";
+                                /** Format: date-time */
+                                startedAt: string;
+                                finishedAt: string | null;
+                                error: string | null;
+                            }[];
+                            /** @description GET /runs/{id}: every download of the file */
+                            downloads?: {
+                                /** @enum {string} */
+                                via: "api" | "link";
+                                actorType: string | null;
+                                actorId: string | null;
+                                ip: string | null;
+                                userAgent: string | null;
+                                range: string | null;
+                                /** Format: date-time */
+                                at: string;
+                            }[];
                         };
                     };
                 };
@@ -7849,6 +8868,314 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/formats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export formats with their extension, content type and options
+         * @description Each option with its type, allowed values, default and description, as the export and schedule requests validate them; plus the options every format takes (compression, fileName) and the file-name placeholders.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            formats: {
+                                /** @enum {string} */
+                                format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf";
+                                extension: string;
+                                contentType: string;
+                                /** @description The format's own options */
+                                options: {
+                                    name: string;
+                                    /** @enum {string} */
+                                    type: "string" | "boolean" | "integer" | "enum";
+                                    /** @description enum: the values allowed */
+                                    values?: string[];
+                                    /** @description Used when the option is left out; absent when it depends on the export */
+                                    default?: string | number | boolean;
+                                    minimum?: number;
+                                    maximum?: number;
+                                    minLength?: number;
+                                    maxLength?: number;
+                                    description: string;
+                                }[];
+                            }[];
+                            /** @description Options every format takes (in formatOptions too) */
+                            common: {
+                                name: string;
+                                /** @enum {string} */
+                                type: "string" | "boolean" | "integer" | "enum";
+                                /** @description enum: the values allowed */
+                                values?: string[];
+                                /** @description Used when the option is left out; absent when it depends on the export */
+                                default?: string | number | boolean;
+                                minimum?: number;
+                                maximum?: number;
+                                minLength?: number;
+                                maxLength?: number;
+                                description: string;
+                            }[];
+                            fileName: {
+                                /** @description The template used when fileName is left out */
+                                default: string;
+                                placeholders: {
+                                    placeholder: string;
+                                    description: string;
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/formats/file-name": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The file name a run would write, for a report, format, options, zone and time
+         * @description Rendered by the run's own code. {run} shows as the first 8 characters of a sample id, since the run does not exist yet. A wrong option or template is a 400 naming it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf";
+                        /** @description As for an export: the format options, compression and fileName */
+                        formatOptions?: {
+                            [key: string]: unknown;
+                        };
+                        reportName: string;
+                        /** @description The run's zone (default UTC) */
+                        timezone?: string;
+                        /**
+                         * Format: date-time
+                         * @description The run's scheduled or start time (default now)
+                         */
+                        at?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            fileName: string;
+                            /** @enum {string} */
+                            compression: "none" | "gzip" | "zip";
+                            /** Format: date-time */
+                            at: string;
+                            timezone: string;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schedules": {
         parameters: {
             query?: never;
@@ -7879,19 +9206,72 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: ({
+                            items: {
                                 id: string;
                                 name: string;
                                 reportId: string;
+                                parameters: {
+                                    [key: string]: unknown;
+                                };
+                                format: string;
+                                formatOptions: {
+                                    [key: string]: unknown;
+                                };
                                 cron: string;
+                                preset: {
+                                    /** @enum {unknown} */
+                                    kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
+                                    /** @description Local time HH:MM */
+                                    time?: string;
+                                    /** @description hourly: minute past the hour */
+                                    minute?: number;
+                                    /** @enum {unknown} */
+                                    weekday?: "sunday" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday";
+                                    /** @description monthly/quarterly/yearly: 1–31, "last", or (monthly) "last_business_day" */
+                                    day?: number | "last" | "last_business_day";
+                                    /** @description yearly: 1–12 */
+                                    month?: number;
+                                } | null;
                                 timezone: string;
+                                calendar: {
+                                    /** @description ISO 3166-1 alpha-2, e.g. DE */
+                                    country: string;
+                                    /** @description e.g. BY for Bavaria */
+                                    region?: string;
+                                } | null;
+                                /** @description The timing in words, ending with the zone */
                                 description: string;
+                                destinationIds: string[];
+                                condition: "always" | "has_rows" | "changed";
+                                missedPolicy: "latest" | "all" | "skip";
+                                missedCap: number;
+                                overlapPolicy: "skip" | "queue_one";
                                 active: boolean;
+                                /** @description Why a paused schedule is paused (by a user, or auto-paused after failures) */
+                                pausedReason: string | null;
                                 nextRunAt: string | null;
                                 upcoming: string[];
-                            } & {
-                                [key: string]: unknown;
-                            })[];
+                                pendingOccurrences: string[];
+                                lastRun: {
+                                    id: string;
+                                    status: string;
+                                    scheduledFor: string | null;
+                                    /** Format: date-time */
+                                    createdAt: string;
+                                    finishedAt: string | null;
+                                } | null;
+                                notify: {
+                                    emails: string[];
+                                    pauseAfterFailures: number;
+                                };
+                                /** @description Failed runs in a row since the last success */
+                                consecutiveFailures: number;
+                                ownerId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                            }[];
                             nextCursor: string | null;
                         };
                     };
@@ -8003,11 +9383,13 @@ export interface paths {
                         /** @description Five fields: minute hour day-of-month month day-of-week. When both day fields are restricted, a day matching either fires (classic cron OR). */
                         cron?: string;
                         preset?: {
+                            /** @enum {unknown} */
                             kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
                             /** @description Local time HH:MM */
                             time?: string;
                             /** @description hourly: minute past the hour */
                             minute?: number;
+                            /** @enum {unknown} */
                             weekday?: "sunday" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday";
                             /** @description monthly/quarterly/yearly: 1–31, "last", or (monthly) "last_business_day" */
                             day?: number | "last" | "last_business_day";
@@ -8048,14 +9430,67 @@ export interface paths {
                             id: string;
                             name: string;
                             reportId: string;
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            format: string;
+                            formatOptions: {
+                                [key: string]: unknown;
+                            };
                             cron: string;
+                            preset: {
+                                /** @enum {unknown} */
+                                kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
+                                /** @description Local time HH:MM */
+                                time?: string;
+                                /** @description hourly: minute past the hour */
+                                minute?: number;
+                                /** @enum {unknown} */
+                                weekday?: "sunday" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday";
+                                /** @description monthly/quarterly/yearly: 1–31, "last", or (monthly) "last_business_day" */
+                                day?: number | "last" | "last_business_day";
+                                /** @description yearly: 1–12 */
+                                month?: number;
+                            } | null;
                             timezone: string;
+                            calendar: {
+                                /** @description ISO 3166-1 alpha-2, e.g. DE */
+                                country: string;
+                                /** @description e.g. BY for Bavaria */
+                                region?: string;
+                            } | null;
+                            /** @description The timing in words, ending with the zone */
                             description: string;
+                            destinationIds: string[];
+                            condition: "always" | "has_rows" | "changed";
+                            missedPolicy: "latest" | "all" | "skip";
+                            missedCap: number;
+                            overlapPolicy: "skip" | "queue_one";
                             active: boolean;
+                            /** @description Why a paused schedule is paused (by a user, or auto-paused after failures) */
+                            pausedReason: string | null;
                             nextRunAt: string | null;
                             upcoming: string[];
-                        } & {
-                            [key: string]: unknown;
+                            pendingOccurrences: string[];
+                            lastRun: {
+                                id: string;
+                                status: string;
+                                scheduledFor: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                finishedAt: string | null;
+                            } | null;
+                            notify: {
+                                emails: string[];
+                                pauseAfterFailures: number;
+                            };
+                            /** @description Failed runs in a row since the last success */
+                            consecutiveFailures: number;
+                            ownerId: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
                         };
                     };
                 };
@@ -8156,7 +9591,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Describe a cron expression or preset and list its next occurrences */
+        /**
+         * Describe a cron expression or preset and list its next occurrences
+         * @description Each occurrence says whether the zone changes its UTC offset that day and, for a fixed time inside the spring-forward gap, which time was asked for. Warnings name days some months lack, runs closer than 15 minutes, and both day fields set (OR).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -8170,11 +9608,13 @@ export interface paths {
                         /** @description Five fields: minute hour day-of-month month day-of-week. When both day fields are restricted, a day matching either fires (classic cron OR). */
                         cron?: string;
                         preset?: {
+                            /** @enum {unknown} */
                             kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
                             /** @description Local time HH:MM */
                             time?: string;
                             /** @description hourly: minute past the hour */
                             minute?: number;
+                            /** @enum {unknown} */
                             weekday?: "sunday" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday";
                             /** @description monthly/quarterly/yearly: 1–31, "last", or (monthly) "last_business_day" */
                             day?: number | "last" | "last_business_day";
@@ -8206,6 +9646,23 @@ export interface paths {
                             cron: string;
                             description: string;
                             next: string[];
+                            occurrences: {
+                                /** Format: date-time */
+                                at: string;
+                                /** @description The zone's UTC offset changes on this local day (daylight saving time), e.g. +01:00 → +02:00 */
+                                offsetChange: {
+                                    from: string;
+                                    to: string;
+                                } | null;
+                                /** @description The local time asked for, when it does not exist that day (spring-forward gap) and the run happens at `at` instead */
+                                requestedTime: string | null;
+                            }[];
+                            warnings: {
+                                code: "short_months" | "frequent" | "day_or_weekday";
+                                message: string;
+                                day?: number;
+                                minutes?: number;
+                            }[];
                         };
                     };
                 };
@@ -8470,14 +9927,67 @@ export interface paths {
                             id: string;
                             name: string;
                             reportId: string;
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            format: string;
+                            formatOptions: {
+                                [key: string]: unknown;
+                            };
                             cron: string;
+                            preset: {
+                                /** @enum {unknown} */
+                                kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
+                                /** @description Local time HH:MM */
+                                time?: string;
+                                /** @description hourly: minute past the hour */
+                                minute?: number;
+                                /** @enum {unknown} */
+                                weekday?: "sunday" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday";
+                                /** @description monthly/quarterly/yearly: 1–31, "last", or (monthly) "last_business_day" */
+                                day?: number | "last" | "last_business_day";
+                                /** @description yearly: 1–12 */
+                                month?: number;
+                            } | null;
                             timezone: string;
+                            calendar: {
+                                /** @description ISO 3166-1 alpha-2, e.g. DE */
+                                country: string;
+                                /** @description e.g. BY for Bavaria */
+                                region?: string;
+                            } | null;
+                            /** @description The timing in words, ending with the zone */
                             description: string;
+                            destinationIds: string[];
+                            condition: "always" | "has_rows" | "changed";
+                            missedPolicy: "latest" | "all" | "skip";
+                            missedCap: number;
+                            overlapPolicy: "skip" | "queue_one";
                             active: boolean;
+                            /** @description Why a paused schedule is paused (by a user, or auto-paused after failures) */
+                            pausedReason: string | null;
                             nextRunAt: string | null;
                             upcoming: string[];
-                        } & {
-                            [key: string]: unknown;
+                            pendingOccurrences: string[];
+                            lastRun: {
+                                id: string;
+                                status: string;
+                                scheduledFor: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                finishedAt: string | null;
+                            } | null;
+                            notify: {
+                                emails: string[];
+                                pauseAfterFailures: number;
+                            };
+                            /** @description Failed runs in a row since the last success */
+                            consecutiveFailures: number;
+                            ownerId: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
                         };
                     };
                 };
@@ -8736,11 +10246,13 @@ export interface paths {
                         /** @description Five fields: minute hour day-of-month month day-of-week. When both day fields are restricted, a day matching either fires (classic cron OR). */
                         cron?: string;
                         preset?: {
+                            /** @enum {unknown} */
                             kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
                             /** @description Local time HH:MM */
                             time?: string;
                             /** @description hourly: minute past the hour */
                             minute?: number;
+                            /** @enum {unknown} */
                             weekday?: "sunday" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday";
                             /** @description monthly/quarterly/yearly: 1–31, "last", or (monthly) "last_business_day" */
                             day?: number | "last" | "last_business_day";
@@ -8781,14 +10293,67 @@ export interface paths {
                             id: string;
                             name: string;
                             reportId: string;
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            format: string;
+                            formatOptions: {
+                                [key: string]: unknown;
+                            };
                             cron: string;
+                            preset: {
+                                /** @enum {unknown} */
+                                kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
+                                /** @description Local time HH:MM */
+                                time?: string;
+                                /** @description hourly: minute past the hour */
+                                minute?: number;
+                                /** @enum {unknown} */
+                                weekday?: "sunday" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday";
+                                /** @description monthly/quarterly/yearly: 1–31, "last", or (monthly) "last_business_day" */
+                                day?: number | "last" | "last_business_day";
+                                /** @description yearly: 1–12 */
+                                month?: number;
+                            } | null;
                             timezone: string;
+                            calendar: {
+                                /** @description ISO 3166-1 alpha-2, e.g. DE */
+                                country: string;
+                                /** @description e.g. BY for Bavaria */
+                                region?: string;
+                            } | null;
+                            /** @description The timing in words, ending with the zone */
                             description: string;
+                            destinationIds: string[];
+                            condition: "always" | "has_rows" | "changed";
+                            missedPolicy: "latest" | "all" | "skip";
+                            missedCap: number;
+                            overlapPolicy: "skip" | "queue_one";
                             active: boolean;
+                            /** @description Why a paused schedule is paused (by a user, or auto-paused after failures) */
+                            pausedReason: string | null;
                             nextRunAt: string | null;
                             upcoming: string[];
-                        } & {
-                            [key: string]: unknown;
+                            pendingOccurrences: string[];
+                            lastRun: {
+                                id: string;
+                                status: string;
+                                scheduledFor: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                finishedAt: string | null;
+                            } | null;
+                            notify: {
+                                emails: string[];
+                                pauseAfterFailures: number;
+                            };
+                            /** @description Failed runs in a row since the last success */
+                            consecutiveFailures: number;
+                            ownerId: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
                         };
                     };
                 };
@@ -8928,14 +10493,67 @@ export interface paths {
                             id: string;
                             name: string;
                             reportId: string;
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            format: string;
+                            formatOptions: {
+                                [key: string]: unknown;
+                            };
                             cron: string;
+                            preset: {
+                                /** @enum {unknown} */
+                                kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
+                                /** @description Local time HH:MM */
+                                time?: string;
+                                /** @description hourly: minute past the hour */
+                                minute?: number;
+                                /** @enum {unknown} */
+                                weekday?: "sunday" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday";
+                                /** @description monthly/quarterly/yearly: 1–31, "last", or (monthly) "last_business_day" */
+                                day?: number | "last" | "last_business_day";
+                                /** @description yearly: 1–12 */
+                                month?: number;
+                            } | null;
                             timezone: string;
+                            calendar: {
+                                /** @description ISO 3166-1 alpha-2, e.g. DE */
+                                country: string;
+                                /** @description e.g. BY for Bavaria */
+                                region?: string;
+                            } | null;
+                            /** @description The timing in words, ending with the zone */
                             description: string;
+                            destinationIds: string[];
+                            condition: "always" | "has_rows" | "changed";
+                            missedPolicy: "latest" | "all" | "skip";
+                            missedCap: number;
+                            overlapPolicy: "skip" | "queue_one";
                             active: boolean;
+                            /** @description Why a paused schedule is paused (by a user, or auto-paused after failures) */
+                            pausedReason: string | null;
                             nextRunAt: string | null;
                             upcoming: string[];
-                        } & {
-                            [key: string]: unknown;
+                            pendingOccurrences: string[];
+                            lastRun: {
+                                id: string;
+                                status: string;
+                                scheduledFor: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                finishedAt: string | null;
+                            } | null;
+                            notify: {
+                                emails: string[];
+                                pauseAfterFailures: number;
+                            };
+                            /** @description Failed runs in a row since the last success */
+                            consecutiveFailures: number;
+                            ownerId: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
                         };
                     };
                 };
@@ -9099,14 +10717,67 @@ export interface paths {
                             id: string;
                             name: string;
                             reportId: string;
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            format: string;
+                            formatOptions: {
+                                [key: string]: unknown;
+                            };
                             cron: string;
+                            preset: {
+                                /** @enum {unknown} */
+                                kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
+                                /** @description Local time HH:MM */
+                                time?: string;
+                                /** @description hourly: minute past the hour */
+                                minute?: number;
+                                /** @enum {unknown} */
+                                weekday?: "sunday" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday";
+                                /** @description monthly/quarterly/yearly: 1–31, "last", or (monthly) "last_business_day" */
+                                day?: number | "last" | "last_business_day";
+                                /** @description yearly: 1–12 */
+                                month?: number;
+                            } | null;
                             timezone: string;
+                            calendar: {
+                                /** @description ISO 3166-1 alpha-2, e.g. DE */
+                                country: string;
+                                /** @description e.g. BY for Bavaria */
+                                region?: string;
+                            } | null;
+                            /** @description The timing in words, ending with the zone */
                             description: string;
+                            destinationIds: string[];
+                            condition: "always" | "has_rows" | "changed";
+                            missedPolicy: "latest" | "all" | "skip";
+                            missedCap: number;
+                            overlapPolicy: "skip" | "queue_one";
                             active: boolean;
+                            /** @description Why a paused schedule is paused (by a user, or auto-paused after failures) */
+                            pausedReason: string | null;
                             nextRunAt: string | null;
                             upcoming: string[];
-                        } & {
-                            [key: string]: unknown;
+                            pendingOccurrences: string[];
+                            lastRun: {
+                                id: string;
+                                status: string;
+                                scheduledFor: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                finishedAt: string | null;
+                            } | null;
+                            notify: {
+                                emails: string[];
+                                pauseAfterFailures: number;
+                            };
+                            /** @description Failed runs in a row since the last success */
+                            consecutiveFailures: number;
+                            ownerId: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
                         };
                     };
                 };
@@ -9270,12 +10941,41 @@ export interface paths {
                             id: string;
                             /** @enum {string} */
                             status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped_missed" | "skipped_overlap" | "skipped_condition";
-                            trigger: string;
+                            /**
+                             * @description manual: started in the app by a user (createdBy); api: with an API key; schedule; cli
+                             * @enum {string}
+                             */
+                            trigger: "manual" | "api" | "schedule" | "cli";
+                            scheduleId: string | null;
+                            scheduleName: string | null;
+                            scheduleTimeZone: string | null;
+                            createdBy: {
+                                id: string;
+                                name: string;
+                            } | null;
                             reportId: string | null;
+                            /** @description As it was when the run was created */
+                            reportName: string;
+                            connectionId: string | null;
                             format: string;
+                            formatOptions: {
+                                [key: string]: unknown;
+                            };
+                            /** @description The values given */
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Zone of relative dates and the file name */
+                            timezone: string;
+                            scheduledFor: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                            startedAt: string | null;
+                            finishedAt: string | null;
+                            durationMs: number | null;
+                            /** @description Attempts started so far */
                             attempts: number;
+                            maxAttempts: number;
                             progress: {
                                 rows: number;
                                 bytes: number;
@@ -9283,8 +10983,55 @@ export interface paths {
                                 percent: number | null;
                                 expectedRows: number | null;
                             };
-                        } & {
-                            [key: string]: unknown;
+                            rowCount: number | null;
+                            fileName: string | null;
+                            fileSize: number | null;
+                            contentType: string | null;
+                            checksum: string | null;
+                            cancelRequested: boolean;
+                            error: string | null;
+                            errorCode: string | null;
+                            errorStage: ("query" | "file") | null;
+                            errorLocation: {
+                                line: number;
+                                column: number;
+                            } | null;
+                            /** @description Queued again after a failed attempt, waiting for the next one */
+                            retrying: boolean;
+                            /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
+                            nextAttemptAt: string | null;
+                            /** @description Deliveries are not available yet: always empty */
+                            deliveries: unknown[];
+                            /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
+                            hasFile?: boolean;
+                            file?: {
+                                state: "available" | "expired";
+                                /** Format: date-time */
+                                expiresAt: string;
+                            } | null;
+                            /** @description GET /runs/{id}: every attempt, first first */
+                            attemptHistory?: {
+                                number: number;
+                                worker: string;
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed" | "lost" | "cancelled";
+                                /** Format: date-time */
+                                startedAt: string;
+                                finishedAt: string | null;
+                                error: string | null;
+                            }[];
+                            /** @description GET /runs/{id}: every download of the file */
+                            downloads?: {
+                                /** @enum {string} */
+                                via: "api" | "link";
+                                actorType: string | null;
+                                actorId: string | null;
+                                ip: string | null;
+                                userAgent: string | null;
+                                range: string | null;
+                                /** Format: date-time */
+                                at: string;
+                            }[];
                         };
                     };
                 };

@@ -1,0 +1,186 @@
+import { Type } from 'typebox';
+import {
+  type Compression,
+  commonOptionSpecs,
+  compressionOf,
+  type ExportFormat,
+  exportFormats,
+  FormatOptionError,
+  type FormatOptionSpec,
+  formatOptionSpecs,
+  resolveFormat,
+} from '../../engine/formats/registry.ts';
+import { Invalid } from '../../lib/errors.ts';
+import { isValidTimeZone } from '../../lib/zoned-time.ts';
+import { authErrors, Timestamp } from '../../server/schemas.ts';
+import type { App } from '../../server/types.ts';
+import type { Deps } from '../deps.ts';
+import { DEFAULT_FILE_NAME, FileNameError, fileNamePlaceholders, renderFileName } from '../runs/file-name.ts';
+
+// The export formats and their options, described from the registry that
+// validates them (so forms cannot offer an option a run would refuse), and the
+// file name a run would write, rendered by the run's own code.
+
+const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+
+const OptionSchema = Type.Object({
+  name: Type.String(),
+  type: Type.String({ enum: ['string', 'boolean', 'integer', 'enum'] }),
+  values: Type.Optional(Type.Array(Type.String(), { description: 'enum: the values allowed' })),
+  default: Type.Optional(
+    Type.Union([Type.String(), Type.Number(), Type.Boolean()], {
+      description: 'Used when the option is left out; absent when it depends on the export',
+    }),
+  ),
+  minimum: Type.Optional(Type.Number()),
+  maximum: Type.Optional(Type.Number()),
+  minLength: Type.Optional(Type.Integer()),
+  maxLength: Type.Optional(Type.Integer()),
+  description: Type.String(),
+});
+
+const FormatsSchema = Type.Object({
+  formats: Type.Array(
+    Type.Object({
+      format: Type.String({ enum: [...exportFormats] }),
+      extension: Type.String(),
+      contentType: Type.String(),
+      options: Type.Array(OptionSchema, { description: "The format's own options" }),
+    }),
+  ),
+  common: Type.Array(OptionSchema, { description: 'Options every format takes (in formatOptions too)' }),
+  fileName: Type.Object({
+    default: Type.String({ description: 'The template used when fileName is left out' }),
+    placeholders: Type.Array(Type.Object({ placeholder: Type.String(), description: Type.String() })),
+  }),
+});
+
+const FileNameBody = Type.Object(
+  {
+    format: literals(exportFormats),
+    formatOptions: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'As for an export: the format options, compression and fileName',
+      }),
+    ),
+    reportName: Type.String({ minLength: 1, maxLength: 200 }),
+    timezone: Type.Optional(Type.String({ maxLength: 100, description: "The run's zone (default UTC)" })),
+    at: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: "The run's scheduled or start time (default now)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** The name of the file a run writes: the template rendered, then .gz or .zip when compressed. */
+export function runFileName(
+  format: ExportFormat,
+  options: Record<string, unknown>,
+  values: { reportName: string; runId: string; at: Date; timeZone: string },
+): { fileName: string; compression: Compression } {
+  try {
+    const spec = resolveFormat(format, options, { timeZone: values.timeZone });
+    const compression = compressionOf(options);
+    const template = options['fileName'] ?? DEFAULT_FILE_NAME;
+    if (typeof template !== 'string' || template.length > 200)
+      throw new FormatOptionError('formatOptions.fileName', 'must be text of at most 200 characters');
+    const name = renderFileName(template, {
+      report: values.reportName,
+      runId: values.runId,
+      ext: spec.extension,
+      at: values.at,
+      timeZone: values.timeZone,
+    });
+    const suffix = compression === 'gzip' ? '.gz' : compression === 'zip' ? '.zip' : '';
+    return { fileName: `${name}${suffix}`, compression };
+  } catch (err) {
+    if (err instanceof FormatOptionError)
+      throw Invalid.field(err.path, err.message.slice(err.path.length + 1));
+    if (err instanceof FileNameError) throw Invalid.field('formatOptions.fileName', err.message);
+    throw err;
+  }
+}
+
+const described = ({ values, ...o }: FormatOptionSpec) => ({
+  ...o,
+  ...(values ? { values: [...values] } : {}),
+});
+
+export function describeFormats() {
+  return {
+    formats: exportFormats.map((format) => {
+      const spec = resolveFormat(format, {});
+      return {
+        format,
+        extension: spec.extension,
+        contentType: spec.contentType,
+        options: formatOptionSpecs[format].map(described),
+      };
+    }),
+    common: commonOptionSpecs.map((o) => ({
+      ...described(o),
+      ...(o.name === 'fileName' ? { default: DEFAULT_FILE_NAME } : {}),
+    })),
+    fileName: {
+      default: DEFAULT_FILE_NAME,
+      placeholders: fileNamePlaceholders.map((p) => ({ ...p })),
+    },
+  };
+}
+
+export function registerFormatRoutes(app: App, deps: Deps): void {
+  app.get(
+    '/api/v1/formats',
+    {
+      config: { auth: 'authenticated' },
+      schema: {
+        tags: ['runs'],
+        summary: 'Export formats with their extension, content type and options',
+        description:
+          'Each option with its type, allowed values, default and description, as the export and schedule requests validate them; plus the options every format takes (compression, fileName) and the file-name placeholders.',
+        response: { 200: FormatsSchema, ...authErrors },
+      },
+    },
+    async () => describeFormats(),
+  );
+
+  app.post(
+    '/api/v1/formats/file-name',
+    {
+      config: { auth: 'authenticated' },
+      schema: {
+        tags: ['runs'],
+        summary: 'The file name a run would write, for a report, format, options, zone and time',
+        description:
+          "Rendered by the run's own code. {run} shows as the first 8 characters of a sample id, since the run does not exist yet. A wrong option or template is a 400 naming it.",
+        body: FileNameBody,
+        response: {
+          200: Type.Object({
+            fileName: Type.String(),
+            compression: Type.String({ enum: ['none', 'gzip', 'zip'] }),
+            at: Timestamp,
+            timezone: Type.String(),
+          }),
+          ...authErrors,
+        },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      const timeZone = b.timezone ?? 'UTC';
+      if (!isValidTimeZone(timeZone))
+        throw Invalid.field('timezone', `"${timeZone}" is not an IANA time zone such as Europe/Berlin`);
+      const at = b.at ? new Date(b.at) : deps.clock.now();
+      const result = runFileName(b.format, b.formatOptions ?? {}, {
+        reportName: b.reportName,
+        runId: '0a1b2c3d-0000-4000-8000-000000000000',
+        at,
+        timeZone,
+      });
+      return { ...result, at: at.toISOString(), timezone: timeZone };
+    },
+  );
+}

@@ -1,0 +1,46 @@
+import type { ResponseOf } from '../../api/client';
+import type { Translate } from '../../i18n';
+
+export type RunItem = ResponseOf<'/api/v1/runs', 'get'>['items'][number];
+
+/**
+ * The status a person reads: a run queued again after a failed attempt is
+ * "Retrying", a running run asked to stop is "Cancelling".
+ */
+export function shownStatus(run: Pick<RunItem, 'status' | 'retrying' | 'cancelRequested'>): string {
+  if (run.retrying) return 'retrying';
+  if (run.cancelRequested && (run.status === 'running' || run.status === 'queued')) return 'cancelling';
+  return run.status;
+}
+
+/** "Schedule", "Manually by Ann", "API key", "Command line". */
+export function triggerText(t: Translate, run: Pick<RunItem, 'trigger' | 'createdBy'>): string {
+  switch (run.trigger) {
+    case 'schedule':
+      return t('runs.trigger.schedule');
+    case 'manual':
+      return run.createdBy
+        ? t('runs.trigger.manualBy', { name: run.createdBy.name })
+        : t('runs.trigger.manual');
+    case 'api':
+      return t('runs.trigger.api');
+    case 'cli':
+      return t('runs.trigger.cli');
+    default:
+      return run.trigger;
+  }
+}
+
+export const TRIGGERS = ['schedule', 'manual', 'api', 'cli'] as const;
+export const STATUSES = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'skipped_missed',
+  'skipped_overlap',
+  'skipped_condition',
+] as const;
+
+export const isSkipped = (status: string) => status.startsWith('skipped_');
