@@ -94,12 +94,18 @@ const formulaProtection: FormatOptionSpec = {
   description:
     'Put an apostrophe before text starting with = + - @ so spreadsheets do not run it as a formula',
 };
-const exactNumbers: FormatOptionSpec = {
-  name: 'exactNumbers',
+const decimals: FormatOptionSpec = {
+  name: 'decimals',
   type: 'enum',
   values: ['number', 'string'],
   default: defaultJsonOptions.exactNumbers,
-  description: 'Big integers and decimals as JSON numbers, or as strings that keep every digit in any reader',
+  description:
+    'Exact decimals and big integers as JSON numbers with every digit (most JSON parsers round past 15-17 digits), or as strings that every reader keeps exactly',
+};
+/** The earlier name of `decimals`, still accepted in saved schedules and API calls. */
+const LEGACY_OPTIONS: Partial<Record<ExportFormat, string[]>> = {
+  json: ['exactNumbers'],
+  ndjson: ['exactNumbers'],
 };
 
 /** Each format's own options (every format also takes the common ones: commonOptionSpecs). */
@@ -128,8 +134,8 @@ export const formatOptionSpecs: Record<ExportFormat, FormatOptionSpec[]> = {
     formulaProtection,
   ],
   tsv: [header, bom, lineEnding, nullText, formulaProtection],
-  json: [exactNumbers],
-  ndjson: [exactNumbers],
+  json: [decimals],
+  ndjson: [decimals],
   xml: [
     {
       name: 'rootElement',
@@ -154,6 +160,13 @@ export const formatOptionSpecs: Record<ExportFormat, FormatOptionSpec[]> = {
       minLength: 1,
       maxLength: 31,
       description: 'The worksheet name: 1 to 31 characters without [ ] : * ? / \\',
+    },
+    {
+      name: 'exactDecimals',
+      type: 'boolean',
+      default: defaultXlsxOptions.exactDecimals,
+      description:
+        'Write every decimal and big integer as text with all its digits. Off: numbers, except values a cell cannot hold exactly (more than 15 significant digits), which are text',
     },
   ],
   pdf: [
@@ -201,7 +214,10 @@ export const commonOptionSpecs: FormatOptionSpec[] = [
 
 const common = new Set(commonOptionSpecs.map((o) => o.name));
 const allowed = Object.fromEntries(
-  exportFormats.map((f) => [f, new Set(formatOptionSpecs[f].map((o) => o.name))]),
+  exportFormats.map((f) => [
+    f,
+    new Set([...formatOptionSpecs[f].map((o) => o.name), ...(LEGACY_OPTIONS[f] ?? [])]),
+  ]),
 ) as Record<ExportFormat, Set<string>>;
 
 export interface FormatContext {
@@ -277,13 +293,15 @@ export function resolveFormat(
     }
     case 'json':
     case 'ndjson': {
-      const exactNumbers = pick(
+      const isChoice = (v: unknown): v is 'number' | 'string' => v === 'number' || v === 'string';
+      const legacy = pick(
         options,
         'exactNumbers',
-        (v): v is 'number' | 'string' => v === 'number' || v === 'string',
+        isChoice,
         'must be "number" or "string"',
         defaultJsonOptions.exactNumbers,
       );
+      const exactNumbers = pick(options, 'decimals', isChoice, 'must be "number" or "string"', legacy);
       return format === 'json'
         ? { extension: 'json', contentType: 'application/json', encoder: jsonEncoder({ exactNumbers }) }
         : {
@@ -303,7 +321,18 @@ export function resolveFormat(
       return {
         extension: 'xlsx',
         contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-        encoder: xlsxEncoder({ ...defaultXlsxOptions, sheetName, timeZone: context.timeZone }),
+        encoder: xlsxEncoder({
+          ...defaultXlsxOptions,
+          sheetName,
+          exactDecimals: pick(
+            options,
+            'exactDecimals',
+            isBool,
+            'must be true or false',
+            defaultXlsxOptions.exactDecimals,
+          ),
+          timeZone: context.timeZone,
+        }),
       };
     }
     case 'pdf': {

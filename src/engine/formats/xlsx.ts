@@ -19,12 +19,18 @@ export interface XlsxOptions {
   timeZone: string;
   /** Data rows per sheet; Excel's limit is 1,048,576 rows including the header. */
   maxRowsPerSheet: number;
+  /**
+   * Every decimal and big integer as text with all its digits, so each such column
+   * has one type. Off: numbers, and text only for values a cell cannot hold exactly.
+   */
+  exactDecimals: boolean;
 }
 
 export const defaultXlsxOptions: XlsxOptions = {
   sheetName: 'Export',
   timeZone: 'UTC',
   maxRowsPerSheet: 1_048_575,
+  exactDecimals: false,
 };
 
 const MAX_CELL_TEXT = 32_767;
@@ -215,7 +221,10 @@ export function xlsxEncoder(options: XlsxOptions): Encoder {
     const zip = new yazl.ZipFile();
     const baseName = sheetNameOf(options.sheetName);
     const lastColumn = columnLetter(Math.max(0, columns.length - 1));
-    const types = columns.map((c) => c.type);
+    // exactDecimals: decimal and big integer columns are text throughout (one type per column).
+    const types = columns.map((c) =>
+      options.exactDecimals && (c.type === 'decimal' || c.type === 'bigint') ? 'string' : c.type,
+    );
     const letters = columns.map((_, i) => columnLetter(i));
     const partsOf = localPartsIn(options.timeZone);
     const names: string[] = [];

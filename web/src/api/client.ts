@@ -70,9 +70,20 @@ export class ApiError extends Error {
 /** Raised when the session ended: the app sends the user to the sign-in page. */
 export const SESSION_ENDED_EVENT = 'ferry:session-ended';
 
+// A 401 means a session ended only after one existed: the first look at /me of a
+// visitor who never signed in is a plain 401 that the app answers with sign-in.
+let hadSession = false;
+/** After signing out: the next 401 is not a session that ended. */
+export function forgetSession(): void {
+  hadSession = false;
+}
+
 const sessionWatch: Middleware = {
   onResponse({ response, request }) {
-    if (response.status === 401 && !new URL(request.url).pathname.startsWith('/api/v1/auth/')) {
+    const path = new URL(request.url).pathname;
+    if (response.ok && path === '/api/v1/me') hadSession = true;
+    if (response.status === 401 && hadSession && !path.startsWith('/api/v1/auth/')) {
+      hadSession = false;
       window.dispatchEvent(new Event(SESSION_ENDED_EVENT));
     }
     return response;

@@ -7246,6 +7246,12 @@ export interface paths {
                             fileSize: number | null;
                             contentType: string | null;
                             checksum: string | null;
+                            /** @description What the file had to change in values its format cannot carry, counted per kind (e.g. characters XML 1.0 cannot hold, replaced by U+FFFD) */
+                            warnings: {
+                                code: string;
+                                message: string;
+                                count: number;
+                            }[];
                             cancelRequested: boolean;
                             error: string | null;
                             errorCode: string | null;
@@ -7471,6 +7477,12 @@ export interface paths {
                                 fileSize: number | null;
                                 contentType: string | null;
                                 checksum: string | null;
+                                /** @description What the file had to change in values its format cannot carry, counted per kind (e.g. characters XML 1.0 cannot hold, replaced by U+FFFD) */
+                                warnings: {
+                                    code: string;
+                                    message: string;
+                                    count: number;
+                                }[];
                                 cancelRequested: boolean;
                                 error: string | null;
                                 errorCode: string | null;
@@ -7687,6 +7699,12 @@ export interface paths {
                             fileSize: number | null;
                             contentType: string | null;
                             checksum: string | null;
+                            /** @description What the file had to change in values its format cannot carry, counted per kind (e.g. characters XML 1.0 cannot hold, replaced by U+FFFD) */
+                            warnings: {
+                                code: string;
+                                message: string;
+                                count: number;
+                            }[];
                             cancelRequested: boolean;
                             error: string | null;
                             errorCode: string | null;
@@ -8064,6 +8082,12 @@ export interface paths {
                             fileSize: number | null;
                             contentType: string | null;
                             checksum: string | null;
+                            /** @description What the file had to change in values its format cannot carry, counted per kind (e.g. characters XML 1.0 cannot hold, replaced by U+FFFD) */
+                            warnings: {
+                                code: string;
+                                message: string;
+                                count: number;
+                            }[];
                             cancelRequested: boolean;
                             error: string | null;
                             errorCode: string | null;
@@ -8318,6 +8342,12 @@ export interface paths {
                             fileSize: number | null;
                             contentType: string | null;
                             checksum: string | null;
+                            /** @description What the file had to change in values its format cannot carry, counted per kind (e.g. characters XML 1.0 cannot hold, replaced by U+FFFD) */
+                            warnings: {
+                                code: string;
+                                message: string;
+                                count: number;
+                            }[];
                             cancelRequested: boolean;
                             error: string | null;
                             errorCode: string | null;
@@ -10988,6 +11018,12 @@ export interface paths {
                             fileSize: number | null;
                             contentType: string | null;
                             checksum: string | null;
+                            /** @description What the file had to change in values its format cannot carry, counted per kind (e.g. characters XML 1.0 cannot hold, replaced by U+FFFD) */
+                            warnings: {
+                                code: string;
+                                message: string;
+                                count: number;
+                            }[];
                             cancelRequested: boolean;
                             error: string | null;
                             errorCode: string | null;

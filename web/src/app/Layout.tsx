@@ -16,7 +16,7 @@ import { notifications } from '@mantine/notifications';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { Link, useLocation, useNavigate } from 'react-router';
-import { api, errorMessage, unwrap } from '../api/client';
+import { api, errorMessage, forgetSession, unwrap } from '../api/client';
 import { LANGUAGES, type Language, type MessageKey, useI18n } from '../i18n';
 import { type Permission, useSession } from './session';
 
@@ -85,6 +85,7 @@ function UserMenu() {
   const logout = useMutation({
     mutationFn: () => api.POST('/api/v1/auth/logout'),
     onSettled: () => {
+      forgetSession();
       queryClient.clear();
       navigate('/login?signedOut=1', { replace: true });
     },
@@ -93,7 +94,7 @@ function UserMenu() {
   return (
     <Menu position="bottom-end" width={240} withinPortal>
       <Menu.Target>
-        <UnstyledButton aria-label={t('shell.account')} data-testid="user-menu">
+        <UnstyledButton aria-label={`${t('shell.account')}: ${label}`} data-testid="user-menu">
           <Group gap={6} wrap="nowrap">
             <ActionIcon component="span" variant="light" radius="xl" size="md" aria-hidden="true">
               {label.slice(0, 1).toUpperCase()}
@@ -194,8 +195,8 @@ export function Layout({ children }: { children: ReactNode }) {
                 color: 'inherit',
               }}
             >
-              <img src="/favicon.svg" alt="" width={24} height={24} />
-              <Text fw={700} visibleFrom="xs">
+              <img src="/favicon.svg" alt={t('app.name')} width={24} height={24} />
+              <Text fw={700} visibleFrom="xs" aria-hidden="true">
                 {t('app.name')}
               </Text>
             </Link>

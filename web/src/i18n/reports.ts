@@ -40,9 +40,12 @@ export const en = {
   'reports.format.opt.formulaProtection': 'Protect against formulas',
   'reports.format.opt.formulaProtection.help':
     'Puts an apostrophe before text starting with = + - @ so spreadsheets do not run it as a formula',
-  'reports.format.opt.exactNumbers': 'Large and exact numbers as',
-  'reports.format.opt.exactNumbers.help':
-    'JSON numbers, or strings that keep every digit in any reader (for amounts and big ids)',
+  'reports.format.opt.decimals': 'Exact decimals and big integers as',
+  'reports.format.opt.decimals.help':
+    'JSON numbers with every digit (most JSON parsers round past 15 digits), or strings that every reader keeps exactly',
+  'reports.format.opt.exactDecimals': 'Decimals as text',
+  'reports.format.opt.exactDecimals.help':
+    'Every decimal and big integer as text with all its digits, so the column has one type. Off: numbers, and text only where a cell cannot hold the value exactly (over 15 digits)',
   'reports.format.opt.rootElement': 'Root element',
   'reports.format.opt.rootElement.help': 'The name of the element around all rows',
   'reports.format.opt.rowElement': 'Row element',
@@ -290,9 +293,12 @@ export const de: typeof en = {
   'reports.format.opt.formulaProtection': 'Schutz vor Formeln',
   'reports.format.opt.formulaProtection.help':
     'Setzt ein Apostroph vor Text, der mit = + - @ beginnt, damit Tabellenprogramme ihn nicht als Formel ausführen',
-  'reports.format.opt.exactNumbers': 'Große und exakte Zahlen als',
-  'reports.format.opt.exactNumbers.help':
-    'JSON-Zahlen oder Zeichenketten, die in jedem Programm alle Stellen behalten (für Beträge und große IDs)',
+  'reports.format.opt.decimals': 'Exakte Dezimalzahlen und große Ganzzahlen als',
+  'reports.format.opt.decimals.help':
+    'JSON-Zahlen mit allen Ziffern (die meisten JSON-Parser runden nach 15 Stellen) oder Zeichenketten, die jedes Programm exakt übernimmt',
+  'reports.format.opt.exactDecimals': 'Dezimalzahlen als Text',
+  'reports.format.opt.exactDecimals.help':
+    'Jede Dezimalzahl und große Ganzzahl als Text mit allen Ziffern, damit die Spalte einen einheitlichen Typ hat. Aus: Zahlen, und Text nur, wo eine Zelle den Wert nicht exakt fassen kann (über 15 Stellen)',
   'reports.format.opt.rootElement': 'Wurzelelement',
   'reports.format.opt.rootElement.help': 'Der Name des Elements um alle Zeilen',
   'reports.format.opt.rowElement': 'Zeilenelement',
