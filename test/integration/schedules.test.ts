@@ -130,6 +130,37 @@ for (const backend of backends()) {
       assert.equal(bad.body.errors[0].path, 'cron');
     });
 
+    test('cron preview: DST facts per occurrence (spring-forward gap named) and warnings', async () => {
+      const preview = (body: object) =>
+        call(t, { method: 'POST', url: '/api/v1/cron/preview', key: owner.apiKey, body });
+      const r = await preview({
+        cron: '30 2 * * *',
+        timezone: 'Europe/Berlin',
+        from: '2026-03-27T12:00:00Z',
+        count: 3,
+      });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body.occurrences, [
+        { at: '2026-03-28T01:30:00.000Z', offsetChange: null, requestedTime: null },
+        {
+          at: '2026-03-29T01:00:00.000Z',
+          offsetChange: { from: '+01:00', to: '+02:00' },
+          requestedTime: '02:30',
+        },
+        { at: '2026-03-30T00:30:00.000Z', offsetChange: null, requestedTime: null },
+      ]);
+      assert.deepEqual(r.body.warnings, []);
+
+      const monthly = await preview({ preset: { kind: 'monthly', time: '09:00', day: 31 }, timezone: 'UTC' });
+      assert.deepEqual(
+        monthly.body.warnings.map((w: { code: string }) => w.code),
+        ['short_months'],
+      );
+      const often = await preview({ cron: '*/5 * * * *' });
+      assert.equal(often.body.warnings[0].code, 'frequent');
+      assert.equal(often.body.warnings[0].minutes, 5);
+    });
+
     test('S4: one run per occurrence by the database clock (the host clock is years off); a second tick adds nothing', async () => {
       await setDatabaseNow(t.ctx.db, '2026-05-04T08:00:00Z');
       const s = (await create({ cron: '0 9 * * *', timezone: 'Europe/Berlin', name: 'S4' })).body;

@@ -1,9 +1,9 @@
-import type { AuditRow } from './repo.ts';
+import type { AuditEntry, AuditRow } from './repo.ts';
 
 export interface AuditView {
   id: string;
   action: string;
-  actor: { type: string; id: string | null; label: string | null };
+  actor: { type: AuditEntry['actorType']; id: string | null; label: string | null };
   target: { type: string; id: string | null } | null;
   ip: string | null;
   userAgent: string | null;

@@ -17,7 +17,7 @@ export interface AuditEntry {
 export interface AuditRow {
   id: string;
   tenant_id: string | null;
-  actor_type: string;
+  actor_type: AuditEntry['actorType'];
   actor_id: string | null;
   actor_label: string | null;
   action: string;
@@ -52,6 +52,7 @@ export async function insertAuditEntry(db: Executor, e: AuditEntry): Promise<voi
 export interface AuditFilter {
   action?: string | undefined;
   actorId?: string | undefined;
+  actorType?: AuditEntry['actorType'] | undefined;
   targetType?: string | undefined;
   targetId?: string | undefined;
   from?: Date | undefined;
@@ -77,6 +78,7 @@ export async function listAuditEntries(
     else add('action = ?', f.action);
   }
   if (f.actorId !== undefined) add('actor_id = ?', f.actorId);
+  if (f.actorType !== undefined) add('actor_type = ?', f.actorType);
   if (f.targetType !== undefined) add('target_type = ?', f.targetType);
   if (f.targetId !== undefined) add('target_id = ?', f.targetId);
   if (f.from !== undefined) add('created_at >= ?', f.from);
@@ -89,4 +91,35 @@ export async function listAuditEntries(
     params,
   );
   return result.rows;
+}
+
+export interface AuditFacets {
+  actions: string[];
+  targetTypes: string[];
+  actors: Array<{ type: AuditEntry['actorType']; id: string | null; label: string | null }>;
+}
+
+/** The actions, target types and actors found in a tenant's log, for filter pickers (actors newest first). */
+export async function auditFacets(db: Executor, tenantId: string, maxActors: number): Promise<AuditFacets> {
+  const [actions, targets, actors] = await Promise.all([
+    db.query<{ action: string }>(
+      'SELECT DISTINCT action FROM audit_log WHERE tenant_id = $1 ORDER BY action',
+      [tenantId],
+    ),
+    db.query<{ target_type: string }>(
+      'SELECT DISTINCT target_type FROM audit_log WHERE tenant_id = $1 AND target_type IS NOT NULL ORDER BY target_type',
+      [tenantId],
+    ),
+    db.query<{ actor_type: AuditEntry['actorType']; actor_id: string | null; label: string | null }>(
+      `SELECT actor_type, actor_id::text AS actor_id, (array_agg(actor_label ORDER BY id DESC))[1] AS label
+         FROM audit_log WHERE tenant_id = $1
+        GROUP BY actor_type, actor_id ORDER BY max(id) DESC LIMIT $2`,
+      [tenantId, maxActors],
+    ),
+  ]);
+  return {
+    actions: actions.rows.map((r) => r.action),
+    targetTypes: targets.rows.map((r) => r.target_type),
+    actors: actors.rows.map((r) => ({ type: r.actor_type, id: r.actor_id, label: r.label })),
+  };
 }

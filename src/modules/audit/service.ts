@@ -4,7 +4,14 @@ import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
 import { type AuditView, presentAuditEntry } from './present.ts';
-import { type AuditFilter, type AuditRow, insertAuditEntry, listAuditEntries } from './repo.ts';
+import {
+  type AuditFacets,
+  type AuditFilter,
+  type AuditRow,
+  auditFacets,
+  insertAuditEntry,
+  listAuditEntries,
+} from './repo.ts';
 
 export interface AuditEvent {
   action: string;
@@ -75,4 +82,9 @@ export async function listAudit(deps: Deps, principal: Principal, q: AuditQuery)
     q.limit + 1,
   );
   return toPage(rows, q.limit, presentAuditEntry, (row: AuditRow) => ({ id: Number(row.id) }));
+}
+
+/** The values the log's filters can take in the caller's tenant. */
+export async function listAuditFacets(deps: Deps, principal: Principal): Promise<AuditFacets> {
+  return auditFacets(deps.db, principal.tenantId, 200);
 }

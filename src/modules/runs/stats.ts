@@ -1,12 +1,23 @@
+import { Type } from 'typebox';
 import type { Executor } from '../../db/db.ts';
+import { isoDate, localParts } from '../../lib/zoned-time.ts';
+import { Timestamp } from '../../server/schemas.ts';
+import { type RunStatus, runStatuses } from './repo.ts';
 
 // GET /api/v1/stats: how exports went, per report, format and day.
 
 export interface StatsRow {
   key: string;
+  report_id: string | null;
   runs: number;
   succeeded: number;
   failed: number;
+  queued: number;
+  running: number;
+  cancelled: number;
+  skipped_missed: number;
+  skipped_overlap: number;
+  skipped_condition: number;
   rows: string;
   bytes: string;
   p50_ms: number | null;
@@ -16,9 +27,13 @@ export interface StatsRow {
 const dimensions = {
   report: 'report_name',
   format: 'format',
-  day: "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+  // The calendar day in the asked zone ($4).
+  day: "to_char(created_at AT TIME ZONE $4::text, 'YYYY-MM-DD')",
 } as const;
 export type StatsDimension = keyof typeof dimensions;
+
+/** The longest period whose days are all listed (days without runs with zeros). */
+export const MAX_FILLED_DAYS = 366;
 
 export async function runStats(
   db: Executor,
@@ -26,21 +41,122 @@ export async function runStats(
   by: StatsDimension | null,
   from: Date,
   to: Date,
+  zone = 'UTC',
 ): Promise<StatsRow[]> {
   const key = by ? dimensions[by] : "'all'";
+  // The report's id: that of its newest run under this name (a deleted report has none).
+  const reportId =
+    by === 'report' ? '(array_agg(report_id::text ORDER BY created_at DESC))[1]' : 'NULL::text';
+  const counts = runStatuses
+    .map((s) => `count(*) FILTER (WHERE status = '${s}')::int AS ${s}`)
+    .join(',\n            ');
   const r = await db.query<StatsRow>(
-    `SELECT ${key} AS key, count(*)::int AS runs,
-            count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
-            count(*) FILTER (WHERE status = 'failed')::int AS failed,
+    `SELECT ${key} AS key, ${reportId} AS report_id, count(*)::int AS runs,
+            ${counts},
             coalesce(sum(row_count), 0)::text AS rows, coalesce(sum(file_size), 0)::text AS bytes,
             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at) * 1000) FILTER (WHERE status = 'succeeded') AS p50_ms,
             percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at) * 1000) FILTER (WHERE status = 'succeeded') AS p95_ms
        FROM runs WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3
       GROUP BY 1 ORDER BY 1`,
-    [tenantId, from, to],
+    by === 'day' ? [tenantId, from, to, zone] : [tenantId, from, to],
   );
   return r.rows;
 }
+
+export const emptyStatsRow = (key: string): StatsRow => ({
+  key,
+  report_id: null,
+  runs: 0,
+  succeeded: 0,
+  failed: 0,
+  queued: 0,
+  running: 0,
+  cancelled: 0,
+  skipped_missed: 0,
+  skipped_overlap: 0,
+  skipped_condition: 0,
+  rows: '0',
+  bytes: '0',
+  p50_ms: null,
+  p95_ms: null,
+});
+
+/**
+ * Every calendar day of [from, to) in the zone, those without runs as zeros, so a
+ * chart has one bar per day; periods longer than MAX_FILLED_DAYS list only days with runs.
+ */
+export function fillDays(rows: StatsRow[], from: Date, to: Date, zone: string): StatsRow[] {
+  const first = localParts(from, zone);
+  const last = localParts(new Date(to.getTime() - 1), zone);
+  const start = Date.UTC(first.year, first.month - 1, first.day);
+  const end = Date.UTC(last.year, last.month - 1, last.day);
+  const days = Math.round((end - start) / 86_400_000) + 1;
+  if (days > MAX_FILLED_DAYS) return rows;
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  const out: StatsRow[] = [];
+  for (let i = 0; i < days; i++) {
+    const d = new Date(start + i * 86_400_000);
+    const key = isoDate(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate());
+    out.push(byKey.get(key) ?? emptyStatsRow(key));
+  }
+  return out;
+}
+
+const Count = Type.Integer({ minimum: 0 });
+const NullableMs = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]);
+
+export const StatsRowSchema = Type.Object({
+  key: Type.String({ description: "The report name, format, day (YYYY-MM-DD in `zone`) or 'all'" }),
+  runs: Count,
+  succeeded: Count,
+  failed: Count,
+  statuses: Type.Object(
+    Object.fromEntries(runStatuses.map((s) => [s, Count])) as Record<RunStatus, typeof Count>,
+    { description: 'Runs per status' },
+  ),
+  failureRate: Type.Number({ minimum: 0, maximum: 1, description: 'failed / runs (0 without runs)' }),
+  rows: Count,
+  bytes: Count,
+  durationP50Ms: NullableMs,
+  durationP95Ms: NullableMs,
+});
+
+export const ReportStatsRowSchema = Type.Object({
+  ...StatsRowSchema.properties,
+  reportId: Type.Union([Type.String(), Type.Null()], {
+    description: 'The report of the newest run under this name; null when it was deleted',
+  }),
+});
+
+export const StatsQuerySchema = Type.Object(
+  {
+    from: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Start (default: 30 days before to)' }),
+    ),
+    to: Type.Optional(Type.String({ format: 'date-time', description: 'End, exclusive (default: now)' })),
+    zone: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$',
+        description: 'IANA time zone whose calendar days byDay counts in (default UTC)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const StatsSchema = Type.Object({
+  from: Timestamp,
+  to: Timestamp,
+  zone: Type.String(),
+  total: StatsRowSchema,
+  byReport: Type.Array(ReportStatsRowSchema),
+  byFormat: Type.Array(StatsRowSchema),
+  byDay: Type.Array(StatsRowSchema, {
+    description: `Every day of the period, days without runs as zeros (periods over ${MAX_FILLED_DAYS} days: days with runs only)`,
+  }),
+});
 
 export function presentStats(row: StatsRow) {
   return {
@@ -48,10 +164,15 @@ export function presentStats(row: StatsRow) {
     runs: row.runs,
     succeeded: row.succeeded,
     failed: row.failed,
+    statuses: Object.fromEntries(runStatuses.map((s) => [s, row[s]])) as Record<RunStatus, number>,
     failureRate: row.runs === 0 ? 0 : row.failed / row.runs,
     rows: Number(row.rows),
     bytes: Number(row.bytes),
     durationP50Ms: row.p50_ms === null ? null : Math.round(Number(row.p50_ms)),
     durationP95Ms: row.p95_ms === null ? null : Math.round(Number(row.p95_ms)),
   };
+}
+
+export function presentReportStats(row: StatsRow) {
+  return { ...presentStats(row), reportId: row.report_id };
 }

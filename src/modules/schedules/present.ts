@@ -1,3 +1,4 @@
+import type { Preset } from '../../scheduler/presets.ts';
 import { compileScheduleTiming } from '../../scheduler/timing.ts';
 import type { ScheduleRow } from './repo.ts';
 
@@ -24,7 +25,8 @@ export function presentSchedule(row: ScheduleRow, lastRun: LastRun | null) {
     format: row.format,
     formatOptions: row.format_options,
     cron: row.cron,
-    preset: row.preset,
+    // Stored as it was given, after presetToTiming accepted it.
+    preset: row.preset as Preset | null,
     timezone: row.time_zone,
     calendar: row.calendar,
     description: timing.describe(),

@@ -78,6 +78,8 @@ export function registerScheduleRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['schedules'],
         summary: 'Describe a cron expression or preset and list its next occurrences',
+        description:
+          'Each occurrence says whether the zone changes its UTC offset that day and, for a fixed time inside the spring-forward gap, which time was asked for. Warnings name days some months lack, runs closer than 15 minutes, and both day fields set (OR).',
         body: CronPreviewBody,
         response: { 200: CronPreviewSchema, ...authErrors },
       },

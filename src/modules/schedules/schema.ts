@@ -18,10 +18,10 @@ const Calendar = Type.Object(
 
 export const PresetSchema = Type.Object(
   {
-    kind: literals(presetKinds),
+    kind: Type.Enum(presetKinds),
     time: Type.Optional(Type.String({ maxLength: 5, description: 'Local time HH:MM' })),
     minute: Type.Optional(Type.Integer({ description: 'hourly: minute past the hour' })),
-    weekday: Type.Optional(literals(weekdays)),
+    weekday: Type.Optional(Type.Enum(weekdays)),
     day: Type.Optional(
       Type.Union([Type.Integer(), Type.Literal('last'), Type.Literal('last_business_day')], {
         description: 'monthly/quarterly/yearly: 1–31, "last", or (monthly) "last_business_day"',
@@ -83,14 +83,46 @@ export const ScheduleSchema = Type.Object(
     id: Type.String(),
     name: Type.String(),
     reportId: Type.String(),
+    parameters: Type.Record(Type.String(), Type.Unknown()),
+    format: Type.String(),
+    formatOptions: Type.Record(Type.String(), Type.Unknown()),
     cron: Type.String(),
+    preset: Type.Union([PresetSchema, Type.Null()]),
     timezone: Type.String(),
-    description: Type.String(),
+    calendar: Type.Union([Calendar, Type.Null()]),
+    description: Type.String({ description: 'The timing in words, ending with the zone' }),
+    destinationIds: Type.Array(Type.String()),
+    condition: Type.Union([Type.Literal('always'), Type.Literal('has_rows'), Type.Literal('changed')]),
+    missedPolicy: Type.Union([Type.Literal('latest'), Type.Literal('all'), Type.Literal('skip')]),
+    missedCap: Type.Integer(),
+    overlapPolicy: Type.Union([Type.Literal('skip'), Type.Literal('queue_one')]),
     active: Type.Boolean(),
+    pausedReason: Type.Union([Type.String(), Type.Null()], {
+      description: 'Why a paused schedule is paused (by a user, or auto-paused after failures)',
+    }),
     nextRunAt: Type.Union([Timestamp, Type.Null()]),
     upcoming: Type.Array(Timestamp),
+    pendingOccurrences: Type.Array(Timestamp),
+    lastRun: Type.Union([
+      Type.Object({
+        id: Type.String(),
+        status: Type.String(),
+        scheduledFor: Type.Union([Timestamp, Type.Null()]),
+        createdAt: Timestamp,
+        finishedAt: Type.Union([Timestamp, Type.Null()]),
+      }),
+      Type.Null(),
+    ]),
+    notify: Type.Object({
+      emails: Type.Array(Type.String()),
+      pauseAfterFailures: Type.Integer(),
+    }),
+    consecutiveFailures: Type.Integer({ description: 'Failed runs in a row since the last success' }),
+    ownerId: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
   },
-  { additionalProperties: true },
+  { additionalProperties: false },
 );
 
 export const CronPreviewBody = Type.Object(
@@ -109,4 +141,29 @@ export const CronPreviewSchema = Type.Object({
   cron: Type.String(),
   description: Type.String(),
   next: Type.Array(Timestamp),
+  occurrences: Type.Array(
+    Type.Object({
+      at: Timestamp,
+      offsetChange: Type.Union([Type.Object({ from: Type.String(), to: Type.String() }), Type.Null()], {
+        description:
+          "The zone's UTC offset changes on this local day (daylight saving time), e.g. +01:00 → +02:00",
+      }),
+      requestedTime: Type.Union([Type.String(), Type.Null()], {
+        description:
+          'The local time asked for, when it does not exist that day (spring-forward gap) and the run happens at `at` instead',
+      }),
+    }),
+  ),
+  warnings: Type.Array(
+    Type.Object({
+      code: Type.Union([
+        Type.Literal('short_months'),
+        Type.Literal('frequent'),
+        Type.Literal('day_or_weekday'),
+      ]),
+      message: Type.String(),
+      day: Type.Optional(Type.Integer()),
+      minutes: Type.Optional(Type.Integer()),
+    }),
+  ),
 });

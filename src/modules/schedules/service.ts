@@ -3,6 +3,7 @@ import type { ExportFormat } from '../../engine/formats/registry.ts';
 import { Conflict, Invalid, NotFound } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
+import { describeOccurrences, timingWarnings } from '../../scheduler/insights.ts';
 import type { CompiledTiming, DayRule } from '../../scheduler/occurrences.ts';
 import { TimingError } from '../../scheduler/occurrences.ts';
 import { type Preset, presetToTiming } from '../../scheduler/presets.ts';
@@ -358,7 +359,7 @@ export async function runScheduleNow(
   return presentRun(run);
 }
 
-/** POST /cron/preview: the description and next occurrences of a timing, or a 400 naming the field. */
+/** POST /cron/preview: the description, next occurrences with their DST facts and warnings; or a 400 naming the field. */
 export async function previewTiming(
   deps: Deps,
   input: {
@@ -369,16 +370,17 @@ export async function previewTiming(
     from?: string | undefined;
     count?: number | undefined;
   },
-): Promise<{ cron: string; description: string; next: string[] }> {
+) {
   const timing = timingOf(input, null);
   const from = input.from ? new Date(input.from) : await databaseNow(deps.db);
   if (Number.isNaN(from.getTime())) throw Invalid.field('from', 'must be an ISO-8601 instant');
+  const timeZone = input.timezone ?? 'UTC';
   let compiled: CompiledTiming;
   try {
     compiled = compileDefinition(
       {
         cron: timing.cron,
-        time_zone: input.timezone ?? 'UTC',
+        time_zone: timeZone,
         calendar: input.calendar ?? null,
         day_rule: timing.dayRule as DayRule | null,
       },
@@ -387,9 +389,14 @@ export async function previewTiming(
   } catch (err) {
     asInvalid(err);
   }
+  const count = input.count ?? 5;
+  const next = compiled!.upcoming(from, Math.max(count, 6));
+  const shown = next.slice(0, count);
   return {
     cron: timing.cron,
     description: compiled!.describe(),
-    next: compiled!.upcoming(from, input.count ?? 5).map((d) => d.toISOString()),
+    next: shown.map((d) => d.toISOString()),
+    occurrences: describeOccurrences(timing.cron, timeZone, shown),
+    warnings: timingWarnings(timing.cron, next),
   };
 }

@@ -1,6 +1,6 @@
 import {
-  ActionIcon,
   AppShell,
+  Avatar,
   Burger,
   Group,
   Menu,
@@ -10,6 +10,7 @@ import {
   Text,
   UnstyledButton,
   useMantineColorScheme,
+  VisuallyHidden,
 } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
@@ -94,14 +95,16 @@ function UserMenu() {
   return (
     <Menu position="bottom-end" width={240} withinPortal>
       <Menu.Target>
-        <UnstyledButton aria-label={`${t('shell.account')}: ${label}`} data-testid="user-menu">
+        <UnstyledButton title={t('shell.account')} data-testid="user-menu">
+          {/* The name is the button's accessible name; on narrow screens it is read but not shown. */}
           <Group gap={6} wrap="nowrap">
-            <ActionIcon component="span" variant="light" radius="xl" size="md" aria-hidden="true">
+            <Avatar size={28} radius="xl" color="blue" aria-hidden="true">
               {label.slice(0, 1).toUpperCase()}
-            </ActionIcon>
+            </Avatar>
             <Text size="sm" visibleFrom="sm" truncate="end" maw={180}>
               {label}
             </Text>
+            <VisuallyHidden hiddenFrom="sm">{label}</VisuallyHidden>
           </Group>
         </UnstyledButton>
       </Menu.Target>
