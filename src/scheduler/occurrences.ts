@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
-import cronstrue from 'cronstrue';
 import { isValidTimeZone, localParts, zonedToUtc } from '../lib/zoned-time.ts';
 import { isWeekend, lastBusinessDayIn } from './calendar.ts';
+import { type DescriptionLanguage, describeTiming } from './describe.ts';
 
 // When a schedule fires (scheduling.md S3, S14). croner 11.0.0, pinned exactly,
 // computes cron occurrences in the schedule's zone with the DST behaviour S3
@@ -16,7 +16,8 @@ export type DayRule = (typeof dayRules)[number];
 
 /** Which local dates are working days. */
 export interface BusinessDays {
-  readonly label: string;
+  /** Which days are off, for the description: "DE-BY public holidays and weekends". */
+  label(language: DescriptionLanguage): string;
   isBusinessDay(year: number, month: number, day: number): boolean;
   lastBusinessDayOfMonth(year: number, month: number): number;
 }
@@ -42,7 +43,7 @@ export class TimingError extends Error {
 /** Saturday and Sunday off, no holidays: the default for "last business day". */
 const isWeekday = (year: number, month: number, day: number) => !isWeekend(year, month, day);
 export const weekendsOnly: BusinessDays = {
-  label: 'weekends',
+  label: (language) => (language === 'de' ? 'ohne Wochenenden' : 'weekends'),
   isBusinessDay: isWeekday,
   lastBusinessDayOfMonth: (year, month) => lastBusinessDayIn(year, month, isWeekday),
 };
@@ -57,7 +58,8 @@ export interface CompiledTiming {
   nextAfter(after: Date): Date | null;
   /** Up to `count` occurrences after `after`. */
   upcoming(after: Date, count: number): Date[];
-  describe(): string;
+  /** The timing in words, ending with the zone; English unless another language is asked for. */
+  describe(language?: DescriptionLanguage): string;
 }
 
 function cronOf(expression: string, timeZone: string): Cron {
@@ -157,8 +159,17 @@ export function compileTiming(timing: Timing, now: Date): CompiledTiming {
       }
       return out;
     },
-    describe() {
-      return describeTiming(timing, fields, days);
+    describe(language = 'en') {
+      return describeTiming(
+        {
+          fields,
+          timeZone: timing.timeZone,
+          lastBusinessDay: timing.dayRule === 'last_business_day',
+          businessDays: days,
+          defaultBusinessDays: days === weekendsOnly,
+        },
+        language,
+      );
     },
   };
   if (!nextAfter(now))
@@ -167,18 +178,4 @@ export function compileTiming(timing: Timing, now: Date): CompiledTiming {
       'never fires in the next five years (for example, February has no 31st)',
     );
   return compiled;
-}
-
-function describeTiming(timing: Timing, fields: string[], days: BusinessDays | null): string {
-  const options = { use24HourTimeFormat: true, verbose: false, throwExceptionOnParseError: false };
-  let text: string;
-  if (timing.dayRule === 'last_business_day') {
-    const time = cronstrue.toString(`${fields[0]} ${fields[1]} * * *`, options);
-    text = `${time}, on the last business day of the month`;
-    if (days && days !== weekendsOnly) text += ` (${days.label})`;
-  } else {
-    text = cronstrue.toString(fields.join(' '), options);
-    if (days) text += `, business days only (${days.label})`;
-  }
-  return `${text}, ${timing.timeZone}`;
 }

@@ -18,8 +18,12 @@ const NEXT_MEMO_LIMIT = 64;
 export function businessDaysOf(calendar: TimingDefinition['calendar']): BusinessDays | null {
   if (!calendar) return null;
   const compiled = compileCalendar(calendar);
+  const code = `${calendar.country}${calendar.region ? `-${calendar.region}` : ''}`;
   return {
-    label: `${calendar.country}${calendar.region ? `-${calendar.region}` : ''} public holidays and weekends`,
+    label: (language) =>
+      language === 'de'
+        ? `ohne Wochenenden und gesetzliche Feiertage in ${code}`
+        : `${code} public holidays and weekends`,
     isBusinessDay: (y, m, d) => compiled.isBusinessDay(y, m, d),
     lastBusinessDayOfMonth: (y, m) => compiled.lastBusinessDayOfMonth(y, m),
   };
@@ -61,7 +65,7 @@ function rememberNext(compiled: CompiledTiming): CompiledTiming {
   return {
     timing: compiled.timing,
     upcoming: (after, count) => compiled.upcoming(after, count),
-    describe: () => compiled.describe(),
+    describe: (language) => compiled.describe(language),
     nextAfter(after) {
       const key = after.getTime();
       let next = memo.get(key);

@@ -130,6 +130,36 @@ for (const backend of backends()) {
       assert.equal(bad.body.errors[0].path, 'cron');
     });
 
+    test('descriptions follow Accept-Language: German for de-DE, English without the header', async () => {
+      const german = { 'accept-language': 'de-DE,de;q=0.9' };
+      const body = { preset: { kind: 'weekdays', time: '09:00' }, timezone: 'Europe/Berlin' };
+      const preview = (headers: Record<string, string>) =>
+        call(t, { method: 'POST', url: '/api/v1/cron/preview', key: owner.apiKey, body, headers });
+      const de = await preview(german);
+      assert.equal(de.status, 200, de.text);
+      assert.equal(de.body.description, 'Um 09:00, Montag bis Freitag, Europe/Berlin');
+      assert.match(String(de.headers['vary']), /Accept-Language/);
+      assert.equal((await preview({})).body.description, 'At 09:00, Monday through Friday, Europe/Berlin');
+
+      await setDatabaseNow(t.ctx.db, '2026-03-27T12:00:00Z');
+      const created = await create({
+        preset: { kind: 'monthly', day: 'last_business_day', time: '17:30' },
+        timezone: 'Europe/Berlin',
+        calendar: { country: 'DE' },
+      });
+      assert.equal(created.status, 201, created.text);
+      const url = `/api/v1/schedules/${created.body.id}`;
+      const got = await call(t, { url, key: owner.apiKey, headers: german });
+      assert.equal(
+        got.body.description,
+        'Am letzten Geschäftstag des Monats um 17:30 (ohne Wochenenden und gesetzliche Feiertage in DE), Europe/Berlin',
+      );
+      assert.equal(
+        (await call(t, { url, key: owner.apiKey })).body.description,
+        'At 17:30, on the last business day of the month (DE public holidays and weekends), Europe/Berlin',
+      );
+    });
+
     test('cron preview: DST facts per occurrence (spring-forward gap named) and warnings', async () => {
       const preview = (body: object) =>
         call(t, { method: 'POST', url: '/api/v1/cron/preview', key: owner.apiKey, body });

@@ -265,6 +265,14 @@ for (const setup of setups)
         assert.equal(run.attemptHistory[0]?.status, 'lost');
         assert.deepEqual(await partials(id), []);
       }
+      // Not left for the next test's worker: two slow exports would take both its slots.
+      for (const id of [a, b]) {
+        assert.equal((await call(`/api/v1/runs/${id}/cancel`, {})).status, 200);
+        await waitFor(
+          'the handed-back run to be cancelled',
+          async () => (await getRun(id)).status === 'cancelled',
+        );
+      }
     });
 
     for (const storage of ['local', 's3'] as const) {

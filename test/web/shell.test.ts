@@ -253,7 +253,7 @@ describe('the web app shell', () => {
     await waitForShell(page);
     await nav.getByRole('link', { name: 'Zeitpläne' }).waitFor();
     await page.getByTestId('user-menu').click();
-    assert.equal(await page.getByRole('menuitem', { name: 'Abmelden' }).count(), 1);
+    await page.getByRole('menuitem', { name: 'Abmelden' }).waitFor();
     await page.getByRole('menuitem', { name: 'English' }).click();
     await nav.getByRole('link', { name: 'Schedules' }).waitFor();
     assert.equal(

@@ -40,7 +40,7 @@ async function readCopy(source: Source, query: BoundQuery): Promise<string> {
 
 /** Ferry's refusal: an error about the SQL, before anything reached the database. */
 const REFUSED =
-  /Reports are read-only|Only one statement|not valid SQL|not allowed|Executable comments|inside quotes|longer than/;
+  /Reports are read-only|Only one statement|not valid SQL|not allowed|Executable comments|inside quotes|longer than|reports only read/;
 
 async function assertRefused(run: () => Promise<unknown>, sql: string) {
   await assert.rejects(run, (err: Error) => {

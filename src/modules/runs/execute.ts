@@ -116,6 +116,18 @@ export interface QueryContext {
   locate?: ((position: number) => string | null) | undefined;
   /** The {{name}} of each bound value ($1 is names[0]). */
   names?: string[] | undefined;
+  /** The run's time limit: the source's own statement timeout is set to it, and may fire first. */
+  maxRunSeconds?: number | undefined;
+}
+
+/** The source stopped the statement at its own timeout (PostgreSQL statement_timeout, MariaDB max_statement_time, MySQL max_execution_time). */
+function isStatementTimeout(cause: SourceQueryError): boolean {
+  return (
+    (cause.code === '57014' && /statement timeout/.test(cause.message)) ||
+    cause.code === 'ER_QUERY_TIMEOUT' ||
+    // MariaDB's error 1969, which mysql2 has no name for.
+    /max_statement_time exceeded/.test(cause.message)
+  );
 }
 
 export function classifyFailure(err: unknown, context: QueryContext = {}): Failure {
@@ -128,6 +140,11 @@ export function classifyFailure(err: unknown, context: QueryContext = {}): Failu
       code: 'connection',
       retryable: !PERMANENT_CONNECT.test(code),
     };
+  }
+  if (cause instanceof SourceQueryError && context.maxRunSeconds !== undefined && isStatementTimeout(cause)) {
+    // The same limit as Ferry's own deadline, whichever noticed first: said the same way.
+    const limit = new ExportLimitError(`The run took longer than the limit of ${context.maxRunSeconds} s`);
+    return { message: limit.message, code: 'limit', retryable: false };
   }
   if (cause instanceof SourceQueryError) {
     const transient = cause.code !== undefined && TRANSIENT_QUERY_CODES.has(cause.code);
@@ -225,6 +242,7 @@ export async function executeRunAttempt(deps: Deps, job: RunJob, stopping?: Abor
   const queryContext: QueryContext = {};
   try {
     const limits = await effectiveLimits(deps, run.tenant_id);
+    queryContext.maxRunSeconds = limits.maxRunSeconds;
     deadline = setTimeout(
       () =>
         controller.abort(

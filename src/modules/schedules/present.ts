@@ -1,3 +1,4 @@
+import type { DescriptionLanguage } from '../../scheduler/describe.ts';
 import type { Preset } from '../../scheduler/presets.ts';
 import { compileScheduleTiming } from '../../scheduler/timing.ts';
 import type { ScheduleRow } from './repo.ts';
@@ -12,8 +13,12 @@ export interface LastRun {
   finished_at: Date | null;
 }
 
-/** What leaves the API for a schedule: its definition, when it fires next (five occurrences) and in words. */
-export function presentSchedule(row: ScheduleRow, lastRun: LastRun | null) {
+/** What leaves the API for a schedule: its definition, when it fires next (five occurrences) and in words (in `language`). */
+export function presentSchedule(
+  row: ScheduleRow,
+  lastRun: LastRun | null,
+  language: DescriptionLanguage = 'en',
+) {
   const timing = compileScheduleTiming(row);
   const next = row.active ? row.next_run_at : null;
   const upcoming = next ? [next, ...timing.upcoming(next, 4)] : [];
@@ -29,7 +34,7 @@ export function presentSchedule(row: ScheduleRow, lastRun: LastRun | null) {
     preset: row.preset as Preset | null,
     timezone: row.time_zone,
     calendar: row.calendar,
-    description: timing.describe(),
+    description: timing.describe(language),
     destinationIds: row.destination_ids,
     condition: row.condition,
     missedPolicy: row.missed_policy,

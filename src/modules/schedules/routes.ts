@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { listCountries, listRegions } from '../../scheduler/calendar.ts';
 import { requirePrincipal } from '../../server/plugins/auth.ts';
@@ -5,6 +6,7 @@ import { authErrors, IdParams, PageQuery, ProblemSchema, pageOf } from '../../se
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
 import { RunSchema } from '../runs/routes.ts';
+import { descriptionLanguageOf } from './language.ts';
 import {
   CronPreviewBody,
   CronPreviewSchema,
@@ -25,6 +27,27 @@ import {
 
 const one = { 200: ScheduleSchema, 404: ProblemSchema, ...authErrors };
 
+/** Routes whose answer describes a timing in words take the caller's language from Accept-Language. */
+const LanguageHeaders = Type.Object({
+  'accept-language': Type.Optional(
+    Type.String({
+      description:
+        'The language of `description`: German for de, de-DE, de-AT (any de-…), English otherwise. q-values are honoured, e.g. "de-DE,de;q=0.9,en;q=0.8". Other text, such as validation errors, stays English.',
+    }),
+  ),
+});
+const DESCRIBED =
+  'The `description` is in the language the Accept-Language header asks for (English or German).';
+
+/** The description language of a request; the answer varies by Accept-Language, which caches must know. */
+function describedIn(headers: { 'accept-language'?: string | undefined }, reply: FastifyReply) {
+  const vary = reply.getHeader('vary');
+  const current = Array.isArray(vary) ? vary.join(', ') : vary === undefined ? '' : String(vary);
+  if (!/(^|,)\s*accept-language\s*(,|$)/i.test(current))
+    reply.header('vary', current ? `${current}, Accept-Language` : 'Accept-Language');
+  return descriptionLanguageOf(headers['accept-language']);
+}
+
 export function registerScheduleRoutes(app: App, deps: Deps): void {
   const read = { auth: { permission: 'schedules:read' as const } };
   const write = { auth: { permission: 'schedules:write' as const } };
@@ -36,6 +59,8 @@ export function registerScheduleRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['schedules'],
         summary: 'Schedules of your tenant, with their next runs and last run',
+        description: DESCRIBED,
+        headers: LanguageHeaders,
         querystring: Type.Object(
           {
             ...PageQuery,
@@ -47,11 +72,13 @@ export function registerScheduleRoutes(app: App, deps: Deps): void {
         response: { 200: pageOf(ScheduleSchema), ...authErrors },
       },
     },
-    async (request) =>
-      listTenantSchedules(deps, requirePrincipal(request.principal), {
-        ...request.query,
-        limit: request.query.limit ?? 50,
-      }),
+    async (request, reply) =>
+      listTenantSchedules(
+        deps,
+        requirePrincipal(request.principal),
+        { ...request.query, limit: request.query.limit ?? 50 },
+        describedIn(request.headers, reply),
+      ),
   );
 
   app.post(
@@ -61,6 +88,8 @@ export function registerScheduleRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['schedules'],
         summary: 'Create a schedule: a report, a format, and a cron expression or preset in a time zone',
+        description: DESCRIBED,
+        headers: LanguageHeaders,
         body: ScheduleCreateBody,
         response: { 201: ScheduleSchema, ...authErrors },
       },
@@ -68,7 +97,15 @@ export function registerScheduleRoutes(app: App, deps: Deps): void {
     async (request, reply) =>
       reply
         .code(201)
-        .send(await createSchedule(deps, requirePrincipal(request.principal), request.origin, request.body)),
+        .send(
+          await createSchedule(
+            deps,
+            requirePrincipal(request.principal),
+            request.origin,
+            request.body,
+            describedIn(request.headers, reply),
+          ),
+        ),
   );
 
   app.post(
@@ -78,13 +115,13 @@ export function registerScheduleRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['schedules'],
         summary: 'Describe a cron expression or preset and list its next occurrences',
-        description:
-          'Each occurrence says whether the zone changes its UTC offset that day and, for a fixed time inside the spring-forward gap, which time was asked for. Warnings name days some months lack, runs closer than 15 minutes, and both day fields set (OR).',
+        description: `Each occurrence says whether the zone changes its UTC offset that day and, for a fixed time inside the spring-forward gap, which time was asked for. Warnings name days some months lack, runs closer than 15 minutes, and both day fields set (OR). ${DESCRIBED} Errors and warnings stay English.`,
+        headers: LanguageHeaders,
         body: CronPreviewBody,
         response: { 200: CronPreviewSchema, ...authErrors },
       },
     },
-    async (request) => previewTiming(deps, request.body),
+    async (request, reply) => previewTiming(deps, request.body, describedIn(request.headers, reply)),
   );
 
   app.get(
@@ -114,9 +151,22 @@ export function registerScheduleRoutes(app: App, deps: Deps): void {
     '/api/v1/schedules/:id',
     {
       config: { ...read, resource: 'schedule' },
-      schema: { tags: ['schedules'], summary: 'A schedule', params: IdParams, response: one },
+      schema: {
+        tags: ['schedules'],
+        summary: 'A schedule',
+        description: DESCRIBED,
+        headers: LanguageHeaders,
+        params: IdParams,
+        response: one,
+      },
     },
-    async (request) => getTenantSchedule(deps, requirePrincipal(request.principal), request.params.id),
+    async (request, reply) =>
+      getTenantSchedule(
+        deps,
+        requirePrincipal(request.principal),
+        request.params.id,
+        describedIn(request.headers, reply),
+      ),
   );
 
   app.patch(
@@ -126,18 +176,21 @@ export function registerScheduleRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['schedules'],
         summary: 'Change a schedule; a new timing takes effect from its next occurrence',
+        description: DESCRIBED,
+        headers: LanguageHeaders,
         params: IdParams,
         body: SchedulePatchBody,
         response: one,
       },
     },
-    async (request) =>
+    async (request, reply) =>
       updateTenantSchedule(
         deps,
         requirePrincipal(request.principal),
         request.origin,
         request.params.id,
         request.body,
+        describedIn(request.headers, reply),
       ),
   );
 
@@ -176,17 +229,20 @@ export function registerScheduleRoutes(app: App, deps: Deps): void {
           summary: active
             ? 'Resume: the next run is the first occurrence after now (missed ones are not made up)'
             : 'Pause: no runs are created until resumed',
+          description: DESCRIBED,
+          headers: LanguageHeaders,
           params: IdParams,
           response: { ...one, 409: ProblemSchema },
         },
       },
-      async (request) =>
+      async (request, reply) =>
         setScheduleState(
           deps,
           requirePrincipal(request.principal),
           request.origin,
           request.params.id,
           active,
+          describedIn(request.headers, reply),
         ),
     );
   }

@@ -3,6 +3,7 @@ import type { ExportFormat } from '../../engine/formats/registry.ts';
 import { Conflict, Invalid, NotFound } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
+import type { DescriptionLanguage } from '../../scheduler/describe.ts';
 import { describeOccurrences, timingWarnings } from '../../scheduler/insights.ts';
 import type { CompiledTiming, DayRule } from '../../scheduler/occurrences.ts';
 import { TimingError } from '../../scheduler/occurrences.ts';
@@ -139,13 +140,18 @@ async function resolveDefinition(
   };
 }
 
-async function view(deps: Deps, tenantId: string, rows: ScheduleRow[]): Promise<ScheduleView[]> {
+async function view(
+  deps: Deps,
+  tenantId: string,
+  rows: ScheduleRow[],
+  language: DescriptionLanguage,
+): Promise<ScheduleView[]> {
   const last = await lastRuns(
     deps.db,
     tenantId,
     rows.map((r) => r.id),
   );
-  return rows.map((row) => presentSchedule(row, last.get(row.id) ?? null));
+  return rows.map((row) => presentSchedule(row, last.get(row.id) ?? null, language));
 }
 
 export async function createSchedule(
@@ -153,6 +159,7 @@ export async function createSchedule(
   actor: Principal,
   origin: RequestOrigin,
   input: ScheduleInput,
+  language: DescriptionLanguage = 'en',
 ): Promise<ScheduleView> {
   const now = await databaseNow(deps.db);
   const { fields, timing } = await resolveDefinition(deps, actor.tenantId, input, null, now);
@@ -178,13 +185,18 @@ export async function createSchedule(
     });
     return result;
   });
-  return (await view(deps, actor.tenantId, [row]))[0]!;
+  return (await view(deps, actor.tenantId, [row], language))[0]!;
 }
 
-export async function getTenantSchedule(deps: Deps, actor: Principal, id: string): Promise<ScheduleView> {
+export async function getTenantSchedule(
+  deps: Deps,
+  actor: Principal,
+  id: string,
+  language: DescriptionLanguage = 'en',
+): Promise<ScheduleView> {
   const row = await getSchedule(deps.db, actor.tenantId, id);
   if (!row) throw new NotFound('Schedule');
-  return (await view(deps, actor.tenantId, [row]))[0]!;
+  return (await view(deps, actor.tenantId, [row], language))[0]!;
 }
 
 export async function listTenantSchedules(
@@ -196,6 +208,7 @@ export async function listTenantSchedules(
     cursor?: string | undefined;
     limit: number;
   },
+  language: DescriptionLanguage = 'en',
 ): Promise<Page<ScheduleView>> {
   const cursor = decodeCursor(q.cursor, { at: 'number', id: 'uuid' });
   const rows = await listSchedules(
@@ -212,7 +225,7 @@ export async function listTenantSchedules(
     (r) => ({ at: r.created_at.getTime(), id: r.id }),
   );
   return {
-    items: await view(deps, actor.tenantId, page.items),
+    items: await view(deps, actor.tenantId, page.items, language),
     nextCursor: page.nextCursor,
   };
 }
@@ -229,6 +242,7 @@ export async function updateTenantSchedule(
   origin: RequestOrigin,
   id: string,
   input: ScheduleInput,
+  language: DescriptionLanguage = 'en',
 ): Promise<ScheduleView> {
   const current = await getSchedule(deps.db, actor.tenantId, id);
   if (!current) throw new NotFound('Schedule');
@@ -263,7 +277,7 @@ export async function updateTenantSchedule(
     });
     return updated;
   });
-  return (await view(deps, actor.tenantId, [row]))[0]!;
+  return (await view(deps, actor.tenantId, [row], language))[0]!;
 }
 
 export async function deleteTenantSchedule(
@@ -293,6 +307,7 @@ export async function setScheduleState(
   origin: RequestOrigin,
   id: string,
   active: boolean,
+  language: DescriptionLanguage = 'en',
 ): Promise<ScheduleView> {
   const now = await databaseNow(deps.db);
   const row = await deps.db.transaction(async (tx) => {
@@ -317,7 +332,7 @@ export async function setScheduleState(
     });
     return updated;
   });
-  return (await view(deps, actor.tenantId, [row]))[0]!;
+  return (await view(deps, actor.tenantId, [row], language))[0]!;
 }
 
 /** S7: a manual run now; 409 while a run is active; next_run_at is not moved. */
@@ -359,7 +374,7 @@ export async function runScheduleNow(
   return presentRun(run);
 }
 
-/** POST /cron/preview: the description, next occurrences with their DST facts and warnings; or a 400 naming the field. */
+/** POST /cron/preview: the description (in `language`), next occurrences with their DST facts and warnings; or a 400 naming the field. */
 export async function previewTiming(
   deps: Deps,
   input: {
@@ -370,6 +385,7 @@ export async function previewTiming(
     from?: string | undefined;
     count?: number | undefined;
   },
+  language: DescriptionLanguage = 'en',
 ) {
   const timing = timingOf(input, null);
   const from = input.from ? new Date(input.from) : await databaseNow(deps.db);
@@ -394,7 +410,7 @@ export async function previewTiming(
   const shown = next.slice(0, count);
   return {
     cron: timing.cron,
-    description: compiled!.describe(),
+    description: compiled!.describe(language),
     next: shown.map((d) => d.toISOString()),
     occurrences: describeOccurrences(timing.cron, timeZone, shown),
     warnings: timingWarnings(timing.cron, next),

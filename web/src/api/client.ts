@@ -90,12 +90,22 @@ const sessionWatch: Middleware = {
   },
 };
 
+// Schedule descriptions are written by the server in the caller's language: the
+// app's language as the language menu stored it, or else the browser's.
+const appLanguage: Middleware = {
+  onRequest({ request }) {
+    const stored = localStorage.getItem('ferry.language');
+    request.headers.set('Accept-Language', stored === 'en' || stored === 'de' ? stored : navigator.language);
+    return request;
+  },
+};
+
 export const api = createClient<paths>({
   baseUrl: window.location.origin,
   credentials: 'same-origin',
   headers: { 'X-Requested-With': 'ferry' },
 });
-api.use(sessionWatch);
+api.use(sessionWatch, appLanguage);
 
 /** Resolves an openapi-fetch result to its data, or throws an ApiError with the problem details. */
 export async function unwrap<T>(

@@ -9213,7 +9213,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Schedules of your tenant, with their next runs and last run */
+        /**
+         * Schedules of your tenant, with their next runs and last run
+         * @description The `description` is in the language the Accept-Language header asks for (English or German).
+         */
         get: {
             parameters: {
                 query?: {
@@ -9223,7 +9226,10 @@ export interface paths {
                     reportId?: string;
                     active?: boolean;
                 };
-                header?: never;
+                header?: {
+                    /** @description The language of `description`: German for de, de-DE, de-AT (any de-…), English otherwise. q-values are honoured, e.g. "de-DE,de;q=0.9,en;q=0.8". Other text, such as validation errors, stays English. */
+                    "accept-language"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -9389,11 +9395,17 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create a schedule: a report, a format, and a cron expression or preset in a time zone */
+        /**
+         * Create a schedule: a report, a format, and a cron expression or preset in a time zone
+         * @description The `description` is in the language the Accept-Language header asks for (English or German).
+         */
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The language of `description`: German for de, de-DE, de-AT (any de-…), English otherwise. q-values are honoured, e.g. "de-DE,de;q=0.9,en;q=0.8". Other text, such as validation errors, stays English. */
+                    "accept-language"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -9623,12 +9635,15 @@ export interface paths {
         put?: never;
         /**
          * Describe a cron expression or preset and list its next occurrences
-         * @description Each occurrence says whether the zone changes its UTC offset that day and, for a fixed time inside the spring-forward gap, which time was asked for. Warnings name days some months lack, runs closer than 15 minutes, and both day fields set (OR).
+         * @description Each occurrence says whether the zone changes its UTC offset that day and, for a fixed time inside the spring-forward gap, which time was asked for. Warnings name days some months lack, runs closer than 15 minutes, and both day fields set (OR). The `description` is in the language the Accept-Language header asks for (English or German). Errors and warnings stay English.
          */
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The language of `description`: German for de, de-DE, de-AT (any de-…), English otherwise. q-values are honoured, e.g. "de-DE,de;q=0.9,en;q=0.8". Other text, such as validation errors, stays English. */
+                    "accept-language"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -9934,11 +9949,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A schedule */
+        /**
+         * A schedule
+         * @description The `description` is in the language the Accept-Language header asks for (English or German).
+         */
         get: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The language of `description`: German for de, de-DE, de-AT (any de-…), English otherwise. q-values are honoured, e.g. "de-DE,de;q=0.9,en;q=0.8". Other text, such as validation errors, stays English. */
+                    "accept-language"?: string;
+                };
                 path: {
                     /** @description Resource id (UUID) */
                     id: string;
@@ -10249,11 +10270,17 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Change a schedule; a new timing takes effect from its next occurrence */
+        /**
+         * Change a schedule; a new timing takes effect from its next occurrence
+         * @description The `description` is in the language the Accept-Language header asks for (English or German).
+         */
         patch: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The language of `description`: German for de, de-DE, de-AT (any de-…), English otherwise. q-values are honoured, e.g. "de-DE,de;q=0.9,en;q=0.8". Other text, such as validation errors, stays English. */
+                    "accept-language"?: string;
+                };
                 path: {
                     /** @description Resource id (UUID) */
                     id: string;
@@ -10500,11 +10527,17 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Pause: no runs are created until resumed */
+        /**
+         * Pause: no runs are created until resumed
+         * @description The `description` is in the language the Accept-Language header asks for (English or German).
+         */
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The language of `description`: German for de, de-DE, de-AT (any de-…), English otherwise. q-values are honoured, e.g. "de-DE,de;q=0.9,en;q=0.8". Other text, such as validation errors, stays English. */
+                    "accept-language"?: string;
+                };
                 path: {
                     /** @description Resource id (UUID) */
                     id: string;
@@ -10724,11 +10757,17 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Resume: the next run is the first occurrence after now (missed ones are not made up) */
+        /**
+         * Resume: the next run is the first occurrence after now (missed ones are not made up)
+         * @description The `description` is in the language the Accept-Language header asks for (English or German).
+         */
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The language of `description`: German for de, de-DE, de-AT (any de-…), English otherwise. q-values are honoured, e.g. "de-DE,de;q=0.9,en;q=0.8". Other text, such as validation errors, stays English. */
+                    "accept-language"?: string;
+                };
                 path: {
                     /** @description Resource id (UUID) */
                     id: string;

@@ -1,13 +1,21 @@
 import '@mantine/core/styles.css';
 import '@mantine/notifications/styles.css';
-import { type CSSVariablesResolver, createTheme, MantineProvider } from '@mantine/core';
+import {
+  type CSSVariablesResolver,
+  createTheme,
+  Drawer,
+  MantineProvider,
+  Modal,
+  mergeThemeOverrides,
+  Notification,
+} from '@mantine/core';
 import { Notifications } from '@mantine/notifications';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { lazy, Suspense } from 'react';
+import { lazy, type ReactNode, Suspense, useMemo } from 'react';
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
 import { ApiError } from '../api/client';
 import { FullPageLoader, NotFoundState } from '../components/states';
-import { I18nProvider } from '../i18n';
+import { I18nProvider, useT } from '../i18n';
 import { LoginPage } from '../pages/auth/LoginPage';
 import { SetupPage } from '../pages/auth/SetupPage';
 import { Layout } from './Layout';
@@ -47,13 +55,38 @@ const queryClient = new QueryClient({
     },
   },
 });
+// A new app language: fetch again what the server wrote in the old one (schedule descriptions).
+window.addEventListener('ferry:language', () => void queryClient.invalidateQueries());
+
+/** Mantine with the app's theme; close buttons of dialogs and notices are named in the user's language. */
+function ThemeProvider({ children }: { children: ReactNode }) {
+  const t = useT();
+  const localized = useMemo(() => {
+    const close = { closeButtonProps: { 'aria-label': t('action.close') } };
+    return mergeThemeOverrides(
+      theme,
+      createTheme({
+        components: {
+          Modal: Modal.extend({ defaultProps: close }),
+          Drawer: Drawer.extend({ defaultProps: close }),
+          Notification: Notification.extend({ defaultProps: close }),
+        },
+      }),
+    );
+  }, [t]);
+  return (
+    <MantineProvider theme={localized} defaultColorScheme="auto" cssVariablesResolver={resolver}>
+      {children}
+    </MantineProvider>
+  );
+}
 
 export function App() {
   return (
-    <MantineProvider theme={theme} defaultColorScheme="auto" cssVariablesResolver={resolver}>
-      <Notifications position="top-right" />
-      <QueryClientProvider client={queryClient}>
-        <I18nProvider>
+    <I18nProvider>
+      <ThemeProvider>
+        <Notifications position="top-right" />
+        <QueryClientProvider client={queryClient}>
           <BrowserRouter>
             <Routes>
               <Route path="/setup" element={<SetupPage />} />
@@ -81,8 +114,8 @@ export function App() {
               />
             </Routes>
           </BrowserRouter>
-        </I18nProvider>
-      </QueryClientProvider>
-    </MantineProvider>
+        </QueryClientProvider>
+      </ThemeProvider>
+    </I18nProvider>
   );
 }

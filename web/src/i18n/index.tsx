@@ -75,6 +75,8 @@ export function I18nProvider({ children }: { children: ReactNode }) {
     localStorage.setItem(STORAGE_KEY, next);
     document.documentElement.lang = next;
     setLanguageState(next);
+    // Answers written in words by the server (schedule descriptions) are fetched again in the new language.
+    window.dispatchEvent(new Event('ferry:language'));
   }, []);
   const value = useMemo<I18n>(() => {
     document.documentElement.lang = language;
