@@ -139,6 +139,14 @@ export async function buildServer(deps: Deps): Promise<App> {
     errorResponseBuilder: (_request, context) => new RateLimited(Math.max(1, Math.ceil(context.ttl / 1000))),
   });
   registerIdempotency(app, deps);
+  // A request without a body is read as an empty object: a POST whose fields are
+  // all optional needs none (`curl -X POST …/templates/x/use`), and one with
+  // required fields is told which are missing rather than "body must be object".
+  app.addHook('preValidation', async (request) => {
+    if (request.body !== undefined && request.body !== null) return;
+    const schema = request.routeOptions.schema?.body as { type?: string } | undefined;
+    if (schema?.type === 'object') request.body = {};
+  });
 
   await app.register(swagger, {
     openapi: {

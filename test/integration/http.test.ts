@@ -57,6 +57,22 @@ for (const backend of backends()) {
       assert.doesNotMatch(String(r.headers['content-security-policy']), /upgrade-insecure-requests/);
     });
 
+    test('a POST whose body has no required field accepts no body at all; one with required fields says which', async () => {
+      const used = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/templates/customer-list/use',
+        headers: { authorization: `Bearer ${owner.apiKey}` },
+      });
+      assert.equal(used.statusCode, 201, used.body);
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/reports',
+        headers: { authorization: `Bearer ${owner.apiKey}` },
+      });
+      assert.equal(created.statusCode, 400, created.body);
+      assert.match(JSON.parse(created.body).detail, /is required/);
+    });
+
     test('a value outside an enum is one error listing the allowed values', async () => {
       const r = await call(t, {
         method: 'POST',
