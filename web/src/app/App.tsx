@@ -38,11 +38,11 @@ const theme = createTheme({
   defaultRadius: 'sm',
 });
 
-// Dimmed text one step darker (light) and lighter (dark) than Mantine's default, for AA contrast.
+// Dimmed and error text darker (light) and lighter (dark) than Mantine's default, for AA contrast (4.5:1).
 const resolver: CSSVariablesResolver = (t) => ({
   variables: {},
-  light: { '--mantine-color-dimmed': t.colors.gray[7]! },
-  dark: { '--mantine-color-dimmed': t.colors.dark[1]! },
+  light: { '--mantine-color-dimmed': t.colors.gray[7]!, '--mantine-color-error': t.colors.red[9]! },
+  dark: { '--mantine-color-dimmed': t.colors.dark[1]!, '--mantine-color-error': t.colors.red[5]! },
 });
 
 const queryClient = new QueryClient({

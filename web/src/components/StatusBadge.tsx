@@ -2,6 +2,9 @@ import { Badge } from '@mantine/core';
 import { type MessageKey, useT } from '../i18n';
 
 // Run statuses: icon, colour and word, never colour alone. Skips are grey, never green.
+// The colour is the badge's background; the word is in the text colour, because
+// Mantine's green, orange and teal (filled, or as light-variant text) stay below
+// 4.5:1 contrast.
 const STATUS: Record<string, { color: string; icon: string; key: MessageKey }> = {
   queued: { color: 'gray', icon: '◷', key: 'status.queued' },
   running: { color: 'blue', icon: '▶', key: 'status.running' },
@@ -21,7 +24,8 @@ export function StatusBadge({ status, size = 'md' }: { status: string; size?: 's
   return (
     <Badge
       color={s.color}
-      variant={status === 'running' || status === 'queued' ? 'light' : 'filled'}
+      variant="light"
+      c="var(--mantine-color-text)"
       size={size}
       leftSection={<span aria-hidden="true">{s.icon}</span>}
       data-status={status}

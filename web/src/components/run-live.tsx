@@ -134,19 +134,26 @@ export function RunProgress({ run, mode }: { run: Run; mode?: LiveRun['mode'] })
           </Text>
         ) : null}
       </Group>
-      <Progress
-        value={value}
-        animated={running && percent === null}
-        striped={running && percent === null}
-        color={run.status === 'failed' ? 'red' : succeeded ? 'green' : running ? 'blue' : 'gray'}
-        aria-label={t('reports.run.progress')}
-        aria-valuetext={
-          running && percent === null
-            ? t('reports.run.progressUnknown')
-            : t('reports.run.percent', { percent: value })
-        }
-        size="lg"
-      />
+      {/* The progressbar is the section (the root is a plain box); its value is left out while unknown. */}
+      <Progress.Root size="lg">
+        <Progress.Section
+          value={value}
+          animated={running && percent === null}
+          striped={running && percent === null}
+          color={run.status === 'failed' ? 'red' : succeeded ? 'green' : running ? 'blue' : 'gray'}
+          withAria={false}
+          role="progressbar"
+          aria-label={t('reports.run.progress')}
+          aria-valuemin={0}
+          aria-valuemax={100}
+          {...(running && percent === null ? {} : { 'aria-valuenow': value })}
+          aria-valuetext={
+            running && percent === null
+              ? t('reports.run.progressUnknown')
+              : t('reports.run.percent', { percent: value })
+          }
+        />
+      </Progress.Root>
       <SimpleGrid cols={3} spacing="xs">
         <div>
           <Text size="xs" c="dimmed">

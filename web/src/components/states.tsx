@@ -1,4 +1,4 @@
-import { Alert, Button, Center, Group, Loader, Stack, Text, Title } from '@mantine/core';
+import { Alert, Button, Center, Group, Loader, Stack, Text, Title, VisuallyHidden } from '@mantine/core';
 import type { ReactNode } from 'react';
 import { Link } from 'react-router';
 import { ApiError, errorMessage } from '../api/client';
@@ -24,7 +24,9 @@ export function SectionLoader() {
   const t = useT();
   return (
     <Center py="xl" role="status" aria-live="polite">
-      <Loader size="sm" aria-label={t('state.loading')} />
+      {/* A Loader is a plain span: the words are for screen readers, not an aria-label on it. */}
+      <Loader size="sm" />
+      <VisuallyHidden>{t('state.loading')}</VisuallyHidden>
     </Center>
   );
 }

@@ -474,7 +474,13 @@ function ConnectionEditor({ saved }: { saved?: Connection }) {
       />
       {!canWrite && saved ? <ReadOnlyNotice /> : null}
       {saved && saved.privilegeWarnings.length > 0 ? (
-        <Alert color="orange" title={t('connections.privileged.title')} mb="md">
+        <Alert
+          color="orange"
+          title={t('connections.privileged.title')}
+          // Orange words on the light orange background miss 4.5:1 contrast.
+          styles={{ title: { color: 'var(--mantine-color-text)' } }}
+          mb="md"
+        >
           <List size="sm">
             {saved.privilegeWarnings.map((w) => (
               <List.Item key={w}>{w}</List.Item>
@@ -522,6 +528,8 @@ function TestOutcome({ result, error }: { result: TestResult | null; error: unkn
       <Alert
         color="green"
         title={t('connections.test.ok')}
+        // Green words on the light green background miss 4.5:1 contrast.
+        styles={{ title: { color: 'var(--mantine-color-text)' } }}
         data-testid="connection-test-result"
         role="status"
       >

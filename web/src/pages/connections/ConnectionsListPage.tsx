@@ -66,7 +66,7 @@ export function ConnectionsListPage() {
                         </Badge>
                       ) : null}
                       {c.privilegeWarnings.length > 0 ? (
-                        <Badge variant="light" color="orange" size="sm">
+                        <Badge variant="light" color="orange" c="var(--mantine-color-text)" size="sm">
                           {t('connections.privileged.badge')}
                         </Badge>
                       ) : null}

@@ -107,17 +107,15 @@ export function ExportDrawer({
       onClose={onClose}
       position="right"
       size="lg"
-      title={
-        <Title order={2} size="h4">
-          {t('reports.export.title', { name: report.name })}
-        </Title>
-      }
+      // The drawer's title is its heading (an h2) already.
+      title={t('reports.export.title', { name: report.name })}
       data-testid="export-drawer"
     >
       <Stack gap="lg">
         {runId ? (
           <>
-            <Stack gap="sm" aria-live="polite" ref={runBlock}>
+            {/* Scrolled to below the drawer's sticky title, not under it. */}
+            <Stack gap="sm" aria-live="polite" ref={runBlock} style={{ scrollMarginTop: 80 }}>
               {live.error ? <ErrorAlert error={live.error} onRetry={live.refetch} /> : null}
               {run ? <RunProgress run={run} mode={live.mode} /> : null}
               {run?.status === 'failed' ? (

@@ -43,6 +43,10 @@ export function PreviewGrid({ result }: { result: PreviewResult }) {
   return (
     <Box
       ref={scroller}
+      // It scrolls: reachable by keyboard (arrow keys scroll it once focused).
+      tabIndex={0}
+      role="region"
+      aria-label={t('reports.preview.grid')}
       data-testid="preview-grid"
       style={{
         height: Math.min(420, ROW_HEIGHT * (result.rows.length + 2) + 24),

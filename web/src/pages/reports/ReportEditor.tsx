@@ -544,13 +544,7 @@ function Editor({ report }: { report: Report | undefined }) {
     <>
       {report && canExport ? (
         <Tooltip label={t('reports.saveFirst')} disabled={!dirty}>
-          <Button
-            variant="filled"
-            color="teal"
-            onClick={exportDrawer.open}
-            disabled={dirty}
-            data-testid="export-now"
-          >
+          <Button variant="filled" onClick={exportDrawer.open} disabled={dirty} data-testid="export-now">
             {t('reports.exportNow')}
           </Button>
         </Tooltip>
@@ -701,7 +695,7 @@ function Editor({ report }: { report: Report | undefined }) {
                     {report ? t('reports.save') : t('reports.create')}
                   </Button>
                   {dirty && report ? (
-                    <Badge color="yellow" variant="light">
+                    <Badge color="yellow" variant="light" c="var(--mantine-color-text)">
                       {t('reports.unsaved')}
                     </Badge>
                   ) : null}

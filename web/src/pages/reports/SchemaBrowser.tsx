@@ -102,6 +102,9 @@ export function SchemaBrowser({
             return (
               <NavLink
                 key={name}
+                // A button (inside the editor's form it must not submit): an <a> without href is not focusable.
+                component="button"
+                aria-expanded={opened}
                 label={
                   <Text size="sm" ff="monospace" truncate="end">
                     {name}

@@ -96,6 +96,8 @@ export function RunErrorCard({ run }: { run: Run }) {
     <Alert
       color={run.retrying ? 'orange' : 'red'}
       title={run.retrying ? t('runs.error.titleRetrying') : t('runs.error.title')}
+      // Orange words on the light orange background miss 4.5:1 contrast: the title is in the text colour.
+      {...(run.retrying ? { styles: { title: { color: 'var(--mantine-color-text)' } } } : {})}
       role="alert"
       data-testid="run-error"
     >
@@ -117,7 +119,14 @@ export function RunErrorCard({ run }: { run: Run }) {
             {t(advice.todo, location ? { line: location.line, column: location.column } : {})}
           </Text>
           {advice.link ? (
-            <Anchor component={Link} to={advice.link.to} size="sm">
+            // Blue on the alert's red or orange background is below 4.5:1: underlined text colour.
+            <Anchor
+              component={Link}
+              to={advice.link.to}
+              size="sm"
+              c="var(--mantine-color-text)"
+              underline="always"
+            >
               {t(advice.link.label)}
             </Anchor>
           ) : null}

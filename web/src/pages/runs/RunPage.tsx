@@ -188,6 +188,8 @@ function StageStrip({ run }: { run: Run }) {
             <Badge
               color={look.color}
               variant={look.variant}
+              // The word in the text colour: green or orange words miss 4.5:1 contrast.
+              {...(look.variant === 'light' ? { c: 'var(--mantine-color-text)' } : {})}
               leftSection={<span aria-hidden="true">{look.icon}</span>}
             >
               {t(`runs.stage.${stage}` as MessageKey)}
@@ -423,7 +425,12 @@ function Attempts({ run }: { run: Run }) {
                   <Table.Td>{a.number}</Table.Td>
                   <Table.Td style={{ whiteSpace: 'nowrap' }}>
                     {a.status === 'lost' ? (
-                      <Badge color="orange" variant="light" leftSection={<span aria-hidden="true">?</span>}>
+                      <Badge
+                        color="orange"
+                        variant="light"
+                        c="var(--mantine-color-text)"
+                        leftSection={<span aria-hidden="true">?</span>}
+                      >
                         {t('runs.attempts.lost')}
                       </Badge>
                     ) : (

@@ -252,7 +252,7 @@ function Health({ schedule }: { schedule: Schedule }) {
   if (isAutoPaused(schedule))
     return (
       <Tooltip label={schedule.pausedReason ?? ''} multiline maw={320}>
-        <Badge color="orange" variant="light" tabIndex={0}>
+        <Badge color="orange" variant="light" c="var(--mantine-color-text)" tabIndex={0}>
           {t('schedules.health.autoPaused')}
         </Badge>
       </Tooltip>

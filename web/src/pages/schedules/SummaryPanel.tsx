@@ -1,4 +1,15 @@
-import { Alert, Badge, Group, Loader, Paper, Stack, Text, Title, Tooltip } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Group,
+  Loader,
+  Paper,
+  Stack,
+  Text,
+  Title,
+  Tooltip,
+  VisuallyHidden,
+} from '@mantine/core';
 import { useFormat, ZonedTime } from '../../components/time';
 import { useT } from '../../i18n';
 import type { PreviewState } from './api';
@@ -30,7 +41,12 @@ export function SummaryPanel({
           <Title order={2} size="h4" id="schedule-summary-title">
             {t('schedules.summary.title')}
           </Title>
-          {preview.fetching ? <Loader size="xs" aria-label={t('state.loading')} /> : null}
+          {preview.fetching ? (
+            <span>
+              <Loader size="xs" />
+              <VisuallyHidden>{t('state.loading')}</VisuallyHidden>
+            </span>
+          ) : null}
         </Group>
         <Text
           data-testid="cron-description"
@@ -51,7 +67,8 @@ export function SummaryPanel({
             {t('schedules.summary.nextRuns')}
           </Text>
           {paused ? (
-            <Text size="sm" c="orange">
+            // Orange words on white miss 4.5:1 contrast: the note is in the text colour, in bold.
+            <Text size="sm" fw={600}>
               {t('schedules.summary.paused')}
             </Text>
           ) : null}
@@ -77,13 +94,19 @@ export function SummaryPanel({
                               to: `UTC${o.offsetChange.to}`,
                             })}
                           >
-                            <Badge color="yellow" variant="light" size="sm" tabIndex={0}>
+                            <Badge
+                              color="yellow"
+                              variant="light"
+                              c="var(--mantine-color-text)"
+                              size="sm"
+                              tabIndex={0}
+                            >
                               {t('schedules.summary.dst')}
                             </Badge>
                           </Tooltip>
                         ) : null}
                         {o.requestedTime ? (
-                          <Text size="xs" c="orange">
+                          <Text size="xs" fw={600}>
                             {t('schedules.summary.gap', {
                               requested: o.requestedTime,
                               actual: f.time(o.at, zone),
@@ -111,6 +134,8 @@ export function SummaryPanel({
                 variant="light"
                 p="xs"
                 title={t('schedules.summary.warning')}
+                // Yellow words on the light yellow background miss 4.5:1 contrast.
+                styles={{ title: { color: 'var(--mantine-color-text)' } }}
               >
                 <Text size="sm">
                   {w.code === 'short_months'

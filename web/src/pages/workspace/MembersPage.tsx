@@ -305,7 +305,7 @@ function InvitationsSection({ write }: { write: boolean }) {
                         </Text>
                       </Table.Td>
                       <Table.Td>
-                        <Badge variant="light" color={mail.color}>
+                        <Badge variant="light" color={mail.color} c="var(--mantine-color-text)">
                           {mail.text}
                         </Badge>
                         {inv.emailDelivery.error ? (
@@ -466,6 +466,8 @@ function InvitedModal({
         <Stack gap="sm">
           <Alert
             color={status === 'sent' ? 'green' : status === 'failed' ? 'red' : 'blue'}
+            // Green words on the light green background miss 4.5:1 contrast.
+            styles={{ title: { color: 'var(--mantine-color-text)' } }}
             title={
               status === 'sent'
                 ? t('workspace.invited.sent', { email: inv.email })
