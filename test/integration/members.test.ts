@@ -55,6 +55,7 @@ for (const backend of backends()) {
         body: { role: 'owner' },
       });
       assert.equal(grantOwner.status, 403);
+      assert.equal(grantOwner.body.detail, 'An admin cannot grant the role owner');
       const touchOwner = await call(t, {
         method: 'PATCH',
         url: `/api/v1/members/${owner.userId}`,

@@ -7,7 +7,7 @@ import { randomToken, sha256Hex } from '../../lib/secrets.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
-import { type Role, roleCovers, rolePermissions } from '../members/roles.ts';
+import { aRole, type Role, roleCovers, rolePermissions } from '../members/roles.ts';
 import { type ApiKeyView, presentApiKey } from './present.ts';
 import { findApiKeyByHash, getApiKey, insertApiKey, listApiKeys, revokeApiKey, touchApiKey } from './repo.ts';
 
@@ -52,7 +52,7 @@ export async function createApiKey(
   input: { name: string; role: Role; expiresAt?: string | undefined; instanceAdmin?: boolean | undefined },
 ): Promise<IssuedKey> {
   if (!roleCovers(actor.role, input.role)) {
-    throw new Forbidden(`A ${actor.role} cannot create a key with role ${input.role}`);
+    throw new Forbidden(`${aRole(actor.role)} cannot create a key with role ${input.role}`);
   }
   if (input.instanceAdmin && !actor.isInstanceAdmin) {
     throw new Forbidden('Only an instance admin can create an instance-admin key');
@@ -90,7 +90,7 @@ export async function revokeKey(
     const key = await getApiKey(tx, actor.tenantId, id);
     if (!key) throw new NotFound('API key');
     if (!roleCovers(actor.role, key.role))
-      throw new Forbidden(`A ${actor.role} cannot revoke a key with role ${key.role}`);
+      throw new Forbidden(`${aRole(actor.role)} cannot revoke a key with role ${key.role}`);
     const changed = await revokeApiKey(tx, actor.tenantId, id, deps.clock.now());
     if (changed) {
       await recordAudit(tx, deps.clock, actor, origin, {

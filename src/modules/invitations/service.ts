@@ -6,7 +6,7 @@ import { recordAudit } from '../audit/service.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
 import { lockMemberships } from '../members/repo.ts';
-import { type Role, roleCovers } from '../members/roles.ts';
+import { aRole, type Role, roleCovers } from '../members/roles.ts';
 import { getTenant } from '../tenants/repo.ts';
 import { getUser } from '../users/repo.ts';
 import { sendInvitationMail } from './mail.ts';
@@ -38,7 +38,8 @@ export function acceptUrlFor(publicUrl: string, token: string): string {
 }
 
 function assertMayInvite(actor: Principal, role: Role): void {
-  if (!roleCovers(actor.role, role)) throw new Forbidden(`A ${actor.role} cannot invite a member as ${role}`);
+  if (!roleCovers(actor.role, role))
+    throw new Forbidden(`${aRole(actor.role)} cannot invite a member as ${role}`);
 }
 
 /**
@@ -141,7 +142,7 @@ export async function revokeTenantInvitation(
     const row = await getInvitation(tx, actor.tenantId, id);
     if (!row) throw new NotFound('Invitation');
     if (!roleCovers(actor.role, row.role))
-      throw new Forbidden(`A ${actor.role} cannot revoke an invitation as ${row.role}`);
+      throw new Forbidden(`${aRole(actor.role)} cannot revoke an invitation as ${row.role}`);
     if (row.accepted_at) throw new Conflict('The invitation was already accepted; remove the member instead');
     if (!(await revokeInvitation(tx, actor.tenantId, id, deps.clock.now(), 'revoked'))) return;
     await recordAudit(tx, deps.clock, actor, origin, {

@@ -60,3 +60,8 @@ const rank: Record<Role, number> = { viewer: 0, editor: 1, admin: 2, owner: 3 };
 export function roleCovers(role: Role, other: Role): boolean {
   return rank[role] >= rank[other];
 }
+
+/** "An admin", "A viewer": a role with its article, to start a sentence. */
+export function aRole(role: Role): string {
+  return `${/^[aeiou]/.test(role) ? 'An' : 'A'} ${role}`;
+}

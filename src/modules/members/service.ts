@@ -13,7 +13,7 @@ import {
   type MemberRow,
   updateMemberRole,
 } from './repo.ts';
-import { type Role, roleCovers } from './roles.ts';
+import { aRole, type Role, roleCovers } from './roles.ts';
 
 export async function listTenantMembers(
   deps: Deps,
@@ -32,12 +32,13 @@ export async function getTenantMember(deps: Deps, actor: Principal, userId: stri
 }
 
 function assertMayGrant(actor: Principal, role: Role): void {
-  if (!roleCovers(actor.role, role)) throw new Forbidden(`A ${actor.role} cannot grant the role ${role}`);
+  if (!roleCovers(actor.role, role))
+    throw new Forbidden(`${aRole(actor.role)} cannot grant the role ${role}`);
 }
 
 function assertMayManage(actor: Principal, target: MemberRow): void {
   if (!roleCovers(actor.role, target.role))
-    throw new Forbidden(`A ${actor.role} cannot change a member who is ${target.role}`);
+    throw new Forbidden(`${aRole(actor.role)} cannot change a member who is ${target.role}`);
 }
 
 export async function changeMemberRole(
