@@ -231,6 +231,14 @@ for (const backend of backends()) {
       const byLink = await t.app.inject({ url: path });
       assert.equal(byLink.statusCode, 200);
       assert.equal(byLink.rawPayload.length, run.fileSize);
+      // A HEAD (a link checker, a chat preview) says what the file is, and is not a download.
+      const downloads = async () =>
+        (await call(t, { url: `/api/v1/runs/${run.id}`, key: owner.apiKey })).body.downloads.length;
+      const before = await downloads();
+      const head = await t.app.inject({ method: 'HEAD', url: path });
+      assert.equal(head.statusCode, 200);
+      assert.equal(head.headers['content-length'], String(run.fileSize));
+      assert.equal(await downloads(), before);
       const token = path.slice(3);
       const tampered = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
       assert.equal((await t.app.inject({ url: `/d/${tampered}` })).statusCode, 404);

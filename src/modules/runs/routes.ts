@@ -454,6 +454,7 @@ export function registerRunRoutes(app: App, deps: Deps): void {
             request.origin,
             request.params.id,
             request.headers.range,
+            request.method === 'HEAD',
           ),
         );
       } catch (err) {
@@ -476,7 +477,13 @@ export function registerRunRoutes(app: App, deps: Deps): void {
       try {
         return sendFile(
           reply,
-          await downloadByLink(deps, request.origin, request.params.token, request.headers.range),
+          await downloadByLink(
+            deps,
+            request.origin,
+            request.params.token,
+            request.headers.range,
+            request.method === 'HEAD',
+          ),
         );
       } catch (err) {
         return rangeProblem(reply, err);

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Tx } from '../../db/db.ts';
 import {
   compressionOf,
@@ -293,6 +293,8 @@ async function openFile(
   rangeHeader: string | undefined,
   who: { via: 'api' | 'link'; actorType: string | null; actorId: string | null },
   origin: RequestOrigin,
+  /** A HEAD request: the headers only; nothing is read from storage or counted as a download. */
+  headOnly = false,
 ): Promise<FileToSend> {
   const run = await getRun(deps.db, tenantId, runId);
   if (!run) throw new NotFound('Run');
@@ -303,6 +305,15 @@ async function openFile(
   const size = await deps.storage.size(artifact.key);
   if (size === null) throw new AppError('Gone', 'The file is no longer in storage');
   const range = parseRange(rangeHeader, size);
+  if (headOnly)
+    return {
+      stream: Readable.from([]),
+      fileName: artifact.file_name,
+      contentType: artifact.content_type,
+      size,
+      range,
+      checksum: artifact.checksum,
+    };
   await insertDownload(deps.db, {
     tenantId,
     runId,
@@ -330,6 +341,7 @@ export async function downloadForCaller(
   origin: RequestOrigin,
   runId: string,
   range: string | undefined,
+  headOnly = false,
 ): Promise<FileToSend> {
   return openFile(
     deps,
@@ -338,6 +350,7 @@ export async function downloadForCaller(
     range,
     { via: 'api', actorType: actor.kind, actorId: actor.kind === 'api_key' ? actor.apiKeyId : actor.userId },
     origin,
+    headOnly,
   );
 }
 
@@ -370,6 +383,7 @@ export async function downloadByLink(
   origin: RequestOrigin,
   token: string,
   range: string | undefined,
+  headOnly = false,
 ): Promise<FileToSend> {
   const check = verifyLink(deps.secrets, token, deps.clock.now());
   if (!check.ok) {
@@ -384,6 +398,7 @@ export async function downloadByLink(
     range,
     { via: 'link', actorType: null, actorId: null },
     origin,
+    headOnly,
   );
 }
 
