@@ -28,13 +28,23 @@ test('bidirectional controls are stripped: a name cannot display as another kind
   ])
     assert.equal(
       renderFileName(`invoice${c}fdp.exe`, values),
-      'invoicefdp.exe',
+      // …and it ends in the format's own extension whatever the template says.
+      'invoicefdp.exe.pdf',
       `U+${c.codePointAt(0)!.toString(16)}`,
     );
-  assert.equal(renderFileName('\u202e{ext}', values), 'pdf');
+  assert.equal(renderFileName('\u202e{ext}', values), 'pdf.pdf');
 });
 
 test('C0 and C1 control characters become underscores; ordinary non-Latin text stays', () => {
   assert.equal(renderFileName('a\u0007b\u0085c.{ext}', values), 'a_b_c.pdf');
   assert.equal(renderFileName('Отчёт ‏עברית.{ext}', values), 'Отчёт עברית.pdf');
+});
+
+test("a template without {ext} still gets the format's extension; one with it gets it once", () => {
+  assert.equal(renderFileName('monthly-{date:yyyy-MM}', values), 'monthly-2026-03.pdf');
+  assert.equal(renderFileName('{report}.{ext}', values), 'r.pdf');
+  assert.equal(renderFileName('report.PDF', values), 'report.PDF');
+  assert.equal(renderFileName('report.csv', values), 'report.csv.pdf');
+  const long = renderFileName('x'.repeat(300), values);
+  assert.ok(long.endsWith('.pdf') && Buffer.byteLength(long) <= 200, long);
 });

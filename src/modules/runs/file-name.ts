@@ -76,7 +76,12 @@ export function renderFileName(
     .replace(/[/\\\u0000-\u001f\u007f-\u009f:*?"<>|]+/g, '_')
     .replace(/^\.+/, '');
   if (!safe) throw new FileNameError('produces an empty file name');
-  return truncateBytes(safe, MAX_NAME_BYTES);
+  // The format's extension, also when the template leaves out {ext}: a file
+  // must open in the program its format belongs to.
+  const withExt = safe.toLowerCase().endsWith(`.${values.ext.toLowerCase()}`)
+    ? safe
+    : `${safe}.${values.ext}`;
+  return truncateBytes(withExt, MAX_NAME_BYTES);
 }
 
 // File systems limit a name to 255 bytes; room is left for ".gz"/".zip".
