@@ -3,18 +3,69 @@ import { pipeline } from 'node:stream/promises';
 import { createContext } from '../app/context.ts';
 import { loadConfig } from '../config.ts';
 import { type ExportFormat, exportFormats } from '../engine/formats/registry.ts';
+import { Invalid } from '../lib/errors.ts';
 import { newId } from '../lib/ids.ts';
 import { createLogger } from '../lib/log.ts';
 import { getArtifactForRun } from '../modules/artifacts/repo.ts';
+import { type ParameterDefinition, resolveValues } from '../modules/reports/parameters.ts';
 import { executeRunAttempt } from '../modules/runs/execute.ts';
 import { presentRun } from '../modules/runs/present.ts';
 import { getRunById, insertRun } from '../modules/runs/repo.ts';
 import { UsageError } from './index.ts';
 
+/**
+ * `--param name=value` pairs, typed by the report's declarations: a number
+ * stays text for the declared type to read, `true`/`false` become booleans, a
+ * list is comma-separated. Unknown names and bad values are usage errors, found
+ * before any run is created.
+ */
+export function cliParameters(pairs: string[], defs: ParameterDefinition[]): Record<string, unknown> {
+  const byName = new Map(defs.map((d) => [d.name, d]));
+  const given: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new UsageError(`--param must be name=value (got "${pair}")`);
+    const name = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    const def = byName.get(name);
+    if (!def) {
+      const known = defs.map((d) => d.name).join(', ') || 'none';
+      throw new UsageError(`--param ${name}: the report has no such parameter (it has: ${known})`);
+    }
+    given[name] =
+      def.type === 'boolean'
+        ? value === 'true'
+          ? true
+          : value === 'false'
+            ? false
+            : value
+        : def.type === 'list'
+          ? value === ''
+            ? []
+            : value.split(',').map((v) => v.trim())
+          : value;
+  }
+  try {
+    resolveValues(defs, given, { now: new Date(), timeZone: 'UTC', lastSuccessfulRunAt: null }, 'param');
+  } catch (err) {
+    if (err instanceof Invalid)
+      throw new UsageError(
+        (err.errors ?? []).map((e) => `--${e.path.replace('.', ' ')} ${e.message}`).join('; ') || err.message,
+      );
+    throw err;
+  }
+  return given;
+}
+
 /** `ferry export --report <id> --format csv --out <file>`: one export now, in this process, with progress on a terminal. */
 export async function runExport(
   overrides: { port?: number | undefined; dataDir?: string | undefined },
-  args: { report: string | undefined; format: string | undefined; out: string | undefined },
+  args: {
+    report: string | undefined;
+    format: string | undefined;
+    out: string | undefined;
+    params?: string[];
+  },
 ): Promise<number> {
   if (!args.report || !/^[0-9a-f-]{36}$/i.test(args.report))
     throw new UsageError('--report must be a report id (UUID)');
@@ -23,7 +74,9 @@ export async function runExport(
     throw new UsageError(`--format must be one of ${exportFormats.join(', ')}`);
   if (!args.out) throw new UsageError('--out <file> is required');
   const config = loadConfig(process.env, overrides);
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  // The terminal gets the progress line and the result in words, not JSON log lines
+  // (LOG_LEVEL set explicitly still applies).
+  const log = createLogger(process.env['LOG_LEVEL'] ? config.logLevel : 'silent');
   const ctx = await createContext(config, { roles: new Set(), log });
   try {
     const report = await ctx.db.query<{
@@ -42,6 +95,8 @@ export async function runExport(
       process.stderr.write(`ferry: no report ${args.report}\n`);
       return 2;
     }
+    // Checked before the run exists: a usage error leaves no failed run behind.
+    const parameters = cliParameters(args.params ?? [], row.parameters as ParameterDefinition[]);
     const runId = newId();
     await insertRun(ctx.db, {
       id: runId,
@@ -50,7 +105,7 @@ export async function runExport(
       trigger: 'cli',
       format,
       formatOptions: {},
-      parameters: {},
+      parameters,
       timeZone: 'UTC',
       snapshot: { connectionId: row.connection_id, sql: row.sql, spec: row.spec, parameters: row.parameters },
       reportName: row.name,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config.ts';
 import { EmbeddedPostgresError } from '../db/embedded-postgres.ts';
+import { exportFormats } from '../engine/formats/registry.ts';
 import { runDemo } from './demo.ts';
 import { runExport } from './export.ts';
 import { runMigrate } from './migrate.ts';
@@ -16,8 +17,10 @@ Commands:
   scheduler             the scheduler only
   migrate               apply database migrations and exit
   demo [--rows N]       rebuild the demo dataset (default 200000 sales lines)
-  export --report <id> --format <csv|tsv|json|ndjson|xml> --out <file>
-                        run one export now, in this process
+  export --report <id> --format <${exportFormats.join('|')}> --out <file> [--param name=value]...
+                        run one export now, in this process (it shares the embedded
+                        database with a running \`ferry start\`); --param is repeatable,
+                        typed by the report's declarations (a list: a,b,c)
   tenant create         create a tenant with its owner and print an API key
       --name <name> --email <email> --password <password> [--owner-name <name>] [--json]
 
@@ -59,6 +62,7 @@ export async function runCli(argv: string[]): Promise<number> {
         report: { type: 'string' },
         format: { type: 'string' },
         out: { type: 'string' },
+        param: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -76,7 +80,12 @@ export async function runCli(argv: string[]): Promise<number> {
     if (command === 'migrate') return await runMigrate(overrides);
     if (command === 'demo') return await runDemo(overrides, values.rows);
     if (command === 'export')
-      return await runExport(overrides, { report: values.report, format: values.format, out: values.out });
+      return await runExport(overrides, {
+        report: values.report,
+        format: values.format,
+        out: values.out,
+        params: values.param ?? [],
+      });
     if (command === 'tenant' && sub === 'create') {
       return await runTenantCreate(overrides, {
         name: values.name,
