@@ -218,6 +218,36 @@ for (const backend of backends()) {
       assert.deepEqual((await waitForRun(t, owner.apiKey, csv.body.id)).warnings, []);
     });
 
+    test('/metrics counts runs that ended, with their rows, bytes and duration, by status and format', async () => {
+      const read = async () => {
+        const text = (await t.app.inject({ url: '/metrics' })).body;
+        const value = (name: string, extra = '') =>
+          Number(
+            new RegExp(`^${name}\\{status="succeeded",format="tsv"${extra}\\} (\\S+)$`, 'm').exec(
+              text,
+            )?.[1] ?? 0,
+          );
+        return {
+          runs: value('ferry_runs_total'),
+          rows: value('ferry_rows_written_total'),
+          bytes: value('ferry_bytes_written_total'),
+          count: value('ferry_run_duration_seconds_count'),
+          inf: value('ferry_run_duration_seconds_bucket', ',le="\\+Inf"'),
+          text,
+        };
+      };
+      const before = await read();
+      const run = await waitForRun(t, owner.apiKey, (await exportRun({ format: 'tsv' })).body.id);
+      assert.equal(run.status, 'succeeded', run.error);
+      const after = await read();
+      assert.equal(after.runs - before.runs, 1, after.text);
+      assert.equal(after.rows - before.rows, run.rowCount);
+      assert.equal(after.bytes - before.bytes, run.fileSize);
+      assert.equal(after.count - before.count, 1);
+      assert.equal(after.inf, after.count, 'the +Inf bucket holds every timed run');
+      assert.match(after.text, /# TYPE ferry_run_duration_seconds histogram/);
+    });
+
     test('signed links: download by anyone holding one; tampered 404, other tenant 404; Range gives 206', async () => {
       const run = await waitForRun(t, owner.apiKey, (await exportRun({ format: 'csv' })).body.id);
       const link = await call(t, {

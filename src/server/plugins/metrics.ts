@@ -13,6 +13,52 @@ function requireMetricsToken(authorization: string | undefined, token: string): 
     throw new Unauthorized('/metrics requires "Authorization: Bearer <FERRY_METRICS_TOKEN>"');
 }
 
+const DURATION_BOUNDS = ['1', '5', '15', '60', '300', '900', '3600', '+Inf'];
+
+/**
+ * Runs that ended, by status and format, from the totals a database trigger keeps
+ * (migration 0011): the same numbers from every API process, and counters that
+ * only grow. Written as Prometheus text: counters for runs, rows and bytes, and a
+ * histogram of run durations.
+ */
+export async function runTotalsText(db: Db): Promise<string> {
+  const r = await db.query<{
+    status: string;
+    format: string;
+    runs: string;
+    rows_written: string;
+    bytes_written: string;
+    timed: string;
+    duration_seconds: number;
+    duration_buckets: string[];
+  }>('SELECT * FROM run_totals ORDER BY status, format');
+  const label = (row: { status: string; format: string }) =>
+    `status="${row.status.replace(/["\\\n]/g, '_')}",format="${row.format.replace(/["\\\n]/g, '_')}"`;
+  const lines = [
+    '# HELP ferry_runs_total Runs that ended, by status and format',
+    '# TYPE ferry_runs_total counter',
+    ...r.rows.map((row) => `ferry_runs_total{${label(row)}} ${row.runs}`),
+    '# HELP ferry_rows_written_total Rows written into files by runs that ended, by status and format',
+    '# TYPE ferry_rows_written_total counter',
+    ...r.rows.map((row) => `ferry_rows_written_total{${label(row)}} ${row.rows_written}`),
+    '# HELP ferry_bytes_written_total Bytes of the files of runs that ended, by status and format',
+    '# TYPE ferry_bytes_written_total counter',
+    ...r.rows.map((row) => `ferry_bytes_written_total{${label(row)}} ${row.bytes_written}`),
+    '# HELP ferry_run_duration_seconds How long runs took from start to end, by status and format',
+    '# TYPE ferry_run_duration_seconds histogram',
+  ];
+  for (const row of r.rows) {
+    let cumulative = 0n;
+    DURATION_BOUNDS.forEach((le, i) => {
+      cumulative += BigInt(row.duration_buckets[i] ?? '0');
+      lines.push(`ferry_run_duration_seconds_bucket{${label(row)},le="${le}"} ${cumulative}`);
+    });
+    lines.push(`ferry_run_duration_seconds_sum{${label(row)}} ${row.duration_seconds}`);
+    lines.push(`ferry_run_duration_seconds_count{${label(row)}} ${row.timed}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** Prometheus metrics on a registry owned by this server (no process-wide singleton). */
 export function registerMetrics(
   app: App,
@@ -99,7 +145,11 @@ export function registerMetrics(
     async (request, reply) => {
       if (token !== undefined) requireMetricsToken(request.headers.authorization, token);
       reply.type(registry.contentType);
-      return registry.metrics();
+      const totals = await runTotalsText(db).catch((err: unknown) => {
+        log.warn({ err }, 'could not read run totals for /metrics');
+        return '';
+      });
+      return (await registry.metrics()) + totals;
     },
   );
   return registry;
