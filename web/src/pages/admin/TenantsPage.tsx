@@ -1,5 +1,4 @@
 import {
-  Alert,
   Button,
   Group,
   Modal,
@@ -23,7 +22,7 @@ import { ReadOnlyNotice } from '../../components/ReadOnlyNotice';
 import { EmptyState, ErrorAlert, SectionLoader } from '../../components/states';
 import { type Formatter, useFormat } from '../../components/time';
 import { useT } from '../../i18n';
-import { LoadMore, problemMessages, SecretOnceModal, usePagedList } from '../workspace/shared';
+import { FormErrors, LoadMore, problemMessages, SecretOnceModal, usePagedList } from '../workspace/shared';
 
 type Created = ResponseOf<'/api/v1/admin/tenants', 'post'> & { name: string; email: string };
 
@@ -151,7 +150,6 @@ function TenantsTable({ onCreate }: { onCreate: () => void }) {
         title={t('workspace.tenants.limitsTitle', { name: selected?.name ?? '' })}
         centered
         size="lg"
-        closeButtonProps={{ 'aria-label': t('action.close') }}
       >
         {limitsOf ? <LimitsForm tenantId={limitsOf} onDone={() => setLimitsOf(null)} f={f} /> : null}
       </Modal>
@@ -274,13 +272,7 @@ function LimitsEditor({
         <Text size="sm" c="dimmed">
           {t('workspace.tenants.limitsHelp')}
         </Text>
-        {unmatched.length > 0 ? (
-          <Alert color="red" role="alert">
-            {unmatched.map((m) => (
-              <div key={m}>{m}</div>
-            ))}
-          </Alert>
-        ) : null}
+        <FormErrors messages={unmatched} />
         {field('maxExportRows', t('workspace.tenants.maxRows'), (n) => f.number(n))}
         {field('maxExportBytes', t('workspace.tenants.maxBytes'), (n) => f.bytes(n))}
         {field('maxRunSeconds', t('workspace.tenants.maxSeconds'), (n) => f.duration(n * 1000))}
@@ -349,22 +341,10 @@ function CreateTenantModal({
     onError: (error) => setUnmatched(problemMessages(form, error, { password: 'ownerPassword' })),
   });
   return (
-    <Modal
-      opened={opened}
-      onClose={onClose}
-      title={t('workspace.tenants.createTitle')}
-      centered
-      closeButtonProps={{ 'aria-label': t('action.close') }}
-    >
+    <Modal opened={opened} onClose={onClose} title={t('workspace.tenants.createTitle')} centered>
       <form onSubmit={form.onSubmit((v) => create.mutate(v))} noValidate>
         <Stack gap="sm">
-          {unmatched.length > 0 ? (
-            <Alert color="red" role="alert">
-              {unmatched.map((m) => (
-                <div key={m}>{m}</div>
-              ))}
-            </Alert>
-          ) : null}
+          <FormErrors messages={unmatched} />
           <TextInput
             label={t('workspace.tenants.name')}
             required

@@ -1,5 +1,4 @@
 import {
-  Alert,
   Badge,
   Button,
   Checkbox,
@@ -30,6 +29,7 @@ import { EmptyState, ErrorAlert, SectionLoader } from '../../components/states';
 import { useFormat } from '../../components/time';
 import { useT } from '../../i18n';
 import {
+  FormErrors,
   LoadMore,
   LocalDates,
   problemMessages,
@@ -310,22 +310,10 @@ function CreateKeyModal({
     onError: (error) => setUnmatched(problemMessages(form, error)),
   });
   return (
-    <Modal
-      opened={opened}
-      onClose={onClose}
-      title={t('workspace.keys.createTitle')}
-      centered
-      closeButtonProps={{ 'aria-label': t('action.close') }}
-    >
+    <Modal opened={opened} onClose={onClose} title={t('workspace.keys.createTitle')} centered>
       <form onSubmit={form.onSubmit((v) => create.mutate(v))} noValidate>
         <Stack gap="sm">
-          {unmatched.length > 0 ? (
-            <Alert color="red" role="alert">
-              {unmatched.map((m) => (
-                <div key={m}>{m}</div>
-              ))}
-            </Alert>
-          ) : null}
+          <FormErrors messages={unmatched} />
           <TextInput
             label={t('workspace.field.name')}
             description={t('workspace.keys.nameHelp')}

@@ -27,6 +27,7 @@ import { useFormat } from '../../components/time';
 import { useT } from '../../i18n';
 import {
   CopyValue,
+  FormErrors,
   LoadMore,
   problemMessages,
   type Role,
@@ -387,25 +388,13 @@ function InviteModal({
     },
   });
   return (
-    <Modal
-      opened={opened}
-      onClose={onClose}
-      title={t('workspace.members.inviteTitle')}
-      centered
-      closeButtonProps={{ 'aria-label': t('action.close') }}
-    >
+    <Modal opened={opened} onClose={onClose} title={t('workspace.members.inviteTitle')} centered>
       <form onSubmit={form.onSubmit((v) => invite.mutate(v))} noValidate>
         <Stack gap="sm">
           <Text size="sm" c="dimmed">
             {t('workspace.members.inviteHelp')}
           </Text>
-          {unmatched.length > 0 ? (
-            <Alert color="red" role="alert">
-              {unmatched.map((m) => (
-                <div key={m}>{m}</div>
-              ))}
-            </Alert>
-          ) : null}
+          <FormErrors messages={unmatched} />
           <TextInput
             label={t('workspace.field.email')}
             type="email"
@@ -454,14 +443,7 @@ function InvitedModal({
   const inv = invitation;
   const status = inv?.emailDelivery.status;
   return (
-    <Modal
-      opened={inv !== null}
-      onClose={onClose}
-      title={t('workspace.invited.title')}
-      centered
-      closeButtonProps={{ 'aria-label': t('action.close') }}
-      size="lg"
-    >
+    <Modal opened={inv !== null} onClose={onClose} title={t('workspace.invited.title')} centered size="lg">
       {inv ? (
         <Stack gap="sm">
           <Alert

@@ -177,3 +177,15 @@ export function problemMessages<T extends Record<string, unknown>>(
   if (error instanceof ApiError && error.errors.length > 0) return rest;
   return [errorMessage(error)];
 }
+
+/** The API's messages that belong to no field of the form, above it. */
+export function FormErrors({ messages }: { messages: string[] }) {
+  if (messages.length === 0) return null;
+  return (
+    <Alert color="red" role="alert">
+      {messages.map((m) => (
+        <div key={m}>{m}</div>
+      ))}
+    </Alert>
+  );
+}
