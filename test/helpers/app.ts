@@ -164,7 +164,7 @@ export async function createKey(t: TestApp, ownerKey: string, role: Role): Promi
     body: { name: `${role} key`, role },
   });
   if (r.status !== 201) throw new Error(`key creation failed: ${r.status} ${r.text}`);
-  return r.body.key;
+  return r.body.apiKey;
 }
 
 /** Signs in and returns the Cookie header value to send back. */

@@ -164,7 +164,7 @@ for (const backend of backends()) {
         body: { name: 'CI', role: 'editor' },
       });
       assert.equal(created.status, 201);
-      const secret: string = created.body.key;
+      const secret: string = created.body.apiKey;
       assert.ok(secret.startsWith(created.body.prefix));
       const stored = await t.ctx.db.query<{ key_hash: string }>(
         'SELECT key_hash FROM api_keys WHERE id = $1',
@@ -201,9 +201,9 @@ for (const backend of backends()) {
           expiresAt: new Date(clock.now().getTime() + 60_000).toISOString(),
         },
       });
-      assert.equal((await call(t, { url: '/api/v1/me', key: expiring.body.key })).status, 200);
+      assert.equal((await call(t, { url: '/api/v1/me', key: expiring.body.apiKey })).status, 200);
       clock.advance(61_000);
-      assert.equal((await call(t, { url: '/api/v1/me', key: expiring.body.key })).status, 401);
+      assert.equal((await call(t, { url: '/api/v1/me', key: expiring.body.apiKey })).status, 401);
 
       const past = await call(t, {
         method: 'POST',

@@ -157,11 +157,11 @@ for (const backend of backends()) {
         body: { name: 'n', role: 'viewer' },
         headers: { 'idempotency-key': 'k' },
       });
-      assert.equal(k1.body.key, k2.body.key);
+      assert.equal(k1.body.apiKey, k2.body.apiKey);
       const stored = await t.ctx.db.query<{ response_body: string }>(
         "SELECT response_body FROM idempotency_keys WHERE key = 'k'",
       );
-      assert.ok(!stored.rows[0]!.response_body.includes(k1.body.key));
+      assert.ok(!stored.rows[0]!.response_body.includes(k1.body.apiKey));
       // A failed request is not stored, so the client can fix it and retry with the same key.
       const bad = await call(t, {
         method: 'POST',

@@ -122,18 +122,18 @@ for (const backend of backends()) {
         body: { name: 'k', role: 'admin' },
       });
       assert.equal(made.status, 201, made.text);
-      assert.equal((await call(t, { url: '/api/v1/me', key: made.body.key })).body.role, 'admin');
+      assert.equal((await call(t, { url: '/api/v1/me', key: made.body.apiKey })).body.role, 'admin');
       await call(t, {
         method: 'PATCH',
         url: `/api/v1/members/${admin.id}`,
         key: owner.apiKey,
         body: { role: 'viewer' },
       });
-      const demoted = await call(t, { url: '/api/v1/me', key: made.body.key });
+      const demoted = await call(t, { url: '/api/v1/me', key: made.body.apiKey });
       assert.equal(demoted.body.role, 'viewer');
-      assert.equal((await call(t, { url: '/api/v1/members', key: made.body.key })).status, 403);
+      assert.equal((await call(t, { url: '/api/v1/members', key: made.body.apiKey })).status, 403);
       await call(t, { method: 'DELETE', url: `/api/v1/members/${admin.id}`, key: owner.apiKey });
-      assert.equal((await call(t, { url: '/api/v1/me', key: made.body.key })).status, 401);
+      assert.equal((await call(t, { url: '/api/v1/me', key: made.body.apiKey })).status, 401);
     });
 
     test('a removed member loses access at once', async () => {

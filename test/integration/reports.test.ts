@@ -104,6 +104,25 @@ for (const backend of backends()) {
       assert.notEqual(theirs.body.items[0].id, demoId);
     });
 
+    test('the demo data holds no date or time later than today (every date and timestamp column)', async () => {
+      const columns = await t.ctx.db.query<{ table_name: string; column_name: string }>(
+        `SELECT table_name, column_name FROM information_schema.columns
+          WHERE table_schema = 'demo' AND table_name <> 'meta'
+            AND data_type IN ('date', 'timestamp with time zone', 'timestamp without time zone')`,
+      );
+      assert.ok(columns.rows.length >= 5, `date columns found: ${columns.rows.length}`);
+      for (const { table_name, column_name } of columns.rows) {
+        const r = await t.ctx.db.query<{ latest: string | null; today: string }>(
+          `SELECT max("${column_name}")::date::text AS latest, current_date::text AS today FROM demo."${table_name}"`,
+        );
+        const { latest, today } = r.rows[0]!;
+        assert.ok(
+          latest === null || latest <= today,
+          `demo.${table_name}.${column_name}: ${latest} > ${today}`,
+        );
+      }
+    });
+
     test('the demo connection cannot read Ferry’s own tables', async () => {
       for (const sql of [
         'SELECT * FROM public.users',

@@ -199,7 +199,7 @@ for (const backend of backends()) {
       assert.equal(run.hasFile, false);
     });
 
-    test('a run waiting for its next attempt says so, and when that attempt starts', async () => {
+    test('a run waiting for its next attempt says so, when that attempt starts, and which failure it retries', async () => {
       const id = ids.failed;
       const at = new Date(Date.now() + 3_600_000);
       await t.ctx.db.transaction(async (tx) => {
@@ -211,8 +211,17 @@ for (const backend of backends()) {
       });
       const run = (await call(t, { url: `/api/v1/runs/${id}`, key: owner.apiKey })).body;
       assert.equal(run.retrying, true);
-      assert.equal(run.errorStage, 'query');
-      assert.equal(run.errorLocation, null);
+      // The run has no error of its own while it may still succeed; the failed attempt's is apart.
+      assert.equal(run.error, null);
+      assert.equal(run.errorCode, null);
+      assert.equal(run.errorStage, null);
+      assert.deepEqual(run.lastFailure, {
+        attempt: 1,
+        error: 'The connection was reset',
+        errorCode: 'network',
+        errorStage: 'query',
+        errorLocation: null,
+      });
       assert.equal(new Date(run.nextAttemptAt).getTime(), at.getTime());
       assert.deepEqual(await list('failedOnly=true'), [id]);
       const cancelled = await call(t, {

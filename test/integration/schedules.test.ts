@@ -140,6 +140,16 @@ for (const backend of backends()) {
       assert.equal(de.body.description, 'Um 09:00, Montag bis Freitag, Europe/Berlin');
       assert.match(String(de.headers['vary']), /Accept-Language/);
       assert.equal((await preview({})).body.description, 'At 09:00, Monday through Friday, Europe/Berlin');
+      // A preset a cron can say shows that cron; one it cannot (last business day) shows none.
+      assert.equal(de.body.cron, '0 9 * * 1-5');
+      const lastBusinessDay = await call(t, {
+        method: 'POST',
+        url: '/api/v1/cron/preview',
+        key: owner.apiKey,
+        body: { preset: { kind: 'monthly', day: 'last_business_day', time: '17:30' } },
+      });
+      assert.equal(lastBusinessDay.status, 200, lastBusinessDay.text);
+      assert.equal(lastBusinessDay.body.cron, null);
 
       await setDatabaseNow(t.ctx.db, '2026-03-27T12:00:00Z');
       const created = await create({
@@ -150,6 +160,8 @@ for (const backend of backends()) {
       assert.equal(created.status, 201, created.text);
       const url = `/api/v1/schedules/${created.body.id}`;
       const got = await call(t, { url, key: owner.apiKey, headers: german });
+      assert.equal(created.body.cron, null, 'no cron says "last business day"');
+      assert.equal(got.body.cron, null);
       assert.equal(
         got.body.description,
         'Am letzten Geschäftstag des Monats um 17:30 (ohne Wochenenden und gesetzliche Feiertage in DE), Europe/Berlin',

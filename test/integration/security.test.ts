@@ -95,16 +95,16 @@ for (const backend of backends()) {
         const theirs = await createKeyWith(who, 'shared-key-1', body);
         assert.equal(theirs.status, 201, label);
         assert.equal(theirs.headers['idempotent-replayed'], undefined, label);
-        assert.ok(!theirs.text.includes(first.body.key), `${label} must not see the owner's secret`);
+        assert.ok(!theirs.text.includes(first.body.apiKey), `${label} must not see the owner's secret`);
         assert.notEqual(theirs.body.id, first.body.id, label);
         // The caller's own retry replays the caller's own answer.
         const retry = await createKeyWith(who, 'shared-key-1', body);
         assert.equal(retry.headers['idempotent-replayed'], 'true', label);
-        assert.equal(retry.body.key, theirs.body.key, label);
+        assert.equal(retry.body.apiKey, theirs.body.apiKey, label);
       }
       const ownerRetry = await createKeyWith({ key: owner.apiKey }, 'shared-key-1', body);
       assert.equal(ownerRetry.headers['idempotent-replayed'], 'true');
-      assert.equal(ownerRetry.body.key, first.body.key);
+      assert.equal(ownerRetry.body.apiKey, first.body.apiKey);
       const made = await t.ctx.db.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM api_keys WHERE name = 'deploy'",
       );
@@ -118,7 +118,7 @@ for (const backend of backends()) {
       const otherSession = await loginCookie(t, 'adam@example.com', OWNER_PASSWORD);
       const retry = await createKeyWith({ cookie: otherSession, headers: cookieHeaders }, 'user-key-1', body);
       assert.equal(retry.headers['idempotent-replayed'], 'true');
-      assert.equal(retry.body.key, first.body.key);
+      assert.equal(retry.body.apiKey, first.body.apiKey);
     });
 
     test('a stored answer is not replayed once the caller lost the role it was made with', async () => {
@@ -134,7 +134,7 @@ for (const backend of backends()) {
       assert.equal(replay.status, 422);
       assert.equal(replay.headers['content-type'], 'application/problem+json; charset=utf-8');
       assert.equal(replay.body.errors[0].path, 'Idempotency-Key');
-      assert.ok(!replay.text.includes(first.body.key));
+      assert.ok(!replay.text.includes(first.body.apiKey));
     });
 
     test('the OpenAPI document says whose records these are', async () => {

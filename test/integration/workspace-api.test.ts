@@ -200,7 +200,7 @@ for (const backend of backends()) {
         body: { name: 'Audit admin key', role: 'admin' },
       });
       assert.equal(admin.status, 201, admin.text);
-      assert.equal((await invite(t, admin.body.key, 'audited@example.com', 'viewer')).status, 202);
+      assert.equal((await invite(t, admin.body.apiKey, 'audited@example.com', 'viewer')).status, 202);
 
       const byKey = await call(t, { url: '/api/v1/audit?actorType=api_key&limit=500', key: owner.apiKey });
       assert.equal(byKey.status, 200, byKey.text);

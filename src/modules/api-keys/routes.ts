@@ -66,7 +66,7 @@ export function registerApiKeyRoutes(app: App, deps: Deps): void {
         tags: ['api-keys'],
         summary: 'Create a key; the secret is in this response only',
         body: CreateBody,
-        response: { 201: Type.Object({ ...ApiKeySchema.properties, key: Type.String() }), ...authErrors },
+        response: { 201: Type.Object({ ...ApiKeySchema.properties, apiKey: Type.String() }), ...authErrors },
       },
     },
     async (request, reply) => {
@@ -76,7 +76,7 @@ export function registerApiKeyRoutes(app: App, deps: Deps): void {
         request.origin,
         request.body,
       );
-      return reply.code(201).send({ ...issued.view, key: issued.secret });
+      return reply.code(201).send({ ...issued.view, apiKey: issued.secret });
     },
   );
 

@@ -45,17 +45,25 @@ test('the stage of an error, by its code; the place in the SQL only for a query 
   assert.equal(errorLocationOf('connection', 'refused (line 1, column 1)'), null);
 });
 
-test('retrying: queued again after a failed attempt; a fresh queued run is not', () => {
-  assert.equal(
-    presentRun(row({ status: 'queued', attempts: 1, error: 'reset' } as Partial<RunRow>)).retrying,
-    true,
+test('retrying: queued again after a failed attempt, whose error is apart from the run; a fresh queued run is not', () => {
+  const retrying = presentRun(
+    row({ status: 'queued', attempts: 1, error: 'reset', error_code: 'network' } as Partial<RunRow>),
   );
-  assert.equal(
-    presentRun(row({ status: 'queued', attempts: 0, error: null } as Partial<RunRow>)).retrying,
-    false,
-  );
-  assert.equal(
-    presentRun(row({ status: 'failed', attempts: 3, error: 'x' } as Partial<RunRow>)).retrying,
-    false,
-  );
+  assert.equal(retrying.retrying, true);
+  assert.equal(retrying.error, null);
+  assert.equal(retrying.errorCode, null);
+  assert.deepEqual(retrying.lastFailure, {
+    attempt: 1,
+    error: 'reset',
+    errorCode: 'network',
+    errorStage: 'query',
+    errorLocation: null,
+  });
+  const fresh = presentRun(row({ status: 'queued', attempts: 0, error: null } as Partial<RunRow>));
+  assert.equal(fresh.retrying, false);
+  assert.equal(fresh.lastFailure, null);
+  const failed = presentRun(row({ status: 'failed', attempts: 3, error: 'x' } as Partial<RunRow>));
+  assert.equal(failed.retrying, false);
+  assert.equal(failed.lastFailure, null);
+  assert.equal(failed.error, 'x');
 });

@@ -25,6 +25,16 @@ export function errorStageOf(code: string | null): 'query' | 'file' | null {
   return null;
 }
 
+/** A failure in the API's words: the message, its code, the stage and the place in the SQL. */
+function failureFields(row: Pick<RunRow, 'error' | 'error_code'> | null) {
+  return {
+    error: row?.error ?? null,
+    errorCode: row?.error_code ?? null,
+    errorStage: errorStageOf(row?.error_code ?? null),
+    errorLocation: errorLocationOf(row?.error_code ?? null, row?.error ?? null),
+  };
+}
+
 /** The place in the report's SQL a query error names ("… (line 3, column 8)"), as execute.ts writes it. */
 export function errorLocationOf(
   code: string | null,
@@ -53,6 +63,11 @@ export function presentRun(
   } = {},
 ) {
   const labels = extra.labels;
+  const ended = row.status !== 'queued' && row.status !== 'running';
+  const lastFailure =
+    row.status === 'queued' && row.attempts > 0 && row.error !== null
+      ? { attempt: row.attempts, ...failureFields(row), error: row.error }
+      : null;
   return {
     id: row.id,
     status: row.status,
@@ -92,11 +107,11 @@ export function presentRun(
     checksum: row.checksum ? `sha256:${row.checksum}` : null,
     warnings: row.warnings ?? [],
     cancelRequested: row.cancel_requested_at !== null,
-    error: row.error,
-    errorCode: row.error_code,
-    errorStage: errorStageOf(row.error_code),
-    errorLocation: errorLocationOf(row.error_code, row.error),
-    retrying: row.status === 'queued' && row.attempts > 0 && row.error !== null,
+    // The run's own error is its outcome: none while it may still succeed. A run
+    // queued again after a failed attempt shows that attempt's error apart.
+    ...failureFields(ended ? row : null),
+    retrying: lastFailure !== null,
+    lastFailure,
     nextAttemptAt: iso(extra.nextAttemptAt ?? null),
     deliveries: [] as unknown[],
     ...(extra.hasFile === undefined ? {} : { hasFile: extra.hasFile }),

@@ -47,6 +47,18 @@ export const literals = <T extends readonly string[]>(values: T) =>
 
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
+const ErrorStage = nullable(
+  Type.Union([Type.Literal('query'), Type.Literal('file')], {
+    description: 'The stage the error happened in, when known',
+  }),
+);
+const ErrorLocation = nullable(
+  Type.Object(
+    { line: Type.Integer(), column: Type.Integer() },
+    { description: "Where in the report's SQL a query error points (1-based)" },
+  ),
+);
+
 export const RunSchema = Type.Object(
   {
     id: Type.String(),
@@ -106,7 +118,7 @@ export const RunSchema = Type.Object(
     error: nullable(
       Type.String({
         description:
-          'What went wrong (the database message for a query error, ending in "(line L, column C)" when the database names a place in the SQL); for skipped_condition, why nothing was delivered',
+          'Once the run has ended: what went wrong (the database message for a query error, ending in "(line L, column C)" when the database names a place in the SQL); for skipped_condition, why nothing was delivered',
       }),
     ),
     errorCode: nullable(
@@ -115,18 +127,24 @@ export const RunSchema = Type.Object(
           'query, transient, connection, network, storage, limit, lost, cancelled, condition, or the kind of an internal error',
       }),
     ),
-    errorStage: nullable(
-      Type.Union([Type.Literal('query'), Type.Literal('file')], {
-        description: 'The stage the error happened in, when known',
-      }),
-    ),
-    errorLocation: nullable(
+    errorStage: ErrorStage,
+    errorLocation: ErrorLocation,
+    retrying: Type.Boolean({ description: 'Queued again after a failed attempt, waiting for the next one' }),
+    lastFailure: nullable(
       Type.Object(
-        { line: Type.Integer(), column: Type.Integer() },
-        { description: "Where in the report's SQL a query error points (1-based)" },
+        {
+          attempt: Type.Integer({ description: 'The attempt that failed' }),
+          error: Type.String(),
+          errorCode: nullable(Type.String()),
+          errorStage: ErrorStage,
+          errorLocation: ErrorLocation,
+        },
+        {
+          description:
+            'While retrying: the failed attempt the run waits to retry. The run itself has no error until it ends.',
+        },
       ),
     ),
-    retrying: Type.Boolean({ description: 'Queued again after a failed attempt, waiting for the next one' }),
     nextAttemptAt: Type.Union([Timestamp, Type.Null()], {
       description: 'While retrying (on GET /runs/{id}): when the next attempt starts',
     }),

@@ -29,7 +29,7 @@ export function presentSchedule(
     parameters: row.parameters,
     format: row.format,
     formatOptions: row.format_options,
-    cron: row.cron,
+    cron: row.day_rule ? null : row.cron,
     // Stored as it was given, after presetToTiming accepted it.
     preset: row.preset as Preset | null,
     timezone: row.time_zone,

@@ -37,6 +37,12 @@ const Cron = Type.String({
   description:
     'Five fields: minute hour day-of-month month day-of-week. When both day fields are restricted, a day matching either fires (classic cron OR).',
 });
+// A preset whose timing a cron expression cannot say (the last business day of
+// the month) has no cron: `30 17 * * *` would read as "every day at 17:30".
+const CronOrNull = Type.Union([Type.String(), Type.Null()], {
+  description:
+    'The timing as a cron expression; null when it is a preset no cron expression can say (last business day), described in `description`',
+});
 const Zone = Type.String({ maxLength: 100, description: 'IANA time zone, default UTC' });
 
 const definition = {
@@ -86,7 +92,7 @@ export const ScheduleSchema = Type.Object(
     parameters: Type.Record(Type.String(), Type.Unknown()),
     format: Type.String(),
     formatOptions: Type.Record(Type.String(), Type.Unknown()),
-    cron: Type.String(),
+    cron: CronOrNull,
     preset: Type.Union([PresetSchema, Type.Null()]),
     timezone: Type.String(),
     calendar: Type.Union([Calendar, Type.Null()]),
@@ -138,7 +144,7 @@ export const CronPreviewBody = Type.Object(
 );
 
 export const CronPreviewSchema = Type.Object({
-  cron: Type.String(),
+  cron: CronOrNull,
   description: Type.String(),
   next: Type.Array(Timestamp),
   occurrences: Type.Array(

@@ -409,7 +409,7 @@ export async function previewTiming(
   const next = compiled!.upcoming(from, Math.max(count, 6));
   const shown = next.slice(0, count);
   return {
-    cron: timing.cron,
+    cron: timing.dayRule ? null : timing.cron,
     description: compiled!.describe(language),
     next: shown.map((d) => d.toISOString()),
     occurrences: describeOccurrences(timing.cron, timeZone, shown),

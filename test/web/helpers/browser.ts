@@ -461,13 +461,13 @@ export async function createApiKey(
   page: Page,
   options: { role?: string; name?: string; instanceAdmin?: boolean } = {},
 ): Promise<string> {
-  const r = await callAs<{ key: string }>(page, 'POST', '/api/v1/api-keys', {
+  const r = await callAs<{ apiKey: string }>(page, 'POST', '/api/v1/api-keys', {
     name: options.name ?? 'browser tests',
     role: options.role ?? 'owner',
     ...(options.instanceAdmin ? { instanceAdmin: true } : {}),
   });
   assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body.key;
+  return r.body.apiKey;
 }
 
 /**

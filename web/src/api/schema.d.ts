@@ -957,7 +957,7 @@ export interface paths {
                             expiresAt: string | null;
                             lastUsedAt: string | null;
                             revokedAt: string | null;
-                            key: string;
+                            apiKey: string;
                         };
                     };
                 };
@@ -7262,6 +7262,17 @@ export interface paths {
                             } | null;
                             /** @description Queued again after a failed attempt, waiting for the next one */
                             retrying: boolean;
+                            lastFailure: {
+                                /** @description The attempt that failed */
+                                attempt: number;
+                                error: string;
+                                errorCode: string | null;
+                                errorStage: ("query" | "file") | null;
+                                errorLocation: {
+                                    line: number;
+                                    column: number;
+                                } | null;
+                            } | null;
                             /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                             nextAttemptAt: string | null;
                             /** @description Deliveries are not available yet: always empty */
@@ -7493,6 +7504,17 @@ export interface paths {
                                 } | null;
                                 /** @description Queued again after a failed attempt, waiting for the next one */
                                 retrying: boolean;
+                                lastFailure: {
+                                    /** @description The attempt that failed */
+                                    attempt: number;
+                                    error: string;
+                                    errorCode: string | null;
+                                    errorStage: ("query" | "file") | null;
+                                    errorLocation: {
+                                        line: number;
+                                        column: number;
+                                    } | null;
+                                } | null;
                                 /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                                 nextAttemptAt: string | null;
                                 /** @description Deliveries are not available yet: always empty */
@@ -7715,6 +7737,17 @@ export interface paths {
                             } | null;
                             /** @description Queued again after a failed attempt, waiting for the next one */
                             retrying: boolean;
+                            lastFailure: {
+                                /** @description The attempt that failed */
+                                attempt: number;
+                                error: string;
+                                errorCode: string | null;
+                                errorStage: ("query" | "file") | null;
+                                errorLocation: {
+                                    line: number;
+                                    column: number;
+                                } | null;
+                            } | null;
                             /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                             nextAttemptAt: string | null;
                             /** @description Deliveries are not available yet: always empty */
@@ -8098,6 +8131,17 @@ export interface paths {
                             } | null;
                             /** @description Queued again after a failed attempt, waiting for the next one */
                             retrying: boolean;
+                            lastFailure: {
+                                /** @description The attempt that failed */
+                                attempt: number;
+                                error: string;
+                                errorCode: string | null;
+                                errorStage: ("query" | "file") | null;
+                                errorLocation: {
+                                    line: number;
+                                    column: number;
+                                } | null;
+                            } | null;
                             /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                             nextAttemptAt: string | null;
                             /** @description Deliveries are not available yet: always empty */
@@ -8358,6 +8402,17 @@ export interface paths {
                             } | null;
                             /** @description Queued again after a failed attempt, waiting for the next one */
                             retrying: boolean;
+                            lastFailure: {
+                                /** @description The attempt that failed */
+                                attempt: number;
+                                error: string;
+                                errorCode: string | null;
+                                errorStage: ("query" | "file") | null;
+                                errorLocation: {
+                                    line: number;
+                                    column: number;
+                                } | null;
+                            } | null;
                             /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                             nextAttemptAt: string | null;
                             /** @description Deliveries are not available yet: always empty */
@@ -9253,7 +9308,8 @@ export interface paths {
                                 formatOptions: {
                                     [key: string]: unknown;
                                 };
-                                cron: string;
+                                /** @description The timing as a cron expression; null when it is a preset no cron expression can say (last business day), described in `description` */
+                                cron: string | null;
                                 preset: {
                                     /** @enum {unknown} */
                                     kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
@@ -9479,7 +9535,8 @@ export interface paths {
                             formatOptions: {
                                 [key: string]: unknown;
                             };
-                            cron: string;
+                            /** @description The timing as a cron expression; null when it is a preset no cron expression can say (last business day), described in `description` */
+                            cron: string | null;
                             preset: {
                                 /** @enum {unknown} */
                                 kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
@@ -9688,7 +9745,8 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            cron: string;
+                            /** @description The timing as a cron expression; null when it is a preset no cron expression can say (last business day), described in `description` */
+                            cron: string | null;
                             description: string;
                             next: string[];
                             occurrences: {
@@ -9985,7 +10043,8 @@ export interface paths {
                             formatOptions: {
                                 [key: string]: unknown;
                             };
-                            cron: string;
+                            /** @description The timing as a cron expression; null when it is a preset no cron expression can say (last business day), described in `description` */
+                            cron: string | null;
                             preset: {
                                 /** @enum {unknown} */
                                 kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
@@ -10357,7 +10416,8 @@ export interface paths {
                             formatOptions: {
                                 [key: string]: unknown;
                             };
-                            cron: string;
+                            /** @description The timing as a cron expression; null when it is a preset no cron expression can say (last business day), described in `description` */
+                            cron: string | null;
                             preset: {
                                 /** @enum {unknown} */
                                 kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
@@ -10563,7 +10623,8 @@ export interface paths {
                             formatOptions: {
                                 [key: string]: unknown;
                             };
-                            cron: string;
+                            /** @description The timing as a cron expression; null when it is a preset no cron expression can say (last business day), described in `description` */
+                            cron: string | null;
                             preset: {
                                 /** @enum {unknown} */
                                 kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
@@ -10793,7 +10854,8 @@ export interface paths {
                             formatOptions: {
                                 [key: string]: unknown;
                             };
-                            cron: string;
+                            /** @description The timing as a cron expression; null when it is a preset no cron expression can say (last business day), described in `description` */
+                            cron: string | null;
                             preset: {
                                 /** @enum {unknown} */
                                 kind: "hourly" | "daily" | "weekdays" | "weekly" | "monthly" | "quarterly" | "yearly";
@@ -11073,6 +11135,17 @@ export interface paths {
                             } | null;
                             /** @description Queued again after a failed attempt, waiting for the next one */
                             retrying: boolean;
+                            lastFailure: {
+                                /** @description The attempt that failed */
+                                attempt: number;
+                                error: string;
+                                errorCode: string | null;
+                                errorStage: ("query" | "file") | null;
+                                errorLocation: {
+                                    line: number;
+                                    column: number;
+                                } | null;
+                            } | null;
                             /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                             nextAttemptAt: string | null;
                             /** @description Deliveries are not available yet: always empty */

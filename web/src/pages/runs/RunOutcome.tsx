@@ -4,6 +4,7 @@ import { Link } from 'react-router';
 import type { Run } from '../../components/run-live';
 import { useFormat } from '../../components/time';
 import { type MessageKey, useT } from '../../i18n';
+import { type Failure, failureOf } from './shared';
 
 // A failure in words (ui.md "Failures, explained"): what happened and at which
 // stage, what to do (linked), the attempt and the next retry or that Ferry gave
@@ -15,14 +16,14 @@ interface Advice {
   link?: { to: string; label: MessageKey } | undefined;
 }
 
-function adviceFor(run: Run): Advice {
+function adviceFor(run: Run, failure: Failure): Advice {
   const report = run.reportId ? `/reports/${run.reportId}` : undefined;
   const connection = run.connectionId ? `/connections/${run.connectionId}` : undefined;
-  switch (run.errorCode) {
+  switch (failure.errorCode) {
     case 'query':
       return {
         what: 'runs.error.query.what',
-        todo: run.errorLocation ? 'runs.error.query.todoAt' : 'runs.error.query.todo',
+        todo: failure.errorLocation ? 'runs.error.query.todoAt' : 'runs.error.query.todo',
         link: report ? { to: report, label: 'runs.error.openReport' } : undefined,
       };
     case 'transient':
@@ -80,10 +81,11 @@ const clock = (seconds: number) => `${Math.floor(seconds / 60)}:${String(seconds
 export function RunErrorCard({ run }: { run: Run }) {
   const t = useT();
   const f = useFormat();
-  const advice = adviceFor(run);
+  const failure = failureOf(run);
+  const advice = adviceFor(run, failure);
   const seconds = useSecondsUntil(run.retrying ? run.nextAttemptAt : null);
-  const stage = run.errorStage ? t(`runs.stage.${run.errorStage}` as MessageKey) : null;
-  const location = run.errorLocation;
+  const stage = failure.errorStage ? t(`runs.stage.${failure.errorStage}` as MessageKey) : null;
+  const location = failure.errorLocation;
   let attemptLine: string;
   if (run.retrying) {
     attemptLine = t('runs.error.attemptOf', { n: run.attempts, m: run.maxAttempts });
@@ -137,16 +139,16 @@ export function RunErrorCard({ run }: { run: Run }) {
             ? ` · ${t('runs.error.nextIn', { countdown: clock(seconds), time: f.time(run.nextAttemptAt) })}`
             : ''}
         </Text>
-        {run.error ? (
+        {failure.error ? (
           <Accordion variant="contained" chevronPosition="left">
             <Accordion.Item value="details">
               <Accordion.Control>{t('runs.error.details')}</Accordion.Control>
               <Accordion.Panel>
                 <Group align="flex-start" wrap="nowrap" gap="xs">
                   <Code block style={{ whiteSpace: 'pre-wrap', flex: 1, overflowWrap: 'anywhere' }}>
-                    {run.error}
+                    {failure.error}
                   </Code>
-                  <CopyButton value={run.error}>
+                  <CopyButton value={failure.error}>
                     {({ copied, copy }) => (
                       <Button size="xs" variant="light" color={copied ? 'teal' : 'gray'} onClick={copy}>
                         {copied ? t('action.copied') : t('runs.error.copy')}
@@ -154,9 +156,9 @@ export function RunErrorCard({ run }: { run: Run }) {
                     )}
                   </CopyButton>
                 </Group>
-                {run.errorCode ? (
+                {failure.errorCode ? (
                   <Text size="xs" c="dimmed" mt={4}>
-                    {t('runs.error.code', { code: run.errorCode })}
+                    {t('runs.error.code', { code: failure.errorCode })}
                   </Text>
                 ) : null}
               </Accordion.Panel>

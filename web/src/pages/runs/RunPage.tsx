@@ -29,7 +29,7 @@ import { FullPageError, FullPageLoader } from '../../components/states';
 import { useFormat, ZonedTime } from '../../components/time';
 import { type MessageKey, useT } from '../../i18n';
 import { RunErrorCard, SkipNotice } from './RunOutcome';
-import { isSkipped, shownStatus, triggerText } from './shared';
+import { failureOf, isSkipped, shownStatus, triggerText } from './shared';
 
 export function RunPage() {
   const { id } = useParams();
@@ -159,7 +159,7 @@ function StageStrip({ run }: { run: Run }) {
     if (run.status === 'running')
       return stage === 'query' ? (writing ? 'done' : 'active') : writing ? 'active' : 'waiting';
     if (run.status === 'failed' || run.retrying) {
-      const at = run.errorStage ?? 'query';
+      const at = failureOf(run).errorStage ?? 'query';
       if (stage === at) return 'failed';
       return stage === 'query' ? 'done' : 'waiting';
     }

@@ -13,6 +13,13 @@ export function shownStatus(run: Pick<RunItem, 'status' | 'retrying' | 'cancelRe
   return run.status;
 }
 
+export type Failure = Pick<RunItem, 'error' | 'errorCode' | 'errorStage' | 'errorLocation'>;
+
+/** The failure a run shows: its own once it has ended, the failed attempt's while it waits to retry. */
+export function failureOf(run: Failure & Pick<RunItem, 'lastFailure'>): Failure {
+  return run.lastFailure ?? run;
+}
+
 /** "Schedule", "Manually by Ann", "API key", "Command line". */
 export function triggerText(t: Translate, run: Pick<RunItem, 'trigger' | 'createdBy'>): string {
   switch (run.trigger) {

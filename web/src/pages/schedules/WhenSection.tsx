@@ -45,7 +45,8 @@ export function WhenSection({
   const setMode = (mode: Mode) => {
     setSwitched(null);
     // Custom starts from the expression of the preset it replaces.
-    if (mode === 'custom' && preview.data && !preview.fetching) form.setFieldValue('cron', preview.data.cron);
+    if (mode === 'custom' && preview.data?.cron && !preview.fetching)
+      form.setFieldValue('cron', preview.data.cron);
     form.setFieldValue('mode', mode);
   };
 
@@ -171,7 +172,7 @@ export function WhenSection({
             {t('schedules.when.cronOr')}
           </Text>
         </Stack>
-      ) : preview.data && !problem ? (
+      ) : preview.data?.cron && !problem ? (
         <Text size="xs" c="dimmed">
           {t('schedules.when.asCron')}{' '}
           <Text span ff="monospace" size="xs">

@@ -89,9 +89,14 @@ export function timingBody(s: TimingState): { preset: Preset } | { cron: string 
 const pad = (n: number) => String(n).padStart(2, '0');
 
 /** The editor's state for a saved schedule: its preset when it has one, else its cron expression. */
-export function stateFromSchedule(preset: Preset | null, cron: string, base: TimingState): TimingState {
-  if (!preset) return { ...base, mode: 'custom', cron };
-  const s: TimingState = { ...base, cron };
+export function stateFromSchedule(
+  preset: Preset | null,
+  cron: string | null,
+  base: TimingState,
+): TimingState {
+  if (!preset) return { ...base, mode: 'custom', cron: cron ?? base.cron };
+  // A preset no cron can say (last business day) has none: custom starts from the default.
+  const s: TimingState = { ...base, cron: cron ?? base.cron };
   if (preset.time) s.time = preset.time;
   if (preset.minute !== undefined) s.minute = preset.minute;
   if (preset.weekday) s.weekday = preset.weekday;

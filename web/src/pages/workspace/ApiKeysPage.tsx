@@ -90,7 +90,7 @@ export function ApiKeysPage() {
         <SecretOnceModal
           opened
           title={t('workspace.keys.createdTitle', { name: created.name })}
-          secret={created.key}
+          secret={created.apiKey}
           intro={t('workspace.keys.createdIntro')}
           onClose={() => setCreated(null)}
         >
