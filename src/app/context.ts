@@ -20,6 +20,7 @@ import type { ConnectionRow } from '../modules/connections/repo.ts';
 import { createSourceRegistry } from '../modules/connections/sources.ts';
 import type { Deps } from '../modules/deps.ts';
 import { createRunEvents } from '../modules/runs/events.ts';
+import { followScheduledRuns } from '../modules/schedules/outcomes.ts';
 import { startSchedulerLoop } from '../scheduler/loop.ts';
 import { loadOrCreateSecret, secureDataDir } from './data-dir.ts';
 
@@ -162,6 +163,8 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
             (await import('../engine/storage/s3.ts')).createS3Storage(config.storage)
           : createLocalStorage(join(config.dataDir, 'artifacts')),
       mailer: createMailer(config.smtp, log),
+      // Modules that follow how runs end; runs know none of them.
+      runOutcomeListeners: [followScheduledRuns],
       // Connects on the first event stream, not before.
       runEvents: roles.has('api')
         ? createRunEvents({ url: database.url, log, maxStreamsPerPrincipal: config.maxEventStreams })

@@ -3,7 +3,7 @@ import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { demoSizes } from '../demo/dataset.ts';
 import { createLogger } from '../lib/log.ts';
-import { UsageError } from './index.ts';
+import { UsageError } from './usage.ts';
 
 /** `ferry demo --rows N`: rebuilds the demo dataset with N sales order lines. */
 export async function runDemo(

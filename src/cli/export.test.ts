@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ParameterDefinition } from '../modules/reports/parameters.ts';
 import { cliParameters } from './export.ts';
-import { UsageError } from './index.ts';
+import { UsageError } from './usage.ts';
 
 const defs: ParameterDefinition[] = [
   { name: 'min_qty', type: 'integer' },

@@ -4,14 +4,13 @@ import { createContext } from '../app/context.ts';
 import { loadConfig } from '../config.ts';
 import { type ExportFormat, exportFormats } from '../engine/formats/registry.ts';
 import { Invalid } from '../lib/errors.ts';
-import { newId } from '../lib/ids.ts';
 import { createLogger } from '../lib/log.ts';
-import { getArtifactForRun } from '../modules/artifacts/repo.ts';
 import { type ParameterDefinition, resolveValues } from '../modules/reports/parameters.ts';
+import { findReportForOperator } from '../modules/reports/service.ts';
 import { executeRunAttempt } from '../modules/runs/execute.ts';
-import { presentRun } from '../modules/runs/present.ts';
-import { getRunById, insertRun } from '../modules/runs/repo.ts';
-import { UsageError } from './index.ts';
+import { readRunFile } from '../modules/runs/files.ts';
+import { createOperatorExport, readRun } from '../modules/runs/service.ts';
+import { UsageError } from './usage.ts';
 
 /**
  * `--param name=value` pairs, typed by the report's declarations: a number
@@ -79,51 +78,25 @@ export async function runExport(
   const log = createLogger(process.env['LOG_LEVEL'] ? config.logLevel : 'silent');
   const ctx = await createContext(config, { roles: new Set(), log });
   try {
-    const report = await ctx.db.query<{
-      id: string;
-      tenant_id: string;
-      name: string;
-      connection_id: string;
-      sql: string | null;
-      spec: unknown;
-      parameters: unknown[];
-    }>('SELECT id, tenant_id, name, connection_id, sql, spec, parameters FROM reports WHERE id = $1', [
-      args.report,
-    ]);
-    const row = report.rows[0];
-    if (!row) {
+    const report = await findReportForOperator(ctx, args.report).catch(() => null);
+    if (!report) {
       process.stderr.write(`ferry: no report ${args.report}\n`);
       return 2;
     }
     // Checked before the run exists: a usage error leaves no failed run behind.
-    const parameters = cliParameters(args.params ?? [], row.parameters as ParameterDefinition[]);
-    const runId = newId();
-    await insertRun(ctx.db, {
-      id: runId,
-      tenantId: row.tenant_id,
-      reportId: row.id,
-      trigger: 'cli',
-      format,
-      formatOptions: {},
-      parameters,
-      timeZone: 'UTC',
-      snapshot: { connectionId: row.connection_id, sql: row.sql, spec: row.spec, parameters: row.parameters },
-      reportName: row.name,
-      maxAttempts: 1,
-      createdBy: null,
-      now: ctx.clock.now(),
-    });
+    const parameters = cliParameters(args.params ?? [], report.parameters as ParameterDefinition[]);
+    const { id: runId } = await createOperatorExport(ctx, report, { format, parameters });
     const tty = process.stderr.isTTY;
     const started = Date.now();
     const progress = setInterval(async () => {
-      const r = await getRunById(ctx.db, runId).catch(() => undefined);
+      const r = await readRun(ctx, report.tenant_id, runId).catch(() => undefined);
       if (!r || !tty) return;
       // A bar when the last identical run tells how many rows to expect; a counter otherwise.
-      const { percent } = presentRun(r).progress;
+      const { percent, rows, bytes } = r.progress;
       const bar =
         percent === null ? '' : `[${'#'.repeat(Math.round(percent / 5)).padEnd(20, '-')}] ${percent}% `;
       process.stderr.write(
-        `\r${r.status}: ${bar}${Number(r.progress_rows).toLocaleString('en')} rows, ${(Number(r.progress_bytes) / 1e6).toFixed(1)} MB   `,
+        `\r${r.status}: ${bar}${rows.toLocaleString('en')} rows, ${(bytes / 1e6).toFixed(1)} MB   `,
       );
     }, 500);
     try {
@@ -132,15 +105,14 @@ export async function runExport(
       clearInterval(progress);
       if (tty) process.stderr.write('\n');
     }
-    const run = await getRunById(ctx.db, runId);
-    const artifact = await getArtifactForRun(ctx.db, row.tenant_id, runId);
-    if (run?.status !== 'succeeded' || !artifact) {
-      process.stderr.write(`ferry: the export failed: ${run?.error ?? 'unknown error'}\n`);
+    const run = await readRun(ctx, report.tenant_id, runId);
+    if (run.status !== 'succeeded') {
+      process.stderr.write(`ferry: the export failed: ${run.error ?? 'unknown error'}\n`);
       return 1;
     }
-    await pipeline(await ctx.storage.read(artifact.key), createWriteStream(args.out));
+    await pipeline(await readRunFile(ctx, report.tenant_id, runId), createWriteStream(args.out));
     process.stderr.write(
-      `Wrote ${args.out}: ${Number(run.row_count).toLocaleString('en')} rows, ${Number(run.file_size).toLocaleString('en')} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s (run ${runId})\n`,
+      `Wrote ${args.out}: ${(run.rowCount ?? 0).toLocaleString('en')} rows, ${(run.fileSize ?? 0).toLocaleString('en')} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s (run ${runId})\n`,
     );
     return 0;
   } finally {

@@ -7,6 +7,7 @@ import { runExport } from './export.ts';
 import { runMigrate } from './migrate.ts';
 import { runService } from './service.ts';
 import { runTenantCreate } from './tenant.ts';
+import { UsageError } from './usage.ts';
 
 const usage = `Usage: ferry <command> [options]
 
@@ -30,8 +31,6 @@ Options for start/api/worker/scheduler/migrate/tenant:
   -h, --help            show this help
 
 Configuration comes from environment variables; see README.md.`;
-
-export class UsageError extends Error {}
 
 const serviceRoles = {
   start: ['api', 'worker', 'scheduler'],

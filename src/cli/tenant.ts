@@ -6,7 +6,7 @@ import { isAppError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
 import { isSetupOpen, removeSetupTokenFile } from '../modules/setup/service.ts';
 import { createTenantWithOwner } from '../modules/tenants/service.ts';
-import { UsageError } from './index.ts';
+import { UsageError } from './usage.ts';
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 

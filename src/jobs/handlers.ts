@@ -1,8 +1,9 @@
 import { cleanupArtifacts } from '../modules/artifacts/service.ts';
 import type { Deps } from '../modules/deps.ts';
 import { cleanupIdempotencyKeys } from '../modules/idempotency/service.ts';
-import { executeRunAttempt, recoverLostRuns } from '../modules/runs/execute.ts';
+import { executeRunAttempt } from '../modules/runs/execute.ts';
 import type { RunJob } from '../modules/runs/jobs.ts';
+import { recoverLostRuns } from '../modules/runs/lifecycle.ts';
 import { deleteOldRuns } from '../modules/runs/retention.ts';
 import { sendFailureNotice } from '../modules/schedules/notify.ts';
 import type { FailureNotice } from '../modules/schedules/outcomes.ts';

@@ -11,6 +11,7 @@ export const errorCodes = [
   'Conflict',
   'Gone',
   'TooLarge',
+  'RangeNotSatisfiable',
   'RateLimited',
   'Retryable',
   'Permanent',
@@ -26,11 +27,18 @@ export interface FieldError {
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly errors: FieldError[] | undefined;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; errors?: FieldError[] }) {
+  /** Response headers the answer needs (Retry-After, Content-Range): set by problem-json.ts with the status. */
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; errors?: FieldError[]; headers?: Record<string, string> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = code;
     this.code = code;
     this.errors = options?.errors;
+    this.headers = options?.headers ?? {};
   }
 }
 
@@ -78,7 +86,9 @@ export class Conflict extends AppError {
 export class RateLimited extends AppError {
   readonly retryAfterSeconds: number;
   constructor(retryAfterSeconds: number) {
-    super('RateLimited', `Too many requests; try again in ${retryAfterSeconds} s`);
+    super('RateLimited', `Too many requests; try again in ${retryAfterSeconds} s`, {
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    });
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

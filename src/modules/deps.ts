@@ -8,6 +8,7 @@ import type { Logger } from '../lib/log.ts';
 import type { SecretBox } from '../lib/secrets.ts';
 import type { SourceRegistry } from './connections/sources.ts';
 import type { RunEvents } from './runs/events.ts';
+import type { RunOutcomeListener } from './runs/lifecycle.ts';
 
 /** What services need from the outside world, wired once in app/context.ts. */
 export interface Deps {
@@ -20,6 +21,8 @@ export interface Deps {
   sources: SourceRegistry;
   storage: Storage;
   mailer: Mailer;
+  /** Told how each run ended, in the transaction that ends it (schedules; deliveries next). */
+  runOutcomeListeners: readonly RunOutcomeListener[];
   /** Serves run event streams (one LISTEN connection per process); absent where no API is served. */
   runEvents?: RunEvents | undefined;
 }

@@ -1,5 +1,6 @@
 import type { Deps } from '../modules/deps.ts';
-import { fireDueSchedules, msUntilNextDue } from './claim-due.ts';
+import { msUntilNextDue } from '../modules/schedules/repo.ts';
+import { fireDueSchedules } from './claim-due.ts';
 
 // The scheduler process's loop: fire what is due, then sleep until the next
 // schedule is due by the database's clock (never longer than the configured
@@ -35,7 +36,7 @@ export function startSchedulerLoop(deps: Deps, batch = SCHEDULER_BATCH): Schedul
             'schedules fired',
           );
         if (result.claimed >= batch) continue;
-        const until = await msUntilNextDue(deps);
+        const until = await msUntilNextDue(deps.db);
         const interval = deps.config.schedulerIntervalMs;
         await sleep(until === null ? interval : Math.max(5, Math.min(interval, Math.ceil(until))));
       } catch (err) {

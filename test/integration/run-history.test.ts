@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { enqueueRunAttempt } from '../../src/modules/runs/jobs.ts';
-import { RunSchema } from '../../src/modules/runs/routes.ts';
+import { RunSchema } from '../../src/modules/runs/schema.ts';
 import {
   call,
   createKey,

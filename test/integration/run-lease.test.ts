@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { newId } from '../../src/lib/ids.ts';
-import { recoverLostRuns } from '../../src/modules/runs/execute.ts';
+import { recoverLostRuns } from '../../src/modules/runs/lifecycle.ts';
 import {
   claimRun,
   completeRun,
@@ -57,7 +57,9 @@ for (const backend of backends()) {
       assert.equal(await recoverLostRuns(t.ctx), 1);
       const retried = (await call(t, { url: `/api/v1/runs/${run.id}`, key: owner.apiKey })).body;
       assert.equal(retried.status, 'queued');
-      assert.match(retried.error, /stopped responding/);
+      assert.equal(retried.error, null, 'no error of its own while it may still succeed');
+      assert.match(retried.lastFailure.error, /stopped responding/);
+      assert.equal(retried.lastFailure.errorCode, 'lost');
       assert.equal(await jobsForRuns(t.ctx.db, [run.id]), 2, 'a job for attempt 2 beside the first');
       const attempts = await listAttempts(t.ctx.db, run.id);
       assert.deepEqual(

@@ -59,6 +59,12 @@ export async function getReport(db: Executor, tenantId: string, id: string): Pro
   return r.rows[0];
 }
 
+/** A report of any tenant, by id: for the operator's own commands (`ferry export`), never for the API. */
+export async function getReportOfAnyTenant(db: Executor, id: string): Promise<ReportRow | undefined> {
+  const r = await db.query<ReportRow>(`SELECT ${columns} FROM reports WHERE id = $1`, [id]);
+  return r.rows[0];
+}
+
 export async function listReports(
   db: Executor,
   tenantId: string,

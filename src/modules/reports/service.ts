@@ -34,9 +34,11 @@ import type { EvaluationContext } from './relative-dates.ts';
 import {
   deleteReport,
   getReport,
+  getReportOfAnyTenant,
   insertReport,
   listReports,
   type ReportFields,
+  type ReportRow,
   updateReport,
 } from './repo.ts';
 import { findTemplate } from './templates.ts';
@@ -490,4 +492,11 @@ export async function useTemplate(
     },
     template.key,
   );
+}
+
+/** A report of any tenant, for the operator's own commands (`ferry export`); NotFound when there is none. */
+export async function findReportForOperator(deps: Pick<Deps, 'db'>, id: string): Promise<ReportRow> {
+  const report = await getReportOfAnyTenant(deps.db, id);
+  if (!report) throw new NotFound('Report');
+  return report;
 }

@@ -3,6 +3,7 @@ import type { Executor } from '../../db/db.ts';
 import type { JobSendOptions } from '../../jobs/queue.ts';
 import { stableId } from '../../lib/ids.ts';
 import type { Deps } from '../deps.ts';
+import { waitingRunsByTenant } from './repo.ts';
 
 // How a run's attempt becomes a `run.execute` job. Fairness (scheduling.md S11)
 // comes from two things: a job's priority is minus the number of runs its
@@ -59,21 +60,6 @@ export async function deferRunAttempt(
     (job.deferrals ?? 0) + 1,
   );
   await deps.queue.send('run.execute', data, options, tx);
-}
-
-/** Queued runs per tenant, not counting the given runs (those being enqueued now). */
-export async function waitingRunsByTenant(
-  db: Executor,
-  tenantIds: string[],
-  excludeRunIds: string[],
-): Promise<Map<string, number>> {
-  const r = await db.query<{ tenant_id: string; n: string }>(
-    `SELECT tenant_id, count(*) AS n FROM runs
-      WHERE tenant_id = ANY($1::uuid[]) AND status = 'queued' AND NOT (id = ANY($2::uuid[]))
-      GROUP BY tenant_id`,
-    [tenantIds, excludeRunIds],
-  );
-  return new Map(r.rows.map((row) => [row.tenant_id, Number(row.n)]));
 }
 
 /** Enqueues one attempt of a queued run inside the caller's transaction. */

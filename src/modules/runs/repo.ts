@@ -1,17 +1,5 @@
-import type { Executor } from '../../db/db.ts';
-
-export const runStatuses = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'skipped_missed',
-  'skipped_overlap',
-  'skipped_condition',
-] as const;
-export type RunStatus = (typeof runStatuses)[number];
-export const activeStatuses: RunStatus[] = ['queued', 'running'];
+import type { Db, Executor } from '../../db/db.ts';
+import type { RunStatus } from './schema.ts';
 
 /** Where a run's id is announced when its status or progress changes; events.ts listens. */
 export const RUN_CHANGED_CHANNEL = 'ferry_run_changed';
@@ -68,6 +56,14 @@ export interface RunRow {
   warnings: Array<{ code: string; message: string; count: number }>;
 }
 
+/**
+ * The report as a run keeps it (connection, SQL or builder spec, parameter
+ * declarations), read from `reports` aliased `p` in the statement that inserts the
+ * run: every way a run is made takes the same snapshot, in the same transaction.
+ */
+const REPORT_SNAPSHOT = `jsonb_build_object('connectionId', p.connection_id, 'sql', p.sql, 'spec', p.spec, 'parameters', p.parameters)`;
+
+/** A queued run of a report of the tenant, snapshotted now; undefined when there is no such report. */
 export async function insertRun(
   db: Executor,
   r: {
@@ -79,17 +75,18 @@ export async function insertRun(
     formatOptions: Record<string, unknown>;
     parameters: Record<string, unknown>;
     timeZone: string;
-    snapshot: ReportSnapshot;
-    reportName: string;
     maxAttempts: number;
     createdBy: string | null;
     now: Date;
     scheduleId?: string | undefined;
   },
-): Promise<RunRow> {
+): Promise<RunRow | undefined> {
   const res = await db.query<RunRow>(
-    `INSERT INTO runs (id, tenant_id, report_id, trigger, status, format, format_options, parameters, time_zone, report_snapshot, report_name, max_attempts, created_by, created_at, schedule_id)
-     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *`,
+    `INSERT INTO runs (id, tenant_id, report_id, trigger, status, format, format_options, parameters, time_zone,
+                       report_snapshot, report_name, max_attempts, created_by, created_at, schedule_id)
+     SELECT $1, p.tenant_id, p.id, $4, 'queued', $5, $6, $7, $8, ${REPORT_SNAPSHOT}, p.name, $9, $10, $11, $12
+       FROM reports p WHERE p.tenant_id = $2 AND p.id = $3
+     RETURNING *`,
     [
       r.id,
       r.tenantId,
@@ -99,15 +96,13 @@ export async function insertRun(
       JSON.stringify(r.formatOptions),
       JSON.stringify(r.parameters),
       r.timeZone,
-      JSON.stringify(r.snapshot),
-      r.reportName,
       r.maxAttempts,
       r.createdBy,
       r.now,
       r.scheduleId ?? null,
     ],
   );
-  return res.rows[0]!;
+  return res.rows[0];
 }
 
 export async function getRun(db: Executor, tenantId: string, id: string): Promise<RunRow | undefined> {
@@ -496,4 +491,118 @@ export async function isCancelRequested(db: Executor, runId: string): Promise<bo
     runId,
   ]);
   return Boolean(r.rows[0]?.c);
+}
+
+export interface ScheduledRunInsert {
+  id: string;
+  schedule_id: string;
+  scheduled_for: string;
+  status: 'queued' | 'skipped_missed' | 'skipped_overlap';
+  error: string | null;
+}
+
+/** Runs of many schedules in one statement; the report is snapshotted as it is now. */
+export async function insertScheduledRuns(
+  tx: Executor,
+  runs: ScheduledRunInsert[],
+  now: Date,
+): Promise<Array<{ id: string; tenant_id: string; status: string }>> {
+  if (runs.length === 0) return [];
+  const r = await tx.query<{ id: string; tenant_id: string; status: string }>(
+    `INSERT INTO runs (id, tenant_id, report_id, schedule_id, trigger, status, format, format_options, parameters, time_zone,
+                       report_snapshot, report_name, scheduled_for, created_at, finished_at, error, error_code, condition, created_by)
+     SELECT x.id, s.tenant_id, s.report_id, s.id, 'schedule', x.status, s.format, s.format_options, s.parameters, s.time_zone,
+            ${REPORT_SNAPSHOT},
+            p.name, x.scheduled_for, $2, CASE WHEN x.status = 'queued' THEN NULL ELSE $2::timestamptz END,
+            x.error, CASE WHEN x.status = 'queued' THEN NULL ELSE x.status END, s.condition, s.owner_id
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, schedule_id uuid, scheduled_for timestamptz, status text, error text)
+       JOIN schedules s ON s.id = x.schedule_id
+       JOIN reports p ON p.tenant_id = s.tenant_id AND p.id = s.report_id
+     ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
+     RETURNING id, tenant_id, status`,
+    [JSON.stringify(runs), now],
+  );
+  return r.rows;
+}
+
+/** The most recent run of each schedule, for `lastRun`. */
+export async function lastRunsOfSchedules(
+  db: Executor,
+  tenantId: string,
+  scheduleIds: string[],
+): Promise<
+  Map<
+    string,
+    { id: string; status: string; scheduled_for: Date | null; created_at: Date; finished_at: Date | null }
+  >
+> {
+  if (scheduleIds.length === 0) return new Map();
+  const r = await db.query<{
+    schedule_id: string;
+    id: string;
+    status: string;
+    scheduled_for: Date | null;
+    created_at: Date;
+    finished_at: Date | null;
+  }>(
+    `SELECT DISTINCT ON (schedule_id) schedule_id, id, status, scheduled_for, created_at, finished_at
+       FROM runs WHERE tenant_id = $1 AND schedule_id = ANY($2::uuid[])
+      ORDER BY schedule_id, created_at DESC, id DESC`,
+    [tenantId, scheduleIds],
+  );
+  return new Map(r.rows.map((row) => [row.schedule_id, row]));
+}
+
+/** Whether the schedule has a queued or running run (S2). */
+export async function scheduleHasActiveRun(db: Executor, scheduleId: string): Promise<boolean> {
+  const r = await db.query(
+    `SELECT 1 FROM runs WHERE schedule_id = $1 AND status IN ('queued', 'running') LIMIT 1`,
+    [scheduleId],
+  );
+  return r.rows.length > 0;
+}
+
+/**
+ * Deletes up to `limit` runs that finished more than `days` ago (S13), in one
+ * transaction; answers one row per run deleted (key null) and one per stored file
+ * of theirs (its key), for the caller to remove after the rows are gone.
+ */
+export async function deleteFinishedRunsBefore(
+  db: Db,
+  days: number,
+  limit: number,
+): Promise<Array<{ key: string | null }>> {
+  return db.transaction(async (tx) => {
+    const r = await tx.query<{ key: string | null }>(
+      `WITH old AS (
+         SELECT r.id FROM runs r
+          WHERE r.finished_at < ferry_now() - make_interval(days => $1)
+            AND r.status NOT IN ('queued', 'running')
+          ORDER BY r.finished_at LIMIT $2
+          FOR UPDATE SKIP LOCKED
+       ), files AS (
+         SELECT a.key FROM artifacts a JOIN old ON old.id = a.run_id WHERE a.deleted_at IS NULL
+       ), gone AS (
+         DELETE FROM runs r USING old WHERE r.id = old.id RETURNING r.id
+       )
+       SELECT files.key FROM files UNION ALL SELECT NULL FROM gone`,
+      [days, limit],
+    );
+    return r.rows;
+  });
+}
+
+/** Queued runs per tenant, not counting the given runs (those being enqueued now). */
+export async function waitingRunsByTenant(
+  db: Executor,
+  tenantIds: string[],
+  excludeRunIds: string[],
+): Promise<Map<string, number>> {
+  const r = await db.query<{ tenant_id: string; n: string }>(
+    `SELECT tenant_id, count(*) AS n FROM runs
+      WHERE tenant_id = ANY($1::uuid[]) AND status = 'queued' AND NOT (id = ANY($2::uuid[]))
+      GROUP BY tenant_id`,
+    [tenantIds, excludeRunIds],
+  );
+  return new Map(r.rows.map((row) => [row.tenant_id, Number(row.n)]));
 }

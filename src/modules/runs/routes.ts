@@ -1,225 +1,14 @@
-import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import { type TSchema, Type } from 'typebox';
-import { exportFormats } from '../../engine/formats/registry.ts';
-import { AppError, Invalid, Unavailable } from '../../lib/errors.ts';
-import { isValidTimeZone } from '../../lib/zoned-time.ts';
+import { Type } from 'typebox';
 import { requirePrincipal } from '../../server/plugins/auth.ts';
-import {
-  authErrors,
-  IdParams,
-  NullableTimestamp,
-  PageQuery,
-  ProblemSchema,
-  pageOf,
-  Timestamp,
-} from '../../server/schemas.ts';
+import { authErrors, IdParams, PageQuery, ProblemSchema, pageOf, Timestamp } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
-import type { Principal } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
-import type { RunView } from './present.ts';
-import { activeStatuses, runStatuses } from './repo.ts';
-import {
-  cancelRun,
-  createDownloadLink,
-  createExport,
-  deleteRun,
-  downloadByLink,
-  downloadForCaller,
-  type FileToSend,
-  getTenantRun,
-  listTenantRuns,
-  RangeNotSatisfiable,
-  retryRun,
-} from './service.ts';
-import {
-  emptyStatsRow,
-  fillDays,
-  presentReportStats,
-  presentStats,
-  runStats,
-  StatsQuerySchema,
-  StatsSchema,
-} from './stats.ts';
-
-export const literals = <T extends readonly string[]>(values: T) =>
-  Type.Union(values.map((v) => Type.Literal(v)));
-
-const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
-const ErrorStage = nullable(
-  Type.Union([Type.Literal('query'), Type.Literal('file')], {
-    description: 'The stage the error happened in, when known',
-  }),
-);
-const ErrorLocation = nullable(
-  Type.Object(
-    { line: Type.Integer(), column: Type.Integer() },
-    { description: "Where in the report's SQL a query error points (1-based)" },
-  ),
-);
-
-export const RunSchema = Type.Object(
-  {
-    id: Type.String(),
-    status: Type.String({ enum: [...runStatuses] }),
-    trigger: Type.String({
-      enum: ['manual', 'api', 'schedule', 'cli'],
-      description: 'manual: started in the app by a user (createdBy); api: with an API key; schedule; cli',
-    }),
-    scheduleId: nullable(Type.String()),
-    scheduleName: nullable(Type.String()),
-    scheduleTimeZone: nullable(
-      Type.String({ description: "The schedule's zone: scheduledFor is meant in it" }),
-    ),
-    createdBy: nullable(
-      Type.Object(
-        { id: Type.String(), name: Type.String() },
-        { description: 'Who started the run (the creator of the API key for trigger api)' },
-      ),
-    ),
-    reportId: nullable(Type.String()),
-    reportName: Type.String({ description: 'As it was when the run was created' }),
-    connectionId: nullable(
-      Type.String({ description: 'The connection the report read when the run was created' }),
-    ),
-    format: Type.String(),
-    formatOptions: Type.Record(Type.String(), Type.Unknown()),
-    parameters: Type.Record(Type.String(), Type.Unknown(), { description: 'The values given' }),
-    timezone: Type.String({ description: 'Zone of relative dates and the file name' }),
-    scheduledFor: NullableTimestamp,
-    createdAt: Timestamp,
-    startedAt: NullableTimestamp,
-    finishedAt: NullableTimestamp,
-    durationMs: nullable(Type.Integer()),
-    attempts: Type.Integer({ description: 'Attempts started so far' }),
-    maxAttempts: Type.Integer(),
-    progress: Type.Object({
-      rows: Type.Integer(),
-      bytes: Type.Integer(),
-      percent: Type.Union([Type.Number(), Type.Null()], {
-        description: 'While running: the share of the rows of the last identical successful run (at most 99)',
-      }),
-      expectedRows: Type.Union([Type.Integer(), Type.Null()]),
-    }),
-    rowCount: nullable(Type.Integer()),
-    fileName: nullable(Type.String()),
-    fileSize: nullable(Type.Integer()),
-    contentType: nullable(Type.String()),
-    checksum: nullable(Type.String({ description: 'sha256:<hex> of the file' })),
-    warnings: Type.Array(
-      Type.Object({ code: Type.String(), message: Type.String(), count: Type.Integer() }),
-      {
-        description:
-          'What the file had to change in values its format cannot carry, counted per kind (e.g. characters XML 1.0 cannot hold, replaced by U+FFFD)',
-      },
-    ),
-    cancelRequested: Type.Boolean(),
-    error: nullable(
-      Type.String({
-        description:
-          'Once the run has ended: what went wrong (the database message for a query error, ending in "(line L, column C)" when the database names a place in the SQL); for skipped_condition, why nothing was delivered',
-      }),
-    ),
-    errorCode: nullable(
-      Type.String({
-        description:
-          'query, transient, connection, network, storage, limit, lost, cancelled, condition, or the kind of an internal error',
-      }),
-    ),
-    errorStage: ErrorStage,
-    errorLocation: ErrorLocation,
-    retrying: Type.Boolean({ description: 'Queued again after a failed attempt, waiting for the next one' }),
-    lastFailure: nullable(
-      Type.Object(
-        {
-          attempt: Type.Integer({ description: 'The attempt that failed' }),
-          error: Type.String(),
-          errorCode: nullable(Type.String()),
-          errorStage: ErrorStage,
-          errorLocation: ErrorLocation,
-        },
-        {
-          description:
-            'While retrying: the failed attempt the run waits to retry. The run itself has no error until it ends.',
-        },
-      ),
-    ),
-    nextAttemptAt: Type.Union([Timestamp, Type.Null()], {
-      description: 'While retrying (on GET /runs/{id}): when the next attempt starts',
-    }),
-    deliveries: Type.Array(Type.Unknown(), { description: 'Deliveries are not available yet: always empty' }),
-    hasFile: Type.Optional(
-      Type.Boolean({ description: 'GET /runs/{id}: the file can be downloaded (not expired or deleted)' }),
-    ),
-    file: Type.Optional(
-      nullable(
-        Type.Object(
-          {
-            state: Type.Union([Type.Literal('available'), Type.Literal('expired')]),
-            expiresAt: Timestamp,
-          },
-          { description: 'GET /runs/{id}: the stored file, until when it is kept, or that it has expired' },
-        ),
-      ),
-    ),
-    attemptHistory: Type.Optional(
-      Type.Array(
-        Type.Object({
-          number: Type.Integer(),
-          worker: Type.String(),
-          status: Type.String({ enum: ['running', 'succeeded', 'failed', 'lost', 'cancelled'] }),
-          startedAt: Timestamp,
-          finishedAt: NullableTimestamp,
-          error: nullable(Type.String()),
-        }),
-        { description: 'GET /runs/{id}: every attempt, first first' },
-      ),
-    ),
-    downloads: Type.Optional(
-      Type.Array(
-        Type.Object({
-          via: Type.String({ enum: ['api', 'link'] }),
-          actorType: nullable(Type.String()),
-          actorId: nullable(Type.String()),
-          ip: nullable(Type.String()),
-          userAgent: nullable(Type.String()),
-          range: nullable(Type.String()),
-          at: Timestamp,
-        }),
-        { description: 'GET /runs/{id}: every download of the file' },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-const ExportBody = Type.Object(
-  {
-    reportId: Type.String({ format: 'uuid' }),
-    parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    format: literals(exportFormats),
-    formatOptions: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), {
-        description:
-          'Per format; plus compression ("gzip") and fileName ("{report}_{date:yyyy-MM-dd}.{ext}")',
-      }),
-    ),
-    timezone: Type.Optional(
-      Type.String({
-        maxLength: 100,
-        description: 'IANA zone for relative dates and the file name (default UTC)',
-      }),
-    ),
-    destinationIds: Type.Optional(
-      Type.Array(Type.String({ format: 'uuid' }), {
-        maxItems: 0,
-        description: 'Deliveries are not available yet',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
+import { openRunEventStream, writeRunEvents } from './event-stream.ts';
+import { createDownloadLink, downloadByLink, downloadForCaller, type FileToSend } from './files.ts';
+import { ExportBody, RunSchema, runStatuses } from './schema.ts';
+import { cancelRun, createExport, deleteRun, getTenantRun, listTenantRuns, retryRun } from './service.ts';
+import { StatsQuerySchema, StatsSchema, tenantStats } from './stats.ts';
 
 /** RFC 6266: an ASCII fallback and the exact UTF-8 name. */
 export function contentDisposition(fileName: string): string {
@@ -243,19 +32,6 @@ function sendFile(reply: FastifyReply, file: FileToSend) {
   return reply.send(file.stream);
 }
 
-function rangeProblem(reply: FastifyReply, err: unknown) {
-  if (err instanceof RangeNotSatisfiable) {
-    reply.header('content-range', `bytes */${err.size}`);
-    return reply.code(416).type('application/problem+json').send({
-      type: 'urn:ferry:problem:range-not-satisfiable',
-      title: 'Range Not Satisfiable',
-      status: 416,
-      detail: err.message,
-    });
-  }
-  throw err;
-}
-
 export function registerRunRoutes(app: App, deps: Deps): void {
   app.get(
     '/api/v1/stats',
@@ -270,31 +46,7 @@ export function registerRunRoutes(app: App, deps: Deps): void {
         response: { 200: StatsSchema, ...authErrors },
       },
     },
-    async (request) => {
-      const principal = requirePrincipal(request.principal);
-      const to = request.query.to ? new Date(request.query.to) : new Date(deps.clock.now().getTime() + 1000);
-      const from = request.query.from
-        ? new Date(request.query.from)
-        : new Date(to.getTime() - 30 * 86_400_000);
-      if (from >= to) throw Invalid.field('from', 'must be before to');
-      const zone = request.query.zone ?? 'UTC';
-      if (!isValidTimeZone(zone)) throw Invalid.field('zone', 'is not a known IANA time zone');
-      const [total, byReport, byFormat, byDay] = await Promise.all([
-        runStats(deps.db, principal.tenantId, null, from, to),
-        runStats(deps.db, principal.tenantId, 'report', from, to),
-        runStats(deps.db, principal.tenantId, 'format', from, to),
-        runStats(deps.db, principal.tenantId, 'day', from, to, zone),
-      ]);
-      return {
-        from: from.toISOString(),
-        to: to.toISOString(),
-        zone,
-        total: presentStats(total[0] ?? emptyStatsRow('all')),
-        byReport: byReport.map(presentReportStats),
-        byFormat: byFormat.map(presentStats),
-        byDay: fillDays(byDay, from, to, zone).map(presentStats),
-      };
-    },
+    async (request) => tenantStats(deps, requirePrincipal(request.principal).tenantId, request.query),
   );
 
   app.post(
@@ -462,23 +214,18 @@ export function registerRunRoutes(app: App, deps: Deps): void {
       config: { auth: { permission: 'runs:download' }, resource: 'run' },
       schema: { tags: ['runs'], summary: 'The file (supports Range)', params: IdParams },
     },
-    async (request, reply) => {
-      try {
-        return sendFile(
-          reply,
-          await downloadForCaller(
-            deps,
-            requirePrincipal(request.principal),
-            request.origin,
-            request.params.id,
-            request.headers.range,
-            request.method === 'HEAD',
-          ),
-        );
-      } catch (err) {
-        return rangeProblem(reply, err);
-      }
-    },
+    async (request, reply) =>
+      sendFile(
+        reply,
+        await downloadForCaller(
+          deps,
+          requirePrincipal(request.principal),
+          request.origin,
+          request.params.id,
+          request.headers.range,
+          request.method === 'HEAD',
+        ),
+      ),
   );
 
   app.get(
@@ -491,22 +238,17 @@ export function registerRunRoutes(app: App, deps: Deps): void {
         params: Type.Object({ token: Type.String({ maxLength: 400 }) }),
       },
     },
-    async (request, reply) => {
-      try {
-        return sendFile(
-          reply,
-          await downloadByLink(
-            deps,
-            request.origin,
-            request.params.token,
-            request.headers.range,
-            request.method === 'HEAD',
-          ),
-        );
-      } catch (err) {
-        return rangeProblem(reply, err);
-      }
-    },
+    async (request, reply) =>
+      sendFile(
+        reply,
+        await downloadByLink(
+          deps,
+          request.origin,
+          request.params.token,
+          request.headers.range,
+          request.method === 'HEAD',
+        ),
+      ),
   );
 
   // Open event streams of this server: ended when it closes, or they would hold it open.
@@ -530,81 +272,9 @@ export function registerRunRoutes(app: App, deps: Deps): void {
       },
     },
     async (request, reply) => {
-      const principal = requirePrincipal(request.principal);
-      const events = deps.runEvents;
-      if (!events) throw new Unavailable('Run events are not served by this process');
-      const release = events.reserve(streamOwner(principal));
-      if (!release)
-        throw new AppError(
-          'RateLimited',
-          `At most ${events.maxStreamsPerPrincipal} run event streams may be open at once per user or API key; close one before opening another`,
-        );
-      const id = request.params.id;
-      let first: RunView;
-      try {
-        first = await getTenantRun(deps, principal, id);
-      } catch (err) {
-        release();
-        throw err;
-      }
+      const stream = await openRunEventStream(deps, requirePrincipal(request.principal), request.params.id);
       reply.hijack();
-      // Streams of one run share its reads: any follower's load serves all (they are of its tenant).
-      const load = async () => {
-        try {
-          return await getTenantRun(deps, principal, id);
-        } catch (err) {
-          if (err instanceof AppError) return null;
-          throw err;
-        }
-      };
-      writeRunEvents(reply.raw, first, (send) => events.follow(id, load, send), release, openStreams);
+      writeRunEvents(reply.raw, stream, openStreams);
     },
   );
-}
-
-/**
- * Sends the run as server-sent events, from `first` on, whenever it changes, until it
- * ends (or is gone), the client leaves, or the server closes (`open` holds the ends).
- */
-function writeRunEvents(
-  res: ServerResponse,
-  first: RunView,
-  follow: (send: (run: RunView | null) => void) => () => void,
-  release: () => void,
-  open: Set<() => void>,
-): void {
-  res.writeHead(200, {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  let last = '';
-  let ended = false;
-  let unfollow = () => {};
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    unfollow();
-    release();
-    open.delete(end);
-    res.end();
-  };
-  const send = (run: RunView | null) => {
-    if (ended) return;
-    if (!run) return end();
-    const state = JSON.stringify(run);
-    if (state !== last) res.write(`event: run\ndata: ${state}\n\n`);
-    last = state;
-    if (!activeStatuses.includes(run.status)) end();
-  };
-  open.add(end);
-  res.on('close', end);
-  send(first);
-  if (!ended) unfollow = follow(send);
-}
-
-/** Whose stream slots a request uses: the API key, or the signed-in user across their sessions. */
-function streamOwner(principal: Principal): string {
-  return principal.apiKeyId ? `key:${principal.apiKeyId}` : `user:${principal.userId ?? principal.sessionId}`;
 }

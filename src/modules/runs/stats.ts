@@ -1,66 +1,35 @@
-import { Type } from 'typebox';
-import type { Executor } from '../../db/db.ts';
-import { isoDate, localParts } from '../../lib/zoned-time.ts';
+import { type Static, Type } from 'typebox';
+import { Invalid } from '../../lib/errors.ts';
+import { isoDate, isValidTimeZone, localParts } from '../../lib/zoned-time.ts';
 import { Timestamp } from '../../server/schemas.ts';
-import { type RunStatus, runStatuses } from './repo.ts';
+import type { Deps } from '../deps.ts';
+import { type RunStatus, runStatuses } from './schema.ts';
+import { MAX_FILLED_DAYS, runStats, type StatsRow } from './stats-repo.ts';
 
 // GET /api/v1/stats: how exports went, per report, format and day.
 
-export interface StatsRow {
-  key: string;
-  report_id: string | null;
-  runs: number;
-  succeeded: number;
-  failed: number;
-  queued: number;
-  running: number;
-  cancelled: number;
-  skipped_missed: number;
-  skipped_overlap: number;
-  skipped_condition: number;
-  rows: string;
-  bytes: string;
-  p50_ms: number | null;
-  p95_ms: number | null;
-}
-
-const dimensions = {
-  report: 'report_name',
-  format: 'format',
-  // The calendar day in the asked zone ($4).
-  day: "to_char(created_at AT TIME ZONE $4::text, 'YYYY-MM-DD')",
-} as const;
-export type StatsDimension = keyof typeof dimensions;
-
-/** The longest period whose days are all listed (days without runs with zeros). */
-export const MAX_FILLED_DAYS = 366;
-
-export async function runStats(
-  db: Executor,
-  tenantId: string,
-  by: StatsDimension | null,
-  from: Date,
-  to: Date,
-  zone = 'UTC',
-): Promise<StatsRow[]> {
-  const key = by ? dimensions[by] : "'all'";
-  // The report's id: that of its newest run under this name (a deleted report has none).
-  const reportId =
-    by === 'report' ? '(array_agg(report_id::text ORDER BY created_at DESC))[1]' : 'NULL::text';
-  const counts = runStatuses
-    .map((s) => `count(*) FILTER (WHERE status = '${s}')::int AS ${s}`)
-    .join(',\n            ');
-  const r = await db.query<StatsRow>(
-    `SELECT ${key} AS key, ${reportId} AS report_id, count(*)::int AS runs,
-            ${counts},
-            coalesce(sum(row_count), 0)::text AS rows, coalesce(sum(file_size), 0)::text AS bytes,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at) * 1000) FILTER (WHERE status = 'succeeded') AS p50_ms,
-            percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at) * 1000) FILTER (WHERE status = 'succeeded') AS p95_ms
-       FROM runs WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3
-      GROUP BY 1 ORDER BY 1`,
-    by === 'day' ? [tenantId, from, to, zone] : [tenantId, from, to],
-  );
-  return r.rows;
+/** The stats of a tenant's runs created in [from, to) (default: the last 30 days), days in `zone`. */
+export async function tenantStats(deps: Deps, tenantId: string, query: Static<typeof StatsQuerySchema>) {
+  const to = query.to ? new Date(query.to) : new Date(deps.clock.now().getTime() + 1000);
+  const from = query.from ? new Date(query.from) : new Date(to.getTime() - 30 * 86_400_000);
+  if (from >= to) throw Invalid.field('from', 'must be before to');
+  const zone = query.zone ?? 'UTC';
+  if (!isValidTimeZone(zone)) throw Invalid.field('zone', 'is not a known IANA time zone');
+  const [total, byReport, byFormat, byDay] = await Promise.all([
+    runStats(deps.db, tenantId, null, from, to),
+    runStats(deps.db, tenantId, 'report', from, to),
+    runStats(deps.db, tenantId, 'format', from, to),
+    runStats(deps.db, tenantId, 'day', from, to, zone),
+  ]);
+  return {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    zone,
+    total: presentStats(total[0] ?? emptyStatsRow('all')),
+    byReport: byReport.map(presentReportStats),
+    byFormat: byFormat.map(presentStats),
+    byDay: fillDays(byDay, from, to, zone).map(presentStats),
+  };
 }
 
 export const emptyStatsRow = (key: string): StatsRow => ({

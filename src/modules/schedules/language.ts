@@ -1,4 +1,4 @@
-import type { DescriptionLanguage } from '../../scheduler/describe.ts';
+import type { DescriptionLanguage } from '../../timing/describe.ts';
 
 // The language of a schedule's description, from the request's Accept-Language
 // header (RFC 9110 section 12.5.4): "de", "de-DE" and "de-AT" are German,

@@ -1,10 +1,13 @@
 import type { Executor } from '../../db/db.ts';
 import { stableId } from '../../lib/ids.ts';
 import type { Deps } from '../deps.ts';
+import type { RunOutcome, RunOutcomeListener } from '../runs/lifecycle.ts';
+import { countScheduleFailure, pauseSchedule, resetScheduleFailures } from './repo.ts';
 
-// What a scheduled run's end means for its schedule: a success resets the
-// failure count; a final failure (after its retries) counts, pauses the
-// schedule after N in a row, and e-mails its owner — the e-mail is a job
+// What a scheduled run's end means for its schedule, told by the runs module in
+// the transaction that ends the run: a success (or a run skipped by its condition)
+// resets the failure count; a final failure (after its retries) counts, pauses
+// the schedule after N in a row, and e-mails its owner — the e-mail is a job
 // enqueued in the same transaction, so it is sent once the failure is recorded.
 
 export interface FailureNotice {
@@ -14,34 +17,32 @@ export interface FailureNotice {
   paused: boolean;
 }
 
-export async function recordScheduleSuccess(db: Executor, scheduleId: string | null): Promise<void> {
+/** Wired in app/context.ts as a run outcome listener. */
+export const followScheduledRuns: RunOutcomeListener = async (deps, tx, outcome) => {
+  const scheduleId = outcome.run.schedule_id;
   if (!scheduleId) return;
-  await db.query(
-    'UPDATE schedules SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0',
-    [scheduleId],
-  );
-}
+  if (outcome.status === 'failed') await recordScheduleFailure(deps, tx, outcome.run);
+  else await resetScheduleFailures(tx, outcome.run.tenant_id, scheduleId);
+};
 
-export async function recordScheduleFailure(
-  deps: Pick<Deps, 'queue'>,
+async function recordScheduleFailure(
+  deps: Pick<Deps, 'queue' | 'clock'>,
   tx: Executor,
-  run: { id: string; schedule_id: string | null; attempts: number },
+  run: RunOutcome['run'],
 ): Promise<FailureNotice | null> {
   if (!run.schedule_id) return null;
-  const r = await tx.query<{ consecutive_failures: number; pause_after_failures: number; active: boolean }>(
-    `UPDATE schedules SET consecutive_failures = consecutive_failures + 1 WHERE id = $1
-      RETURNING consecutive_failures, pause_after_failures, active`,
-    [run.schedule_id],
-  );
-  const row = r.rows[0];
+  const row = await countScheduleFailure(tx, run.tenant_id, run.schedule_id);
   if (!row) return null;
   const paused =
     row.active && row.pause_after_failures > 0 && row.consecutive_failures >= row.pause_after_failures;
   if (paused)
-    await tx.query(`UPDATE schedules SET active = false, backlog = '{}', paused_reason = $2 WHERE id = $1`, [
+    await pauseSchedule(
+      tx,
+      run.tenant_id,
       run.schedule_id,
       `Paused automatically after ${row.consecutive_failures} failed runs in a row; fix the cause, then resume it`,
-    ]);
+      deps.clock.now(),
+    );
   const notice: FailureNotice = {
     runId: run.id,
     scheduleId: run.schedule_id,

@@ -1,6 +1,6 @@
-import type { DescriptionLanguage } from '../../scheduler/describe.ts';
-import type { Preset } from '../../scheduler/presets.ts';
-import { compileScheduleTiming } from '../../scheduler/timing.ts';
+import type { DescriptionLanguage } from '../../timing/describe.ts';
+import type { Preset } from '../../timing/presets.ts';
+import { compileScheduleTiming } from '../../timing/timing.ts';
 import type { ScheduleRow } from './repo.ts';
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;

@@ -1,5 +1,8 @@
 import type { Executor } from '../../db/db.ts';
 
+/** Active run statuses, as SQL. */
+const ACTIVE = "('queued', 'running')";
+
 export interface ScheduleRow {
   id: string;
   tenant_id: string;
@@ -89,18 +92,22 @@ export async function insertSchedule(
   return r.rows[0]!;
 }
 
-/** Rewrites a schedule's definition and its next occurrence together, under the row lock the caller holds. */
+/**
+ * Rewrites a schedule's definition and its next occurrence together, under the row
+ * lock the caller holds; a new timing (`timingChanged`) drops the occurrences waiting
+ * under the old one.
+ */
 export async function updateSchedule(
   db: Executor,
   tenantId: string,
   id: string,
-  s: ScheduleFields & { nextRunAt: Date | null; now: Date },
+  s: ScheduleFields & { nextRunAt: Date | null; now: Date; timingChanged: boolean },
 ): Promise<ScheduleRow> {
   const r = await db.query<ScheduleRow>(
     `UPDATE schedules SET (${columns}) = ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19),
-            next_run_at = $20, updated_at = $21
+            next_run_at = $20, updated_at = $21, backlog = CASE WHEN $22 THEN '{}' ELSE backlog END
       WHERE tenant_id = $1 AND id = $2 RETURNING *`,
-    [tenantId, id, ...values(s), s.nextRunAt, s.now],
+    [tenantId, id, ...values(s), s.nextRunAt, s.now, s.timingChanged],
   );
   return r.rows[0]!;
 }
@@ -159,23 +166,63 @@ export async function listSchedules(
   return r.rows;
 }
 
-export async function setScheduleActive(
+/**
+ * The one way a schedule is paused (S6), by a user, after failures in a row, or
+ * when its timing can no longer be computed: no new runs, and the occurrences
+ * waiting for an active run are dropped (a resume never catches up).
+ */
+export async function pauseSchedule(
   db: Executor,
   tenantId: string,
   id: string,
-  active: boolean,
+  reason: string,
+  now: Date,
+): Promise<ScheduleRow | undefined> {
+  const r = await db.query<ScheduleRow>(
+    `UPDATE schedules SET active = false, paused_reason = $3, backlog = '{}', updated_at = $4
+      WHERE tenant_id = $1 AND id = $2 RETURNING *`,
+    [tenantId, id, reason, now],
+  );
+  return r.rows[0];
+}
+
+/** Resumes a paused schedule from its next occurrence after now (S6), its failure count reset. */
+export async function resumeSchedule(
+  db: Executor,
+  tenantId: string,
+  id: string,
   nextRunAt: Date | null,
-  reason: string | null,
   now: Date,
 ): Promise<ScheduleRow> {
   const r = await db.query<ScheduleRow>(
-    `UPDATE schedules SET active = $3, next_run_at = coalesce($4, next_run_at), paused_reason = $5, updated_at = $6,
-            consecutive_failures = CASE WHEN $3 THEN 0 ELSE consecutive_failures END,
-            backlog = CASE WHEN $3 THEN '{}' ELSE backlog END
+    `UPDATE schedules SET active = true, next_run_at = coalesce($3, next_run_at), paused_reason = NULL, consecutive_failures = 0,
+            backlog = '{}', updated_at = $4
       WHERE tenant_id = $1 AND id = $2 RETURNING *`,
-    [tenantId, id, active, nextRunAt, reason, now],
+    [tenantId, id, nextRunAt, now],
   );
   return r.rows[0]!;
+}
+
+/** A scheduled run succeeded: the count of failures in a row starts again. */
+export async function resetScheduleFailures(db: Executor, tenantId: string, id: string): Promise<void> {
+  await db.query(
+    'UPDATE schedules SET consecutive_failures = 0 WHERE tenant_id = $1 AND id = $2 AND consecutive_failures <> 0',
+    [tenantId, id],
+  );
+}
+
+/** A scheduled run failed for good: one more failure in a row. */
+export async function countScheduleFailure(
+  db: Executor,
+  tenantId: string,
+  id: string,
+): Promise<{ consecutive_failures: number; pause_after_failures: number; active: boolean } | undefined> {
+  const r = await db.query<{ consecutive_failures: number; pause_after_failures: number; active: boolean }>(
+    `UPDATE schedules SET consecutive_failures = consecutive_failures + 1 WHERE tenant_id = $1 AND id = $2
+      RETURNING consecutive_failures, pause_after_failures, active`,
+    [tenantId, id],
+  );
+  return r.rows[0];
 }
 
 export async function deleteSchedule(db: Executor, tenantId: string, id: string): Promise<boolean> {
@@ -183,45 +230,75 @@ export async function deleteSchedule(db: Executor, tenantId: string, id: string)
   return r.rowCount > 0;
 }
 
-/** The most recent run of each schedule, for `lastRun`. */
-export async function lastRuns(
-  db: Executor,
-  tenantId: string,
-  scheduleIds: string[],
-): Promise<
-  Map<
-    string,
-    { id: string; status: string; scheduled_for: Date | null; created_at: Date; finished_at: Date | null }
-  >
-> {
-  if (scheduleIds.length === 0) return new Map();
-  const r = await db.query<{
-    schedule_id: string;
-    id: string;
-    status: string;
-    scheduled_for: Date | null;
-    created_at: Date;
-    finished_at: Date | null;
-  }>(
-    `SELECT DISTINCT ON (schedule_id) schedule_id, id, status, scheduled_for, created_at, finished_at
-       FROM runs WHERE tenant_id = $1 AND schedule_id = ANY($2::uuid[])
-      ORDER BY schedule_id, created_at DESC, id DESC`,
-    [tenantId, scheduleIds],
-  );
-  return new Map(r.rows.map((row) => [row.schedule_id, row]));
-}
-
-/** Whether the schedule has a queued or running run (S2). */
-export async function hasActiveRun(db: Executor, scheduleId: string): Promise<boolean> {
-  const r = await db.query(
-    `SELECT 1 FROM runs WHERE schedule_id = $1 AND status IN ('queued', 'running') LIMIT 1`,
-    [scheduleId],
-  );
-  return r.rows.length > 0;
-}
-
 /** The database's clock (scheduling.md S4): every process agrees on it, whatever its host clock says. */
 export async function databaseNow(db: Executor): Promise<Date> {
   const r = await db.query<{ now: Date }>('SELECT ferry_now() AS now');
   return r.rows[0]!.now;
+}
+
+export type DueRow = ScheduleRow & { busy: boolean };
+
+const SELECT_CANDIDATES = `SELECT s.*, EXISTS (SELECT 1 FROM runs r WHERE r.schedule_id = s.id AND r.status IN ${ACTIVE}) AS busy
+  FROM schedules s`;
+
+/**
+ * Locks up to `limit` schedules to fire now, by the database's clock (S4): due ones,
+ * then ones whose backlog waits for an active run that has ended. Locked ones are skipped.
+ */
+export async function claimDueSchedules(tx: Executor, limit: number): Promise<{ now: Date; rows: DueRow[] }> {
+  const nowRow = await tx.query<{ now: Date }>('SELECT ferry_now() AS now');
+  const now = nowRow.rows[0]!.now;
+  // Two statements, not one with OR: under OR the planner walks the (next_run_at) index
+  // past the due ones and filters every active schedule (all 100,000 of them on each
+  // tick that finds fewer than `limit` due). Here the due ones are an index range that
+  // stops at the first schedule not due, and schedules with a backlog come from their
+  // partial index. Together they are the same set, in the same order (due ones first).
+  const due = await tx.query<DueRow>(
+    `${SELECT_CANDIDATES}
+      WHERE s.active AND s.next_run_at <= $1
+      ORDER BY s.next_run_at
+      LIMIT $2
+      FOR UPDATE OF s SKIP LOCKED`,
+    [now, limit],
+  );
+  if (due.rows.length >= limit) return { now, rows: due.rows };
+  // Occurrences waiting for the active run to finish, now that it has (not due ones: those were above).
+  // `backlog <> '{}'` says the same as cardinality > 0 (backlog is never null), but the planner
+  // has statistics for it and so knows how few rows have one: it then uses the partial index.
+  const waiting = await tx.query<DueRow>(
+    `${SELECT_CANDIDATES}
+      WHERE s.active
+        AND cardinality(s.backlog) > 0
+        AND s.backlog <> '{}'
+        AND (s.next_run_at IS NULL OR s.next_run_at > $1)
+        AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.schedule_id = s.id AND r.status IN ${ACTIVE})
+      ORDER BY s.next_run_at
+      LIMIT $2
+      FOR UPDATE OF s SKIP LOCKED`,
+    [now, limit - due.rows.length],
+  );
+  return { now, rows: [...due.rows, ...waiting.rows] };
+}
+
+/** Moves fired schedules to their next occurrence and backlog, in one statement. */
+export async function advanceSchedules(
+  tx: Executor,
+  updates: Array<{ id: string; next_run_at: string | null; backlog: string[] }>,
+): Promise<void> {
+  if (updates.length === 0) return;
+  await tx.query(
+    `UPDATE schedules s SET next_run_at = x.next_run_at, backlog = x.backlog
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, next_run_at timestamptz, backlog timestamptz[])
+      WHERE s.id = x.id`,
+    [JSON.stringify(updates)],
+  );
+}
+
+/** Milliseconds until the next schedule is due, by the database's clock (null when none is). */
+export async function msUntilNextDue(db: Executor): Promise<number | null> {
+  const r = await db.query<{ ms: number | null }>(
+    `SELECT (extract(epoch FROM min(next_run_at) - ferry_now()) * 1000)::float8 AS ms FROM schedules WHERE active`,
+  );
+  const ms = r.rows[0]?.ms;
+  return ms === null || ms === undefined ? null : Number(ms);
 }

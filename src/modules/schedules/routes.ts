@@ -1,11 +1,11 @@
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
-import { listCountries, listRegions } from '../../scheduler/calendar.ts';
 import { requirePrincipal } from '../../server/plugins/auth.ts';
 import { authErrors, IdParams, PageQuery, ProblemSchema, pageOf } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
+import { listCountries, listRegions } from '../../timing/calendar.ts';
 import type { Deps } from '../deps.ts';
-import { RunSchema } from '../runs/routes.ts';
+import { RunSchema } from '../runs/schema.ts';
 import { descriptionLanguageOf } from './language.ts';
 import {
   CronPreviewBody,

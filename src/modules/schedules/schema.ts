@@ -1,8 +1,8 @@
 import { Type } from 'typebox';
 import { exportFormats } from '../../engine/formats/registry.ts';
-import { presetKinds, weekdays } from '../../scheduler/presets.ts';
 import { Timestamp } from '../../server/schemas.ts';
-import { literals } from '../runs/routes.ts';
+import { presetKinds, weekdays } from '../../timing/presets.ts';
+import { literals } from '../runs/schema.ts';
 
 const Calendar = Type.Object(
   {

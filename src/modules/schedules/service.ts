@@ -3,32 +3,32 @@ import type { ExportFormat } from '../../engine/formats/registry.ts';
 import { Conflict, Invalid, NotFound } from '../../lib/errors.ts';
 import { newId } from '../../lib/ids.ts';
 import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
-import type { DescriptionLanguage } from '../../scheduler/describe.ts';
-import { describeOccurrences, timingWarnings } from '../../scheduler/insights.ts';
-import type { CompiledTiming, DayRule } from '../../scheduler/occurrences.ts';
-import { TimingError } from '../../scheduler/occurrences.ts';
-import { type Preset, presetToTiming } from '../../scheduler/presets.ts';
-import { compileDefinition } from '../../scheduler/timing.ts';
+import type { DescriptionLanguage } from '../../timing/describe.ts';
+import { describeOccurrences, timingWarnings } from '../../timing/insights.ts';
+import type { CompiledTiming, DayRule } from '../../timing/occurrences.ts';
+import { TimingError } from '../../timing/occurrences.ts';
+import { type Preset, presetToTiming } from '../../timing/presets.ts';
+import { compileDefinition } from '../../timing/timing.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
 import { resolveValues } from '../reports/parameters.ts';
 import { getReport } from '../reports/repo.ts';
 import { presentRun, type RunView } from '../runs/present.ts';
+import { lastRunsOfSchedules, scheduleHasActiveRun } from '../runs/repo.ts';
 import { checkFormat, insertQueuedRun } from '../runs/service.ts';
 import { presentSchedule, type ScheduleView } from './present.ts';
 import {
   databaseNow,
   deleteSchedule,
   getSchedule,
-  hasActiveRun,
   insertSchedule,
-  lastRuns,
   listSchedules,
   lockSchedule,
+  pauseSchedule,
+  resumeSchedule,
   type ScheduleFields,
   type ScheduleRow,
-  setScheduleActive,
   updateSchedule,
 } from './repo.ts';
 
@@ -146,7 +146,7 @@ async function view(
   rows: ScheduleRow[],
   language: DescriptionLanguage,
 ): Promise<ScheduleView[]> {
-  const last = await lastRuns(
+  const last = await lastRunsOfSchedules(
     deps.db,
     tenantId,
     rows.map((r) => r.id),
@@ -176,7 +176,7 @@ export async function createSchedule(
     });
     const result = active
       ? created
-      : await setScheduleActive(tx, actor.tenantId, id, false, null, 'Created paused', now);
+      : ((await pauseSchedule(tx, actor.tenantId, id, 'Created paused', now)) ?? created);
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'schedule.created',
       targetType: 'schedule',
@@ -257,18 +257,12 @@ export async function updateTenantSchedule(
       ...fields,
       nextRunAt: changed ? timing.nextAfter(now) : locked.next_run_at,
       now,
+      timingChanged: changed,
     });
-    if (changed) await tx.query(`UPDATE schedules SET backlog = '{}' WHERE id = $1`, [id]);
     if (input.active !== undefined && input.active !== locked.active)
-      updated = await setScheduleActive(
-        tx,
-        actor.tenantId,
-        id,
-        input.active,
-        input.active ? timing.nextAfter(now) : null,
-        input.active ? null : 'Paused by a user',
-        now,
-      );
+      updated = input.active
+        ? await resumeSchedule(tx, actor.tenantId, id, timing.nextAfter(now), now)
+        : ((await pauseSchedule(tx, actor.tenantId, id, 'Paused by a user', now)) ?? updated);
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'schedule.updated',
       targetType: 'schedule',
@@ -315,16 +309,9 @@ export async function setScheduleState(
     if (!locked) throw new NotFound('Schedule');
     if (locked.active === active)
       throw new Conflict(active ? 'The schedule is already active' : 'The schedule is already paused');
-    const next = active ? compileDefinition(locked, now).nextAfter(now) : null;
-    const updated = await setScheduleActive(
-      tx,
-      actor.tenantId,
-      id,
-      active,
-      next,
-      active ? null : 'Paused by a user',
-      now,
-    );
+    const updated = active
+      ? await resumeSchedule(tx, actor.tenantId, id, compileDefinition(locked, now).nextAfter(now), now)
+      : ((await pauseSchedule(tx, actor.tenantId, id, 'Paused by a user', now)) ?? locked);
     await recordAudit(tx, deps.clock, actor, origin, {
       action: active ? 'schedule.resumed' : 'schedule.paused',
       targetType: 'schedule',
@@ -346,7 +333,7 @@ export async function runScheduleNow(
   const run = await deps.db.transaction(async (tx) => {
     const schedule = await lockSchedule(tx, actor.tenantId, id);
     if (!schedule) throw new NotFound('Schedule');
-    if (await hasActiveRun(tx, id))
+    if (await scheduleHasActiveRun(tx, id))
       throw new Conflict('A run of this schedule is queued or running; wait for it or cancel it');
     const report = await getReport(tx, actor.tenantId, schedule.report_id);
     if (!report) throw new NotFound('Report');

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type ErrorCode, type FieldError, RateLimited } from '../../lib/errors.ts';
+import { AppError, type ErrorCode, type FieldError } from '../../lib/errors.ts';
 import type { App } from '../types.ts';
 
 // The one place where errors become HTTP answers: application/problem+json
@@ -14,6 +14,7 @@ const statusOf: Record<ErrorCode, number> = {
   Conflict: 409,
   Gone: 410,
   TooLarge: 413,
+  RangeNotSatisfiable: 416,
   RateLimited: 429,
   Retryable: 503,
   Permanent: 500,
@@ -31,6 +32,7 @@ const titles: Record<number, string> = {
   410: 'Gone',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
@@ -132,7 +134,7 @@ export function registerProblemJson(
       if (error instanceof AppError) {
         const status = statusOf[error.code];
         if (status >= 500) request.log.error({ err: error }, error.message);
-        if (error instanceof RateLimited) reply.header('retry-after', String(error.retryAfterSeconds));
+        for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
         if (status === 401) reply.header('www-authenticate', 'Bearer realm="ferry"');
         return sendProblem(
           reply,

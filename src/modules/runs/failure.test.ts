@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ExportLimitError } from '../../engine/pipeline.ts';
 import { SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
-import { classifyFailure, lineAndColumn, retryDelayMs } from './execute.ts';
+import { classifyFailure, lineAndColumn, retryDelayMs } from './failure.ts';
 import { renderFileName } from './file-name.ts';
 import { attemptJobId } from './jobs.ts';
 
