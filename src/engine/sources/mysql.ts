@@ -4,6 +4,7 @@ import type mysql from 'mysql2';
 import { lazyModule } from '../../lib/lazy-module.ts';
 import { checkMysqlReadOnly, inlineMysqlValues } from './mysql-check.ts';
 import { checkMysqlPrivileges } from './mysql-privileges.ts';
+import { gateSource, type SourceDriver } from './read-gate.ts';
 import { type SessionControl, STOP_STEP_MS, sessionStops, trackRead } from './session-stop.ts';
 import { mysqlTls, type SourceTls } from './tls.ts';
 import {
@@ -11,9 +12,7 @@ import {
   type Column,
   type ColumnType,
   connectionLost,
-  defaultReadLimits,
   instantOrText,
-  type ReadLimits,
   type Row,
   type RowStream,
   type Source,
@@ -170,7 +169,13 @@ function dropConnection(conn: mysql.PoolConnection): void {
 const socketOf = (conn: mysql.PoolConnection): Socket | undefined =>
   (conn as unknown as { stream?: Socket }).stream;
 
+/** A MySQL or MariaDB source; its reads pass the gate of read-gate.ts. */
 export function createMysqlSource(options: MysqlSourceOptions): Source {
+  return gateSource(mysqlDriver(options));
+}
+
+/** Its reads take what checkRead returns: the SQL with the values written in as literals. */
+function mysqlDriver(options: MysqlSourceOptions): SourceDriver<string> {
   // mysql2 would take a URI's query as options (multipleStatements, debug, flags…): only its parts are read.
   const uri = options.uri ? new URL(options.uri) : undefined;
   const part = (text: string | undefined) => (text ? decodeURIComponent(text) : undefined);
@@ -317,17 +322,15 @@ export function createMysqlSource(options: MysqlSourceOptions): Source {
       }
     },
 
-    async openRows(
-      query: BoundQuery,
-      signal: AbortSignal,
-      limits: Partial<ReadLimits> = {},
-    ): Promise<RowStream> {
-      const { timeoutMs, batchSize, maxBytes } = { ...defaultReadLimits, ...limits };
-      signal.throwIfAborted();
-      // Self-protecting: whoever calls, only a single read statement reaches the database.
-      // Values become literals where the server's lexer sees each ?, and the whole is checked.
+    // Whoever calls, only a single read statement reaches the database. Values
+    // become literals where the server's lexer sees each ?, and the whole is checked.
+    checkRead(query: BoundQuery): string {
       const sql = inlineMysqlValues(query.sql, query.values);
       checkMysqlReadOnly(sql);
+      return sql;
+    },
+
+    async readRows(sql, signal, { timeoutMs, batchSize, maxBytes }): Promise<RowStream> {
       const session = await openSession(signal, maxBytes);
       const { conn } = session;
       let fields: FieldMeta[];

@@ -7,6 +7,7 @@ import { copyTakesNullText, rewritesApply } from '../copy-csv-text.ts';
 import { checkPgPrivileges } from './pg-privileges.ts';
 import { inlinePgParameters, type PgQuery, parsePgReadQuery, verifyPgCopy } from './pg-query-check.ts';
 import { CATALOG_SQL, type CatalogRow, pgColumnType, pgParsers, tablesFromCatalog } from './pg-types.ts';
+import { gateSource, type SourceDriver } from './read-gate.ts';
 import { type SessionControl, STOP_STEP_MS, sessionStops, trackRead } from './session-stop.ts';
 import { postgresTls, type SourceTls } from './tls.ts';
 import {
@@ -16,8 +17,6 @@ import {
   type CsvCopy,
   type CsvCopyOptions,
   connectionLost,
-  defaultReadLimits,
-  type ReadLimits,
   type Row,
   type RowStream,
   type Source,
@@ -76,7 +75,18 @@ export function toSourceError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** A PostgreSQL source (Ferry's demo data too); its reads pass the gate of read-gate.ts. */
 export function createPostgresSource(options: PostgresSourceOptions): Source {
+  return gateSource(postgresDriver(options));
+}
+
+/** A query that passed the read-only check, with the statement the check parsed. */
+interface PgChecked {
+  query: BoundQuery;
+  parsed: PgQuery;
+}
+
+function postgresDriver(options: PostgresSourceOptions): SourceDriver<PgChecked> {
   const config: pg.PoolConfig = {
     ...(options.connectionString ? { connectionString: options.connectionString } : {}),
     host: options.host,
@@ -222,15 +232,13 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       }
     },
 
-    async openRows(
-      query: BoundQuery,
-      signal: AbortSignal,
-      limits: Partial<ReadLimits> = {},
-    ): Promise<RowStream> {
-      const { timeoutMs, batchSize, maxBytes } = { ...defaultReadLimits, ...limits };
-      signal.throwIfAborted();
-      // Self-protecting: whoever calls, only a single read statement reaches the database.
-      await parsePgReadQuery(query.sql);
+    // Whoever calls, only a single read statement reaches the database.
+    checkRead: async (query: BoundQuery): Promise<PgChecked> => ({
+      query,
+      parsed: await parsePgReadQuery(query.sql),
+    }),
+
+    async readRows({ query }, signal, { timeoutMs, batchSize, maxBytes }): Promise<RowStream> {
       const session = await openSession(signal, maxBytes);
       const { client } = session;
       let cursor: Cursor<unknown[]> | undefined;
@@ -272,15 +280,7 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
       return { columns, batches: batches(), close: finish };
     },
 
-    async copyCsv(
-      query: BoundQuery,
-      o: CsvCopyOptions,
-      signal: AbortSignal,
-      limits: Partial<ReadLimits> = {},
-    ): Promise<CsvCopy | null> {
-      const { timeoutMs } = { ...defaultReadLimits, ...limits };
-      signal.throwIfAborted();
-      const checked = await parsePgReadQuery(query.sql);
+    async copyCsv({ query, parsed }, o, signal, { timeoutMs }): Promise<CsvCopy | null> {
       if (!query.values.every(isCopyParameter)) return null;
       const session = await openSession(signal, Number.POSITIVE_INFINITY);
       const { client } = session;
@@ -289,7 +289,7 @@ export function createPostgresSource(options: PostgresSourceOptions): Source {
           (async () => {
             await beginReadOnly(client, timeoutMs);
             const inlined =
-              query.values.length > 0 ? await withTypedLiterals(client, checked, query.values) : checked;
+              query.values.length > 0 ? await withTypedLiterals(client, parsed, query.values) : parsed;
             return inlined && (await copyCsvFromPostgres(client, inlined, o));
           })(),
         );

@@ -28,21 +28,79 @@ const drain = async (it: AsyncIterator<unknown>) => {
   for (;;) if ((await it.next()).done) return;
 };
 
+/** What each engine's suite sets up once: its source through the proxy, and its lock. */
+interface Rig {
+  source(stopGraceMs?: number): Source;
+  /** Holds a lock on `locked` that a read of it waits for, until the returned function is called. */
+  lockTable(): Promise<() => Promise<void>>;
+  /** Resets every connection through the proxy (proxy.drop). */
+  dropConnections(): Promise<void>;
+  /** A round trip on the suite's own connection: what the proxy did has reached the source's sockets by then. */
+  roundTrip(): Promise<unknown>;
+}
+
+interface UnderTest {
+  source: Source;
+  /** Starts a read of `locked`; its failure is for the test to await, never unhandled. */
+  readLocked(signal?: AbortSignal): Promise<RowStream>;
+  /** Closes the source; the cleanup then does not close it again. */
+  close(): Promise<void>;
+}
+
+/**
+ * One test's setup and cleanup: a new source (and with `lock`, the table
+ * `locked` held first). However the body ends, the lock is freed, the source
+ * closed and the proxy's connections dropped (a frozen one would otherwise keep
+ * its session on the server).
+ */
+async function withSource(
+  rig: Rig,
+  options: { lock?: boolean; stopGraceMs?: number },
+  body: (t: UnderTest) => Promise<void>,
+): Promise<void> {
+  const unlock = options.lock ? await rig.lockTable() : async () => {};
+  const source = rig.source(options.stopGraceMs);
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= source.close();
+    return closing;
+  };
+  try {
+    await body({
+      source,
+      readLocked(signal = new AbortController().signal) {
+        const reading = source.openRows({ sql: 'SELECT * FROM locked', values: [] }, signal);
+        reading.catch(() => {});
+        return reading;
+      },
+      close,
+    });
+  } finally {
+    await unlock();
+    await close();
+    await rig.dropConnections();
+  }
+}
+
+/** A connection reset between batches of `sql` fails the read with a connection error; the source reads on. */
+async function assertReadsOnAfterReset(rig: Rig, s: Source, sql: string): Promise<void> {
+  const stream = await s.openRows({ sql, values: [] }, new AbortController().signal, { batchSize: 100 });
+  const it = await first(stream);
+  await rig.dropConnections();
+  await rig.roundTrip();
+  await assert.rejects(drain(it), SourceConnectError);
+  const again = await s.openRows({ sql: 'SELECT 1 AS one', values: [] }, new AbortController().signal);
+  const rows = [];
+  for await (const batch of again.batches) rows.push(...batch);
+  assert.deepEqual(rows, [[1]]);
+}
+
 describe('PostgreSQL source: failures under a read', { timeout: scaled(180_000) }, () => {
   let name: string;
   let url: URL;
   let admin: pg.Client;
   let proxy: TcpProxy;
   const app = `ferry-resilience-${process.pid}`;
-  const source = (stopGraceMs?: number): Source => {
-    const via = new URL(url);
-    via.host = `${proxy.host}:${proxy.port}`;
-    return createPostgresSource({
-      connectionString: via.toString(),
-      applicationName: app,
-      ...(stopGraceMs !== undefined ? { stopGraceMs } : {}),
-    });
-  };
   /** The sessions of the source under test, as the server sees them. */
   const sessions = async () =>
     (
@@ -66,42 +124,38 @@ describe('PostgreSQL source: failures under a read', { timeout: scaled(180_000) 
     await dropPostgresDatabase(name);
   });
 
-  /** Holds an exclusive lock on `locked` until the returned function is called. */
-  const lockTable = async () => {
-    const holder = new pg.Client({ connectionString: url.toString() });
-    await holder.connect();
-    await holder.query('BEGIN; LOCK TABLE locked IN ACCESS EXCLUSIVE MODE');
-    return async () => {
-      await holder.query('ROLLBACK');
-      await holder.end();
-    };
+  const rig: Rig = {
+    source(stopGraceMs) {
+      const via = new URL(url);
+      via.host = `${proxy.host}:${proxy.port}`;
+      return createPostgresSource({
+        connectionString: via.toString(),
+        applicationName: app,
+        ...(stopGraceMs !== undefined ? { stopGraceMs } : {}),
+      });
+    },
+    // An exclusive lock, held by a transaction of its own.
+    async lockTable() {
+      const holder = new pg.Client({ connectionString: url.toString() });
+      await holder.connect();
+      await holder.query('BEGIN; LOCK TABLE locked IN ACCESS EXCLUSIVE MODE');
+      return async () => {
+        await holder.query('ROLLBACK');
+        await holder.end();
+      };
+    },
+    dropConnections: () => proxy.drop(),
+    roundTrip: () => admin.query('SELECT 1'),
   };
 
-  test('a connection reset between batches fails the read with a connection error; the source works on', async () => {
-    const s = source();
-    try {
-      const stream = await s.openRows(
-        { sql: 'SELECT g FROM generate_series(1, 1000000) AS g', values: [] },
-        new AbortController().signal,
-        { batchSize: 100 },
-      );
-      const it = await first(stream);
-      // Between batches the client is checked out and idle: its socket's error has no listener of the pool's.
-      await proxy.drop();
-      await admin.query('SELECT 1'); // a round trip: the reset has reached the client's socket by now
-      await assert.rejects(drain(it), SourceConnectError);
-      const again = await s.openRows({ sql: 'SELECT 1 AS one', values: [] }, new AbortController().signal);
-      const rows = [];
-      for await (const batch of again.batches) rows.push(...batch);
-      assert.deepEqual(rows, [[1]]);
-    } finally {
-      await s.close();
-    }
-  });
+  // Between batches the client is checked out and idle: its socket's error has no listener of the pool's.
+  test('a connection reset between batches fails the read with a connection error; the source works on', () =>
+    withSource(rig, {}, ({ source: s }) =>
+      assertReadsOnAfterReset(rig, s, 'SELECT g FROM generate_series(1, 1000000) AS g'),
+    ));
 
-  test('a backend terminated on the server mid-read fails the read with the server’s reason', async () => {
-    const s = source();
-    try {
+  test('a backend terminated on the server mid-read fails the read with the server’s reason', () =>
+    withSource(rig, {}, async ({ source: s }) => {
       const stream = await s.openRows(
         { sql: 'SELECT g FROM generate_series(1, 1000000) AS g', values: [] },
         new AbortController().signal,
@@ -119,18 +173,12 @@ describe('PostgreSQL source: failures under a read', { timeout: scaled(180_000) 
         drain(it),
         (err: Error) => err instanceof SourceConnectError && /terminating connection/.test(err.message),
       );
-    } finally {
-      await s.close();
-    }
-  });
+    }));
 
-  test('a stopped read whose close never reaches the server (a partition) is cancelled there, then terminated after the grace period', async () => {
-    const unlock = await lockTable();
-    const s = source(scaled(2_000));
-    try {
+  test('a stopped read whose close never reaches the server (a partition) is cancelled there, then terminated after the grace period', () =>
+    withSource(rig, { lock: true, stopGraceMs: scaled(2_000) }, async ({ readLocked }) => {
       const controller = new AbortController();
-      const reading = s.openRows({ sql: 'SELECT * FROM locked', values: [] }, controller.signal);
-      reading.catch(() => {});
+      const reading = readLocked(controller.signal);
       const [waiting] = await waitFor('the read to wait on the lock', async () => {
         const found = await sessions();
         return found.length === 1 && found[0]!.wait === 'Lock' && found;
@@ -145,35 +193,22 @@ describe('PostgreSQL source: failures under a read', { timeout: scaled(180_000) 
       );
       // Ferry's close never arrives; after the grace period the session is terminated.
       await waitFor('the session to be terminated', async () => (await sessions()).length === 0, 30_000);
-    } finally {
-      await unlock();
-      await s.close();
-      await proxy.drop();
-    }
-  });
+    }));
 
-  test('closing the source (shutdown) stops reads still running and ends their sessions without waiting out the grace', async () => {
-    const unlock = await lockTable();
-    const s = source(10 * 60_000);
-    try {
-      const reading = s.openRows({ sql: 'SELECT * FROM locked', values: [] }, new AbortController().signal);
-      reading.catch(() => {});
+  test('closing the source (shutdown) stops reads still running and ends their sessions without waiting out the grace', () =>
+    withSource(rig, { lock: true, stopGraceMs: 10 * 60_000 }, async ({ readLocked, close }) => {
+      const reading = readLocked();
       await waitFor('the read to wait on the lock', async () =>
         (await sessions()).some((x) => x.wait === 'Lock'),
       );
       proxy.freeze();
-      await s.close();
+      await close();
       await assert.rejects(reading);
       await waitFor('the session to be terminated', async () => (await sessions()).length === 0);
-    } finally {
-      await unlock();
-      await proxy.drop();
-    }
-  });
+    }));
 
-  test('a read that takes more than maxBytes from the server is stopped with ReadLimitError', async () => {
-    const s = source();
-    try {
+  test('a read that takes more than maxBytes from the server is stopped with ReadLimitError', () =>
+    withSource(rig, {}, async ({ source: s }) => {
       await assert.rejects(
         s.openRows({ sql: "SELECT repeat('x', 5000000) AS big", values: [] }, new AbortController().signal, {
           maxBytes: 1_000_000,
@@ -181,21 +216,13 @@ describe('PostgreSQL source: failures under a read', { timeout: scaled(180_000) 
         ReadLimitError,
       );
       await waitFor('the session to end', async () => (await sessions()).length === 0);
-    } finally {
-      await s.close();
-    }
-  });
+    }));
 });
 
 describe('MariaDB source: failures under a read', { timeout: scaled(180_000) }, () => {
   let db: MysqlTestDb;
   let admin: mysql.Connection;
   let proxy: TcpProxy;
-  const source = (stopGraceMs?: number): Source => {
-    const via = new URL(db.url);
-    via.host = `${proxy.host}:${proxy.port}`;
-    return createMysqlSource({ uri: via.toString(), ...(stopGraceMs !== undefined ? { stopGraceMs } : {}) });
-  };
   /** The threads running a statement on `locked` (the source's), as the server sees them. */
   const threads = async () => {
     const [rows] = await admin.query(
@@ -221,59 +248,45 @@ describe('MariaDB source: failures under a read', { timeout: scaled(180_000) }, 
     await db.drop();
   });
 
-  /** Holds a write lock on `locked` (a SELECT waits for its metadata lock) until the returned function is called. */
-  const lockTable = async () => {
-    const holder = await mysql.createConnection({ uri: db.url });
-    await holder.query('LOCK TABLES locked WRITE');
-    return async () => {
-      await holder.query('UNLOCK TABLES');
-      await holder.end();
-    };
+  const rig: Rig = {
+    source(stopGraceMs) {
+      const via = new URL(db.url);
+      via.host = `${proxy.host}:${proxy.port}`;
+      return createMysqlSource({
+        uri: via.toString(),
+        ...(stopGraceMs !== undefined ? { stopGraceMs } : {}),
+      });
+    },
+    // A write lock: a SELECT waits for its metadata lock.
+    async lockTable() {
+      const holder = await mysql.createConnection({ uri: db.url });
+      await holder.query('LOCK TABLES locked WRITE');
+      return async () => {
+        await holder.query('UNLOCK TABLES');
+        await holder.end();
+      };
+    },
+    dropConnections: () => proxy.drop(),
+    roundTrip: () => admin.query('SELECT 1'),
   };
 
-  test('a connection killed on the server while its query waits fails the read at once (it never hangs)', async () => {
-    const unlock = await lockTable();
-    const s = source();
-    try {
-      const reading = s.openRows({ sql: 'SELECT * FROM locked', values: [] }, new AbortController().signal);
-      reading.catch(() => {});
+  test('a connection killed on the server while its query waits fails the read at once (it never hangs)', () =>
+    withSource(rig, { lock: true }, async ({ readLocked }) => {
+      const reading = readLocked();
       const waiting = await waitFor('the read to wait on the lock', waitingOnLock);
       await admin.query(`KILL CONNECTION ${Number(waiting.id)}`);
       await assert.rejects(reading, SourceConnectError);
-    } finally {
-      await unlock();
-      await s.close();
-    }
-  });
+    }));
 
-  test('a connection reset between batches fails the read with a connection error; the source works on', async () => {
-    const s = source();
-    try {
-      const stream = await s.openRows(
-        { sql: 'SELECT seq FROM seq_1_to_1000000', values: [] },
-        new AbortController().signal,
-        { batchSize: 100 },
-      );
-      const it = await first(stream);
-      await proxy.drop();
-      await admin.query('SELECT 1');
-      await assert.rejects(drain(it), SourceConnectError);
-      const again = await s.openRows({ sql: 'SELECT 1 AS one', values: [] }, new AbortController().signal);
-      const rows = [];
-      for await (const batch of again.batches) rows.push(...batch);
-      assert.deepEqual(rows, [[1]]);
-    } finally {
-      await s.close();
-    }
-  });
+  test('a connection reset between batches fails the read with a connection error; the source works on', () =>
+    withSource(rig, {}, ({ source: s }) =>
+      assertReadsOnAfterReset(rig, s, 'SELECT seq FROM seq_1_to_1000000'),
+    ));
 
-  test('a cancel reaches the server: KILL QUERY, and the query is gone from PROCESSLIST', async () => {
-    const unlock = await lockTable();
-    const s = source();
-    try {
+  test('a cancel reaches the server: KILL QUERY, and the query is gone from PROCESSLIST', () =>
+    withSource(rig, { lock: true }, async ({ readLocked }) => {
       const controller = new AbortController();
-      const reading = s.openRows({ sql: 'SELECT * FROM locked', values: [] }, controller.signal);
-      reading.catch(() => {});
+      const reading = readLocked(controller.signal);
       const waiting = await waitFor('the read to wait on the lock', waitingOnLock);
       controller.abort(new Error('cancelled by the test'));
       await assert.rejects(reading, /cancelled by the test/);
@@ -283,19 +296,12 @@ describe('MariaDB source: failures under a read', { timeout: scaled(180_000) }, 
         async () => !(await threads()).some((t) => t.id === waiting.id && t.info !== null),
         15_000,
       );
-    } finally {
-      await unlock();
-      await s.close();
-    }
-  });
+    }));
 
-  test('a stopped read whose close never reaches the server (a partition): KILL QUERY, then KILL CONNECTION after the grace period', async () => {
-    const unlock = await lockTable();
-    const s = source(scaled(2_000));
-    try {
+  test('a stopped read whose close never reaches the server (a partition): KILL QUERY, then KILL CONNECTION after the grace period', () =>
+    withSource(rig, { lock: true, stopGraceMs: scaled(2_000) }, async ({ readLocked }) => {
       const controller = new AbortController();
-      const reading = s.openRows({ sql: 'SELECT * FROM locked', values: [] }, controller.signal);
-      reading.catch(() => {});
+      const reading = readLocked(controller.signal);
       const waiting = await waitFor('the read to wait on the lock', waitingOnLock);
       proxy.freeze();
       controller.abort(new Error('stopped by the test'));
@@ -308,12 +314,7 @@ describe('MariaDB source: failures under a read', { timeout: scaled(180_000) }, 
         async () => !(await threads()).some((t) => t.id === waiting.id),
         30_000,
       );
-    } finally {
-      await unlock();
-      await s.close();
-      await proxy.drop();
-    }
-  });
+    }));
 });
 
 describe('SQLite source: the byte limit', () => {

@@ -42,7 +42,6 @@ async function readAll(
 }
 
 interface Engine {
-  name: string;
   source: Source;
   /** What this engine returns differently, with the reason. */
   differences: Partial<Record<keyof typeof expectedRow1, unknown>>;
@@ -50,77 +49,70 @@ interface Engine {
   cleanup(): Promise<void>;
 }
 
-const engines: Array<() => Promise<Engine>> = [
-  async (): Promise<Engine> => {
-    const name = await createEmptyPostgresDatabase();
-    const url = await postgresUrl(name);
-    const setup = createPostgresSource({ connectionString: url });
-    await setup.close();
-    const pg = (await import('pg')).default;
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`${fixtureSql.postgres} CREATE SEQUENCE fixture_seq;
-      CREATE FUNCTION bump() RETURNS int LANGUAGE sql AS $$ INSERT INTO fixture (id) VALUES (77) RETURNING id $$;`);
-    await client.end();
-    return {
-      name: 'PostgreSQL',
-      source: createPostgresSource({ connectionString: url }),
-      differences: {},
-      types: {
-        amount: 'decimal',
-        big: 'bigint',
-        flag: 'boolean',
-        at_utc: 'timestamptz',
-        payload: 'json',
-        uid: 'uuid',
-      },
-      cleanup: () => dropPostgresDatabase(name),
-    };
+/** The column types of the fixture where an engine keeps every type it has. */
+const exactTypes = {
+  amount: 'decimal',
+  big: 'bigint',
+  flag: 'boolean',
+  at_utc: 'timestamptz',
+  payload: 'json',
+  uid: 'uuid',
+};
+
+// The MySQL protocol engine is tested on MariaDB (test/helpers/engines.ts).
+const engines: Array<{ name: string; open: () => Promise<Engine> }> = [
+  {
+    name: 'PostgreSQL',
+    async open() {
+      const db = await createEmptyPostgresDatabase();
+      const url = await postgresUrl(db);
+      const pg = (await import('pg')).default;
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`${fixtureSql.postgres} CREATE SEQUENCE fixture_seq;
+        CREATE FUNCTION bump() RETURNS int LANGUAGE sql AS $$ INSERT INTO fixture (id) VALUES (77) RETURNING id $$;`);
+      await client.end();
+      return {
+        source: createPostgresSource({ connectionString: url }),
+        differences: {},
+        types: exactTypes,
+        cleanup: () => dropPostgresDatabase(db),
+      };
+    },
   },
-  async () => {
-    const m = await createMysqlDatabase();
-    await m.exec(fixtureSql.mysql);
-    const isMaria = true;
-    return {
-      name: 'MariaDB',
-      source: createMysqlSource({ uri: m.url }),
-      // MariaDB's JSON is an alias of LONGTEXT: the value arrives as its JSON text.
-      differences: isMaria ? { payload: '{"a":[1,2],"b":"ü"}' } : {},
-      types: {
-        amount: 'decimal',
-        big: 'bigint',
-        flag: 'boolean',
-        at_utc: 'timestamptz',
-        payload: isMaria ? 'string' : 'json',
-        uid: 'string',
-      },
-      cleanup: () => m.drop(),
-    };
+  {
+    name: 'MariaDB',
+    async open() {
+      const m = await createMysqlDatabase();
+      await m.exec(fixtureSql.mysql);
+      return {
+        source: createMysqlSource({ uri: m.url }),
+        // MariaDB's JSON is an alias of LONGTEXT: the value arrives as its JSON text.
+        differences: { payload: '{"a":[1,2],"b":"ü"}' },
+        types: { ...exactTypes, payload: 'string', uid: 'string' },
+        cleanup: () => m.drop(),
+      };
+    },
   },
-  async () => {
-    const f = await createSqliteFile(fixtureSql.sqlite);
-    return {
-      name: 'SQLite',
-      source: createSqliteSource(f.path),
-      differences: {},
-      types: {
-        amount: 'decimal',
-        big: 'bigint',
-        flag: 'boolean',
-        at_utc: 'timestamptz',
-        payload: 'json',
-        uid: 'uuid',
-      },
-      cleanup: f.cleanup,
-    };
+  {
+    name: 'SQLite',
+    async open() {
+      const f = await createSqliteFile(fixtureSql.sqlite);
+      return {
+        source: createSqliteSource(f.path),
+        differences: {},
+        types: exactTypes,
+        cleanup: f.cleanup,
+      };
+    },
   },
 ];
 
-for (const make of engines) {
-  describe('source engine', () => {
+for (const { name, open } of engines) {
+  describe(`${name} source`, () => {
     let e: Engine;
     before(async () => {
-      e = await make();
+      e = await open();
     });
     after(async () => {
       await e.source.close();
@@ -129,18 +121,18 @@ for (const make of engines) {
 
     test('every hard type arrives exact, with its column type; NULLs stay NULL', async () => {
       const { columns, rows } = await readAll(e.source, 'SELECT * FROM fixture ORDER BY id');
-      assert.equal(rows.length, 2, e.name);
+      assert.equal(rows.length, 2, name);
       const names = columns.map((c) => c.name);
       const row = Object.fromEntries(names.map((n, i) => [n, rows[0]![i]]));
       for (const [key, value] of Object.entries({ ...expectedRow1, ...e.differences })) {
-        assert.deepEqual(row[key], value, `${e.name}: ${key}`);
+        assert.deepEqual(row[key], value, `${name}: ${key}`);
       }
       for (const [col, type] of Object.entries(e.types)) {
-        assert.equal(columns.find((c) => c.name === col)?.type, type, `${e.name}: type of ${col}`);
+        assert.equal(columns.find((c) => c.name === col)?.type, type, `${name}: type of ${col}`);
       }
       assert.ok(
         rows[1]!.slice(1).every((v) => v === null),
-        `${e.name}: NULL row`,
+        `${name}: NULL row`,
       );
       assert.deepEqual((await e.source.test()).version.length > 0, true);
     });
@@ -158,23 +150,41 @@ for (const make of engines) {
             /read[- ]?only|readonly|permission|denied|not allowed|returns no columns|syntax error at or near "(INSERT|DELETE|DROP|UPDATE)"/i.test(
               err.message,
             ),
-          `${e.name}: ${sql}`,
+          `${name}: ${sql}`,
         );
       }
-      await assert.rejects(readAll(e.source, 'SELECT 1; DROP TABLE fixture'), /Only one statement/, e.name);
+      await assert.rejects(readAll(e.source, 'SELECT 1; DROP TABLE fixture'), /Only one statement/, name);
       const { rows } = await readAll(e.source, 'SELECT count(*) FROM fixture');
-      assert.equal(Number(rows[0]![0]), 2, `${e.name}: data intact`);
+      assert.equal(Number(rows[0]![0]), 2, `${name}: data intact`);
       if (e.source.dialect === 'postgres') {
         // A sequence change is refused by name; one hidden in a function the policy
         // does not know (a user-defined one) is stopped by the read-only transaction.
         await assert.rejects(
           readAll(e.source, "SELECT nextval('fixture_seq')"),
           /Reports are read-only: nextval\(\) changes a sequence/,
-          e.name,
+          name,
         );
-        if (e.name === 'PostgreSQL')
-          await assert.rejects(readAll(e.source, 'SELECT bump()'), /read-only transaction/, e.name);
+        await assert.rejects(readAll(e.source, 'SELECT bump()'), /read-only transaction/, name);
       }
+    });
+
+    test('a read whose signal is already aborted fails with its reason before the SQL is checked', async () => {
+      const query = { sql: 'SELECT 1; DROP TABLE fixture', values: [] };
+      const aborted = AbortSignal.abort(new Error('aborted before the read'));
+      await assert.rejects(e.source.openRows(query, aborted), /aborted before the read/, name);
+      if (e.source.copyCsv) {
+        const csv = { delimiter: ',', quote: '"', header: true, nullText: '', formulaProtection: true };
+        await assert.rejects(e.source.copyCsv(query, csv, aborted), /aborted before the read/, name);
+        await assert.rejects(
+          e.source.copyCsv(query, csv, new AbortController().signal),
+          /Only one statement/,
+        );
+      }
+      await assert.rejects(
+        e.source.openRows(query, new AbortController().signal),
+        /Only one statement/,
+        name,
+      );
     });
 
     test('parameters are bound, never executed: an injection attempt is just a value', async () => {
@@ -191,12 +201,12 @@ for (const make of engines) {
       await assert.rejects(
         readAll(e.source, 'SELECT nope FROM fixture'),
         (err: Error) => /nope/.test(err.message),
-        e.name,
+        name,
       );
       await assert.rejects(
         readAll(e.source, 'SELECT * FROM missing_table'),
         (err: Error) => /missing_table/.test(err.message),
-        e.name,
+        name,
       );
       const stream = await e.source.openRows(
         { sql: 'SELECT id FROM fixture ORDER BY id', values: [] },
@@ -227,17 +237,17 @@ for (const make of engines) {
           if (seen >= 300) controller.abort(new Error('cancelled by test'));
         }
       }, /cancelled by test/);
-      assert.ok(seen < 100000, `${e.name} read everything despite the abort`);
+      assert.ok(seen < 100000, `${name} read everything despite the abort`);
       assert.equal((await readAll(e.source, 'SELECT id FROM fixture')).rows.length, 2);
     });
 
     test('the schema browser lists the table with column types', async () => {
       const tables = await e.source.listTables();
       const fixture = tables.find((t) => t.name === 'fixture');
-      assert.ok(fixture, `${e.name}: ${tables.map((t) => t.name)}`);
+      assert.ok(fixture, `${name}: ${tables.map((t) => t.name)}`);
       assert.equal(fixture.columns.find((c) => c.name === 'big')?.type, 'bigint');
       assert.equal(fixture.columns.find((c) => c.name === 'day')?.type, 'date');
-      assert.ok(!tables.some((t) => t.name === 'private_data'), `${e.name}: lists tables it cannot read`);
+      assert.ok(!tables.some((t) => t.name === 'private_data'), `${name}: lists tables it cannot read`);
     });
   });
 }

@@ -1,15 +1,14 @@
 import { fork } from 'node:child_process';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
+import { gateSource, type SourceDriver } from './read-gate.ts';
 import { checkReadOnlySql } from './sql-text.ts';
 import {
   type BoundQuery,
   type Column,
   type ColumnType,
-  defaultReadLimits,
   instantOrText,
   ReadLimitError,
-  type ReadLimits,
   type Row,
   type RowStream,
   type Source,
@@ -92,7 +91,13 @@ interface WorkerMessage {
   stopped?: Error;
 }
 
+/** A SQLite file, opened read-only; its reads pass the gate of read-gate.ts. */
 export function createSqliteSource(path: string): Source {
+  return gateSource(sqliteDriver(path));
+}
+
+/** Its reads take the query as the caller gave it: node:sqlite binds the values. */
+function sqliteDriver(path: string): SourceDriver<BoundQuery> {
   let db: DatabaseSync | undefined;
   const open = () => {
     if (db) return db;
@@ -122,15 +127,13 @@ export function createSqliteSource(path: string): Source {
       return { version: `SQLite ${row.v}` };
     },
 
-    async openRows(
-      query: BoundQuery,
-      signal: AbortSignal,
-      limits: Partial<ReadLimits> = {},
-    ): Promise<RowStream> {
-      const { timeoutMs, batchSize, maxBytes } = { ...defaultReadLimits, ...limits };
-      signal.throwIfAborted();
-      // Self-protecting: whoever calls, only a single read statement reaches the database.
+    // Whoever calls, only a single read statement reaches the database.
+    async checkRead(query: BoundQuery): Promise<BoundQuery> {
       await checkReadOnlySql(query.sql, 'sqlite');
+      return query;
+    },
+
+    async readRows(query, signal, { timeoutMs, batchSize, maxBytes }): Promise<RowStream> {
       // The query runs in a child process: a slow statement is stopped by killing it
       // (timeout or cancel) and never blocks this process.
       const worker = fork(WORKER_PATH, [], {

@@ -112,6 +112,10 @@ export interface CsvCopy {
 export interface Source {
   readonly dialect: 'postgres' | 'mysql' | 'sqlite';
   test(): Promise<SourceInfo>;
+  /**
+   * Opens a cursor. Every engine's reads (this and copyCsv) pass read-gate.ts first:
+   * the limits completed from defaultReadLimits, an aborted signal, the read-only check.
+   */
   openRows(query: BoundQuery, signal: AbortSignal, limits?: Partial<ReadLimits>): Promise<RowStream>;
   /**
    * PostgreSQL only: the CSV written by the server itself (COPY … TO STDOUT), with
