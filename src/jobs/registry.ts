@@ -24,7 +24,7 @@ export const queueSettings: Record<JobName, QueueSettings> = {
   'sessions.cleanup': { retryLimit: 3, retryDelay: 5, retryBackoff: true },
   'idempotency.cleanup': { retryLimit: 3, retryDelay: 5, retryBackoff: true },
   'artifacts.cleanup': { retryLimit: 3, retryDelay: 30, retryBackoff: true },
-  // Runs keep their own attempts and backoff (scheduling.md S8): pg-boss must not retry them.
+  // Runs keep their own attempts and backoff (docs/scheduling.md S8): pg-boss must not retry them.
   'run.execute': { retryLimit: 0, expireInSeconds: 86_400, notify: true },
   // SMTP can be briefly unavailable: retry with backoff for about an hour.
   'schedule.failure_notice': { retryLimit: 8, retryDelay: 30, retryBackoff: true },

@@ -6,7 +6,7 @@ import { advanceSchedules, claimDueSchedules, pauseSchedule } from '../modules/s
 import { planSchedule } from '../timing/plan.ts';
 import { compileScheduleTiming } from '../timing/timing.ts';
 
-// One scheduler transaction (scheduling.md S4): claim due schedules with
+// One scheduler transaction (docs/scheduling.md S4): claim due schedules with
 // FOR UPDATE SKIP LOCKED by the database's clock, insert their runs, enqueue
 // the jobs and advance next_run_at — all committed together or not at all. Any
 // number of schedulers can do this at once: a locked schedule is skipped, and

@@ -3,7 +3,7 @@ import { isValidTimeZone, localParts, zonedToUtc } from '../lib/zoned-time.ts';
 import { isWeekend, lastBusinessDayIn } from './calendar.ts';
 import { type DescriptionLanguage, describeTiming } from './describe.ts';
 
-// When a schedule fires (scheduling.md S3, S14). croner 11.0.0, pinned exactly,
+// When a schedule fires (docs/scheduling.md S3, S14). croner 11.0.0, pinned exactly,
 // computes cron occurrences in the schedule's zone with the DST behaviour S3
 // asks for: a fixed time inside a spring-forward gap fires at the first valid
 // instant after it, a fixed time inside a repeated hour fires once (first

@@ -1,6 +1,6 @@
 import type { CompiledTiming } from './occurrences.ts';
 
-// What one scheduler tick does with one due schedule (scheduling.md S1, S2),
+// What one scheduler tick does with one due schedule (docs/scheduling.md S1, S2),
 // as a pure function of the schedule, its timing and the database's now.
 
 /** An occurrence this late when first seen was missed (Ferry was down), not merely picked up late. */

@@ -5,7 +5,7 @@ import { stableId } from '../../lib/ids.ts';
 import type { Deps } from '../deps.ts';
 import { waitingRunsByTenant } from './repo.ts';
 
-// How a run's attempt becomes a `run.execute` job. Fairness (scheduling.md S11)
+// How a run's attempt becomes a `run.execute` job. Fairness (docs/scheduling.md S11)
 // comes from two things: a job's priority is minus the number of runs its
 // tenant already has waiting, so workers take tenants in turn instead of
 // draining one tenant's backlog first; and a worker that picks up a run of a

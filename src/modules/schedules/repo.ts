@@ -230,7 +230,7 @@ export async function deleteSchedule(db: Executor, tenantId: string, id: string)
   return r.rowCount > 0;
 }
 
-/** The database's clock (scheduling.md S4): every process agrees on it, whatever its host clock says. */
+/** The database's clock (docs/scheduling.md S4): every process agrees on it, whatever its host clock says. */
 export async function databaseNow(db: Executor): Promise<Date> {
   const r = await db.query<{ now: Date }>('SELECT ferry_now() AS now');
   return r.rows[0]!.now;
