@@ -23,17 +23,9 @@ export const RELATIVE_DATES = [
   'run_time',
 ] as const;
 
-export interface ParameterDeclaration {
-  name: string;
-  type: string;
-  default?: unknown;
-  required?: boolean;
-  items?: string;
-  label?: string;
-  description?: string;
-}
-
 type ResolveBody = BodyOf<'/api/v1/reports/parameters/resolve', 'post'>;
+/** A report's parameter declaration, as the API takes and answers it. */
+export type ParameterDeclaration = ResolveBody['parameters'][number];
 
 const FIXED = '__fixed';
 
@@ -51,7 +43,7 @@ export function useResolvedParameters(
       unwrap(
         api.POST('/api/v1/reports/parameters/resolve', {
           body: {
-            parameters: input.parameters as ResolveBody['parameters'],
+            parameters: input.parameters,
             values: input.values,
             timezone: input.timezone,
             ...(input.at ? { at: input.at } : {}),
@@ -148,7 +140,7 @@ function DateParameter({
 }
 
 export function ParameterInputs(props: {
-  parameters: Array<{ name: string; type: string; default?: unknown; required?: boolean }>;
+  parameters: ParameterDeclaration[];
   values: Record<string, unknown>;
   onChange(values: Record<string, unknown>): void;
   errors?: Record<string, string>;
@@ -159,7 +151,7 @@ export function ParameterInputs(props: {
   const { t, language } = useI18n();
   const show = useShowResolved();
   const zone = props.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const defs = props.parameters as ParameterDeclaration[];
+  const defs = props.parameters;
   const resolved = useResolvedParameters(defs, props.values, zone, props.at);
   if (defs.length === 0)
     return (

@@ -1,5 +1,6 @@
 import type { UseFormReturnType } from '@mantine/form';
 import { ApiError } from '../api/client';
+import type { MessageKey } from '../i18n';
 
 /**
  * Puts the API's problem+json field errors next to the form's fields (paths such
@@ -23,4 +24,16 @@ export function applyProblem<T extends Record<string, unknown>>(
   }
   if (Object.keys(fieldErrors).length > 0) form.setErrors(fieldErrors);
   return unmatched;
+}
+
+/**
+ * A Select's choices from every value of an API enum with its words, in the
+ * record's order. Typed as Record<the API's union, MessageKey>, the record
+ * fails to compile when the API adds or drops a value.
+ */
+export function choicesOf<V extends string>(
+  labels: Record<V, MessageKey>,
+  t: (key: MessageKey) => string,
+): Array<{ value: V; label: string }> {
+  return (Object.entries(labels) as Array<[V, MessageKey]>).map(([value, key]) => ({ value, label: t(key) }));
 }

@@ -168,10 +168,8 @@ export const en = {
   'reports.params.values': 'Values for the preview',
   // Schema browser
   'reports.schema.title': 'Tables',
-  'reports.schema.search': 'Search tables and columns',
   'reports.schema.empty': 'No tables found.',
   'reports.schema.pickConnection': 'Pick a connection to see its tables.',
-  'reports.schema.refresh': 'Read the schema again',
   'reports.schema.insert': 'Insert {name} into the SQL',
   'reports.schema.columns': '{count} columns',
   // Builder
@@ -416,10 +414,8 @@ export const de: typeof en = {
   'reports.params.remove': 'Parameter {name} entfernen',
   'reports.params.values': 'Werte für die Vorschau',
   'reports.schema.title': 'Tabellen',
-  'reports.schema.search': 'Tabellen und Spalten suchen',
   'reports.schema.empty': 'Keine Tabellen gefunden.',
   'reports.schema.pickConnection': 'Wählen Sie eine Verbindung, um ihre Tabellen zu sehen.',
-  'reports.schema.refresh': 'Schema neu lesen',
   'reports.schema.insert': '{name} ins SQL einfügen',
   'reports.schema.columns': '{count} Spalten',
   'reports.builder.table': 'Tabelle',

@@ -16,9 +16,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { api, type ResponseOf, unwrap } from '../../api/client';
-import { useSession } from '../../app/session';
 import { PageHeader } from '../../components/PageHeader';
-import { ReadOnlyNotice } from '../../components/ReadOnlyNotice';
 import { EmptyState, ErrorAlert, SectionLoader } from '../../components/states';
 import { type Formatter, useFormat } from '../../components/time';
 import { useT } from '../../i18n';
@@ -31,17 +29,8 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export function TenantsPage() {
   const t = useT();
-  const { me } = useSession();
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<Created | null>(null);
-  if (!me.instanceAdmin) {
-    return (
-      <>
-        <PageHeader title={t('nav.tenants')} />
-        <ReadOnlyNotice forbidden />
-      </>
-    );
-  }
   return (
     <>
       <PageHeader

@@ -26,10 +26,12 @@ import { useCan } from '../../app/session';
 import { ConfirmButton } from '../../components/ConfirmButton';
 import { applyProblem } from '../../components/forms';
 import { PageHeader } from '../../components/PageHeader';
+import { PermissionGate } from '../../components/PermissionGate';
 import { ReadOnlyNotice } from '../../components/ReadOnlyNotice';
+import { schemaKey } from '../../components/SchemaBrowser';
 import { ErrorAlert, FullPageError, FullPageLoader } from '../../components/states';
 import { useT } from '../../i18n';
-import { SchemaBrowser } from './SchemaBrowser';
+import { ConnectionSchema } from './ConnectionSchema';
 import { type Connection, typeLabel } from './shared';
 
 type ServerType = 'postgres' | 'mysql' | 'sqlite';
@@ -122,19 +124,16 @@ export function ConnectionPage() {
     queryFn: () => unwrap(api.GET('/api/v1/connections/{id}', { params: { path: { id: id ?? '' } } })),
     enabled: id !== undefined,
   });
-  if (id === undefined) {
-    if (!canWrite)
-      return (
-        <>
-          <PageHeader
-            title={t('connections.new.title')}
-            crumbs={[{ label: t('nav.connections'), to: '/connections' }]}
-          />
-          <ReadOnlyNotice forbidden />
-        </>
-      );
-    return <ConnectionEditor />;
-  }
+  if (id === undefined)
+    return (
+      <PermissionGate
+        allowed={canWrite}
+        title={t('connections.new.title')}
+        crumbs={[{ label: t('nav.connections'), to: '/connections' }]}
+      >
+        <ConnectionEditor />
+      </PermissionGate>
+    );
   if (connection.isPending) return <FullPageLoader />;
   if (connection.isError)
     return <FullPageError error={connection.error} onRetry={() => connection.refetch()} />;
@@ -217,7 +216,7 @@ function ConnectionEditor({ saved }: { saved?: Connection }) {
       notifications.show({ color: 'green', message: t('state.saved') });
       void queryClient.invalidateQueries({ queryKey: ['connections'] });
       queryClient.setQueryData(['connection', result.id], result);
-      void queryClient.invalidateQueries({ queryKey: ['connection-schema', result.id] });
+      void queryClient.invalidateQueries({ queryKey: schemaKey(result.id) });
       if (!saved) navigate(`/connections/${result.id}`, { replace: true });
     },
     onError: onProblem,
@@ -504,7 +503,7 @@ function ConnectionEditor({ saved }: { saved?: Connection }) {
             </Paper>
           </Tabs.Panel>
           <Tabs.Panel value="schema">
-            <SchemaBrowser connectionId={saved.id} />
+            <ConnectionSchema connectionId={saved.id} />
           </Tabs.Panel>
         </Tabs>
       ) : (

@@ -11,42 +11,43 @@ import {
   Text,
   TextInput,
 } from '@mantine/core';
+import type { BodyOf } from '../../api/client';
+import { choicesOf } from '../../components/forms';
+import { qualifiedName as qualified, type SchemaTable } from '../../components/SchemaBrowser';
 import { type MessageKey, useT } from '../../i18n';
-import type { SchemaTable } from './SqlEditor';
 
 // The point-and-click builder: connection → table → columns, filters, grouping,
-// sort; compiled to SQL by the server (the spec of src/modules/reports/builder.ts).
-// A filter value written as {{name}} refers to a report parameter.
+// sort; compiled to SQL by the server. The spec's types are the API's (a report's
+// `spec`); a filter value written as {{name}} refers to a report parameter.
 
-export const AGGREGATES = ['count', 'count_distinct', 'sum', 'avg', 'min', 'max'] as const;
-export const FILTER_OPS = [
-  'eq',
-  'ne',
-  'lt',
-  'lte',
-  'gt',
-  'gte',
-  'between',
-  'in',
-  'contains',
-  'is_null',
-  'is_not_null',
-] as const;
+export type BuilderSpec = NonNullable<BodyOf<'/api/v1/reports', 'post'>['spec']>;
+type Filter = NonNullable<BuilderSpec['filters']>[number];
+type FilterValue = NonNullable<Filter['value']>;
+type Aggregate = NonNullable<BuilderSpec['columns'][number]['aggregate']>;
+type FilterOp = Filter['op'];
 
-export type FilterValue = string | number | boolean | { param: string };
-export interface BuilderSpec {
-  table: string;
-  columns: Array<{ column: string; label?: string; aggregate?: (typeof AGGREGATES)[number] }>;
-  filters?: Array<{
-    column: string;
-    op: (typeof FILTER_OPS)[number];
-    value?: FilterValue;
-    values?: FilterValue[];
-  }>;
-  groupBy?: string[];
-  sort?: Array<{ column: string; direction?: 'asc' | 'desc' }>;
-  limit?: number;
-}
+// Every aggregate and condition the API takes, with its words (see choicesOf).
+const AGGREGATES: Record<Aggregate, MessageKey> = {
+  count: 'reports.builder.agg.count',
+  count_distinct: 'reports.builder.agg.count_distinct',
+  sum: 'reports.builder.agg.sum',
+  avg: 'reports.builder.agg.avg',
+  min: 'reports.builder.agg.min',
+  max: 'reports.builder.agg.max',
+};
+const FILTER_OPS: Record<FilterOp, MessageKey> = {
+  eq: 'reports.builder.op.eq',
+  ne: 'reports.builder.op.ne',
+  lt: 'reports.builder.op.lt',
+  lte: 'reports.builder.op.lte',
+  gt: 'reports.builder.op.gt',
+  gte: 'reports.builder.op.gte',
+  between: 'reports.builder.op.between',
+  in: 'reports.builder.op.in',
+  contains: 'reports.builder.op.contains',
+  is_null: 'reports.builder.op.is_null',
+  is_not_null: 'reports.builder.op.is_not_null',
+};
 
 const PARAM = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
 const toValue = (text: string): FilterValue => {
@@ -64,8 +65,6 @@ export function specParameterNames(spec: BuilderSpec | null | undefined): string
       if (v && typeof v === 'object' && 'param' in v) names.add(v.param);
   return [...names];
 }
-
-const qualified = (t: SchemaTable) => (t.schema ? `${t.schema}.${t.name}` : t.name);
 
 export function Builder({
   spec,
@@ -141,13 +140,7 @@ export function Builder({
               />
               <Select
                 label={t('reports.builder.aggregate')}
-                data={[
-                  { value: '', label: t('reports.builder.aggregateNone') },
-                  ...AGGREGATES.map((a) => ({
-                    value: a,
-                    label: t(`reports.builder.agg.${a}` as MessageKey),
-                  })),
-                ]}
+                data={[{ value: '', label: t('reports.builder.aggregateNone') }, ...choicesOf(AGGREGATES, t)]}
                 value={c.aggregate ?? ''}
                 allowDeselect={false}
                 onChange={(v) =>
@@ -155,7 +148,7 @@ export function Builder({
                     columns: spec.columns.map((x, j) => {
                       if (j !== i) return x;
                       const { aggregate: _drop, ...rest } = x;
-                      return v ? { ...rest, aggregate: v as (typeof AGGREGATES)[number] } : rest;
+                      return v ? { ...rest, aggregate: v as Aggregate } : rest;
                     }),
                   })
                 }
@@ -211,15 +204,12 @@ export function Builder({
                 />
                 <Select
                   label={t('reports.builder.op')}
-                  data={FILTER_OPS.map((op) => ({
-                    value: op,
-                    label: t(`reports.builder.op.${op}` as MessageKey),
-                  }))}
+                  data={choicesOf(FILTER_OPS, t)}
                   value={f.op}
                   allowDeselect={false}
                   onChange={(v) => {
                     if (!v) return;
-                    const op = v as (typeof FILTER_OPS)[number];
+                    const op = v as FilterOp;
                     const base = { column: f.column, op };
                     const next =
                       op === 'between' || op === 'in'

@@ -26,10 +26,12 @@ import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { ApiError, api, type BodyOf, errorMessage, unwrap } from '../../api/client';
 import { useCan } from '../../app/session';
 import { ConfirmButton } from '../../components/ConfirmButton';
-import { applyProblem } from '../../components/forms';
+import { applyProblem, choicesOf } from '../../components/forms';
 import { PageHeader } from '../../components/PageHeader';
 import { ParameterInputs } from '../../components/ParameterInputs';
+import { PermissionGate } from '../../components/PermissionGate';
 import { ReadOnlyNotice } from '../../components/ReadOnlyNotice';
+import { useConnectionSchema } from '../../components/SchemaBrowser';
 import { ErrorAlert, FullPageError, FullPageLoader } from '../../components/states';
 import { useFormat, userZone } from '../../components/time';
 import { type MessageKey, useT } from '../../i18n';
@@ -46,12 +48,26 @@ import {
 import { Builder, type BuilderSpec, specParameterNames } from './Builder';
 import { ExportDrawer } from './ExportDrawer';
 import { PreviewGrid, type PreviewResult } from './PreviewGrid';
-import { SchemaBrowser, useConnectionSchema } from './SchemaBrowser';
+import { SchemaPanel } from './SchemaPanel';
 import { SqlEditor } from './SqlEditor';
 import { TemplateDialog, useUseTemplate } from './Templates';
 
-const PARAMETER_TYPES = ['string', 'number', 'integer', 'boolean', 'date', 'datetime', 'list'] as const;
-const LIST_ITEM_TYPES = ['string', 'number', 'integer', 'date'] as const;
+// Every parameter type and list item type the API takes, with its words (see choicesOf).
+const PARAMETER_TYPES: Record<ParameterDef['type'], MessageKey> = {
+  string: 'reports.param.type.string',
+  number: 'reports.param.type.number',
+  integer: 'reports.param.type.integer',
+  boolean: 'reports.param.type.boolean',
+  date: 'reports.param.type.date',
+  datetime: 'reports.param.type.datetime',
+  list: 'reports.param.type.list',
+};
+const LIST_ITEM_TYPES: Record<NonNullable<ParameterDef['items']>, MessageKey> = {
+  string: 'reports.param.type.string',
+  number: 'reports.param.type.number',
+  integer: 'reports.param.type.integer',
+  date: 'reports.param.type.date',
+};
 const PREVIEW_MAX = 100;
 
 type Values = {
@@ -169,10 +185,7 @@ function ParametersPanel({
               <Group gap="sm" align="flex-end" wrap="wrap">
                 <Select
                   label={t('reports.params.type')}
-                  data={PARAMETER_TYPES.map((ty) => ({
-                    value: ty,
-                    label: t(`reports.param.type.${ty}` as MessageKey),
-                  }))}
+                  data={choicesOf(PARAMETER_TYPES, t)}
                   value={p.type}
                   allowDeselect={false}
                   disabled={readOnly}
@@ -190,10 +203,7 @@ function ParametersPanel({
                 {p.type === 'list' ? (
                   <Select
                     label={t('reports.params.items')}
-                    data={LIST_ITEM_TYPES.map((ty) => ({
-                      value: ty,
-                      label: t(`reports.param.type.${ty}` as MessageKey),
-                    }))}
+                    data={choicesOf(LIST_ITEM_TYPES, t)}
                     value={p.items ?? 'string'}
                     allowDeselect={false}
                     disabled={readOnly}
@@ -280,10 +290,8 @@ function PreviewPanel({
             ...common,
             report: {
               connectionId: values.connectionId,
-              ...(tab === 'builder'
-                ? { spec: values.spec as never, sql: null }
-                : { sql: values.sql, spec: null }),
-              parameters: values.parameters as never,
+              ...(tab === 'builder' ? { spec: values.spec, sql: null } : { sql: values.sql, spec: null }),
+              parameters: values.parameters,
             },
           },
         }),
@@ -462,8 +470,8 @@ function Editor({ report }: { report: Report | undefined }) {
     mutationFn: async (v: Values) => {
       const definition = {
         connectionId: v.connectionId,
-        ...(tab === 'builder' ? { spec: v.spec as never, sql: null } : { sql: v.sql || null, spec: null }),
-        parameters: v.parameters as CreateBody['parameters'],
+        ...(tab === 'builder' ? { spec: v.spec, sql: null } : { sql: v.sql || null, spec: null }),
+        parameters: v.parameters,
       };
       const body = { name: v.name.trim(), description: v.description, ...definition };
       if (report)
@@ -489,8 +497,8 @@ function Editor({ report }: { report: Report | undefined }) {
             name: t('reports.copyName', { name: r.name }).slice(0, 200),
             description: r.description,
             connectionId: r.connectionId,
-            ...(r.spec ? { spec: r.spec as never } : { sql: r.sql ?? null }),
-            parameters: r.parameters as CreateBody['parameters'],
+            ...(r.spec ? { spec: r.spec as BuilderSpec } : { sql: r.sql ?? null }),
+            parameters: r.parameters,
           },
         }),
       ),
@@ -716,7 +724,7 @@ function Editor({ report }: { report: Report | undefined }) {
                 <Title order={2} size="h5">
                   {t('reports.schema.title')}
                 </Title>
-                <SchemaBrowser
+                <SchemaPanel
                   connectionId={values.connectionId || undefined}
                   {...(readOnly || tab !== 'sql' ? {} : { onInsert: (text: string) => setInsert({ text }) })}
                 />
@@ -743,24 +751,28 @@ export function ReportPage() {
 /** /reports/new, or /reports/new?template=<key> to create one from a template at once. */
 export function NewReportPage() {
   const t = useT();
-  const canWrite = useCan('reports:write');
+  return (
+    <PermissionGate
+      allowed={useCan('reports:write')}
+      title={t('reports.newTitle')}
+      crumbs={[{ label: t('reports.title'), to: '/reports' }]}
+    >
+      <NewReport />
+    </PermissionGate>
+  );
+}
+
+function NewReport() {
   const [params] = useSearchParams();
   const template = params.get('template');
   const use = useUseTemplate();
   const started = useRef(false);
   useEffect(() => {
-    if (canWrite && template && !started.current) {
+    if (template && !started.current) {
       started.current = true;
       use.mutate(template);
     }
-  }, [canWrite, template, use]);
-  if (!canWrite)
-    return (
-      <>
-        <PageHeader title={t('reports.newTitle')} crumbs={[{ label: t('reports.title'), to: '/reports' }]} />
-        <ReadOnlyNotice forbidden />
-      </>
-    );
+  }, [template, use]);
   if (template) {
     if (use.isError) return <FullPageError error={use.error} />;
     return <FullPageLoader />;

@@ -26,18 +26,12 @@ import {
 import { tags } from '@lezer/highlight';
 import { Box } from '@mantine/core';
 import { useEffect, useRef } from 'react';
+import type { SchemaTable } from '../../components/SchemaBrowser';
 
 // The SQL editor: CodeMirror 6 with the dialect of the connection, completion of
 // the connection's tables and columns, line numbers, search (Ctrl+F), undo
 // history, and {{parameters}} marked. CodeMirror needs no eval (CSP-safe); its
 // styles are injected as style elements, which the CSP allows.
-
-export interface SchemaTable {
-  schema: string | null;
-  name: string;
-  kind: string;
-  columns: Array<{ name: string; type: string; dbType: string }>;
-}
 
 const dialects = { postgres: PostgreSQL, demo: PostgreSQL, mysql: MySQL, sqlite: SQLite } as const;
 

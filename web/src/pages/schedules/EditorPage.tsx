@@ -23,6 +23,7 @@ import { FormatOptionsFields } from '../../components/FormatOptions';
 import { applyProblem } from '../../components/forms';
 import { PageHeader } from '../../components/PageHeader';
 import { ParameterInputs } from '../../components/ParameterInputs';
+import { PermissionGate } from '../../components/PermissionGate';
 import { ReadOnlyNotice } from '../../components/ReadOnlyNotice';
 import { ErrorAlert, FullPageError, FullPageLoader } from '../../components/states';
 import { userZone } from '../../components/time';
@@ -188,21 +189,28 @@ function toBody(v: EditorValues): ScheduleBody {
 /** /schedules/new and /schedules/:id: one page, the form left and a live summary right. */
 export function EditorPage() {
   const { id } = useParams();
-  const [search] = useSearchParams();
   const t = useT();
   const canWrite = useCan('schedules:write');
+  // Whoever may read schedules opens one (read only without write); a new one needs write.
+  return (
+    <PermissionGate
+      allowed={id !== undefined || canWrite}
+      title={t('schedules.new')}
+      crumbs={[{ label: t('nav.schedules'), to: '/schedules' }]}
+    >
+      <ScheduleEditor id={id} canWrite={canWrite} />
+    </PermissionGate>
+  );
+}
+
+/** The schedule (or the one to duplicate, ?from=<id>) and the reports, then the form. */
+function ScheduleEditor({ id, canWrite }: { id: string | undefined; canWrite: boolean }) {
+  const [search] = useSearchParams();
+  const t = useT();
   const duplicateOf = id ? undefined : (search.get('from') ?? undefined);
   const schedule = useSchedule(id ?? duplicateOf);
   const reports = useReportList();
 
-  if (!id && !canWrite) {
-    return (
-      <>
-        <PageHeader title={t('schedules.new')} crumbs={[{ label: t('nav.schedules'), to: '/schedules' }]} />
-        <ReadOnlyNotice forbidden />
-      </>
-    );
-  }
   if (schedule.isError) return <FullPageError error={schedule.error} onRetry={() => schedule.refetch()} />;
   if (reports.isError) return <FullPageError error={reports.error} onRetry={() => reports.refetch()} />;
   if ((schedule.isPending && (id || duplicateOf)) || reports.isPending) return <FullPageLoader />;

@@ -21,7 +21,7 @@ import dayjs from 'dayjs';
 import { useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { api, errorMessage, type ResponseOf, unwrap } from '../../api/client';
-import { useSession } from '../../app/session';
+import { useCan, useSession } from '../../app/session';
 import { ConfirmButton } from '../../components/ConfirmButton';
 import { PageHeader } from '../../components/PageHeader';
 import { ReadOnlyNotice } from '../../components/ReadOnlyNotice';
@@ -55,18 +55,9 @@ function stateOf(k: ApiKey, now: number): KeyState {
 
 export function ApiKeysPage() {
   const t = useT();
-  const { can } = useSession();
+  const write = useCan('api-keys:write');
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<CreatedKey | null>(null);
-  if (!can('api-keys:read')) {
-    return (
-      <>
-        <PageHeader title={t('nav.apiKeys')} />
-        <ReadOnlyNotice forbidden />
-      </>
-    );
-  }
-  const write = can('api-keys:write');
   return (
     <>
       <PageHeader

@@ -17,9 +17,7 @@ import dayjs from 'dayjs';
 import { useMemo } from 'react';
 import { useSearchParams } from 'react-router';
 import { api, type QueryOf, type ResponseOf, unwrap } from '../../api/client';
-import { useSession } from '../../app/session';
 import { PageHeader } from '../../components/PageHeader';
-import { ReadOnlyNotice } from '../../components/ReadOnlyNotice';
 import { EmptyState, ErrorAlert, SectionLoader } from '../../components/states';
 import { useFormat } from '../../components/time';
 import { type MessageKey, useT } from '../../i18n';
@@ -71,15 +69,6 @@ function apiQuery(params: URLSearchParams): AuditQuery {
 
 export function AuditPage() {
   const t = useT();
-  const { can } = useSession();
-  if (!can('audit:read')) {
-    return (
-      <>
-        <PageHeader title={t('nav.audit')} />
-        <ReadOnlyNotice forbidden />
-      </>
-    );
-  }
   return (
     <>
       <PageHeader title={t('nav.audit')} description={t('workspace.audit.description')} />

@@ -18,7 +18,7 @@ import { notifications } from '@mantine/notifications';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { ApiError, api, errorMessage, type ResponseOf, unwrap } from '../../api/client';
-import { useSession } from '../../app/session';
+import { useCan, useSession } from '../../app/session';
 import { ConfirmButton } from '../../components/ConfirmButton';
 import { PageHeader } from '../../components/PageHeader';
 import { ReadOnlyNotice } from '../../components/ReadOnlyNotice';
@@ -46,18 +46,9 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export function MembersPage() {
   const t = useT();
-  const { can } = useSession();
+  const write = useCan('members:write');
   const [inviting, setInviting] = useState(false);
   const [invited, setInvited] = useState<CreatedInvitation | null>(null);
-  if (!can('members:read')) {
-    return (
-      <>
-        <PageHeader title={t('nav.members')} />
-        <ReadOnlyNotice forbidden />
-      </>
-    );
-  }
-  const write = can('members:write');
   return (
     <>
       <PageHeader

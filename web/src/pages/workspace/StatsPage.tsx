@@ -17,9 +17,7 @@ import dayjs from 'dayjs';
 import { type ReactNode, useId, useMemo } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { api, type ResponseOf, unwrap } from '../../api/client';
-import { useSession } from '../../app/session';
 import { PageHeader } from '../../components/PageHeader';
-import { ReadOnlyNotice } from '../../components/ReadOnlyNotice';
 import { EmptyState, ErrorAlert, SectionLoader } from '../../components/states';
 import { type Formatter, useFormat, userZone } from '../../components/time';
 import { useT } from '../../i18n';
@@ -32,25 +30,11 @@ type Period = (typeof PERIODS)[number];
 const TOPS = ['runs', 'failures', 'duration'] as const;
 type Top = (typeof TOPS)[number];
 
-export function StatsPage() {
-  const t = useT();
-  const { can } = useSession();
-  if (!can('stats:read')) {
-    return (
-      <>
-        <PageHeader title={t('nav.stats')} />
-        <ReadOnlyNotice forbidden />
-      </>
-    );
-  }
-  return <Statistics />;
-}
-
 function percent(f: Formatter, rate: number): string {
   return new Intl.NumberFormat(f.locale, { style: 'percent', maximumFractionDigits: 1 }).format(rate);
 }
 
-function Statistics() {
+export function StatsPage() {
   const t = useT();
   const f = useFormat();
   const [params, setParams] = useSearchParams();
