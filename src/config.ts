@@ -70,6 +70,10 @@ export interface Config {
   schedulerIntervalMs: number;
   /** Run event streams (server-sent events) one user or API key may hold open at once, per API process. */
   maxEventStreams: number;
+  /** Deliveries: hosts, addresses or CIDR ranges that may be private (loopback, LAN); empty refuses every private address. */
+  deliveryAllowPrivate: string[];
+  /** Deliveries: one request to a peer may take this long. */
+  deliveryTimeoutSeconds: number;
   /** Where export files go: the data directory, or an S3(-compatible) bucket. */
   storage: { kind: 'local' } | ({ kind: 's3' } & S3Config);
 }
@@ -259,6 +263,11 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}, cwd = proc
     runRetentionDays: readInt(env, 'FERRY_RUN_RETENTION_DAYS', 90, 1, 36_500, problems),
     schedulerIntervalMs: readInt(env, 'FERRY_SCHEDULER_INTERVAL_MS', 1_000, 50, 60_000, problems),
     maxEventStreams: readInt(env, 'FERRY_MAX_EVENT_STREAMS', 20, 1, 10_000, problems),
+    deliveryAllowPrivate: (env['FERRY_DELIVERY_ALLOW_PRIVATE'] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    deliveryTimeoutSeconds: readInt(env, 'FERRY_DELIVERY_TIMEOUT_SECONDS', 30, 1, 3_600, problems),
     storage: readStorage(env, problems),
   };
   config.sqliteDir = resolve(cwd, env['FERRY_SQLITE_DIR'] || resolve(config.dataDir, 'sqlite'));

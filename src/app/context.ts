@@ -18,6 +18,7 @@ import { createSecretBox } from '../lib/secrets.ts';
 import { recordPrivilegeCheck } from '../modules/connections/privileges.ts';
 import type { ConnectionRow } from '../modules/connections/repo.ts';
 import { createSourceRegistry } from '../modules/connections/sources.ts';
+import { deliverRunOutcomes } from '../modules/deliveries/service.ts';
 import type { Deps } from '../modules/deps.ts';
 import { createRunEvents } from '../modules/runs/events.ts';
 import { followScheduledRuns } from '../modules/schedules/outcomes.ts';
@@ -164,7 +165,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
           : createLocalStorage(join(config.dataDir, 'artifacts')),
       mailer: createMailer(config.smtp, log),
       // Modules that follow how runs end; runs know none of them.
-      runOutcomeListeners: [followScheduledRuns],
+      runOutcomeListeners: [followScheduledRuns, deliverRunOutcomes],
       // Connects on the first event stream, not before.
       runEvents: roles.has('api')
         ? createRunEvents({ url: database.url, log, maxStreamsPerPrincipal: config.maxEventStreams })

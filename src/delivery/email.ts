@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import type nodemailer from 'nodemailer';
 import type { SmtpConfig } from '../config.ts';
@@ -23,6 +24,8 @@ export interface MailAttachment {
 export interface MailMessage {
   to: string[];
   cc?: string[] | undefined;
+  /** Envelope-only recipients: they get the message, no header names them. */
+  bcc?: string[] | undefined;
   subject: string;
   text: string;
   html?: string | undefined;
@@ -34,6 +37,33 @@ export interface SendResult {
   messageId: string;
   accepted: string[];
   rejected: string[];
+  /** The server's reply to the message, e.g. "250 OK: queued as 4Z…". */
+  response?: string | undefined;
+  /** What the server answered each rejected recipient at RCPT TO. */
+  rejections?: RecipientRejection[] | undefined;
+}
+
+export interface RecipientRejection {
+  address: string;
+  /** The server's reply on one line, e.g. "550 5.1.1 No such user". */
+  reply: string;
+  /** The SMTP reply code: 4xx the server may take it later, 5xx never. */
+  code: number | undefined;
+}
+
+export interface MailerOptions {
+  /**
+   * Whose settings the mailer uses, for the hints in its errors: the instance's
+   * (SMTP_* variables, the default) or a tenant's own SMTP settings.
+   */
+  settings?: 'instance' | 'tenant' | undefined;
+  /**
+   * The address to connect to instead of resolving `smtp.host`: one the caller
+   * has checked (a tenant's host must not lead into Ferry's own network), so DNS
+   * cannot answer differently at connect time. `smtp.host` stays the name TLS
+   * verifies and errors show.
+   */
+  connectTo?: string | undefined;
 }
 
 export interface Mailer {
@@ -52,13 +82,20 @@ const MAX_REPLY_LENGTH = 300;
 
 const smtpDriver = lazyModule<typeof nodemailer>('nodemailer');
 
-export function createMailer(smtp: SmtpConfig | undefined, log?: Logger): Mailer {
+export function createMailer(
+  smtp: SmtpConfig | undefined,
+  log?: Logger,
+  options: MailerOptions = {},
+): Mailer {
   if (!smtp) return createUnconfiguredMailer();
+  const hints = options.settings === 'tenant' ? tenantHints : instanceHints;
   const transport = smtpDriver().createTransport(
     {
       pool: true,
       maxConnections: 3,
-      host: smtp.host,
+      host: options.connectTo ?? smtp.host,
+      // TLS checks the certificate against the name, not the address connected to.
+      ...(options.connectTo && !isIP(smtp.host) ? { servername: smtp.host } : {}),
       port: smtp.port,
       secure: smtp.secure,
       ...(smtp.user && smtp.password ? { auth: { user: smtp.user, pass: smtp.password } } : {}),
@@ -74,7 +111,13 @@ export function createMailer(smtp: SmtpConfig | undefined, log?: Logger): Mailer
       const mail = prepareMessage(message);
       try {
         const info = await transport.sendMail({ ...mail, ...(signal ? { signal } : {}) });
-        const result = { messageId: info.messageId, accepted: info.accepted, rejected: info.rejected };
+        const result: SendResult = {
+          messageId: info.messageId,
+          accepted: info.accepted.map(addressOf),
+          rejected: info.rejected.map(addressOf),
+          response: info.response,
+          rejections: recipientRejections(info),
+        };
         log?.info(
           { messageId: result.messageId, accepted: result.accepted.length, rejected: result.rejected.length },
           'e-mail sent',
@@ -82,7 +125,7 @@ export function createMailer(smtp: SmtpConfig | undefined, log?: Logger): Mailer
         return result;
       } catch (err) {
         if (signal?.aborted) throw signal.reason ?? err;
-        const failure = classifySmtpError(err, smtp);
+        const failure = classifySmtpError(err, smtp, hints);
         log?.warn({ code: failure.code, reason: failure.message }, 'e-mail failed');
         throw failure;
       }
@@ -91,13 +134,18 @@ export function createMailer(smtp: SmtpConfig | undefined, log?: Logger): Mailer
       try {
         await transport.verify();
       } catch (err) {
-        throw classifySmtpError(err, smtp);
+        throw classifySmtpError(err, smtp, hints);
       }
     },
     close() {
       transport.close();
     },
   };
+}
+
+/** Recipients come back as they were given: strings here, since prepareMessage passes strings. */
+function addressOf(recipient: string | { address: string }): string {
+  return typeof recipient === 'string' ? recipient : recipient.address;
 }
 
 function createUnconfiguredMailer(): Mailer {
@@ -115,12 +163,14 @@ function prepareMessage(message: MailMessage) {
   for (const [path, list] of [
     ['to', message.to],
     ['cc', message.cc ?? []],
+    ['bcc', message.bcc ?? []],
   ] as const) {
     for (const [index, address] of list.entries()) rejectLineBreaks(`${path}.${index}`, address);
   }
   const to = parseAddressList(message.to, 'to');
   if (to.length === 0) throw Invalid.field('to', 'needs at least one recipient');
   const cc = parseAddressList(message.cc ?? [], 'cc');
+  const bcc = parseAddressList(message.bcc ?? [], 'bcc');
   rejectLineBreaks('subject', message.subject);
   const headers = message.headers ?? {};
   for (const [name, value] of Object.entries(headers)) {
@@ -135,6 +185,7 @@ function prepareMessage(message: MailMessage) {
   return {
     to,
     ...(cc.length > 0 ? { cc } : {}),
+    ...(bcc.length > 0 ? { bcc } : {}),
     subject: message.subject,
     text: message.text,
     ...(message.html !== undefined ? { html: message.html } : {}),
@@ -159,14 +210,25 @@ interface SmtpFailure {
 // anything: the connection failed, dropped or went silent.
 const networkCodes = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'EPROXY']);
 // Settings the operator has to change; retrying with them cannot succeed.
-const configurationHints: Record<string, string> = {
+type ConfigurationHints = Record<'EAUTH' | 'ENOAUTH' | 'ETLS', string>;
+const instanceHints: ConfigurationHints = {
   EAUTH: 'check SMTP_USER and SMTP_PASSWORD',
   ENOAUTH: 'the server requires SMTP_USER and SMTP_PASSWORD',
   ETLS: 'check SMTP_SECURE and SMTP_PORT (465 uses TLS from the start, 587 upgrades with STARTTLS)',
 };
+// A tenant's own SMTP settings are edited in Ferry, not in the environment.
+const tenantHints: ConfigurationHints = {
+  EAUTH: "check the workspace's SMTP user and password",
+  ENOAUTH: "the server requires a user and password in the workspace's SMTP settings",
+  ETLS: "check the workspace's SMTP TLS setting and port (465 uses TLS from the start, 587 upgrades with STARTTLS)",
+};
 
 /** Turns a nodemailer failure into Retryable or Permanent with a reason a user can act on. */
-export function classifySmtpError(err: unknown, smtp: SmtpConfig): AppError {
+export function classifySmtpError(
+  err: unknown,
+  smtp: SmtpConfig,
+  configurationHints: ConfigurationHints = instanceHints,
+): AppError {
   const failure: SmtpFailure = typeof err === 'object' && err !== null ? err : { message: String(err) };
   const server = `${smtp.host}:${smtp.port}`;
   const reply = describeReply(failure);
@@ -180,15 +242,32 @@ export function classifySmtpError(err: unknown, smtp: SmtpConfig): AppError {
     const isPermanent = failure.responseCode >= 500 && failure.responseCode !== 503;
     kind = isPermanent ? 'Permanent' : 'Retryable';
     message = `SMTP server ${server} rejected the message: ${reply}`;
-  } else if (failure.code !== undefined && configurationHints[failure.code]) {
+  } else if (failure.code !== undefined && Object.hasOwn(configurationHints, failure.code)) {
     kind = 'Permanent';
-    message = `SMTP server ${server}: ${failure.message ?? failure.code} (${configurationHints[failure.code]})`;
+    const hint = configurationHints[failure.code as keyof ConfigurationHints];
+    message = `SMTP server ${server}: ${failure.message ?? failure.code} (${hint})`;
   } else {
     // Network failures and anything unrecognised: the next attempt may well succeed.
     kind = 'Retryable';
     message = `Cannot deliver through SMTP server ${server}: ${describeNetworkFailure(failure)}`;
   }
   return new AppError(kind, redactPassword(message, smtp.password), { cause: err });
+}
+
+/**
+ * The per-recipient replies nodemailer keeps on a sent message's info, or on the
+ * error when every recipient was rejected (also when wrapped as an AppError's cause).
+ */
+export function recipientRejections(source: unknown): RecipientRejection[] {
+  const holder = source instanceof AppError ? source.cause : source;
+  if (typeof holder !== 'object' || holder === null || !('rejectedErrors' in holder)) return [];
+  const errors = holder.rejectedErrors;
+  if (!Array.isArray(errors)) return [];
+  return errors.map((e: SmtpFailure & { recipient?: unknown }) => ({
+    address: String(e.recipient ?? ''),
+    reply: describeReply(e).replace(/^SMTP /, ''),
+    code: e.responseCode,
+  }));
 }
 
 /** "SMTP 550 Mailbox unavailable": the server's own words, on one line and not too long. */

@@ -1,4 +1,5 @@
 import { cleanupArtifacts } from '../modules/artifacts/service.ts';
+import { type DeliveryJob, executeDelivery, recoverStaleDeliveries } from '../modules/deliveries/service.ts';
 import type { Deps } from '../modules/deps.ts';
 import { cleanupIdempotencyKeys } from '../modules/idempotency/service.ts';
 import { executeRunAttempt } from '../modules/runs/execute.ts';
@@ -29,6 +30,10 @@ export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() 
   await queue.work('artifacts.cleanup', async () => ({ deleted: await cleanupArtifacts(deps) }));
   await queue.work('runs.retention', async () => ({ deleted: await deleteOldRuns(deps) }));
   await queue.work<FailureNotice>('schedule.failure_notice', (job) => sendFailureNotice(deps, job.data));
+  await queue.work<DeliveryJob>('delivery.send', (job) => executeDelivery(deps, job.data), {
+    concurrency: deps.config.workerConcurrency * 2,
+    pollingIntervalSeconds: 0.5,
+  });
   await queue.work<RunJob>('run.execute', (job) => executeRunAttempt(deps, job.data, stopping.signal), {
     concurrency: deps.config.workerConcurrency,
     pollingIntervalSeconds: 0.5,
@@ -36,6 +41,7 @@ export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() 
   const sweep = setInterval(
     () => {
       recoverLostRuns(deps).catch((err) => deps.log.warn({ err }, 'lost-run recovery failed'));
+      recoverStaleDeliveries(deps).catch((err) => deps.log.warn({ err }, 'stale-delivery recovery failed'));
     },
     Math.min(10_000, (deps.config.runLeaseSeconds * 1000) / 3),
   );

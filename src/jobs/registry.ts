@@ -9,6 +9,7 @@ export const jobNames = [
   'run.execute',
   'schedule.failure_notice',
   'runs.retention',
+  'delivery.send',
 ] as const;
 export type JobName = (typeof jobNames)[number];
 
@@ -29,6 +30,8 @@ export const queueSettings: Record<JobName, QueueSettings> = {
   // SMTP can be briefly unavailable: retry with backoff for about an hour.
   'schedule.failure_notice': { retryLimit: 8, retryDelay: 30, retryBackoff: true },
   'runs.retention': { retryLimit: 3, retryDelay: 60, retryBackoff: true },
+  // Deliveries keep their own attempts, backoff and Retry-After: pg-boss must not retry them either.
+  'delivery.send': { retryLimit: 0, expireInSeconds: 3_600, notify: true },
 };
 
 /** Maintenance jobs and when they run (cron, UTC). */

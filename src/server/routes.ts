@@ -1,7 +1,9 @@
 import { registerApiKeyRoutes } from '../modules/api-keys/routes.ts';
 import { registerAuditRoutes } from '../modules/audit/routes.ts';
 import { registerConnectionRoutes } from '../modules/connections/routes.ts';
+import { registerDeliveryRoutes } from '../modules/deliveries/routes.ts';
 import type { Deps } from '../modules/deps.ts';
+import { registerDestinationRoutes } from '../modules/destinations/routes.ts';
 import { registerFormatRoutes } from '../modules/formats/routes.ts';
 import { registerInvitationRoutes } from '../modules/invitations/routes.ts';
 import { registerMemberRoutes } from '../modules/members/routes.ts';
@@ -29,4 +31,6 @@ export function registerRoutes(app: App, deps: Deps): void {
   registerRunRoutes(app, deps);
   registerFormatRoutes(app, deps);
   registerScheduleRoutes(app, deps);
+  registerDestinationRoutes(app, deps);
+  registerDeliveryRoutes(app, deps);
 }

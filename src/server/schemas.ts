@@ -48,3 +48,7 @@ export const authErrors = {
   403: ProblemSchema,
   429: ProblemSchema,
 };
+
+/** One of a few strings, as a union of literals (the API's enum errors list them). */
+export const literals = <T extends readonly string[]>(values: T) =>
+  Type.Union(values.map((v) => Type.Literal(v)));

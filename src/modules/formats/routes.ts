@@ -7,21 +7,21 @@ import {
   exportFormats,
   FormatOptionError,
   type FormatOptionSpec,
+  FormatOptionsSchema,
   formatOptionSpecs,
   resolveFormat,
 } from '../../engine/formats/registry.ts';
 import { Invalid } from '../../lib/errors.ts';
 import { isValidTimeZone } from '../../lib/zoned-time.ts';
-import { authErrors, Timestamp } from '../../server/schemas.ts';
+import { authErrors, literals, Timestamp } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
 import { DEFAULT_FILE_NAME, FileNameError, fileNamePlaceholders, renderFileName } from '../runs/file-name.ts';
+import { checkFormatOptionsFirst, invalidFormatOptions } from './check-options.ts';
 
-// The export formats and their options, described from the registry that
-// validates them (so forms cannot offer an option a run would refuse), and the
+// The export formats and their options, described from the schemas that
+// validate them (so forms cannot offer an option a run would refuse), and the
 // file name a run would write, rendered by the run's own code.
-
-const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
 
 const OptionSchema = Type.Object({
   name: Type.String(),
@@ -58,11 +58,7 @@ const FormatsSchema = Type.Object({
 const FileNameBody = Type.Object(
   {
     format: literals(exportFormats),
-    formatOptions: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), {
-        description: 'As for an export: the format options, compression and fileName',
-      }),
-    ),
+    formatOptions: Type.Optional(FormatOptionsSchema),
     reportName: Type.String({ minLength: 1, maxLength: 200 }),
     timezone: Type.Optional(Type.String({ maxLength: 100, description: "The run's zone (default UTC)" })),
     at: Type.Optional(
@@ -82,11 +78,10 @@ export function runFileName(
   values: { reportName: string; runId: string; at: Date; timeZone: string },
 ): { fileName: string; compression: Compression } {
   try {
+    // resolveFormat checks every option, fileName's type and length among them.
     const spec = resolveFormat(format, options, { timeZone: values.timeZone });
     const compression = compressionOf(options);
-    const template = options['fileName'] ?? DEFAULT_FILE_NAME;
-    if (typeof template !== 'string' || template.length > 200)
-      throw new FormatOptionError('formatOptions.fileName', 'must be text of at most 200 characters');
+    const template = (options['fileName'] as string | undefined) ?? DEFAULT_FILE_NAME;
     const name = renderFileName(template, {
       report: values.reportName,
       runId: values.runId,
@@ -97,8 +92,7 @@ export function runFileName(
     const suffix = compression === 'gzip' ? '.gz' : compression === 'zip' ? '.zip' : '';
     return { fileName: `${name}${suffix}`, compression };
   } catch (err) {
-    if (err instanceof FormatOptionError)
-      throw Invalid.field(err.path, err.message.slice(err.path.length + 1));
+    if (err instanceof FormatOptionError) throw invalidFormatOptions(err);
     if (err instanceof FileNameError) throw Invalid.field('formatOptions.fileName', err.message);
     throw err;
   }
@@ -151,6 +145,7 @@ export function registerFormatRoutes(app: App, deps: Deps): void {
     '/api/v1/formats/file-name',
     {
       config: { auth: 'authenticated' },
+      preValidation: checkFormatOptionsFirst,
       schema: {
         tags: ['runs'],
         summary: 'The file name a run would write, for a report, format, options, zone and time',

@@ -1,10 +1,8 @@
 import { Type } from 'typebox';
 import { MAX_SQL_BYTES } from '../../engine/sources/sql-rejected.ts';
-import { Timestamp } from '../../server/schemas.ts';
+import { literals, Timestamp } from '../../server/schemas.ts';
 import { aggregates, filterOps } from './builder.ts';
 import { listItemTypes, parameterTypes } from './parameters.ts';
-
-const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
 
 export const ParameterDefinitionSchema = Type.Object(
   {

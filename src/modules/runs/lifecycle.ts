@@ -40,7 +40,7 @@ export const WORKER_ID = `${hostname()}:${process.pid}`;
 
 /** How a run ended, told in the transaction that ends it. */
 export interface RunOutcome {
-  run: Pick<RunRow, 'id' | 'tenant_id' | 'schedule_id' | 'attempts'>;
+  run: Pick<RunRow, 'id' | 'tenant_id' | 'schedule_id' | 'attempts' | 'destination_ids'>;
   status: 'succeeded' | 'skipped_condition' | 'failed';
 }
 /** A module that follows runs (wired in app/context.ts): runs know none of them. */

@@ -1,5 +1,5 @@
 import type { DownloadRow } from '../artifacts/repo.ts';
-import type { AttemptRow, RunLabels, RunRow } from './repo.ts';
+import type { AttemptRow, RunDeliveryRow, RunLabels, RunRow } from './repo.ts';
 
 const n = (v: string | null) => (v === null ? null : Number(v));
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -23,6 +23,24 @@ export function errorStageOf(code: string | null): 'query' | 'file' | null {
     return 'query';
   if (code === 'storage') return 'file';
   return null;
+}
+
+function presentDelivery(d: RunDeliveryRow) {
+  return {
+    id: d.id,
+    destinationId: d.destination_id,
+    destinationName: d.destination_name,
+    destinationType: d.destination_type,
+    status: d.status,
+    attempts: d.attempts,
+    maxAttempts: d.max_attempts,
+    createdAt: d.created_at.toISOString(),
+    startedAt: iso(d.started_at),
+    finishedAt: iso(d.finished_at),
+    nextAttemptAt: d.status === 'queued' ? iso(d.next_attempt_at) : null,
+    receipt: d.receipt,
+    error: d.error,
+  };
 }
 
 /** A failure in the API's words: the message, its code, the stage and the place in the SQL. */
@@ -60,8 +78,10 @@ export function presentRun(
     labels?: RunLabels | undefined;
     nextAttemptAt?: Date | null;
     file?: FileState | null;
+    deliveries?: RunDeliveryRow[] | undefined;
   } = {},
 ) {
+  const deliveries = extra.deliveries ?? [];
   const labels = extra.labels;
   const ended = row.status !== 'queued' && row.status !== 'running';
   const lastFailure =
@@ -113,7 +133,14 @@ export function presentRun(
     retrying: lastFailure !== null,
     lastFailure,
     nextAttemptAt: iso(extra.nextAttemptAt ?? null),
-    deliveries: [] as unknown[],
+    destinationIds: row.destination_ids ?? [],
+    deliveries: deliveries.map(presentDelivery),
+    deliverySummary: {
+      total: deliveries.length,
+      succeeded: deliveries.filter((d) => d.status === 'succeeded').length,
+      failed: deliveries.filter((d) => d.status === 'failed').length,
+      pending: deliveries.filter((d) => d.status === 'queued' || d.status === 'sending').length,
+    },
     ...(extra.hasFile === undefined ? {} : { hasFile: extra.hasFile }),
     ...(extra.file === undefined ? {} : { file: extra.file }),
     ...(extra.attempts

@@ -54,6 +54,7 @@ export interface RunRow {
   data_checksum: string | null;
   expected_rows: string | null;
   warnings: Array<{ code: string; message: string; count: number }>;
+  destination_ids: string[];
 }
 
 /**
@@ -79,12 +80,13 @@ export async function insertRun(
     createdBy: string | null;
     now: Date;
     scheduleId?: string | undefined;
+    destinationIds?: string[] | undefined;
   },
 ): Promise<RunRow | undefined> {
   const res = await db.query<RunRow>(
     `INSERT INTO runs (id, tenant_id, report_id, trigger, status, format, format_options, parameters, time_zone,
-                       report_snapshot, report_name, max_attempts, created_by, created_at, schedule_id)
-     SELECT $1, p.tenant_id, p.id, $4, 'queued', $5, $6, $7, $8, ${REPORT_SNAPSHOT}, p.name, $9, $10, $11, $12
+                       report_snapshot, report_name, max_attempts, created_by, created_at, schedule_id, destination_ids)
+     SELECT $1, p.tenant_id, p.id, $4, 'queued', $5, $6, $7, $8, ${REPORT_SNAPSHOT}, p.name, $9, $10, $11, $12, $13
        FROM reports p WHERE p.tenant_id = $2 AND p.id = $3
      RETURNING *`,
     [
@@ -100,6 +102,7 @@ export async function insertRun(
       r.createdBy,
       r.now,
       r.scheduleId ?? null,
+      r.destinationIds ?? [],
     ],
   );
   return res.rows[0];
@@ -510,11 +513,13 @@ export async function insertScheduledRuns(
   if (runs.length === 0) return [];
   const r = await tx.query<{ id: string; tenant_id: string; status: string }>(
     `INSERT INTO runs (id, tenant_id, report_id, schedule_id, trigger, status, format, format_options, parameters, time_zone,
-                       report_snapshot, report_name, scheduled_for, created_at, finished_at, error, error_code, condition, created_by)
+                       report_snapshot, report_name, scheduled_for, created_at, finished_at, error, error_code, condition, created_by,
+                       destination_ids)
      SELECT x.id, s.tenant_id, s.report_id, s.id, 'schedule', x.status, s.format, s.format_options, s.parameters, s.time_zone,
             ${REPORT_SNAPSHOT},
             p.name, x.scheduled_for, $2, CASE WHEN x.status = 'queued' THEN NULL ELSE $2::timestamptz END,
-            x.error, CASE WHEN x.status = 'queued' THEN NULL ELSE x.status END, s.condition, s.owner_id
+            x.error, CASE WHEN x.status = 'queued' THEN NULL ELSE x.status END, s.condition, s.owner_id,
+            s.destination_ids
        FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, schedule_id uuid, scheduled_for timestamptz, status text, error text)
        JOIN schedules s ON s.id = x.schedule_id
        JOIN reports p ON p.tenant_id = s.tenant_id AND p.id = s.report_id
@@ -605,4 +610,43 @@ export async function waitingRunsByTenant(
     [tenantIds, excludeRunIds],
   );
   return new Map(r.rows.map((row) => [row.tenant_id, Number(row.n)]));
+}
+
+/** The deliveries of runs, for the run view (written only by the deliveries module). */
+export interface RunDeliveryRow {
+  id: string;
+  run_id: string;
+  destination_id: string | null;
+  destination_name: string;
+  destination_type: string;
+  status: 'queued' | 'sending' | 'succeeded' | 'failed';
+  attempts: number;
+  max_attempts: number;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  next_attempt_at: Date | null;
+  receipt: { summary: string; details: Record<string, unknown> } | null;
+  error: string | null;
+}
+
+export async function deliveriesOfRuns(
+  db: Executor,
+  tenantId: string,
+  runIds: string[],
+): Promise<Map<string, RunDeliveryRow[]>> {
+  const out = new Map<string, RunDeliveryRow[]>();
+  if (runIds.length === 0) return out;
+  const r = await db.query<RunDeliveryRow>(
+    `SELECT id, run_id, destination_id, destination_name, destination_type, status, attempts, max_attempts,
+            created_at, started_at, finished_at, next_attempt_at, receipt, error
+       FROM deliveries WHERE tenant_id = $1 AND run_id = ANY($2::uuid[]) ORDER BY destination_name, id`,
+    [tenantId, runIds],
+  );
+  for (const row of r.rows) {
+    const list = out.get(row.run_id) ?? [];
+    list.push(row);
+    out.set(row.run_id, list);
+  }
+  return out;
 }

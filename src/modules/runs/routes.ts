@@ -4,6 +4,7 @@ import { requirePrincipal } from '../../server/plugins/auth.ts';
 import { authErrors, IdParams, PageQuery, ProblemSchema, pageOf, Timestamp } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
+import { checkFormatOptionsFirst } from '../formats/check-options.ts';
 import { openRunEventStream, writeRunEvents } from './event-stream.ts';
 import { createDownloadLink, downloadByLink, downloadForCaller, type FileToSend } from './files.ts';
 import { ExportBody, RunSchema, runStatuses } from './schema.ts';
@@ -53,6 +54,7 @@ export function registerRunRoutes(app: App, deps: Deps): void {
     '/api/v1/exports',
     {
       config: { auth: { permission: 'runs:write' } },
+      preValidation: checkFormatOptionsFirst,
       schema: {
         tags: ['runs'],
         summary: 'Export a report now: 202 with the queued run',

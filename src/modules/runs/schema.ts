@@ -1,6 +1,6 @@
 import { type TSchema, Type } from 'typebox';
-import { exportFormats } from '../../engine/formats/registry.ts';
-import { NullableTimestamp, Timestamp } from '../../server/schemas.ts';
+import { exportFormats, FormatOptionsSchema } from '../../engine/formats/registry.ts';
+import { literals, NullableTimestamp, Timestamp } from '../../server/schemas.ts';
 
 // The runs contract: statuses, the run as the API shows it, and the export
 // request. Other modules (schedules, next deliveries) import these from here.
@@ -26,9 +26,6 @@ export const terminalStatuses = runStatuses.filter(
 export const isTerminal = (status: RunStatus): boolean =>
   (terminalStatuses as readonly string[]).includes(status);
 
-export const literals = <T extends readonly string[]>(values: T) =>
-  Type.Union(values.map((v) => Type.Literal(v)));
-
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 const ErrorStage = nullable(
@@ -41,6 +38,35 @@ const ErrorLocation = nullable(
     { line: Type.Integer(), column: Type.Integer() },
     { description: "Where in the report's SQL a query error points (1-based)" },
   ),
+);
+
+export const deliveryStatuses = ['queued', 'sending', 'succeeded', 'failed'] as const;
+
+export const DeliverySchema = Type.Object(
+  {
+    id: Type.String(),
+    destinationId: nullable(Type.String({ description: 'Null once the destination is deleted' })),
+    destinationName: Type.String(),
+    destinationType: Type.String(),
+    status: Type.String({ enum: [...deliveryStatuses] }),
+    attempts: Type.Integer(),
+    maxAttempts: Type.Integer(),
+    createdAt: Timestamp,
+    startedAt: NullableTimestamp,
+    finishedAt: NullableTimestamp,
+    nextAttemptAt: Type.Union([Timestamp, Type.Null()], { description: 'While queued for a retry: when' }),
+    receipt: nullable(
+      Type.Object(
+        { summary: Type.String(), details: Type.Record(Type.String(), Type.Unknown()) },
+        {
+          description:
+            'What the peer answered: SMTP message id and recipients, HTTP status, S3 key and ETag, SFTP path',
+        },
+      ),
+    ),
+    error: nullable(Type.String()),
+  },
+  { additionalProperties: false },
 );
 
 export const RunSchema = Type.Object(
@@ -132,7 +158,21 @@ export const RunSchema = Type.Object(
     nextAttemptAt: Type.Union([Timestamp, Type.Null()], {
       description: 'While retrying (on GET /runs/{id}): when the next attempt starts',
     }),
-    deliveries: Type.Array(Type.Unknown(), { description: 'Deliveries are not available yet: always empty' }),
+    destinationIds: Type.Array(Type.String(), { description: 'Where the file goes once it is made' }),
+    deliveries: Type.Array(DeliverySchema, {
+      description: 'Each destination of the run: status, attempts, timings and the peer’s answer',
+    }),
+    deliverySummary: Type.Object(
+      {
+        total: Type.Integer(),
+        succeeded: Type.Integer(),
+        failed: Type.Integer(),
+        pending: Type.Integer({ description: 'Queued or sending' }),
+      },
+      {
+        description: '"2 of 3 destinations delivered": a failed delivery never changes the run’s own status',
+      },
+    ),
     hasFile: Type.Optional(
       Type.Boolean({ description: 'GET /runs/{id}: the file can be downloaded (not expired or deleted)' }),
     ),
@@ -183,12 +223,7 @@ export const ExportBody = Type.Object(
     reportId: Type.String({ format: 'uuid' }),
     parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     format: literals(exportFormats),
-    formatOptions: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), {
-        description:
-          'Per format; plus compression ("gzip") and fileName ("{report}_{date:yyyy-MM-dd}.{ext}")',
-      }),
-    ),
+    formatOptions: Type.Optional(FormatOptionsSchema),
     timezone: Type.Optional(
       Type.String({
         maxLength: 100,
@@ -197,8 +232,9 @@ export const ExportBody = Type.Object(
     ),
     destinationIds: Type.Optional(
       Type.Array(Type.String({ format: 'uuid' }), {
-        maxItems: 0,
-        description: 'Deliveries are not available yet',
+        maxItems: 20,
+        description:
+          'Where the file goes once it is made (GET /api/v1/destinations); each gets it on its own',
       }),
     ),
   },

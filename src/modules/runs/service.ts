@@ -13,6 +13,7 @@ import { getArtifactForRun, listDownloads } from '../artifacts/repo.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
+import { checkDestinationIds } from '../destinations/service.ts';
 import { resolveValues } from '../reports/parameters.ts';
 import { getReport, type ReportRow } from '../reports/repo.ts';
 import { DEFAULT_FILE_NAME, FileNameError, renderFileName } from './file-name.ts';
@@ -20,6 +21,7 @@ import { enqueueRunAttempt } from './jobs.ts';
 import { presentRun, type RunView } from './present.ts';
 import {
   deleteFinishedRun,
+  deliveriesOfRuns,
   getRun,
   insertRun,
   listAttempts,
@@ -38,6 +40,7 @@ export interface ExportRequest {
   format: ExportFormat;
   formatOptions?: Record<string, unknown> | undefined;
   timezone?: string | undefined;
+  destinationIds?: string[] | undefined;
 }
 
 /** Checks a format and its options as a run would use them; Invalid names the option at fault. */
@@ -80,6 +83,8 @@ export async function createExport(
     throw Invalid.field('timezone', `"${timeZone}" is not an IANA time zone such as Europe/Berlin`);
   const formatOptions = request.formatOptions ?? {};
   checkFormat(request.format, formatOptions);
+  const destinationIds = request.destinationIds ?? [];
+  await checkDestinationIds(deps, actor.tenantId, destinationIds);
   const parameters = request.parameters ?? {};
   // Wrong or missing parameters fail the request, not the run.
   resolveValues(report.parameters, parameters, {
@@ -100,6 +105,7 @@ export async function createExport(
       timeZone,
       createdBy: actor.userId,
       now,
+      destinationIds,
     });
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'run.created',
@@ -128,6 +134,7 @@ export async function insertQueuedRun(
     createdBy: string | null;
     now: Date;
     scheduleId?: string;
+    destinationIds?: string[];
   },
 ): Promise<RunRow> {
   const created = await insertRun(tx, { ...r, reportId: report.id, maxAttempts: 3 });
@@ -176,12 +183,13 @@ async function loadRun(deps: Deps, tenantId: string, id: string) {
 export async function getTenantRun(deps: Deps, actor: Principal, id: string): Promise<RunView> {
   const run = await loadRun(deps, actor.tenantId, id);
   const waiting = run.status === 'queued' && run.attempts > 0 && run.error !== null;
-  const [attempts, downloads, artifact, labels, next] = await Promise.all([
+  const [attempts, downloads, artifact, labels, next, deliveries] = await Promise.all([
     listAttempts(deps.db, id),
     listDownloads(deps.db, actor.tenantId, id),
     getArtifactForRun(deps.db, actor.tenantId, id),
     runLabels(deps.db, actor.tenantId, [id]),
     waiting ? nextAttemptAt(deps.db, id, run.attempts + 1) : null,
+    deliveriesOfRuns(deps.db, actor.tenantId, [id]),
   ]);
   const available = Boolean(artifact && !artifact.deleted_at && artifact.expires_at > deps.clock.now());
   return presentRun(run, {
@@ -190,6 +198,7 @@ export async function getTenantRun(deps: Deps, actor: Principal, id: string): Pr
     hasFile: available,
     labels: labels.get(id),
     nextAttemptAt: next,
+    deliveries: deliveries.get(id),
     file: artifact
       ? { state: available ? 'available' : 'expired', expiresAt: artifact.expires_at.toISOString() }
       : null,
@@ -209,15 +218,15 @@ export async function listTenantRuns(
     cursor ? { createdAt: new Date(cursor.at), id: cursor.id } : null,
     q.limit + 1,
   );
-  const labels = await runLabels(
-    deps.db,
-    actor.tenantId,
-    rows.slice(0, q.limit).map((r) => r.id),
-  );
+  const shown = rows.slice(0, q.limit).map((r) => r.id);
+  const [labels, deliveries] = await Promise.all([
+    runLabels(deps.db, actor.tenantId, shown),
+    deliveriesOfRuns(deps.db, actor.tenantId, shown),
+  ]);
   return toPage(
     rows,
     q.limit,
-    (r) => presentRun(r, { labels: labels.get(r.id) }),
+    (r) => presentRun(r, { labels: labels.get(r.id), deliveries: deliveries.get(r.id) }),
     (r) => ({ at: r.created_at.getTime(), id: r.id }),
   );
 }

@@ -5,6 +5,7 @@ import { authErrors, IdParams, PageQuery, ProblemSchema, pageOf } from '../../se
 import type { App } from '../../server/types.ts';
 import { listCountries, listRegions } from '../../timing/calendar.ts';
 import type { Deps } from '../deps.ts';
+import { checkFormatOptionsFirst } from '../formats/check-options.ts';
 import { RunSchema } from '../runs/schema.ts';
 import { descriptionLanguageOf } from './language.ts';
 import {
@@ -85,6 +86,7 @@ export function registerScheduleRoutes(app: App, deps: Deps): void {
     '/api/v1/schedules',
     {
       config: write,
+      preValidation: checkFormatOptionsFirst,
       schema: {
         tags: ['schedules'],
         summary: 'Create a schedule: a report, a format, and a cron expression or preset in a time zone',

@@ -1,8 +1,7 @@
 import { Type } from 'typebox';
-import { exportFormats } from '../../engine/formats/registry.ts';
-import { Timestamp } from '../../server/schemas.ts';
+import { exportFormats, FormatOptionsSchema } from '../../engine/formats/registry.ts';
+import { literals, Timestamp } from '../../server/schemas.ts';
 import { presetKinds, weekdays } from '../../timing/presets.ts';
-import { literals } from '../runs/schema.ts';
 
 const Calendar = Type.Object(
   {
@@ -50,7 +49,7 @@ const definition = {
   reportId: Type.String({ format: 'uuid' }),
   parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   format: literals(exportFormats),
-  formatOptions: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  formatOptions: Type.Optional(FormatOptionsSchema),
   cron: Type.Optional(Cron),
   preset: Type.Optional(PresetSchema),
   timezone: Type.Optional(Zone),
@@ -82,7 +81,18 @@ const definition = {
 };
 
 export const ScheduleCreateBody = Type.Object(definition, { additionalProperties: false });
-export const SchedulePatchBody = Type.Partial(Type.Object(definition), { additionalProperties: false });
+export const SchedulePatchBody = Type.Partial(
+  Type.Object({
+    ...definition,
+    // Without `format` the saved format decides, which the body schema cannot know: the service checks.
+    formatOptions: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'As for POST; checked against the format sent or, without one, the saved format',
+      }),
+    ),
+  }),
+  { additionalProperties: false },
+);
 
 export const ScheduleSchema = Type.Object(
   {

@@ -12,6 +12,7 @@ import { compileDefinition } from '../../timing/timing.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
+import { checkDestinationIds } from '../destinations/service.ts';
 import { resolveValues } from '../reports/parameters.ts';
 import { getReport } from '../reports/repo.ts';
 import { presentRun, type RunView } from '../runs/present.ts';
@@ -110,8 +111,7 @@ async function resolveDefinition(
   // Relative dates are checked as the schedule will evaluate them: in its zone.
   resolveValues(report.parameters, parameters, { now, timeZone, lastSuccessfulRunAt: null });
   const destinationIds = input.destinationIds ?? base?.destination_ids ?? [];
-  // Destinations arrive with the delivery issue; until then no id can name one.
-  if (destinationIds.length > 0) throw Invalid.field('destinationIds[0]', 'no destination with this id');
+  await checkDestinationIds(deps, tenantId, destinationIds);
   const notifyEmails = parseAddressList(input.notify?.emails ?? base?.notify_emails ?? [], 'notify.emails');
   if (notifyEmails.length > 20) throw Invalid.field('notify.emails', 'at most 20 addresses');
   return {
@@ -349,6 +349,7 @@ export async function runScheduleNow(
       timeZone: schedule.time_zone,
       createdBy: actor.userId,
       now,
+      destinationIds: schedule.destination_ids,
     });
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'schedule.run_now',

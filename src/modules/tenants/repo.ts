@@ -72,3 +72,25 @@ export async function setTenantLimits(db: Executor, id: string, limits: TenantLi
   );
   return r.rowCount > 0;
 }
+
+/** Where a tenant's deliveries may go (empty lists: anywhere). */
+export interface DeliveryPolicy {
+  allowedEmailDomains: string[];
+  allowedWebhookHosts: string[];
+}
+
+export async function getDeliveryPolicy(db: Executor, id: string): Promise<DeliveryPolicy | undefined> {
+  const r = await db.query<{ e: string[]; h: string[] }>(
+    'SELECT allowed_email_domains AS e, allowed_webhook_hosts AS h FROM tenants WHERE id = $1',
+    [id],
+  );
+  const row = r.rows[0];
+  return row && { allowedEmailDomains: row.e, allowedWebhookHosts: row.h };
+}
+
+export async function setDeliveryPolicy(db: Executor, id: string, policy: DeliveryPolicy): Promise<void> {
+  await db.query(
+    'UPDATE tenants SET allowed_email_domains = $2, allowed_webhook_hosts = $3, updated_at = now() WHERE id = $1',
+    [id, policy.allowedEmailDomains, policy.allowedWebhookHosts],
+  );
+}

@@ -1,0 +1,110 @@
+import type { TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import type { TLocalizedValidationError } from 'typebox/error';
+import type { FieldError } from '../../lib/errors.ts';
+import {
+  type Compression,
+  CompressionSchema,
+  crossRules,
+  formatOptionSchemas,
+  patternRules,
+} from './options.ts';
+import type { ExportFormat } from './registry.ts';
+
+// Checks formatOptions against the format's schema and says what is wrong the
+// way the API's other validation errors do (an enum: "must be one of crlf, lf"),
+// with one message per option that states its whole rule, rather than one per
+// failed keyword ("must match pattern …").
+
+export class FormatOptionError extends Error {
+  readonly path: string;
+  /** Every option at fault; the first is `path`. */
+  readonly errors: FieldError[];
+  constructor(path: string, message: string, errors: FieldError[] = [{ path, message }]) {
+    super(`${path} ${message}`);
+    this.path = path;
+    this.errors = errors;
+  }
+}
+
+/** The JSON Schema keywords an option's rule is read from. */
+interface Keywords {
+  type?: string;
+  enum?: unknown[];
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+}
+
+/** What an option must be, in words, from its schema: the message is "must be " and this. */
+export function ruleOf(name: string, schema: TSchema): string {
+  const s = schema as Keywords;
+  if (s.pattern !== undefined) return patternRules[name] ?? `text matching ${s.pattern}`;
+  if (s.enum) return `one of ${s.enum.join(', ')}`;
+  if (s.type === 'boolean') return 'true or false';
+  if (s.type === 'integer') return `a whole number from ${s.minimum} to ${s.maximum}`;
+  if (s.maxLength === undefined) return 'text';
+  return s.minLength
+    ? `text of ${s.minLength} to ${s.maxLength} characters`
+    : `text of at most ${s.maxLength} characters`;
+}
+
+type CompiledCheck = { Check(value: unknown): boolean; Errors(value: unknown): TLocalizedValidationError[] };
+
+// Compiled on first use (a few ms for all formats), not by every process that imports the registry.
+const validators = new Map<ExportFormat | 'compression', CompiledCheck>();
+function validatorOf(key: ExportFormat | 'compression'): CompiledCheck {
+  let validator = validators.get(key);
+  if (!validator) {
+    validator = Compile(key === 'compression' ? CompressionSchema : formatOptionSchemas[key]);
+    validators.set(key, validator);
+  }
+  return validator;
+}
+
+/** Refuses options the format does not take or values its schema does not allow, naming each option at fault. */
+export function checkFormatOptions(format: ExportFormat, options: unknown): void {
+  const validator = validatorOf(format);
+  if (validator.Check(options)) return;
+  const errors = fieldErrorsOf(format, validator.Errors(options));
+  const [first = { path: 'formatOptions', message: 'are not valid' }] = errors;
+  throw new FormatOptionError(first.path, first.message, errors);
+}
+
+function fieldErrorsOf(format: ExportFormat, errors: TLocalizedValidationError[]): FieldError[] {
+  const properties: Record<string, TSchema> = formatOptionSchemas[format].properties;
+  const found = new Map<string, string>();
+  const say = (path: string, message: string) => {
+    if (!found.has(path)) found.set(path, message);
+  };
+  // Unknown options first, as they were always checked first: a misspelt name explains the rest.
+  for (const e of errors)
+    if (e.keyword === 'additionalProperties')
+      for (const name of e.params.additionalProperties)
+        say(`formatOptions.${name}`, `is not an option of ${format}`);
+  for (const e of errors) {
+    const option = e.instancePath.split('/')[1];
+    if (option !== undefined) {
+      // Each unknown option also fails as a `false` schema; it was named above.
+      if (Object.hasOwn(properties, option))
+        say(`formatOptions.${option}`, `must be ${ruleOf(option, properties[option]!)}`);
+    } else if (e.keyword === '~refine') {
+      const rule = crossRules[format]?.[e.params.index];
+      if (rule) say(`formatOptions.${rule.option}`, `must be ${rule.rule}`);
+    } else if (e.keyword === 'type') say('formatOptions', 'must be an object');
+  }
+  return [...found].map(([path, message]) => ({ path, message }));
+}
+
+/** The compression a run's options ask for. */
+export function compressionOf(options: Record<string, unknown>): Compression {
+  const value = options['compression'];
+  if (value === undefined) return 'none';
+  if (validatorOf('compression').Check(value)) return value as Compression;
+  throw new FormatOptionError(
+    'formatOptions.compression',
+    `must be ${ruleOf('compression', CompressionSchema)}`,
+  );
+}
