@@ -10,7 +10,6 @@ import { ensureDemoData, readDemoState } from '../demo/build.ts';
 import { type DemoReaders, demoGroupSql, demoReaders } from '../demo/readers.ts';
 import type { PrivilegeReport } from '../engine/sources/types.ts';
 import { createLocalStorage } from '../engine/storage/local.ts';
-import { registerJobHandlers } from '../jobs/handlers.ts';
 import { createQueue, type QueueRole } from '../jobs/queue.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
@@ -24,6 +23,7 @@ import { createRunEvents } from '../modules/runs/events.ts';
 import { followScheduledRuns } from '../modules/schedules/outcomes.ts';
 import { startSchedulerLoop } from '../scheduler/loop.ts';
 import { loadOrCreateSecret, secureDataDir } from './data-dir.ts';
+import { registerJobHandlers } from './job-handlers.ts';
 
 export interface AppContext extends Deps {
   roles: ReadonlySet<QueueRole>;

@@ -1,5 +1,11 @@
 import { Type } from 'typebox';
 import {
+  DEFAULT_FILE_NAME,
+  FileNameError,
+  fileNamePlaceholders,
+  renderFileName,
+} from '../../engine/formats/file-name.ts';
+import {
   type Compression,
   commonOptionSpecs,
   compressionOf,
@@ -16,7 +22,6 @@ import { isValidTimeZone } from '../../lib/zoned-time.ts';
 import { authErrors, literals, Timestamp } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
-import { DEFAULT_FILE_NAME, FileNameError, fileNamePlaceholders, renderFileName } from '../runs/file-name.ts';
 import { checkFormatOptionsFirst, invalidFormatOptions } from './check-options.ts';
 
 // The export formats and their options, described from the schemas that

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { Invalid } from '../../lib/errors.ts';
 import { requirePrincipal } from '../../server/plugins/auth.ts';
 import {
   authErrors,
@@ -17,7 +18,12 @@ import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
 import { acceptInvitation, previewInvitation } from './accept.ts';
 import { invitePageHtml, invitePageScript } from './page.ts';
-import { getTenantInvitation, listTenantInvitations, revokeTenantInvitation } from './service.ts';
+import {
+  createInvitation,
+  getTenantInvitation,
+  listTenantInvitations,
+  revokeTenantInvitation,
+} from './service.ts';
 
 const StatusSchema = Type.Union([
   Type.Literal('pending'),
@@ -117,7 +123,60 @@ function sessionUserOf(request: FastifyRequest): string | null {
   return request.headers['x-requested-with'] === 'ferry' ? p.userId : null;
 }
 
+// Adding a member sends an invitation: the account joins when its owner accepts.
+// `password` was how a caller created the account for the invitee; it would let
+// an admin choose the password of someone else's account (and claim an address
+// before its owner), so it is refused with a reason instead of being ignored.
+const AddBody = Type.Object(
+  {
+    email: Email,
+    role: RoleSchema,
+    name: Type.Optional(Type.String({ maxLength: 200, description: 'A name suggested for a new account' })),
+    password: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        deprecated: true,
+        description: 'No longer accepted: the invitee chooses their own password when accepting',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Invites the address; the answer is the same whether or not it has an account. The invitee accepts with POST /api/v1/invitations/accept',
+  },
+);
+
 export function registerInvitationRoutes(app: App, deps: Deps): void {
+  // POST /members lives here: adding a member is inviting them.
+  app.post(
+    '/api/v1/members',
+    {
+      config: { auth: { permission: 'members:write' } },
+      schema: {
+        tags: ['members'],
+        summary: 'Invite someone to your tenant with a role (202: they join when they accept)',
+        body: AddBody,
+        response: { 202: CreatedInvitationSchema, 404: ProblemSchema, 409: ProblemSchema, ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const { password, ...invite } = request.body;
+      if (password !== undefined)
+        throw Invalid.field(
+          'password',
+          'is no longer accepted: adding a member sends an invitation, and the invitee chooses their own password when accepting it',
+        );
+      const created = await createInvitation(
+        deps,
+        requirePrincipal(request.principal),
+        request.origin,
+        invite,
+      );
+      return reply.code(202).send(created);
+    },
+  );
+
   app.get(
     '/api/v1/invitations',
     {

@@ -1,5 +1,4 @@
 import { Type } from 'typebox';
-import { Invalid } from '../../lib/errors.ts';
 import { requirePrincipal } from '../../server/plugins/auth.ts';
 import {
   authErrors,
@@ -13,8 +12,6 @@ import {
 } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
-import { CreatedInvitationSchema } from '../invitations/routes.ts';
-import { createInvitation } from '../invitations/service.ts';
 import { changeMemberRole, getTenantMember, listTenantMembers, removeMember } from './service.ts';
 
 const MemberSchema = Type.Object({
@@ -25,30 +22,6 @@ const MemberSchema = Type.Object({
   hasPassword: Type.Boolean(),
   joinedAt: Timestamp,
 });
-
-// Adding a member sends an invitation: the account joins when its owner accepts.
-// `password` was how a caller created the account for the invitee; it would let
-// an admin choose the password of someone else's account (and claim an address
-// before its owner), so it is refused with a reason instead of being ignored.
-const AddBody = Type.Object(
-  {
-    email: Email,
-    role: RoleSchema,
-    name: Type.Optional(Type.String({ maxLength: 200, description: 'A name suggested for a new account' })),
-    password: Type.Optional(
-      Type.String({
-        maxLength: 200,
-        deprecated: true,
-        description: 'No longer accepted: the invitee chooses their own password when accepting',
-      }),
-    ),
-  },
-  {
-    additionalProperties: false,
-    description:
-      'Invites the address; the answer is the same whether or not it has an account. The invitee accepts with POST /api/v1/invitations/accept',
-  },
-);
 
 const PatchBody = Type.Object({ role: RoleSchema }, { additionalProperties: false });
 const conflicts = { 404: ProblemSchema, 409: ProblemSchema };
@@ -70,34 +43,6 @@ export function registerMemberRoutes(app: App, deps: Deps): void {
         cursor: request.query.cursor,
         limit: request.query.limit ?? 50,
       }),
-  );
-
-  app.post(
-    '/api/v1/members',
-    {
-      config: { auth: { permission: 'members:write' } },
-      schema: {
-        tags: ['members'],
-        summary: 'Invite someone to your tenant with a role (202: they join when they accept)',
-        body: AddBody,
-        response: { 202: CreatedInvitationSchema, ...conflicts, ...authErrors },
-      },
-    },
-    async (request, reply) => {
-      const { password, ...invite } = request.body;
-      if (password !== undefined)
-        throw Invalid.field(
-          'password',
-          'is no longer accepted: adding a member sends an invitation, and the invitee chooses their own password when accepting it',
-        );
-      const created = await createInvitation(
-        deps,
-        requirePrincipal(request.principal),
-        request.origin,
-        invite,
-      );
-      return reply.code(202).send(created);
-    },
   );
 
   app.get(

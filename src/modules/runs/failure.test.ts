@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { renderFileName } from '../../engine/formats/file-name.ts';
 import { ExportLimitError } from '../../engine/pipeline.ts';
 import { SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
 import { classifyFailure, lineAndColumn, retryDelayMs } from './failure.ts';
-import { renderFileName } from './file-name.ts';
 import { attemptJobId } from './jobs.ts';
 
 describe('S8: which failures retry', () => {

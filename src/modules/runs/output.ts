@@ -1,5 +1,5 @@
+import { DEFAULT_FILE_NAME, renderFileName } from '../../engine/formats/file-name.ts';
 import { compressionOf } from '../../engine/formats/registry.ts';
-import { DEFAULT_FILE_NAME, renderFileName } from './file-name.ts';
 import type { RunRow } from './repo.ts';
 
 // Where an attempt's file goes and what it is called: the name from the run's

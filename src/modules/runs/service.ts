@@ -1,4 +1,5 @@
 import type { Tx } from '../../db/db.ts';
+import { DEFAULT_FILE_NAME, FileNameError, renderFileName } from '../../engine/formats/file-name.ts';
 import {
   compressionOf,
   type ExportFormat,
@@ -16,7 +17,6 @@ import type { Deps } from '../deps.ts';
 import { checkDestinationIds } from '../destinations/service.ts';
 import { resolveValues } from '../reports/parameters.ts';
 import { getReport, type ReportRow } from '../reports/repo.ts';
-import { DEFAULT_FILE_NAME, FileNameError, renderFileName } from './file-name.ts';
 import { enqueueRunAttempt } from './jobs.ts';
 import { presentRun, type RunView } from './present.ts';
 import {

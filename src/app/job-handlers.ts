@@ -1,3 +1,4 @@
+import type { Queue } from '../jobs/queue.ts';
 import { cleanupArtifacts } from '../modules/artifacts/service.ts';
 import { type DeliveryJob, executeDelivery, recoverStaleDeliveries } from '../modules/deliveries/service.ts';
 import type { Deps } from '../modules/deps.ts';
@@ -9,7 +10,6 @@ import { deleteOldRuns } from '../modules/runs/retention.ts';
 import { sendFailureNotice } from '../modules/schedules/notify.ts';
 import type { FailureNotice } from '../modules/schedules/outcomes.ts';
 import { cleanupSessions } from '../modules/sessions/service.ts';
-import type { Queue } from './queue.ts';
 
 /**
  * How long a shutting-down worker lets its running exports finish before it
