@@ -7177,13 +7177,192 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf";
-                        /** @description Per format; plus compression ("gzip") and fileName ("{report}_{date:yyyy-MM-dd}.{ext}") */
+                        /** @description The options of the chosen format (each format has its schema) plus compression and fileName, which every format takes. An option the format does not take is refused with a 400 naming it. */
                         formatOptions?: {
-                            [key: string]: unknown;
+                            /**
+                             * @description The character between values, e.g. , or ; (German Excel)
+                             * @default ,
+                             */
+                            delimiter?: string;
+                            /**
+                             * @description The character around values that contain the delimiter, a quote or a line break
+                             * @default "
+                             */
+                            quote?: string;
+                            /**
+                             * @description Write the column names as the first line
+                             * @default true
+                             */
+                            header?: boolean;
+                            /**
+                             * @description Start with a UTF-8 byte order mark (helps Excel on Windows read accents)
+                             * @default false
+                             */
+                            bom?: boolean;
+                            /**
+                             * @description Line breaks: crlf (Windows, RFC 4180) or lf (Unix)
+                             * @default crlf
+                             * @enum {string}
+                             */
+                            lineEnding?: "crlf" | "lf";
+                            /**
+                             * @description What an empty (NULL) value is written as
+                             * @default
+                             */
+                            nullText?: string;
+                            /**
+                             * @description Put an apostrophe before text starting with = + - @ so spreadsheets do not run it as a formula
+                             * @default true
+                             */
+                            formulaProtection?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Write the column names as the first line
+                             * @default true
+                             */
+                            header?: boolean;
+                            /**
+                             * @description Start with a UTF-8 byte order mark (helps Excel on Windows read accents)
+                             * @default false
+                             */
+                            bom?: boolean;
+                            /**
+                             * @description Line breaks: crlf (Windows, RFC 4180) or lf (Unix)
+                             * @default crlf
+                             * @enum {string}
+                             */
+                            lineEnding?: "crlf" | "lf";
+                            /**
+                             * @description What an empty (NULL) value is written as
+                             * @default
+                             */
+                            nullText?: string;
+                            /**
+                             * @description Put an apostrophe before text starting with = + - @ so spreadsheets do not run it as a formula
+                             * @default true
+                             */
+                            formulaProtection?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The worksheet name: 1 to 31 characters without [ ] : * ? / \
+                             * @default Export
+                             */
+                            sheetName?: string;
+                            /**
+                             * @description Write every decimal and big integer as text with all its digits. Off: numbers, except values a cell cannot hold exactly (more than 15 significant digits), which are text
+                             * @default false
+                             */
+                            exactDecimals?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Exact decimals and big integers as JSON numbers with every digit (most JSON parsers round past 15-17 digits), or as strings that every reader keeps exactly
+                             * @default number
+                             * @enum {string}
+                             */
+                            decimals?: "number" | "string";
+                            /**
+                             * @deprecated
+                             * @description The earlier name of decimals, still accepted; decimals wins when both are given
+                             * @enum {string}
+                             */
+                            exactNumbers?: "number" | "string";
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Exact decimals and big integers as JSON numbers with every digit (most JSON parsers round past 15-17 digits), or as strings that every reader keeps exactly
+                             * @default number
+                             * @enum {string}
+                             */
+                            decimals?: "number" | "string";
+                            /**
+                             * @deprecated
+                             * @description The earlier name of decimals, still accepted; decimals wins when both are given
+                             * @enum {string}
+                             */
+                            exactNumbers?: "number" | "string";
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The name of the element around all rows
+                             * @default rows
+                             */
+                            rootElement?: string;
+                            /**
+                             * @description The name of the element of each row
+                             * @default row
+                             */
+                            rowElement?: string;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /** @description The heading on the first page (default: the report's name) */
+                            title?: string;
+                            /**
+                             * @description Landscape pages, for reports with many columns
+                             * @default false
+                             */
+                            landscape?: boolean;
+                            /**
+                             * @description At most this many rows; a note says when rows were left out
+                             * @default 10000
+                             */
+                            rowCap?: number;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
                         };
                         /** @description IANA zone for relative dates and the file name (default UTC) */
                         timezone?: string;
-                        /** @description Deliveries are not available yet */
+                        /** @description Where the file goes once it is made (GET /api/v1/destinations); each gets it on its own */
                         destinationIds?: string[];
                     };
                 };
@@ -7275,8 +7454,40 @@ export interface paths {
                             } | null;
                             /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                             nextAttemptAt: string | null;
-                            /** @description Deliveries are not available yet: always empty */
-                            deliveries: unknown[];
+                            /** @description Where the file goes once it is made */
+                            destinationIds: string[];
+                            /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
+                            deliveries: {
+                                id: string;
+                                destinationId: string | null;
+                                destinationName: string;
+                                destinationType: string;
+                                /** @enum {string} */
+                                status: "queued" | "sending" | "succeeded" | "failed";
+                                attempts: number;
+                                maxAttempts: number;
+                                /** Format: date-time */
+                                createdAt: string;
+                                startedAt: string | null;
+                                finishedAt: string | null;
+                                /** @description While queued for a retry: when */
+                                nextAttemptAt: string | null;
+                                receipt: {
+                                    summary: string;
+                                    details: {
+                                        [key: string]: unknown;
+                                    };
+                                } | null;
+                                error: string | null;
+                            }[];
+                            /** @description "2 of 3 destinations delivered": a failed delivery never changes the run’s own status */
+                            deliverySummary: {
+                                total: number;
+                                succeeded: number;
+                                failed: number;
+                                /** @description Queued or sending */
+                                pending: number;
+                            };
                             /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
                             hasFile?: boolean;
                             file?: {
@@ -7517,8 +7728,40 @@ export interface paths {
                                 } | null;
                                 /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                                 nextAttemptAt: string | null;
-                                /** @description Deliveries are not available yet: always empty */
-                                deliveries: unknown[];
+                                /** @description Where the file goes once it is made */
+                                destinationIds: string[];
+                                /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
+                                deliveries: {
+                                    id: string;
+                                    destinationId: string | null;
+                                    destinationName: string;
+                                    destinationType: string;
+                                    /** @enum {string} */
+                                    status: "queued" | "sending" | "succeeded" | "failed";
+                                    attempts: number;
+                                    maxAttempts: number;
+                                    /** Format: date-time */
+                                    createdAt: string;
+                                    startedAt: string | null;
+                                    finishedAt: string | null;
+                                    /** @description While queued for a retry: when */
+                                    nextAttemptAt: string | null;
+                                    receipt: {
+                                        summary: string;
+                                        details: {
+                                            [key: string]: unknown;
+                                        };
+                                    } | null;
+                                    error: string | null;
+                                }[];
+                                /** @description "2 of 3 destinations delivered": a failed delivery never changes the run’s own status */
+                                deliverySummary: {
+                                    total: number;
+                                    succeeded: number;
+                                    failed: number;
+                                    /** @description Queued or sending */
+                                    pending: number;
+                                };
                                 /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
                                 hasFile?: boolean;
                                 file?: {
@@ -7750,8 +7993,40 @@ export interface paths {
                             } | null;
                             /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                             nextAttemptAt: string | null;
-                            /** @description Deliveries are not available yet: always empty */
-                            deliveries: unknown[];
+                            /** @description Where the file goes once it is made */
+                            destinationIds: string[];
+                            /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
+                            deliveries: {
+                                id: string;
+                                destinationId: string | null;
+                                destinationName: string;
+                                destinationType: string;
+                                /** @enum {string} */
+                                status: "queued" | "sending" | "succeeded" | "failed";
+                                attempts: number;
+                                maxAttempts: number;
+                                /** Format: date-time */
+                                createdAt: string;
+                                startedAt: string | null;
+                                finishedAt: string | null;
+                                /** @description While queued for a retry: when */
+                                nextAttemptAt: string | null;
+                                receipt: {
+                                    summary: string;
+                                    details: {
+                                        [key: string]: unknown;
+                                    };
+                                } | null;
+                                error: string | null;
+                            }[];
+                            /** @description "2 of 3 destinations delivered": a failed delivery never changes the run’s own status */
+                            deliverySummary: {
+                                total: number;
+                                succeeded: number;
+                                failed: number;
+                                /** @description Queued or sending */
+                                pending: number;
+                            };
                             /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
                             hasFile?: boolean;
                             file?: {
@@ -8144,8 +8419,40 @@ export interface paths {
                             } | null;
                             /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                             nextAttemptAt: string | null;
-                            /** @description Deliveries are not available yet: always empty */
-                            deliveries: unknown[];
+                            /** @description Where the file goes once it is made */
+                            destinationIds: string[];
+                            /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
+                            deliveries: {
+                                id: string;
+                                destinationId: string | null;
+                                destinationName: string;
+                                destinationType: string;
+                                /** @enum {string} */
+                                status: "queued" | "sending" | "succeeded" | "failed";
+                                attempts: number;
+                                maxAttempts: number;
+                                /** Format: date-time */
+                                createdAt: string;
+                                startedAt: string | null;
+                                finishedAt: string | null;
+                                /** @description While queued for a retry: when */
+                                nextAttemptAt: string | null;
+                                receipt: {
+                                    summary: string;
+                                    details: {
+                                        [key: string]: unknown;
+                                    };
+                                } | null;
+                                error: string | null;
+                            }[];
+                            /** @description "2 of 3 destinations delivered": a failed delivery never changes the run’s own status */
+                            deliverySummary: {
+                                total: number;
+                                succeeded: number;
+                                failed: number;
+                                /** @description Queued or sending */
+                                pending: number;
+                            };
                             /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
                             hasFile?: boolean;
                             file?: {
@@ -8415,8 +8722,40 @@ export interface paths {
                             } | null;
                             /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                             nextAttemptAt: string | null;
-                            /** @description Deliveries are not available yet: always empty */
-                            deliveries: unknown[];
+                            /** @description Where the file goes once it is made */
+                            destinationIds: string[];
+                            /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
+                            deliveries: {
+                                id: string;
+                                destinationId: string | null;
+                                destinationName: string;
+                                destinationType: string;
+                                /** @enum {string} */
+                                status: "queued" | "sending" | "succeeded" | "failed";
+                                attempts: number;
+                                maxAttempts: number;
+                                /** Format: date-time */
+                                createdAt: string;
+                                startedAt: string | null;
+                                finishedAt: string | null;
+                                /** @description While queued for a retry: when */
+                                nextAttemptAt: string | null;
+                                receipt: {
+                                    summary: string;
+                                    details: {
+                                        [key: string]: unknown;
+                                    };
+                                } | null;
+                                error: string | null;
+                            }[];
+                            /** @description "2 of 3 destinations delivered": a failed delivery never changes the run’s own status */
+                            deliverySummary: {
+                                total: number;
+                                succeeded: number;
+                                failed: number;
+                                /** @description Queued or sending */
+                                pending: number;
+                            };
                             /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
                             hasFile?: boolean;
                             file?: {
@@ -9141,9 +9480,188 @@ export interface paths {
                 content: {
                     "application/json": {
                         format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf";
-                        /** @description As for an export: the format options, compression and fileName */
+                        /** @description The options of the chosen format (each format has its schema) plus compression and fileName, which every format takes. An option the format does not take is refused with a 400 naming it. */
                         formatOptions?: {
-                            [key: string]: unknown;
+                            /**
+                             * @description The character between values, e.g. , or ; (German Excel)
+                             * @default ,
+                             */
+                            delimiter?: string;
+                            /**
+                             * @description The character around values that contain the delimiter, a quote or a line break
+                             * @default "
+                             */
+                            quote?: string;
+                            /**
+                             * @description Write the column names as the first line
+                             * @default true
+                             */
+                            header?: boolean;
+                            /**
+                             * @description Start with a UTF-8 byte order mark (helps Excel on Windows read accents)
+                             * @default false
+                             */
+                            bom?: boolean;
+                            /**
+                             * @description Line breaks: crlf (Windows, RFC 4180) or lf (Unix)
+                             * @default crlf
+                             * @enum {string}
+                             */
+                            lineEnding?: "crlf" | "lf";
+                            /**
+                             * @description What an empty (NULL) value is written as
+                             * @default
+                             */
+                            nullText?: string;
+                            /**
+                             * @description Put an apostrophe before text starting with = + - @ so spreadsheets do not run it as a formula
+                             * @default true
+                             */
+                            formulaProtection?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Write the column names as the first line
+                             * @default true
+                             */
+                            header?: boolean;
+                            /**
+                             * @description Start with a UTF-8 byte order mark (helps Excel on Windows read accents)
+                             * @default false
+                             */
+                            bom?: boolean;
+                            /**
+                             * @description Line breaks: crlf (Windows, RFC 4180) or lf (Unix)
+                             * @default crlf
+                             * @enum {string}
+                             */
+                            lineEnding?: "crlf" | "lf";
+                            /**
+                             * @description What an empty (NULL) value is written as
+                             * @default
+                             */
+                            nullText?: string;
+                            /**
+                             * @description Put an apostrophe before text starting with = + - @ so spreadsheets do not run it as a formula
+                             * @default true
+                             */
+                            formulaProtection?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The worksheet name: 1 to 31 characters without [ ] : * ? / \
+                             * @default Export
+                             */
+                            sheetName?: string;
+                            /**
+                             * @description Write every decimal and big integer as text with all its digits. Off: numbers, except values a cell cannot hold exactly (more than 15 significant digits), which are text
+                             * @default false
+                             */
+                            exactDecimals?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Exact decimals and big integers as JSON numbers with every digit (most JSON parsers round past 15-17 digits), or as strings that every reader keeps exactly
+                             * @default number
+                             * @enum {string}
+                             */
+                            decimals?: "number" | "string";
+                            /**
+                             * @deprecated
+                             * @description The earlier name of decimals, still accepted; decimals wins when both are given
+                             * @enum {string}
+                             */
+                            exactNumbers?: "number" | "string";
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Exact decimals and big integers as JSON numbers with every digit (most JSON parsers round past 15-17 digits), or as strings that every reader keeps exactly
+                             * @default number
+                             * @enum {string}
+                             */
+                            decimals?: "number" | "string";
+                            /**
+                             * @deprecated
+                             * @description The earlier name of decimals, still accepted; decimals wins when both are given
+                             * @enum {string}
+                             */
+                            exactNumbers?: "number" | "string";
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The name of the element around all rows
+                             * @default rows
+                             */
+                            rootElement?: string;
+                            /**
+                             * @description The name of the element of each row
+                             * @default row
+                             */
+                            rowElement?: string;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /** @description The heading on the first page (default: the report's name) */
+                            title?: string;
+                            /**
+                             * @description Landscape pages, for reports with many columns
+                             * @default false
+                             */
+                            landscape?: boolean;
+                            /**
+                             * @description At most this many rows; a note says when rows were left out
+                             * @default 10000
+                             */
+                            rowCap?: number;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
                         };
                         reportName: string;
                         /** @description The run's zone (default UTC) */
@@ -9475,8 +9993,188 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf";
+                        /** @description The options of the chosen format (each format has its schema) plus compression and fileName, which every format takes. An option the format does not take is refused with a 400 naming it. */
                         formatOptions?: {
-                            [key: string]: unknown;
+                            /**
+                             * @description The character between values, e.g. , or ; (German Excel)
+                             * @default ,
+                             */
+                            delimiter?: string;
+                            /**
+                             * @description The character around values that contain the delimiter, a quote or a line break
+                             * @default "
+                             */
+                            quote?: string;
+                            /**
+                             * @description Write the column names as the first line
+                             * @default true
+                             */
+                            header?: boolean;
+                            /**
+                             * @description Start with a UTF-8 byte order mark (helps Excel on Windows read accents)
+                             * @default false
+                             */
+                            bom?: boolean;
+                            /**
+                             * @description Line breaks: crlf (Windows, RFC 4180) or lf (Unix)
+                             * @default crlf
+                             * @enum {string}
+                             */
+                            lineEnding?: "crlf" | "lf";
+                            /**
+                             * @description What an empty (NULL) value is written as
+                             * @default
+                             */
+                            nullText?: string;
+                            /**
+                             * @description Put an apostrophe before text starting with = + - @ so spreadsheets do not run it as a formula
+                             * @default true
+                             */
+                            formulaProtection?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Write the column names as the first line
+                             * @default true
+                             */
+                            header?: boolean;
+                            /**
+                             * @description Start with a UTF-8 byte order mark (helps Excel on Windows read accents)
+                             * @default false
+                             */
+                            bom?: boolean;
+                            /**
+                             * @description Line breaks: crlf (Windows, RFC 4180) or lf (Unix)
+                             * @default crlf
+                             * @enum {string}
+                             */
+                            lineEnding?: "crlf" | "lf";
+                            /**
+                             * @description What an empty (NULL) value is written as
+                             * @default
+                             */
+                            nullText?: string;
+                            /**
+                             * @description Put an apostrophe before text starting with = + - @ so spreadsheets do not run it as a formula
+                             * @default true
+                             */
+                            formulaProtection?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The worksheet name: 1 to 31 characters without [ ] : * ? / \
+                             * @default Export
+                             */
+                            sheetName?: string;
+                            /**
+                             * @description Write every decimal and big integer as text with all its digits. Off: numbers, except values a cell cannot hold exactly (more than 15 significant digits), which are text
+                             * @default false
+                             */
+                            exactDecimals?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Exact decimals and big integers as JSON numbers with every digit (most JSON parsers round past 15-17 digits), or as strings that every reader keeps exactly
+                             * @default number
+                             * @enum {string}
+                             */
+                            decimals?: "number" | "string";
+                            /**
+                             * @deprecated
+                             * @description The earlier name of decimals, still accepted; decimals wins when both are given
+                             * @enum {string}
+                             */
+                            exactNumbers?: "number" | "string";
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Exact decimals and big integers as JSON numbers with every digit (most JSON parsers round past 15-17 digits), or as strings that every reader keeps exactly
+                             * @default number
+                             * @enum {string}
+                             */
+                            decimals?: "number" | "string";
+                            /**
+                             * @deprecated
+                             * @description The earlier name of decimals, still accepted; decimals wins when both are given
+                             * @enum {string}
+                             */
+                            exactNumbers?: "number" | "string";
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The name of the element around all rows
+                             * @default rows
+                             */
+                            rootElement?: string;
+                            /**
+                             * @description The name of the element of each row
+                             * @default row
+                             */
+                            rowElement?: string;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /** @description The heading on the first page (default: the report's name) */
+                            title?: string;
+                            /**
+                             * @description Landscape pages, for reports with many columns
+                             * @default false
+                             */
+                            landscape?: boolean;
+                            /**
+                             * @description At most this many rows; a note says when rows were left out
+                             * @default 10000
+                             */
+                            rowCap?: number;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
                         };
                         /** @description Five fields: minute hour day-of-month month day-of-week. When both day fields are restricted, a day matching either fires (classic cron OR). */
                         cron?: string;
@@ -10356,6 +11054,7 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         format?: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf";
+                        /** @description As for POST; checked against the format sent or, without one, the saved format */
                         formatOptions?: {
                             [key: string]: unknown;
                         };
@@ -11148,8 +11847,40 @@ export interface paths {
                             } | null;
                             /** @description While retrying (on GET /runs/{id}): when the next attempt starts */
                             nextAttemptAt: string | null;
-                            /** @description Deliveries are not available yet: always empty */
-                            deliveries: unknown[];
+                            /** @description Where the file goes once it is made */
+                            destinationIds: string[];
+                            /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
+                            deliveries: {
+                                id: string;
+                                destinationId: string | null;
+                                destinationName: string;
+                                destinationType: string;
+                                /** @enum {string} */
+                                status: "queued" | "sending" | "succeeded" | "failed";
+                                attempts: number;
+                                maxAttempts: number;
+                                /** Format: date-time */
+                                createdAt: string;
+                                startedAt: string | null;
+                                finishedAt: string | null;
+                                /** @description While queued for a retry: when */
+                                nextAttemptAt: string | null;
+                                receipt: {
+                                    summary: string;
+                                    details: {
+                                        [key: string]: unknown;
+                                    };
+                                } | null;
+                                error: string | null;
+                            }[];
+                            /** @description "2 of 3 destinations delivered": a failed delivery never changes the run’s own status */
+                            deliverySummary: {
+                                total: number;
+                                succeeded: number;
+                                failed: number;
+                                /** @description Queued or sending */
+                                pending: number;
+                            };
                             /** @description GET /runs/{id}: the file can be downloaded (not expired or deleted) */
                             hasFile?: boolean;
                             file?: {
@@ -11180,6 +11911,1462 @@ export interface paths {
                                 /** Format: date-time */
                                 at: string;
                             }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destination-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The destination types with the JSON Schema of their settings and secrets */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                type: string;
+                                settings: unknown;
+                                secrets: unknown;
+                                requiredSecrets: string[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destinations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Destinations of your tenant, with the schedules that use each */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                name: string;
+                                /** @enum {string} */
+                                type: "email" | "slack" | "webhook" | "s3" | "sftp" | "teams";
+                                settings: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description The secret fields that are set (their values are never shown) */
+                                secretsSet: string[];
+                                /** @description The schedules that deliver here */
+                                usedBy: {
+                                    id: string;
+                                    name: string;
+                                }[];
+                                lastTest: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    ok: boolean;
+                                    message: string;
+                                } | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a destination: e-mail, Slack, webhook, S3 bucket, SFTP or Microsoft Teams */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        type: "email" | "slack" | "webhook" | "s3" | "sftp" | "teams";
+                        /** @description The settings of the destination type (GET /api/v1/destination-types lists each type’s fields); shown to every reader */
+                        settings: {
+                            [key: string]: unknown;
+                        };
+                        /** @description Passwords, tokens, keys and signing secrets: write-only, sealed at rest, never shown again. On PATCH, a field given replaces the stored one, null removes it; fields left out are kept. */
+                        secrets?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            type: "email" | "slack" | "webhook" | "s3" | "sftp" | "teams";
+                            settings: {
+                                [key: string]: unknown;
+                            };
+                            /** @description The secret fields that are set (their values are never shown) */
+                            secretsSet: string[];
+                            /** @description The schedules that deliver here */
+                            usedBy: {
+                                id: string;
+                                name: string;
+                            }[];
+                            lastTest: {
+                                /** Format: date-time */
+                                at: string;
+                                ok: boolean;
+                                message: string;
+                            } | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destinations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A destination */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Resource id (UUID) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            type: "email" | "slack" | "webhook" | "s3" | "sftp" | "teams";
+                            settings: {
+                                [key: string]: unknown;
+                            };
+                            /** @description The secret fields that are set (their values are never shown) */
+                            secretsSet: string[];
+                            /** @description The schedules that deliver here */
+                            usedBy: {
+                                id: string;
+                                name: string;
+                            }[];
+                            lastTest: {
+                                /** Format: date-time */
+                                at: string;
+                                ok: boolean;
+                                message: string;
+                            } | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a destination no schedule uses (its delivery history stays) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Resource id (UUID) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a destination; pointing it somewhere new needs its secrets again */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Resource id (UUID) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        /** @description The settings of the destination type (GET /api/v1/destination-types lists each type’s fields); shown to every reader */
+                        settings?: {
+                            [key: string]: unknown;
+                        };
+                        /** @description Passwords, tokens, keys and signing secrets: write-only, sealed at rest, never shown again. On PATCH, a field given replaces the stored one, null removes it; fields left out are kept. */
+                        secrets?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            type: "email" | "slack" | "webhook" | "s3" | "sftp" | "teams";
+                            settings: {
+                                [key: string]: unknown;
+                            };
+                            /** @description The secret fields that are set (their values are never shown) */
+                            secretsSet: string[];
+                            /** @description The schedules that deliver here */
+                            usedBy: {
+                                id: string;
+                                name: string;
+                            }[];
+                            lastTest: {
+                                /** Format: date-time */
+                                at: string;
+                                ok: boolean;
+                                message: string;
+                            } | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/destinations/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a real test message or file; 200 with ok false and the reason when it fails */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Resource id (UUID) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ok: boolean;
+                            /** @description What the peer answered, or why the test failed */
+                            message: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/delivery-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The e-mail domains and webhook hosts your tenant may deliver to */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description E-mail may go only to these domains (and their subdomains); empty: any domain */
+                            allowedEmailDomains: string[];
+                            /** @description Webhooks and Teams may go only to these hosts ("*.example.com" for subdomains); empty: any public host */
+                            allowedWebhookHosts: string[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        /** Set the e-mail domains and webhook hosts your tenant may deliver to (empty lists: any) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description E-mail may go only to these domains (and their subdomains); empty: any domain */
+                        allowedEmailDomains: string[];
+                        /** @description Webhooks and Teams may go only to these hosts ("*.example.com" for subdomains); empty: any public host */
+                        allowedWebhookHosts: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description E-mail may go only to these domains (and their subdomains); empty: any domain */
+                            allowedEmailDomains: string[];
+                            /** @description Webhooks and Teams may go only to these hosts ("*.example.com" for subdomains); empty: any public host */
+                            allowedWebhookHosts: string[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{id}/deliveries/{deliveryId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deliver a run’s file again to one destination whose delivery failed (the file is not made again) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    deliveryId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            deliveryId: string;
+                            status: string;
                         };
                     };
                 };

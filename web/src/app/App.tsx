@@ -26,6 +26,7 @@ const ReportsArea = lazy(() => import('../pages/reports'));
 const SchedulesArea = lazy(() => import('../pages/schedules'));
 const RunsArea = lazy(() => import('../pages/runs'));
 const ConnectionsArea = lazy(() => import('../pages/connections'));
+const DestinationsArea = lazy(() => import('../pages/destinations'));
 const WorkspaceArea = lazy(() => import('../pages/workspace'));
 const AdminArea = lazy(() => import('../pages/admin'));
 
@@ -103,6 +104,7 @@ export function App() {
                           <Route path="schedules/*" element={<SchedulesArea />} />
                           <Route path="runs/*" element={<RunsArea />} />
                           <Route path="connections/*" element={<ConnectionsArea />} />
+                          <Route path="destinations/*" element={<DestinationsArea />} />
                           <Route path="workspace/*" element={<WorkspaceArea />} />
                           <Route path="admin/*" element={<AdminArea />} />
                           <Route path="*" element={<NotFoundState />} />

@@ -32,6 +32,7 @@ const MAIN: NavItem[] = [
   { to: '/reports', label: 'nav.reports', permission: 'reports:read' },
   { to: '/schedules', label: 'nav.schedules', permission: 'schedules:read' },
   { to: '/runs', label: 'nav.runs', permission: 'runs:read' },
+  { to: '/destinations', label: 'nav.destinations', permission: 'destinations:read' },
   { to: '/connections', label: 'nav.connections', permission: 'connections:read' },
 ];
 

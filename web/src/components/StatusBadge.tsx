@@ -11,6 +11,8 @@ const STATUS: Record<string, { color: string; icon: string; key: MessageKey }> =
   retrying: { color: 'orange', icon: '↻', key: 'status.retrying' },
   cancelling: { color: 'orange', icon: '■', key: 'status.cancelling' },
   succeeded: { color: 'green', icon: '✓', key: 'status.succeeded' },
+  // The file was made but a destination did not get it: never green.
+  partly_delivered: { color: 'orange', icon: '◐', key: 'status.partly_delivered' },
   failed: { color: 'red', icon: '✕', key: 'status.failed' },
   cancelled: { color: 'gray', icon: '■', key: 'status.cancelled' },
   skipped_missed: { color: 'gray', icon: '⤼', key: 'status.skipped_missed' },

@@ -118,7 +118,8 @@ export function RunProgress({ run, mode }: { run: Run; mode?: LiveRun['mode'] })
   const elapsed = useElapsed(run.startedAt, run.finishedAt);
   const running = isActiveRun(run.status);
   const percent = run.progress.percent;
-  const succeeded = run.status === 'succeeded';
+  // A partly delivered run made its file: the bar is full.
+  const succeeded = run.status === 'succeeded' || (run.status as string) === 'partly_delivered';
   const value = succeeded ? 100 : (percent ?? (running ? 100 : 0));
   const rows = run.rowCount ?? run.progress.rows;
   const bytes = run.fileSize ?? run.progress.bytes;

@@ -2,6 +2,7 @@ import { createContext, type ReactNode, useCallback, useContext, useMemo, useSta
 import * as auth from './auth';
 import * as common from './common';
 import * as connections from './connections';
+import * as destinations from './destinations';
 import * as reports from './reports';
 import * as runs from './runs';
 import * as schedules from './schedules';
@@ -19,6 +20,7 @@ const catalog = {
     ...schedules.en,
     ...runs.en,
     ...connections.en,
+    ...destinations.en,
     ...workspace.en,
   },
   de: {
@@ -28,6 +30,7 @@ const catalog = {
     ...schedules.de,
     ...runs.de,
     ...connections.de,
+    ...destinations.de,
     ...workspace.de,
   },
 };

@@ -5,6 +5,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { ApiError, api, type BodyOf, errorMessage, unwrap } from '../../api/client';
 import { useCan } from '../../app/session';
+import { DestinationPicker } from '../../components/DestinationPicker';
 import { FormatOptionsFields } from '../../components/FormatOptions';
 import { ParameterInputs } from '../../components/ParameterInputs';
 import { RunProgress, runKey, useLiveRun } from '../../components/run-live';
@@ -39,6 +40,7 @@ export function ExportDrawer({
   const [options, setOptions] = useState<Record<string, unknown>>({});
   const [values, setValues] = useState<Record<string, unknown>>({});
   const [timezone, setTimezone] = useState(userZone());
+  const [destinationIds, setDestinationIds] = useState<string[]>([]);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [runId, setRunId] = useState<string | undefined>(undefined);
   const [link, setLink] = useState<{ url: string; expiresAt: string } | null>(null);
@@ -98,6 +100,7 @@ export function ExportDrawer({
       formatOptions: options,
       parameters: values,
       timezone,
+      ...(destinationIds.length > 0 ? { destinationIds } : {}),
     });
   };
 
@@ -219,6 +222,11 @@ export function ExportDrawer({
             timezone={timezone}
           />
         </Stack>
+        <DestinationPicker
+          value={destinationIds}
+          onChange={setDestinationIds}
+          error={errors['destinationIds']}
+        />
         {start.isError && !(start.error instanceof ApiError && start.error.errors.length > 0) ? (
           <ErrorAlert error={start.error} />
         ) : null}

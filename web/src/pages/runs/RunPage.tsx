@@ -17,7 +17,7 @@ import {
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import type { ReactNode } from 'react';
+import { type ReactNode, useEffect } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, errorMessage, unwrap } from '../../api/client';
 import { useCan } from '../../app/session';
@@ -28,6 +28,7 @@ import { StatusBadge } from '../../components/StatusBadge';
 import { FullPageError, FullPageLoader } from '../../components/states';
 import { useFormat, ZonedTime } from '../../components/time';
 import { type MessageKey, useT } from '../../i18n';
+import { DeliveriesSection, PartlyDelivered } from './Deliveries';
 import { RunErrorCard, SkipNotice } from './RunOutcome';
 import { failureOf, isSkipped, shownStatus, triggerText } from './shared';
 
@@ -35,6 +36,7 @@ export function RunPage() {
   const { id } = useParams();
   const t = useT();
   const live = useLiveRun(id);
+  useDeliveriesWatch(live.run);
   if (live.isPending) return <FullPageLoader />;
   if (!live.run) return <FullPageError error={live.error} onRetry={live.refetch} />;
   const run = live.run;
@@ -58,17 +60,39 @@ export function RunPage() {
           </Stack>
         </Paper>
         {run.status === 'failed' || run.retrying ? <RunErrorCard run={run} /> : null}
+        {status === 'partly_delivered' ? <PartlyDelivered run={run} /> : null}
         {isSkipped(run.status) ? <SkipNotice run={run} /> : null}
         {run.status === 'cancelled' ? (
           <Alert color="gray" title={t('status.cancelled')}>
             {t('runs.run.cancelledText')}
           </Alert>
         ) : null}
+        {run.deliveries.length > 0 ? <DeliveriesSection run={run} /> : null}
         {run.status === 'succeeded' || run.file ? <FileSection run={run} /> : null}
         <Attempts run={run} />
       </Stack>
     </>
   );
+}
+
+const DELIVERY_POLL_MS = 2_000;
+
+/**
+ * Deliveries go on after the run has ended (and its event stream closed): while
+ * one is queued or sending, the run is asked for again every 2 s.
+ */
+function useDeliveriesWatch(run: Run | undefined) {
+  const queryClient = useQueryClient();
+  const waiting = run !== undefined && !isActiveRun(run.status) && run.deliverySummary.pending > 0;
+  const runId = run?.id;
+  useEffect(() => {
+    if (!waiting || !runId) return;
+    const timer = setInterval(
+      () => void queryClient.invalidateQueries({ queryKey: runKey(runId) }),
+      DELIVERY_POLL_MS,
+    );
+    return () => clearInterval(timer);
+  }, [waiting, runId, queryClient]);
 }
 
 function Fact({ label, children }: { label: string; children: ReactNode }) {
@@ -149,12 +173,25 @@ const STAGE_LOOK: Record<StageState, { color: string; icon: string; variant: str
   skipped: { color: 'gray', icon: '–', variant: 'light' },
 };
 
-/** Query → File (→ Deliver, once runs have deliveries): where the run is, or where it stopped. */
+type Stage = 'query' | 'file' | 'deliver';
+
+/** The Deliver stage: waiting for the file, then from the deliveries (any pending: active; any failed: failed). */
+function deliverState(run: Run): StageState {
+  const { pending, failed, total } = run.deliverySummary;
+  if (isActiveRun(run.status) || run.retrying) return 'waiting';
+  if (total === 0) return run.status === 'failed' ? 'waiting' : 'skipped';
+  if (pending > 0) return 'active';
+  return failed > 0 ? 'failed' : 'done';
+}
+
+/** Query → File (→ Deliver, when the run has destinations): where the run is, or where it stopped. */
 function StageStrip({ run }: { run: Run }) {
   const t = useT();
-  const stages: Array<'query' | 'file'> = ['query', 'file'];
+  const delivers = run.destinationIds.length > 0 || run.deliveries.length > 0;
+  const stages: Stage[] = delivers ? ['query', 'file', 'deliver'] : ['query', 'file'];
   const writing = run.progress.bytes > 0 || run.progress.rows > 0;
-  const stateOf = (stage: 'query' | 'file'): StageState => {
+  const stateOf = (stage: Stage): StageState => {
+    if (stage === 'deliver') return deliverState(run);
     if (run.status === 'succeeded') return 'done';
     if (run.status === 'running')
       return stage === 'query' ? (writing ? 'done' : 'active') : writing ? 'active' : 'waiting';

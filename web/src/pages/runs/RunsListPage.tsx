@@ -21,6 +21,7 @@ import { StatusBadge } from '../../components/StatusBadge';
 import { EmptyState, ErrorAlert, SectionLoader } from '../../components/states';
 import { useFormat } from '../../components/time';
 import { type MessageKey, useT } from '../../i18n';
+import { DeliveryCount } from './Deliveries';
 import { type RunItem, STATUSES, shownStatus, TRIGGERS, triggerText } from './shared';
 
 const PAGE = 50;
@@ -223,6 +224,7 @@ function RunsTable({ runs }: { runs: RunItem[] }) {
             <Table.Th ta="right">{t('runs.col.duration')}</Table.Th>
             <Table.Th ta="right">{t('runs.col.rows')}</Table.Th>
             <Table.Th ta="right">{t('runs.col.size')}</Table.Th>
+            <Table.Th>{t('runs.col.deliveries')}</Table.Th>
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
@@ -265,6 +267,9 @@ function RunsTable({ runs }: { runs: RunItem[] }) {
                 </Table.Td>
                 <Table.Td ta="right">
                   <Text size="sm">{f.bytes(run.fileSize)}</Text>
+                </Table.Td>
+                <Table.Td>
+                  <DeliveryCount summary={run.deliverySummary} />
                 </Table.Td>
               </Table.Tr>
             );

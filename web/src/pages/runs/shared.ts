@@ -5,11 +5,18 @@ export type RunItem = ResponseOf<'/api/v1/runs', 'get'>['items'][number];
 
 /**
  * The status a person reads: a run queued again after a failed attempt is
- * "Retrying", a running run asked to stop is "Cancelling".
+ * "Retrying", a running run asked to stop is "Cancelling", a run whose file was
+ * made but a destination did not get it is "Partly delivered" (its own status
+ * stays succeeded).
  */
-export function shownStatus(run: Pick<RunItem, 'status' | 'retrying' | 'cancelRequested'>): string {
+export function shownStatus(
+  run: Pick<RunItem, 'status' | 'retrying' | 'cancelRequested'> & {
+    deliverySummary?: RunItem['deliverySummary'];
+  },
+): string {
   if (run.retrying) return 'retrying';
   if (run.cancelRequested && (run.status === 'running' || run.status === 'queued')) return 'cancelling';
+  if (run.status === 'succeeded' && (run.deliverySummary?.failed ?? 0) > 0) return 'partly_delivered';
   return run.status;
 }
 

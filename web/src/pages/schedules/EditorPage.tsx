@@ -19,6 +19,7 @@ import { useMemo, useState } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { ApiError, api, unwrap } from '../../api/client';
 import { useCan } from '../../app/session';
+import { DestinationPicker } from '../../components/DestinationPicker';
 import { FormatOptionsFields } from '../../components/FormatOptions';
 import { applyProblem } from '../../components/forms';
 import { PageHeader } from '../../components/PageHeader';
@@ -69,6 +70,7 @@ export type EditorValues = TimingState & {
   notifyEmails: string[];
   autoPause: boolean;
   pauseAfterFailures: number;
+  destinationIds: string[];
 };
 
 const DEFAULT_TIMING: TimingState = {
@@ -95,6 +97,7 @@ const FIELD_OF: Array<[string, keyof EditorValues]> = [
   ['calendar', 'calendarCountry'],
   ['notify.emails', 'notifyEmails'],
   ['notify.pauseAfterFailures', 'pauseAfterFailures'],
+  ['destinationIds', 'destinationIds'],
 ];
 
 /** The API's error with its paths renamed to the editor's fields (`notify.emails.1` → `notifyEmails`). */
@@ -136,6 +139,7 @@ function initialValues(source: Schedule | undefined, search: URLSearchParams): E
       notifyEmails: source.notify.emails,
       autoPause: source.notify.pauseAfterFailures > 0,
       pauseAfterFailures: source.notify.pauseAfterFailures || 5,
+      destinationIds: source.destinationIds,
     };
   }
   const mode = search.get('preset');
@@ -158,6 +162,7 @@ function initialValues(source: Schedule | undefined, search: URLSearchParams): E
     notifyEmails: [],
     autoPause: true,
     pauseAfterFailures: 5,
+    destinationIds: [],
   };
 }
 
@@ -183,6 +188,7 @@ function toBody(v: EditorValues): ScheduleBody {
       emails: v.emailOnFailure ? v.notifyEmails : [],
       pauseAfterFailures: v.autoPause ? v.pauseAfterFailures : 0,
     },
+    destinationIds: v.destinationIds,
   };
 }
 
@@ -427,7 +433,15 @@ function EditorForm({
                 <Section title={t('schedules.when.title')} step={2}>
                   <WhenSection form={form} preview={preview} />
                 </Section>
-                <Section title={t('schedules.options.title')} step={3}>
+                <Section title={t('schedules.where.title')} step={3}>
+                  <DestinationPicker
+                    value={values.destinationIds}
+                    onChange={(ids) => form.setFieldValue('destinationIds', ids)}
+                    error={errors['destinationIds']}
+                    disabled={readOnly}
+                  />
+                </Section>
+                <Section title={t('schedules.options.title')} step={4}>
                   <OptionsSection form={form} />
                 </Section>
               </Stack>
