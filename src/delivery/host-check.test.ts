@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { Agent, createServer, get } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { checkedLookup, refusalOf, resolveCheckedHost } from './host-check.ts';
+import {
+  checkedLookup,
+  isHostAllowListed,
+  type Resolver,
+  refusalOf,
+  resolveCheckedHost,
+} from './host-check.ts';
 import { DeliveryError, type OutboundPolicy } from './types.ts';
 
 // Tenant-given hosts (SFTP servers, S3 endpoints) must not reach Ferry's own
@@ -23,9 +29,11 @@ describe('outbound host check', () => {
       ['::1', /loopback/],
       ['fd00::1', /unique local/],
       ['fe80::1', /link-local/],
-      ['::ffff:127.0.0.1', /loopback/],
-      ['::ffff:169.254.169.254', /cloud metadata/],
+      ['::ffff:127.0.0.1', /^an IPv4-mapped address of 127\.0\.0\.1, a loopback address$/],
+      ['::ffff:10.0.0.1', /^an IPv4-mapped address of 10\.0\.0\.1, a private address$/],
+      ['::ffff:169.254.169.254', /IPv4-mapped address of 169\.254\.169\.254, the cloud metadata address/],
       ['::ffff:93.184.216.34', null],
+      ['::ffff:0:7f00:1', /IPv4-translated/],
       ['64:ff9b::7f00:1', /NAT64/],
       ['93.184.216.34', null],
       ['2606:4700:4700::1111', null],
@@ -37,21 +45,36 @@ describe('outbound host check', () => {
     }
   });
 
+  const policy = (allowPrivate: string[]): OutboundPolicy => ({ allowPrivate, timeoutMs: 5000 });
+
   test('the operator allows addresses, ranges or host names', () => {
-    const policy = (allowPrivate: string[]): OutboundPolicy => ({ allowPrivate, timeoutMs: 5000 });
     assert.equal(refusalOf('10.1.2.3', '10.1.2.3', policy(['10.0.0.0/8'])), null);
     assert.equal(refusalOf('sftp.internal', '192.168.1.5', policy(['SFTP.internal'])), null);
     assert.equal(refusalOf('127.0.0.1', '127.0.0.1', policy(['127.0.0.1'])), null);
     // The IPv4-mapped form reaches the same host: allowing one allows the other.
     assert.equal(refusalOf('::ffff:127.0.0.1', '::ffff:127.0.0.1', policy(['127.0.0.1'])), null);
     assert.match(refusalOf('10.1.2.3', '10.1.2.3', policy(['10.0.0.1', 'other.internal'])) ?? '', /private/);
+    // A host name entry is matched exactly: not its sub-domains, not a name that merely ends with it.
+    assert.match(refusalOf('a.sftp.internal', '192.168.1.5', policy(['sftp.internal'])) ?? '', /private/);
+    assert.match(refusalOf('xsftp.internal', '192.168.1.5', policy(['sftp.internal'])) ?? '', /private/);
+  });
+
+  test('whether a host itself is allow-listed: by exact name, or as an IP literal within an entry', () => {
+    const allow = policy(['Hooks.Internal.', '10.0.0.0/8', '::1', '127.0.0.1']);
+    assert.equal(isHostAllowListed('hooks.internal', allow), true);
+    assert.equal(isHostAllowListed('[::1]', allow), true);
+    assert.equal(isHostAllowListed('10.20.30.40', allow), true);
+    assert.equal(isHostAllowListed('::ffff:127.0.0.1', allow), true);
+    assert.equal(isHostAllowListed('sub.hooks.internal', allow), false);
+    assert.equal(isHostAllowListed('127.0.0.2', allow), false);
+    assert.equal(isHostAllowListed('11.0.0.1', allow), false);
   });
 
   test('a name is checked by every address it resolves to', async () => {
     await assert.rejects(resolveCheckedHost('localhost', strict), (err) => {
       assert.ok(err instanceof DeliveryError);
       assert.equal(err.retryable, false);
-      assert.match(err.message, /^localhost resolves to (127\.0\.0\.1|::1), which is a loopback address/);
+      assert.match(err.message, /^localhost: resolves to (127\.0\.0\.1|::1), a loopback address$/);
       return true;
     });
     const allowed = await resolveCheckedHost('localhost', { allowPrivate: ['localhost'], timeoutMs: 5000 });
@@ -59,6 +82,62 @@ describe('outbound host check', () => {
     assert.deepEqual(await resolveCheckedHost('[::1]', { allowPrivate: ['::1'], timeoutMs: 5000 }), [
       { address: '::1', family: 6 },
     ]);
+  });
+
+  test('an IP literal is checked as it is, without DNS', async () => {
+    await assert.rejects(resolveCheckedHost('[::ffff:10.0.0.1]', strict), (err) => {
+      assert.ok(err instanceof DeliveryError);
+      assert.equal(err.retryable, false);
+      assert.equal(err.message, '::ffff:10.0.0.1 is an IPv4-mapped address of 10.0.0.1, a private address');
+      return true;
+    });
+    assert.deepEqual(await resolveCheckedHost('::ffff:93.184.216.34', strict), [
+      { address: '::ffff:93.184.216.34', family: 6 },
+    ]);
+  });
+
+  test('a name resolving to an IPv4-mapped address is judged by the IPv4 address', async () => {
+    const mapped: Resolver = async (name) => [
+      { address: name === 'public.test' ? '::ffff:93.184.216.34' : '::ffff:127.0.0.1', family: 6 },
+    ];
+    assert.equal((await resolveCheckedHost('public.test', strict, mapped)).length, 1);
+    await assert.rejects(
+      resolveCheckedHost('loop.test', strict, mapped),
+      /^DeliveryError: loop\.test: resolves to ::ffff:127\.0\.0\.1, an IPv4-mapped address of 127\.0\.0\.1, a loopback address$/,
+    );
+    assert.equal((await resolveCheckedHost('loop.test', policy(['127.0.0.1']), mapped)).length, 1);
+  });
+
+  test('a name that does not resolve, for whatever reason, is a retryable failure', async () => {
+    const failing =
+      (code: string): Resolver =>
+      async (name) => {
+        throw Object.assign(new Error(`getaddrinfo ${code} ${name}`), { code });
+      };
+    for (const code of ['ENOTFOUND', 'EAI_AGAIN', 'ESERVFAIL']) {
+      await assert.rejects(resolveCheckedHost('gone.test', strict, failing(code)), (err) => {
+        assert.ok(err instanceof DeliveryError);
+        assert.equal(err.message, `Cannot resolve gone.test (${code})`);
+        assert.equal(err.retryable, true, code);
+        return true;
+      });
+    }
+    const none: Resolver = async () => [];
+    await assert.rejects(resolveCheckedHost('empty.test', strict, none), (err) => {
+      assert.ok(err instanceof DeliveryError);
+      assert.equal(err.retryable, true);
+      return true;
+    });
+    const silent: Resolver = () => new Promise(() => {});
+    await assert.rejects(
+      resolveCheckedHost('slow.test', { allowPrivate: [], timeoutMs: 50 }, silent),
+      (err) => {
+        assert.ok(err instanceof DeliveryError);
+        assert.equal(err.message, 'Cannot resolve slow.test (no answer within 0.05 s)');
+        assert.equal(err.retryable, true);
+        return true;
+      },
+    );
   });
 
   describe('as the lookup of an HTTP agent', () => {

@@ -23,6 +23,8 @@ interface Received {
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The client's port: the same on two requests when they shared a connection. */
+  clientPort: number | undefined;
 }
 
 interface Peer {
@@ -44,6 +46,7 @@ async function startPeer(
       path: req.url ?? '',
       headers: req.headers,
       body: Buffer.concat(chunks).toString(),
+      clientPort: req.socket.remotePort,
     };
     received.push(entry);
     answer(entry, res);
@@ -67,6 +70,7 @@ const names: Record<string, string[]> = {
   'intranet.test': ['10.0.0.1'],
   'mixed.test': ['93.184.216.34', '10.0.0.1'],
   'public.test': ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'],
+  'mapped.test': ['::ffff:10.0.0.1'],
 };
 const testResolver: Resolver = async (hostname) => {
   const addresses = names[hostname];
@@ -123,7 +127,8 @@ describe('SSRF guard: refused addresses', () => {
     ['10.0.0.1', /10\.0\.0\.1 is a private address/],
     ['100.64.0.1', /carrier-grade NAT/],
     ['0.0.0.0', /unspecified/],
-    ['[::ffff:127.0.0.1]', /IPv4-mapped/],
+    ['[::ffff:127.0.0.1]', /::ffff:7f00:1 is an IPv4-mapped address of 127\.0\.0\.1, a loopback address/],
+    ['[::ffff:169.254.169.254]', /IPv4-mapped address of 169\.254\.169\.254, the cloud metadata address/],
     ['[64:ff9b::a00:1]', /NAT64/],
     ['[2002:a00:1::]', /6to4/],
     ['[fd00:ec2::254]', /unique local/],
@@ -169,6 +174,17 @@ describe('SSRF guard: refused addresses', () => {
     assert.equal(checked.url.hostname, 'public.test');
   });
 
+  test('an IPv4-mapped address is judged by its IPv4 address: a public one passes', async () => {
+    const literal = await checkUrl('https://[::ffff:93.184.216.34]/hook', strict, testResolver);
+    assert.deepEqual(literal.addresses, ['::ffff:5db8:d822']);
+    const failure = await failureOf(checkUrl('https://mapped.test/hook', strict, testResolver));
+    assert.equal(
+      failure.message,
+      'mapped.test: resolves to ::ffff:10.0.0.1, an IPv4-mapped address of 10.0.0.1, a private address',
+    );
+    assert.equal(failure.retryable, false);
+  });
+
   test('only http and https, and no user name or password in the URL', async () => {
     for (const url of ['ftp://public.test/x', 'file:///etc/passwd', 'gopher://public.test/']) {
       const failure = await failureOf(checkUrl(url, strict, testResolver));
@@ -186,6 +202,8 @@ describe('SSRF guard: refused addresses', () => {
     const failure = await failureOf(safeFetch('https://nowhere.test/', {}, options(strict)));
     assert.equal(failure.message, 'Cannot resolve nowhere.test (ENOTFOUND)');
     assert.equal(failure.retryable, true);
+    const unchecked = await failureOf(checkUrl('https://nowhere.test/', strict, testResolver));
+    assert.equal(unchecked.retryable, true);
   });
 });
 
@@ -217,6 +235,25 @@ describe('SSRF guard: allow-list', () => {
     );
     assert.equal(await response.text(), 'ok');
     assert.equal(calls, 1);
+  });
+
+  test('requests under equal rules share connections, though each comes with a policy object of its own', async () => {
+    peer.received.length = 0;
+    const reuse: Resolver = async () => [{ address: '127.0.0.1', family: 4 }];
+    const requests = 6;
+    for (let i = 0; i < requests; i++) {
+      const policy = { ...strict, allowPrivate: ['reuse.test'] };
+      const response = await safeFetch(
+        `http://reuse.test:${peer.port}/`,
+        {},
+        { outbound: policy, resolve: reuse },
+      );
+      await response.text();
+    }
+    const connections = new Set(peer.received.map((r) => r.clientPort));
+    assert.equal(peer.received.length, requests);
+    // undici may open a second connection while the first is being released; not one per request.
+    assert.ok(connections.size <= 2, `${connections.size} connections for ${requests} requests`);
   });
 
   test('allow-listing one private range does not open another', async () => {

@@ -1,7 +1,11 @@
-import { lookup as systemLookup } from 'node:dns/promises';
-import type { LookupFunction } from 'node:net';
-import ipaddr from 'ipaddr.js';
 import { Agent, type BodyInit, fetch, type Response } from 'undici';
+import {
+  checkAddressLiteral,
+  checkedLookup,
+  type Resolver,
+  resolveCheckedHost,
+  systemResolve,
+} from './host-check.ts';
 import { DeliveryError, type OutboundPolicy, type SendOptions } from './types.ts';
 
 // Outbound HTTP to user-given URLs (webhooks, Teams). A URL names a host; what
@@ -10,17 +14,13 @@ import { DeliveryError, type OutboundPolicy, type SendOptions } from './types.ts
 // is handed exactly the checked addresses: a DNS answer that changes between a
 // check and the connect (rebinding) cannot slip through. IP literals skip
 // `lookup`, so they are checked before the request. Redirects are followed by
-// hand, each hop checked the same way.
+// hand, each hop checked the same way. The address rules themselves are
+// host-check.ts's, shared with every other channel.
 //
 // Messages name the host only, never the whole URL: a query string may hold a
 // credential (a Teams workflow URL's `sig`).
 
-export interface ResolvedAddress {
-  address: string;
-  family: number;
-}
-/** Every address of a host name. */
-export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
+export { isHostAllowListed, type Resolver } from './host-check.ts';
 
 export interface GuardOptions extends SendOptions {
   /** Answers DNS instead of the system resolver (getaddrinfo, so /etc/hosts counts): a seam for tests. */
@@ -37,83 +37,12 @@ export interface SafeRequest {
 export const MAX_REDIRECTS = 5;
 const MAX_EXCERPT = 300;
 
-const systemResolve: Resolver = (hostname) => systemLookup(hostname, { all: true, order: 'verbatim' });
-
-const refusedRanges: Record<string, string> = {
-  loopback: 'a loopback address',
-  private: 'a private address',
-  linkLocal: 'a link-local address',
-  carrierGradeNat: 'a carrier-grade NAT address',
-  uniqueLocal: 'a private (unique local) IPv6 address',
-  ipv4Mapped: 'an IPv4-mapped IPv6 address',
-  rfc6145: 'an IPv4-translated IPv6 address',
-  rfc6052: 'a NAT64 address',
-  '6to4': 'a 6to4 address',
-  teredo: 'a Teredo address',
-  unspecified: 'an unspecified address',
-  broadcast: 'the broadcast address',
-  multicast: 'a multicast address',
-};
-
-interface AllowList {
-  hosts: Set<string>;
-  ranges: [ipaddr.IPv4 | ipaddr.IPv6, number][];
-}
-
-function normalizeHost(host: string): string {
-  return host
-    .toLowerCase()
-    .replace(/^\[|\]$/g, '')
-    .replace(/\.+$/, '');
-}
-
-function compileAllowList(entries: readonly string[]): AllowList {
-  const list: AllowList = { hosts: new Set(), ranges: [] };
-  for (const raw of entries) {
-    const entry = normalizeHost(raw.trim());
-    if (ipaddr.isValidCIDR(entry)) list.ranges.push(ipaddr.parseCIDR(entry));
-    else if (ipaddr.isValid(entry)) {
-      const address = ipaddr.parse(entry);
-      list.ranges.push([address, address.kind() === 'ipv4' ? 32 : 128]);
-    } else list.hosts.add(entry);
-  }
-  return list;
-}
-
-function isAllowListed(address: ipaddr.IPv4 | ipaddr.IPv6, list: AllowList): boolean {
-  // An IPv4-mapped address reaches the IPv4 host: allow-listing 127.0.0.1 covers ::ffff:127.0.0.1.
-  const forms =
-    address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress()
-      ? [address, address.toIPv4Address()]
-      : [address];
-  return forms.some((form) =>
-    list.ranges.some((range) => range[0].kind() === form.kind() && form.match(range)),
-  );
-}
-
-/** Whether the operator allow-listed this host: by name, or as an IP literal within an allowed range. */
-export function isHostAllowListed(hostname: string, policy: OutboundPolicy): boolean {
-  const list = compileAllowList(policy.allowPrivate);
-  const host = normalizeHost(hostname);
-  return list.hosts.has(host) || (ipaddr.isValid(host) && isAllowListed(ipaddr.parse(host), list));
-}
-
-/** Why an address may not be connected to, or null when it may. */
-function refusalOf(address: string, list: AllowList): string | null {
-  const parsed = ipaddr.parse(address);
-  if (isAllowListed(parsed, list)) return null;
-  const range = parsed.range();
-  if (range === 'unicast') return null;
-  if (address === '169.254.169.254') return 'the cloud metadata address';
-  return refusedRanges[range] ?? `a reserved address (${range})`;
-}
-
 function refused(host: string, message: string): DeliveryError {
   return new DeliveryError(`${host}: ${message}`, { retryable: false, details: { host } });
 }
 
 /** The checks a URL passes before any network: scheme, no userinfo, and the address of an IP literal. */
-function checkShape(input: string | URL, list: AllowList): URL {
+function checkShape(input: string | URL, policy: OutboundPolicy): URL {
   let url: URL;
   try {
     url = new URL(input);
@@ -126,39 +55,8 @@ function checkShape(input: string | URL, list: AllowList): URL {
   if (url.username || url.password) {
     throw refused(url.host, 'the URL holds a user name or password; put credentials in a header instead');
   }
-  const host = normalizeHost(url.hostname);
-  if (ipaddr.isValid(host)) {
-    const reason = refusalOf(host, list);
-    if (reason) throw refused(url.host, `${host} is ${reason}`);
-  }
+  checkAddressLiteral(url.hostname, policy, url.host);
   return url;
-}
-
-/** Resolves a host name and returns its addresses only if every one of them may be connected to. */
-async function resolveChecked(
-  hostname: string,
-  list: AllowList,
-  resolve: Resolver,
-): Promise<ResolvedAddress[]> {
-  const host = normalizeHost(hostname);
-  let addresses: ResolvedAddress[];
-  try {
-    addresses = await resolve(host);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    throw new DeliveryError(`Cannot resolve ${host}${code ? ` (${code})` : ''}`, {
-      retryable: true,
-      details: { host },
-      cause: err,
-    });
-  }
-  if (addresses.length === 0) throw new DeliveryError(`Cannot resolve ${host}`, { retryable: true });
-  if (list.hosts.has(host)) return addresses;
-  for (const { address } of addresses) {
-    const reason = refusalOf(address, list);
-    if (reason) throw refused(host, `resolves to ${address}, ${reason}`);
-  }
-  return addresses;
 }
 
 /**
@@ -169,46 +67,31 @@ async function resolveChecked(
 export async function checkUrl(
   input: string | URL,
   policy: OutboundPolicy,
-  resolve: Resolver = systemResolve,
+  resolve?: Resolver,
 ): Promise<{ url: URL; addresses: string[] }> {
-  const list = compileAllowList(policy.allowPrivate);
-  const url = checkShape(input, list);
-  const host = normalizeHost(url.hostname);
-  if (ipaddr.isValid(host)) return { url, addresses: [host] };
-  const addresses = await resolveChecked(host, list, resolve);
+  const url = checkShape(input, policy);
+  const addresses = await resolveCheckedHost(url.hostname, policy, resolve);
   return { url, addresses: addresses.map((a) => a.address) };
 }
 
-function guardedLookup(list: AllowList, resolve: Resolver): LookupFunction {
-  return (hostname, options, callback) => {
-    resolveChecked(hostname, list, resolve).then(
-      (all) => {
-        const addresses = options.family ? all.filter((a) => a.family === options.family) : all;
-        const first = addresses[0];
-        if (!first) callback(refused(hostname, `has no IPv${options.family} address`), '', 0);
-        else if (options.all) callback(null, addresses);
-        else callback(null, first.address, first.family);
-      },
-      (err: Error) => callback(err, '', 0),
-    );
-  };
-}
+// One connection pool per set of rules (and resolver): deliveries to the same
+// receiver reuse a connection, saving a TLS handshake each time, and every new
+// connection still goes through the checked lookup. Pools are found by the
+// rules' content, not the policy object: each delivery is handed a policy
+// object of its own, and keying on it made a pool (and a connection) per delivery.
+const agents = new WeakMap<Resolver, Map<string, Agent>>();
 
-// One connection pool per policy (and resolver): deliveries to the same receiver
-// reuse a connection, saving a TLS handshake each time, and every new connection
-// still goes through the guarded lookup.
-const agents = new WeakMap<OutboundPolicy, WeakMap<Resolver, Agent>>();
-
-function agentFor(policy: OutboundPolicy, resolve: Resolver): Agent {
-  let byResolver = agents.get(policy);
-  if (!byResolver) {
-    byResolver = new WeakMap();
-    agents.set(policy, byResolver);
+function agentFor(policy: OutboundPolicy, resolve: Resolver = systemResolve): Agent {
+  let byRules = agents.get(resolve);
+  if (!byRules) {
+    byRules = new Map();
+    agents.set(resolve, byRules);
   }
-  let agent = byResolver.get(resolve);
+  const rules = JSON.stringify([policy.timeoutMs, policy.allowPrivate]);
+  let agent = byRules.get(rules);
   if (!agent) {
-    agent = new Agent({ connect: { lookup: guardedLookup(compileAllowList(policy.allowPrivate), resolve) } });
-    byResolver.set(resolve, agent);
+    agent = new Agent({ connect: { lookup: checkedLookup(policy, resolve) } });
+    byRules.set(rules, agent);
   }
   return agent;
 }
@@ -246,13 +129,12 @@ export async function safeFetch(
   request: SafeRequest,
   options: GuardOptions,
 ): Promise<Response> {
-  const list = compileAllowList(options.outbound.allowPrivate);
-  let url = checkShape(input, list);
+  let url = checkShape(input, options.outbound);
   const method = (request.method ?? 'GET').toUpperCase();
   let headers = request.headers ?? {};
   const timeout = AbortSignal.timeout(options.outbound.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  const agent = agentFor(options.outbound, options.resolve ?? systemResolve);
+  const agent = agentFor(options.outbound, options.resolve);
   let redirects = 0;
   try {
     for (;;) {
@@ -274,7 +156,7 @@ export async function safeFetch(
       await response.body?.cancel();
       if (redirects === MAX_REDIRECTS) throw refused(url.host, 'redirects once more, beyond the limit');
       redirects++;
-      const next = checkShape(new URL(location, url), list);
+      const next = checkShape(new URL(location, url), options.outbound);
       headers = headersForHop(headers, url, next);
       url = next;
     }
