@@ -13,6 +13,7 @@ import { createLogger } from '../src/lib/log.ts';
 import type { Principal } from '../src/modules/auth-context.ts';
 import { createDestination } from '../src/modules/destinations/service.ts';
 import { createExport } from '../src/modules/runs/service.ts';
+import { admin, dbUrl, fmt, percentile, table } from './lib.ts';
 
 // Delivery through Ferry's real path: RUNS one-off CSV exports, each with two
 // destinations (e-mail to a local SMTP server, a signed webhook event to a local
@@ -25,10 +26,6 @@ import { createExport } from '../src/modules/runs/service.ts';
 // a loop, one after another (the receiver's raw capacity on this machine).
 // Peers, worker and bench share one process, like a one-box install.
 
-const BASE_URL =
-  process.env['BENCH_DATABASE_URL'] ??
-  process.env['TEST_DATABASE_URL'] ??
-  'postgres://postgres@127.0.0.1:5432/test';
 const SECRET = 'bench-delivery-secret-that-is-long-enough-0123456789';
 const RUNS = Number(process.env['BENCH_DELIVERY_RUNS'] ?? 1_000);
 /** Deliveries still pending after this long are reported as such (the bench stays short). */
@@ -41,22 +38,6 @@ const log = createLogger('silent');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------- database
-
-function dbUrl(name: string): string {
-  const u = new URL(BASE_URL);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: BASE_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 // ---------------------------------------------------------------- peers
 
@@ -122,22 +103,6 @@ async function startReceiver(): Promise<Peer> {
 
 // ---------------------------------------------------------------- figures
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-function table(rows: string[][]): void {
-  const width = rows[0]!.map((_, i) => Math.max(3, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(width[i]!)).join(' | ')} |\n`;
-  process.stdout.write(line(rows[0]!));
-  process.stdout.write(`|${width.map((w) => '-'.repeat(w + 2)).join('|')}|\n`);
-  for (const r of rows.slice(1)) process.stdout.write(line(r));
-  process.stdout.write('\n');
-}
-
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const ms = (n: number) => (Number.isFinite(n) ? `${fmt(n)} ms` : '-');
 
 // ---------------------------------------------------------------- setup
@@ -285,7 +250,7 @@ export async function run(): Promise<void> {
     await admin(`CREATE DATABASE ${database}`);
     const config = loadConfig({
       PATH: process.env['PATH'] ?? '',
-      DATABASE_URL: dbUrl(database),
+      DATABENCH_BASE_URL: dbUrl(database),
       FERRY_SECRET: SECRET,
       FERRY_DATA_DIR: dataDir,
       FERRY_DEMO_ROWS: '1000',

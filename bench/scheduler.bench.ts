@@ -15,6 +15,7 @@ import type { Deps } from '../src/modules/deps.ts';
 import { createExport } from '../src/modules/runs/service.ts';
 import { fireDueSchedules } from '../src/scheduler/claim-due.ts';
 import { SCHEDULER_BATCH, startSchedulerLoop } from '../src/scheduler/loop.ts';
+import { admin, dbUrl, fmt, percentile, table } from './lib.ts';
 
 // The scheduler on PostgreSQL, in three parts:
 //  1. a burst: 10,000 of 100,000 active schedules due in the same minute, fired
@@ -29,10 +30,6 @@ import { SCHEDULER_BATCH, startSchedulerLoop } from '../src/scheduler/loop.ts';
 // Time is moved with the database clock (clock_offset, read by ferry_now()):
 // the due schedules sit at a fixed instant and every process sees it at once.
 
-const BASE_URL =
-  process.env['BENCH_DATABASE_URL'] ??
-  process.env['TEST_DATABASE_URL'] ??
-  'postgres://postgres@127.0.0.1:5432/test';
 const SECRET = 'bench-scheduler-secret-that-is-long-enough-0123456789';
 const ROOT = join(import.meta.dirname, '..');
 
@@ -59,22 +56,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 // ---------------------------------------------------------------- plumbing
 
-function dbUrl(name: string): string {
-  const u = new URL(BASE_URL);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: BASE_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 async function createDatabase(name: string): Promise<void> {
   await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin(`CREATE DATABASE ${name}`);
@@ -89,7 +70,7 @@ async function dropDatabase(name: string): Promise<void> {
 function ferryEnv(database: string, dataDir: string, extra: Record<string, string> = {}) {
   return {
     PATH: process.env['PATH'] ?? '',
-    DATABASE_URL: dbUrl(database),
+    DATABENCH_BASE_URL: dbUrl(database),
     FERRY_SECRET: SECRET,
     FERRY_DATA_DIR: dataDir,
     FERRY_DEMO_ROWS: '1000',
@@ -165,23 +146,6 @@ async function count(db: Db, sql: string): Promise<number> {
   const r = await db.query<{ n: string }>(sql);
   return Number(r.rows[0]!.n);
 }
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-function table(rows: string[][]): void {
-  const width = rows[0]!.map((_, i) => Math.max(3, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(width[i]!)).join(' | ')} |\n`;
-  process.stdout.write(line(rows[0]!));
-  process.stdout.write(`|${width.map((w) => '-'.repeat(w + 2)).join('|')}|\n`);
-  for (const r of rows.slice(1)) process.stdout.write(line(r));
-  process.stdout.write('\n');
-}
-
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 /** Tenants, their owner, demo connection and one 100-row report each, in bulk. */
 function seedTenantsSql(tenants: number): string {
