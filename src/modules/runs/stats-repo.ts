@@ -59,3 +59,27 @@ export async function runStats(
   );
   return r.rows;
 }
+
+/** What the run_totals trigger has counted (migration 0011): runs that ended, by status and format. */
+export async function runTotals(db: Executor) {
+  const r = await db.query<{
+    status: string;
+    format: string;
+    runs: string;
+    rows_written: string;
+    bytes_written: string;
+    timed: string;
+    duration_seconds: number;
+    duration_buckets: string[];
+  }>('SELECT * FROM run_totals ORDER BY status, format');
+  return r.rows;
+}
+
+/** Runs queued and running across the installation. */
+export async function countActiveRuns(db: Executor): Promise<Array<{ status: string; n: number }>> {
+  const r = await db.query<{ status: string; n: number }>(
+    `SELECT s.status, (SELECT count(*)::int FROM runs WHERE status = s.status) AS n
+       FROM (VALUES ('queued'), ('running')) AS s(status)`,
+  );
+  return r.rows;
+}

@@ -2,6 +2,7 @@ import { AppError } from '../../lib/errors.ts';
 import { localParts } from '../../lib/zoned-time.ts';
 import type { Deps } from '../deps.ts';
 import type { FailureNotice } from './outcomes.ts';
+import { failureNoticeFacts } from './repo.ts';
 
 // The e-mail a schedule's owner (and its extra addresses) gets when a run fails
 // after its retries. Sent by the `schedule.failure_notice` job: an SMTP outage
@@ -14,25 +15,7 @@ function localTime(at: Date, timeZone: string): string {
 }
 
 export async function sendFailureNotice(deps: Deps, notice: FailureNotice): Promise<{ sent: number }> {
-  const r = await deps.db.query<{
-    name: string;
-    time_zone: string;
-    notify_emails: string[];
-    owner_email: string | null;
-    run_error: string | null;
-    scheduled_for: Date | null;
-    created_at: Date;
-    attempts: number;
-    report_name: string;
-  }>(
-    `SELECT s.name, s.time_zone, s.notify_emails, u.email AS owner_email, r.error AS run_error, r.scheduled_for,
-            r.created_at, r.attempts, r.report_name
-       FROM schedules s JOIN runs r ON r.id = $2 AND r.schedule_id = s.id
-       LEFT JOIN users u ON u.id = s.owner_id
-      WHERE s.id = $1`,
-    [notice.scheduleId, notice.runId],
-  );
-  const row = r.rows[0];
+  const row = await failureNoticeFacts(deps.db, notice.scheduleId, notice.runId);
   if (!row) return { sent: 0 }; // the schedule or run was deleted since
   const to = [...new Set([row.owner_email, ...row.notify_emails].filter((a): a is string => Boolean(a)))];
   if (to.length === 0) return { sent: 0 };

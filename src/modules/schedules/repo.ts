@@ -302,3 +302,35 @@ export async function msUntilNextDue(db: Executor): Promise<number | null> {
   const ms = r.rows[0]?.ms;
   return ms === null || ms === undefined ? null : Number(ms);
 }
+
+/** Active schedules whose next run is more than `seconds` late by the database clock (a stalled scheduler). */
+export async function countOverdueSchedules(db: Executor, seconds: number): Promise<number> {
+  const r = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM schedules WHERE active AND next_run_at < ferry_now() - make_interval(secs => $1)`,
+    [seconds],
+  );
+  return r.rows[0]!.n;
+}
+
+/** What a failure notice says: the schedule, its recipients and owner, and the failed run. */
+export async function failureNoticeFacts(db: Executor, scheduleId: string, runId: string) {
+  const r = await db.query<{
+    name: string;
+    time_zone: string;
+    notify_emails: string[];
+    owner_email: string | null;
+    run_error: string | null;
+    scheduled_for: Date | null;
+    created_at: Date;
+    attempts: number;
+    report_name: string;
+  }>(
+    `SELECT s.name, s.time_zone, s.notify_emails, u.email AS owner_email, r.error AS run_error, r.scheduled_for,
+            r.created_at, r.attempts, r.report_name
+       FROM schedules s JOIN runs r ON r.id = $2 AND r.schedule_id = s.id
+       LEFT JOIN users u ON u.id = s.owner_id
+      WHERE s.id = $1`,
+    [scheduleId, runId],
+  );
+  return r.rows[0];
+}

@@ -4,6 +4,8 @@ import type { Queue } from '../../jobs/queue.ts';
 import { Unauthorized } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { safeEqual } from '../../lib/secrets.ts';
+import { countActiveRuns, runTotals } from '../../modules/runs/stats-repo.ts';
+import { countOverdueSchedules } from '../../modules/schedules/repo.ts';
 import type { App } from '../types.ts';
 
 /** FERRY_METRICS_TOKEN: `Authorization: Bearer <token>`, compared in constant time. */
@@ -22,16 +24,7 @@ const DURATION_BOUNDS = ['1', '5', '15', '60', '300', '900', '3600', '+Inf'];
  * histogram of run durations.
  */
 export async function runTotalsText(db: Db): Promise<string> {
-  const r = await db.query<{
-    status: string;
-    format: string;
-    runs: string;
-    rows_written: string;
-    bytes_written: string;
-    timed: string;
-    duration_seconds: number;
-    duration_buckets: string[];
-  }>('SELECT * FROM run_totals ORDER BY status, format');
+  const r = { rows: await runTotals(db) };
   const label = (row: { status: string; format: string }) =>
     `status="${row.status.replace(/["\\\n]/g, '_')}",format="${row.format.replace(/["\\\n]/g, '_')}"`;
   const lines = [
@@ -102,10 +95,7 @@ export function registerMetrics(
     registers: [registry],
     async collect() {
       try {
-        const r = await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM schedules WHERE active AND next_run_at < ferry_now() - interval '60 seconds'`,
-        );
-        this.set(r.rows[0]!.n);
+        this.set(await countOverdueSchedules(db, 60));
       } catch (err) {
         log.warn({ err }, 'could not count overdue schedules for /metrics');
       }
@@ -119,11 +109,7 @@ export function registerMetrics(
     async collect() {
       this.reset();
       try {
-        const r = await db.query<{ status: string; n: number }>(
-          `SELECT s.status, (SELECT count(*)::int FROM runs WHERE status = s.status) AS n
-             FROM (VALUES ('queued'), ('running')) AS s(status)`,
-        );
-        for (const row of r.rows) this.set({ status: row.status }, row.n);
+        for (const row of await countActiveRuns(db)) this.set({ status: row.status }, row.n);
       } catch (err) {
         log.warn({ err }, 'could not count runs for /metrics');
       }
