@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { EmbeddedPostgresError, loadBinaries } from './embedded-postgres.ts';
 
 // The lifecycle of the server is tested through the real program in
-// test/integration/embedded-postgres.test.ts; here, what needs no server.
+// test/integration/embedded-postgres*.process.test.ts; here, what needs no server.
 
 test('a machine without a binary package is told so, and pointed to DATABASE_URL', async () => {
   await assert.rejects(loadBinaries('@embedded-postgres/plan9-mips'), (err: Error) => {

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import { type SmtpPeer, startSmtp } from '../../test/helpers/peers/smtp.ts';
+import { waitFor } from '../../test/helpers/time.ts';
 import { loadConfig, type SmtpConfig } from '../config.ts';
 import { AppError, Invalid } from '../lib/errors.ts';
 import { createMailer, isValidEmailAddress, type Mailer, parseAddressList } from './email.ts';
@@ -154,10 +155,12 @@ describe('e-mail delivery over SMTP', () => {
       },
       controller.signal,
     );
-    setTimeout(() => controller.abort(new Error('run cancelled')), 200);
+    // Cancelled mid-message: the server has begun receiving it.
+    await waitFor('the message to be under way', () => peer.receiving > 0);
+    controller.abort(new Error('run cancelled'));
     await assert.rejects(sending, /run cancelled/);
     stalled.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor('the server to be done with the cut-off message', () => peer.receiving === 0);
     assert.equal(peer.messages.length, countBefore);
   });
 

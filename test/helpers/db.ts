@@ -10,6 +10,7 @@ import { ensureDemoData } from '../../src/demo/build.ts';
 import { demoReaders, dropDemoReadersSql } from '../../src/demo/readers.ts';
 import { createQueue } from '../../src/jobs/queue.ts';
 import { createLogger } from '../../src/lib/log.ts';
+import { requireTier } from './tiers.ts';
 
 // A fresh database for each test file (or test), cloned from a migrated template
 // database. The server is the machine's PostgreSQL when TEST_DATABASE_URL is set
@@ -60,6 +61,7 @@ export async function releaseEmbeddedTestServer(): Promise<void> {
 
 /** The test server's URL for a database (the administrative one when none is named). */
 export async function serverUrl(database?: string): Promise<string> {
+  requireTier('db', 'it uses the test database');
   const given = process.env['TEST_DATABASE_URL'];
   const url = new URL(given ?? (await embeddedTestServer()).urlFor('postgres'));
   if (database) url.pathname = `/${database}`;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import mysql from 'mysql2/promise';
+import { requireTier } from './tiers.ts';
 
 // Real source databases for tests: a fresh MariaDB/MySQL database and SQLite files.
 
@@ -17,6 +18,7 @@ export interface MysqlTestDb {
 }
 
 export async function createMysqlDatabase(): Promise<MysqlTestDb> {
+  requireTier('db', 'it uses the MariaDB test database');
   const name = `ferry_t_${randomBytes(6).toString('hex')}`;
   const admin = await mysql.createConnection({ uri: MYSQL_URL, multipleStatements: true });
   await admin.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);

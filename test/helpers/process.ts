@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { requireTier } from './tiers.ts';
+import { waitFor } from './time.ts';
 
 // Runs the real `ferry` program as a child process, the way users and process
 // managers do: through bin/ferry.mjs, with its malloc and compile-cache settings.
@@ -27,6 +29,7 @@ export function baseEnv(extra: Record<string, string | undefined>): NodeJS.Proce
 }
 
 export async function runFerry(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Finished> {
+  requireTier('process', 'it runs `ferry`');
   const child = spawn(process.execPath, [MAIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -55,6 +58,7 @@ export async function freePort(): Promise<number> {
 
 /** Starts `ferry <role>` and waits until /readyz answers 200 (or, for roles without HTTP, until it says it runs). */
 export async function startFerry(args: string[], env: NodeJS.ProcessEnv): Promise<Running> {
+  requireTier('process', 'it starts `ferry`');
   const hasHttp = args[0] === 'start' || args[0] === 'api';
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN, ...args, '--port', String(port)], {
@@ -65,29 +69,25 @@ export async function startFerry(args: string[], env: NodeJS.ProcessEnv): Promis
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
+  const ready = async () => {
     if (child.exitCode !== null) throw new Error(`ferry exited with ${child.exitCode}:\n${out}`);
-    if (!hasHttp && / is running \(ready in \d+ ms\)/.test(out)) break;
-    try {
-      const r = hasHttp ? await fetch(`${url}/readyz`) : undefined;
-      if (r?.status === 200 && out.includes('Ferry is running')) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`ferry did not become ready:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    if (!hasHttp) return / is running \(ready in \d+ ms\)/.test(out);
+    // Ready: /readyz answers 200 and the start-up line is out.
+    const r = await fetch(`${url}/readyz`).catch(() => undefined);
+    return r?.status === 200 && out.includes('Ferry is running');
+  };
+  await waitFor(() => `ferry ${args.join(' ')} to become ready:\n${out}`, ready).catch((err) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
   return {
     child,
     url,
     output: () => out,
     async stop(signal = 'SIGTERM') {
       const started = Date.now();
-      if (child.exitCode !== null) return { code: child.exitCode, ms: 0 };
+      // Already gone (exited, or killed by an earlier stop): nothing to wait for.
+      if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, ms: 0 };
       child.kill(signal);
       const [code] = (await once(child, 'exit')) as [number | null];
       return { code, ms: Date.now() - started };

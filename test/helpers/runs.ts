@@ -1,20 +1,27 @@
 import { call, type TestApp } from './app.ts';
+import { waitFor } from './time.ts';
 
-const finished = (s: string) => !['queued', 'running'].includes(s);
+// biome-ignore lint/suspicious/noExplicitAny: the run as the API answers it, which tests inspect field by field
+type Run = any;
 
-/** Polls a run until `until(status)` holds (default: it has finished). */
+const finished = (run: Run) => !['queued', 'running'].includes(run.status);
+
+/** Polls a run through the API until `until(run)` holds (default: it has finished); returns the run. */
 export async function waitForRun(
   t: TestApp,
   key: string,
   id: string,
-  until: (status: string) => boolean = finished,
-  ms = 30_000,
-) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const r = await call(t, { url: `/api/v1/runs/${id}`, key });
-    if (until(r.body.status)) return r.body;
-    if (Date.now() > deadline) throw new Error(`run ${id} still ${r.body.status}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  until: (run: Run) => boolean = finished,
+  budgetMs = 60_000,
+): Promise<Run> {
+  let last: Run;
+  return waitFor(
+    () => `run ${id} (last seen ${last?.status}: ${JSON.stringify(last)})`,
+    async () => {
+      last = (await call(t, { url: `/api/v1/runs/${id}`, key })).body;
+      return until(last) && last;
+    },
+    budgetMs,
+    50,
+  );
 }

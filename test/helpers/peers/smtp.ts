@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication } from 'smtp-server';
+import { scaled } from '../time.ts';
 
 // A real SMTP server on localhost (smtp-server), so e-mail tests speak SMTP to
 // something that parses what it receives. Every message is kept with its
@@ -33,7 +34,9 @@ export interface SmtpPeer {
   /** The SMTP_* variables that point Ferry's config at this server. */
   env: Record<string, string>;
   messages: ReceivedMail[];
-  /** Resolves once `count` messages have arrived; rejects after `timeoutMs`. */
+  /** Messages whose DATA has begun and not yet ended (received, rejected or cut off). */
+  readonly receiving: number;
+  /** Resolves once `count` messages have arrived; rejects after the (scaled) `timeoutMs`. */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
   /** Rejects the next message at the end of DATA with this reply (e.g. 451 or 552). */
   failNext(code: number, message: string): void;
@@ -49,6 +52,7 @@ export async function startSmtp(options: SmtpPeerOptions = {}): Promise<SmtpPeer
   const messages: ReceivedMail[] = [];
   const waiters = new Set<() => void>();
   const rejections: Rejection[] = [];
+  let receiving = 0;
 
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS'],
@@ -66,6 +70,7 @@ export async function startSmtp(options: SmtpPeerOptions = {}): Promise<SmtpPeer
       callback(null, { user: auth.username });
     },
     onData(stream, session, callback) {
+      receiving++;
       readAll(stream)
         .then(async (raw) => {
           const rejection = rejections.shift();
@@ -77,7 +82,8 @@ export async function startSmtp(options: SmtpPeerOptions = {}): Promise<SmtpPeer
           for (const wake of waiters) wake();
           callback();
         })
-        .catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err))));
+        .catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err))))
+        .finally(() => receiving--);
     },
   });
 
@@ -93,7 +99,10 @@ export async function startSmtp(options: SmtpPeerOptions = {}): Promise<SmtpPeer
       SMTP_SECURE: 'false',
     },
     messages,
-    waitFor: (count, timeoutMs = 5_000) => waitForMessages(messages, waiters, count, timeoutMs),
+    get receiving() {
+      return receiving;
+    },
+    waitFor: (count, timeoutMs = 5_000) => waitForMessages(messages, waiters, count, scaled(timeoutMs)),
     failNext(code, message) {
       rejections.push({ code, message });
     },

@@ -9,14 +9,7 @@ import {
   type TestApp,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
-
-async function waitFor(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { waitFor } from '../helpers/time.ts';
 
 for (const backend of backends()) {
   describe(`background jobs on pg-boss (${backend})`, () => {
@@ -49,10 +42,10 @@ for (const backend of backends()) {
       assert.equal(await count(), 3);
       const jobId = await t.ctx.queue.send('sessions.cleanup', {});
       assert.ok(jobId);
-      await waitFor(async () => (await count()) === 1, 'the cleanup job');
+      await waitFor('the cleanup job', async () => (await count()) === 1);
       await waitFor(
-        async () => (await t.ctx.queue.boss.getJobById('sessions.cleanup', jobId!))?.state === 'completed',
         'job completion',
+        async () => (await t.ctx.queue.boss.getJobById('sessions.cleanup', jobId!))?.state === 'completed',
       );
     });
 

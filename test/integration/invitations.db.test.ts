@@ -17,7 +17,6 @@ import {
 import { backends } from '../helpers/db.ts';
 import { accept, invite, inviteAndAccept, tokenOf } from '../helpers/invitations.ts';
 import { type ReceivedMail, type SmtpPeer, startSmtp } from '../helpers/peers/smtp.ts';
-import { scaled } from '../helpers/time.ts';
 
 // Members join by invitation only: an admin cannot add someone else's account,
 // cannot tell from the answer whether an address has an account, and the
@@ -37,7 +36,7 @@ async function isMember(t: TestApp, tenantId: string, email: string): Promise<bo
 
 /** The invitation e-mail the SMTP peer received for an address (sent before the 202). */
 async function mailTo(smtp: SmtpPeer, address: string): Promise<ReceivedMail> {
-  await smtp.waitFor(1, scaled(5_000));
+  await smtp.waitFor(1);
   const mail = smtp.messages.findLast((m) => m.to.includes(address));
   assert.ok(mail, `no e-mail to ${address}`);
   return mail;

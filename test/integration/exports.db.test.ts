@@ -18,6 +18,7 @@ import {
   type TestApp,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
+import { CREATE_PACED_FUNCTION, pacedSql } from '../helpers/paced.ts';
 import { waitForRun } from '../helpers/runs.ts';
 
 async function download(t: TestApp, key: string, id: string, headers: Record<string, string> = {}) {
@@ -342,7 +343,7 @@ for (const backend of backends()) {
         key: owner.apiKey,
       });
       assert.equal(retried.status, 202);
-      const again = await waitForRun(t, owner.apiKey, run.id, (s) => s === 'failed');
+      const again = await waitForRun(t, owner.apiKey, run.id, (r) => r.status === 'failed');
       assert.equal(again.attempts, 2);
       assert.equal(again.attemptHistory.length, 2);
       assert.equal(
@@ -354,15 +355,12 @@ for (const backend of backends()) {
     test('S10: cancel while running stops the worker, ends the run cancelled and leaves no file', async () => {
       const connectionId = (await call(t, { url: `/api/v1/reports/${reportId}`, key: owner.apiKey })).body
         .connectionId;
+      await t.ctx.db.exec(CREATE_PACED_FUNCTION);
       const slow = await call(t, {
         method: 'POST',
         url: '/api/v1/reports',
         key: owner.apiKey,
-        body: {
-          name: 'Big',
-          connectionId,
-          sql: 'SELECT g, md5(g::text) AS h FROM generate_series(1, 2000000) AS g',
-        },
+        body: { name: 'Slow', connectionId, sql: pacedSql(1) },
       });
       const started = await call(t, {
         method: 'POST',
@@ -370,8 +368,13 @@ for (const backend of backends()) {
         key: owner.apiKey,
         body: { reportId: slow.body.id, format: 'csv' },
       });
-      await waitForRun(t, owner.apiKey, started.body.id, (s) => s !== 'queued');
-      await new Promise((r) => setTimeout(r, 300));
+      // Mid-way: rows have been written.
+      await waitForRun(
+        t,
+        owner.apiKey,
+        started.body.id,
+        (r) => r.status === 'running' && r.progress.rows > 0,
+      );
       const cancelled = await call(t, {
         method: 'POST',
         url: `/api/v1/runs/${started.body.id}/cancel`,

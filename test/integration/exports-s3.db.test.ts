@@ -5,6 +5,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { cleanupArtifacts, removeOrphanFiles } from '../../src/modules/artifacts/service.ts';
 import { call, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
+import { CREATE_PACED_FUNCTION, pacedSql } from '../helpers/paced.ts';
 import { waitForRun } from '../helpers/runs.ts';
 import { type S3Peer, startS3 } from '../helpers/s3.ts';
 
@@ -81,15 +82,12 @@ for (const backend of backends()) {
 
     test('a cancelled export leaves no object in the bucket', async () => {
       const demo = (await call(t, { url: '/api/v1/connections', key: owner.apiKey })).body.items[0].id;
+      await t.ctx.db.exec(CREATE_PACED_FUNCTION);
       const slow = await call(t, {
         method: 'POST',
         url: '/api/v1/reports',
         key: owner.apiKey,
-        body: {
-          name: 'Big',
-          connectionId: demo,
-          sql: 'SELECT g, md5(g::text) AS h FROM generate_series(1, 2000000) AS g',
-        },
+        body: { name: 'Slow', connectionId: demo, sql: pacedSql(10) },
       });
       const started = await call(t, {
         method: 'POST',
@@ -97,8 +95,14 @@ for (const backend of backends()) {
         key: owner.apiKey,
         body: { reportId: slow.body.id, format: 'csv' },
       });
-      await waitForRun(t, owner.apiKey, started.body.id, (s) => s !== 'queued');
-      await new Promise((r) => setTimeout(r, 300));
+      // Mid-way, with a multipart upload begun: past the first 8 MB part (PART_SIZE in
+      // src/engine/storage/s3.ts).
+      await waitForRun(
+        t,
+        owner.apiKey,
+        started.body.id,
+        (r) => r.status === 'running' && r.progress.bytes > 9 * 1024 * 1024,
+      );
       await call(t, { method: 'POST', url: `/api/v1/runs/${started.body.id}/cancel`, key: owner.apiKey });
       const run = await waitForRun(t, owner.apiKey, started.body.id);
       assert.equal(run.status, 'cancelled');

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { call, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
 import { TEST_SECRET } from '../helpers/db.ts';
 import { baseEnv, MAIN, type Running, startFerry } from '../helpers/process.ts';
+import { waitFor } from '../helpers/time.ts';
 
 // S4 across real processes on one PostgreSQL: several `ferry scheduler`
 // processes fire 1,000 schedules due in the same minute exactly once, and a
@@ -71,34 +72,35 @@ describe('scheduler processes on PostgreSQL', () => {
   }
 
   async function waitUntil(label: string, done: (c: Awaited<ReturnType<typeof counts>>) => boolean) {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const c = await counts(label);
-      if (done(c)) return c;
-      if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(c)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    let last: Awaited<ReturnType<typeof counts>> | undefined;
+    return waitFor(
+      () => `the ${label} schedules (last counts: ${JSON.stringify(last)})`,
+      async () => {
+        last = await counts(label);
+        return done(last) && last;
+      },
+      60_000,
+      200,
+    );
   }
 
   test('S4: three scheduler processes, 1,000 schedules due in the same minute → exactly 1,000 runs and 1,000 jobs', async () => {
     await dueSchedules(1000, 'three-');
     const schedulers: Running[] = await Promise.all([1, 2, 3].map(() => startFerry(['scheduler'], env())));
     try {
-      const c = await waitUntil('three-', (x) => x.fired === 1000);
-      // Give the other schedulers a moment to (wrongly) fire anything twice.
-      await new Promise((r) => setTimeout(r, 1500));
-      const final = await counts('three-');
-      assert.deepEqual(final, {
-        ...c,
-        schedules: 1000,
-        fired: 1000,
-        runs: 1000,
-        jobs: 1000,
-        max_per_occurrence: 1,
-      });
+      await waitUntil('three-', (x) => x.fired === 1000);
     } finally {
+      // SIGTERM lets each finish the transaction it is in: whatever any of them was
+      // about to fire (twice, wrongly) is committed before the count.
       for (const s of schedulers) assert.equal((await s.stop()).code, 0, s.output());
     }
+    assert.deepEqual(await counts('three-'), {
+      schedules: 1000,
+      fired: 1000,
+      runs: 1000,
+      jobs: 1000,
+      max_per_occurrence: 1,
+    });
   });
 
   test('S4: a scheduler killed (SIGKILL) between claim and commit leaves one run or none, never two; a new one finishes the work', async () => {
@@ -108,9 +110,13 @@ describe('scheduler processes on PostgreSQL', () => {
     for (const delay of [0, 25, 50, 100]) {
       const child = spawn(process.execPath, [MAIN, 'scheduler'], { env: env(), stdio: 'ignore' });
       const before = await counts('killed-');
-      const deadline = Date.now() + 30_000;
-      while ((await counts('killed-')).runs === before.runs && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 10));
+      await waitFor(
+        `the scheduler to commit its first batch (kill at +${delay} ms)`,
+        async () => (await counts('killed-')).runs > before.runs,
+        60_000,
+        10,
+      );
+      // The moment of the kill is what this loop varies.
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
       await once(child, 'exit');
