@@ -1,24 +1,12 @@
 import type { Executor } from '../../db/db.ts';
+import type { RunDeliveryRow } from '../runs/repo.ts';
 
 // The deliveries table: one row per run × destination, written only here.
 
-export interface DeliveryRow {
-  id: string;
+/** A delivery as stored: what the run view shows (RunDeliveryRow), plus what only sending needs. */
+export interface DeliveryRow extends RunDeliveryRow {
   tenant_id: string;
-  run_id: string;
-  destination_id: string | null;
-  destination_name: string;
-  destination_type: string;
-  status: 'queued' | 'sending' | 'succeeded' | 'failed';
-  attempts: number;
-  max_attempts: number;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-  next_attempt_at: Date | null;
   heartbeat_at: Date | null;
-  receipt: { summary: string; details: Record<string, unknown> } | null;
-  error: string | null;
   file_name: string | null;
   file_checksum: string | null;
 }
