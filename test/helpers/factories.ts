@@ -65,6 +65,20 @@ export const resourceFactories: Record<string, Factory> = {
     if (r.status !== 201) throw new Error(`schedule factory: ${r.status} ${r.text}`);
     return r.body.id;
   },
+  destination: async (t, tenant) => {
+    const r = await call(t, {
+      method: 'POST',
+      url: '/api/v1/destinations',
+      key: tenant.apiKey,
+      body: {
+        name: `factory ${randomUUID().slice(0, 8)}`,
+        type: 'email',
+        settings: { to: ['factory@example.com'], attach: 'link' },
+      },
+    });
+    if (r.status !== 201) throw new Error(`destination factory: ${r.status} ${r.text}`);
+    return r.body.id;
+  },
   member: async (t, tenant) => {
     const email = `member-${randomUUID().slice(0, 8)}@example.com`;
     return (await inviteAndAccept(t, tenant.apiKey, email, 'editor', OWNER_PASSWORD)).id;

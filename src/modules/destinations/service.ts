@@ -322,8 +322,9 @@ export async function checkDestinationIds(
   const unique = [...new Set(ids)];
   if (unique.length !== ids.length) throw Invalid.field('destinationIds', 'names a destination twice');
   const found = new Set((await getDestinations(deps.db, tenantId, unique)).map((d) => d.id));
-  const missing = unique.find((id) => !found.has(id));
-  if (missing) throw Invalid.field('destinationIds', `no destination with id ${missing}`);
+  const missing = ids.findIndex((id) => !found.has(id));
+  if (missing >= 0)
+    throw Invalid.field(`destinationIds[${missing}]`, `no destination with id ${ids[missing]}`);
 }
 
 export async function getTenantDeliveryPolicy(deps: Deps, actor: Principal): Promise<DeliveryPolicy> {
