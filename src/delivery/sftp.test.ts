@@ -313,14 +313,22 @@ function filesUnder(root: string): string[] {
     .sort();
 }
 
+/**
+ * An encrypted ed25519 key pair for the client. ssh2's generator writes, about once
+ * in 150 keys, an encrypted key its own parser calls malformed (measured: 2 of 300);
+ * such a key is made again, so the test is about Ferry's login, not that generator.
+ */
+function encryptedClientKey(passphrase: string) {
+  for (;;) {
+    const key = utils.generateKeyPairSync('ed25519', { passphrase, cipher: 'aes256-ctr', rounds: 2 });
+    if (!(utils.parseKey(key.private, passphrase) instanceof Error)) return key;
+  }
+}
+
 describe('SFTP delivery to a local ssh2 server', () => {
   let peer: SftpPeer;
   let settings: SftpSettings;
-  const clientKey = utils.generateKeyPairSync('ed25519', {
-    passphrase: 'key secret',
-    cipher: 'aes256-ctr',
-    rounds: 2,
-  });
+  const clientKey = encryptedClientKey('key secret');
 
   before(async () => {
     peer = await startSftpPeer({
