@@ -4,7 +4,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { type AppContext, createContext } from '../src/app/context.ts';
 import { loadConfig } from '../src/config.ts';
 import { bossAdapter, type Db, type QueryResult, type Tx } from '../src/db/db.ts';

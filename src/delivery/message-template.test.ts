@@ -53,7 +53,7 @@ describe('message templates', () => {
   test('every variable has its value: local time and date in the run zone, human numbers', () => {
     const all = templateVariables.map((v) => `${v}=[{{${v}}}]`).join('\n');
     assert.equal(
-      renderText(all, templateValues(context(), file)),
+      renderText(all, templateValues(context({ recipient: 'ana@example.com' }), file)),
       [
         'report=[Sales]',
         'schedule=[Every morning]',
@@ -68,6 +68,7 @@ describe('message templates', () => {
         'status=[succeeded]',
         'error=[]',
         'tenant=[Acme]',
+        'recipient=[ana@example.com]',
       ].join('\n'),
     );
   });

@@ -22,6 +22,7 @@ export const templateVariables = [
   'status',
   'error',
   'tenant',
+  'recipient',
 ] as const;
 export type TemplateVariable = (typeof templateVariables)[number];
 export type TemplateValues = Record<TemplateVariable, string>;
@@ -74,6 +75,7 @@ export function templateValues(ctx: DeliveryContext, file: DeliveryFile | null):
     status: ctx.status,
     error: ctx.error ?? '',
     tenant: ctx.tenantName,
+    recipient: ctx.recipient ?? '',
   };
 }
 

@@ -39,6 +39,8 @@ export interface DeliveryContext {
   deliveryId: string;
   /** 1 for the first attempt. */
   attempt: number;
+  /** A burst recipient's run: the address it is for (its e-mail goes there alone). */
+  recipient?: string | null;
 }
 
 /** What the peer answered, kept on the delivery and shown on the run. */

@@ -154,6 +154,7 @@ export function webhookEvent(file: DeliveryFile | null, ctx: DeliveryContext) {
         : null,
       link: ctx.link ? { url: ctx.link.url, expiresAt: ctx.link.expiresAt.toISOString() } : null,
       error: ctx.error,
+      ...(ctx.recipient ? { recipient: ctx.recipient } : {}),
     },
   };
 }

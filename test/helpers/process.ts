@@ -76,7 +76,9 @@ export async function startFerry(args: string[], env: NodeJS.ProcessEnv): Promis
     const r = await fetch(`${url}/readyz`).catch(() => undefined);
     return r?.status === 200 && out.includes('Ferry is running');
   };
-  await waitFor(() => `ferry ${args.join(' ')} to become ready:\n${out}`, ready).catch((err) => {
+  // Generous: a first start runs initdb, the migrations and the demo build (or converts
+  // a PGlite directory), all slower on a busy machine; a ready process ends the wait.
+  await waitFor(() => `ferry ${args.join(' ')} to become ready:\n${out}`, ready, 120_000).catch((err) => {
     child.kill('SIGKILL');
     throw err;
   });

@@ -247,6 +247,55 @@ describe('destinations and deliveries', () => {
     expectNoProblems(page);
   });
 
+  test('bursting: a recipients query set in the editor, and the burst on the run pages', async () => {
+    await page.goto(`/schedules/${scheduleId}`);
+    await heading(page, 'Sales every weekday');
+    const where = page.getByRole('region', { name: '3. Where' });
+    await where.getByRole('radio', { name: 'One run per recipient (bursting)' }).check();
+    const sql = "SELECT email FROM (VALUES ('ana@example.com'), ('ben@example.com')) AS r(email)";
+    await where.getByRole('textbox', { name: 'Recipients query' }).fill(sql);
+    await checkA11y(page, 'the schedule editor with a recipients query');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await waitFor('the schedule to burst', async () => {
+      const schedule = await app.api('GET', `/api/v1/schedules/${scheduleId}`, { key });
+      return schedule.body.recipientsSql === sql;
+    });
+    expectNoProblems(page);
+
+    const started = await app.api('POST', `/api/v1/schedules/${scheduleId}/run`, { key });
+    assert.equal(started.status, 202, started.text);
+    const leadId = started.body.id as string;
+    await waitFor('the burst to read its recipients', async () => {
+      const lead = await app.api('GET', `/api/v1/runs/${leadId}`, { key });
+      return lead.body.status === 'succeeded';
+    });
+    await page.goto(`/runs/${leadId}`);
+    await follow(page.getByRole('link', { name: '2 recipients’ runs' }), '/runs');
+    assert.equal(new URL(page.url()).searchParams.get('burst'), leadId);
+    await page.getByTestId('burst-filter').waitFor();
+    const rows = page.locator('tbody tr');
+    await waitFor('both recipients’ runs listed', async () => (await rows.count()) === 2);
+    await checkA11y(page, 'the runs of one burst');
+    await rows.first().getByRole('link').first().click();
+    await waitForPath(page, /^\/runs\/[0-9a-f-]{36}$/);
+    await page.getByText(/^(ana|ben)@example\.com · all recipients’ runs$/).waitFor();
+    await page.getByRole('link', { name: 'all recipients’ runs' }).waitFor();
+    expectNoProblems(page);
+
+    // Back to one run for everyone: the schedule no longer bursts.
+    await page.goto(`/schedules/${scheduleId}`);
+    await heading(page, 'Sales every weekday');
+    await page
+      .getByRole('region', { name: '3. Where' })
+      .getByRole('radio', { name: /^One run, to the destinations/ })
+      .check();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await waitFor('the schedule to stop bursting', async () => {
+      const schedule = await app.api('GET', `/api/v1/schedules/${scheduleId}`, { key });
+      return schedule.body.recipientsSql === null;
+    });
+  });
+
   test('a viewer reads destinations and the allowed recipients, and may not add one', async () => {
     await addMember(app, key, { ...VIEWER, role: 'viewer' });
     const viewer = await app.newPage();

@@ -48,3 +48,16 @@ test("a template without {ext} still gets the format's extension; one with it ge
   const long = renderFileName('x'.repeat(300), values);
   assert.ok(long.endsWith('.pdf') && Buffer.byteLength(long) <= 200, long);
 });
+
+test("a burst recipient's run is named after its recipient: where the template says, or before the extension", () => {
+  const alice = { ...values, recipient: 'Alice.Smith+eu@Example.com' };
+  assert.equal(renderFileName('{report}.{ext}', alice), 'r_Alice.Smith-eu-Example.com.pdf');
+  assert.equal(renderFileName('report.PDF', alice), 'report_Alice.Smith-eu-Example.com.PDF');
+  assert.equal(renderFileName('{recipient}/{report}', alice), 'Alice.Smith-eu-Example.com_r.pdf');
+  // Two recipients never share a name; a run without one keeps the template's.
+  assert.notEqual(
+    renderFileName('{report}.{ext}', alice),
+    renderFileName('{report}.{ext}', { ...values, recipient: 'bob@example.com' }),
+  );
+  assert.equal(renderFileName('{recipient}{report}.{ext}', values), 'r.pdf');
+});

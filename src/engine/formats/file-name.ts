@@ -12,6 +12,11 @@ export const fileNamePlaceholders = [
   { placeholder: '{run}', description: "The first 8 characters of the run's id" },
   { placeholder: '{ext}', description: "The format's extension, e.g. csv" },
   {
+    placeholder: '{recipient}',
+    description:
+      "A burst recipient's address (letters, digits, . _ and -); added before the extension when a recipient's run's template leaves it out",
+  },
+  {
     placeholder: '{date:yyyy-MM-dd_HHmmss}',
     description:
       "The run's scheduled (or start) time in its zone; yyyy MM dd HH mm ss in any order, {date} alone is yyyy-MM-dd",
@@ -36,7 +41,14 @@ function slug(text: string): string {
 
 export function renderFileName(
   template: string,
-  values: { report: string; runId: string; ext: string; at: Date; timeZone: string },
+  values: {
+    report: string;
+    runId: string;
+    ext: string;
+    at: Date;
+    timeZone: string;
+    recipient?: string | null;
+  },
 ): string {
   const p = localParts(values.at, values.timeZone);
   const two = (n: number) => String(n).padStart(2, '0');
@@ -58,11 +70,13 @@ export function renderFileName(
           return values.runId.slice(0, 8);
         case 'ext':
           return values.ext;
+        case 'recipient':
+          return values.recipient ? slug(values.recipient) : '';
         case 'date':
           return (format ?? 'yyyy-MM-dd').replace(/yyyy|MM|dd|HH|mm|ss/g, (t) => tokens[t]!);
         default:
           throw new FileNameError(
-            `unknown placeholder {${key}}; use {report}, {run}, {ext} or {date:yyyy-MM-dd}`,
+            `unknown placeholder {${key}}; use {report}, {run}, {ext}, {recipient} or {date:yyyy-MM-dd}`,
           );
       }
     },
@@ -78,10 +92,14 @@ export function renderFileName(
   if (!safe) throw new FileNameError('produces an empty file name');
   // The format's extension, also when the template leaves out {ext}: a file
   // must open in the program its format belongs to.
-  const withExt = safe.toLowerCase().endsWith(`.${values.ext.toLowerCase()}`)
-    ? safe
-    : `${safe}.${values.ext}`;
-  return truncateBytes(withExt, MAX_NAME_BYTES);
+  const extAt = safe.toLowerCase().endsWith(`.${values.ext.toLowerCase()}`)
+    ? safe.length - values.ext.length - 1
+    : safe.length;
+  const [stem, ext] = [safe.slice(0, extAt), safe.slice(extAt + 1) || values.ext];
+  // Each recipient of a burst gets a file of its own name: in a shared bucket or
+  // folder, one recipient's file must never replace another's.
+  const own = values.recipient && !/\{recipient\}/.test(template) ? `_${slug(values.recipient)}` : '';
+  return truncateBytes(`${stem}${own}.${ext}`, MAX_NAME_BYTES);
 }
 
 // File systems limit a name to 255 bytes; room is left for ".gz"/".zip".

@@ -3,7 +3,6 @@ import { requirePrincipal } from '../../server/plugins/auth.ts';
 import { authErrors, ProblemSchema } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
-import { DeliverySchema } from '../runs/schema.ts';
 import { retryDelivery } from './service.ts';
 
 export function registerDeliveryRoutes(app: App, deps: Deps): void {

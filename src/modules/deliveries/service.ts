@@ -7,7 +7,7 @@ import { getArtifactForRun } from '../artifacts/repo.ts';
 import { recordAnonymousAudit, recordAudit } from '../audit/service.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
-import type { DestinationType } from '../destinations/channel.ts';
+import type { DestinationType, Settings } from '../destinations/channel.ts';
 import { channels } from '../destinations/channels.ts';
 import { getDestination, getDestinations } from '../destinations/repo.ts';
 import { channelEnv, checkRecipients, openDestination } from '../destinations/service.ts';
@@ -182,6 +182,7 @@ async function prepare(deps: Deps, delivery: DeliveryRow): Promise<Prepared> {
       link,
       deliveryId: delivery.id,
       attempt: delivery.attempts,
+      recipient: run.recipient,
     },
   };
 }
@@ -203,7 +204,8 @@ export async function executeDelivery(deps: Deps, job: DeliveryJob): Promise<voi
     const row = await getDestination(deps.db, delivery.tenant_id, delivery.destination_id);
     if (!row) throw new DeliveryError('The destination was deleted', { retryable: false });
     prepared = await prepare(deps, delivery);
-    const { channel, settings, secrets } = openDestination(deps, row);
+    const { channel, secrets, ...opened } = openDestination(deps, row);
+    const settings = forRecipient(channel.type, opened.settings, prepared.run.recipient);
     // The tenant's allow-lists may have changed since the destination was saved.
     await checkRecipients(deps, delivery.tenant_id, channel, settings, secrets).catch((err: unknown) => {
       throw new DeliveryError(describeError(err), { retryable: false });
@@ -246,6 +248,16 @@ export async function executeDelivery(deps: Deps, job: DeliveryJob): Promise<voi
   } finally {
     clearInterval(beat);
   }
+}
+
+/**
+ * A burst recipient's run is e-mailed to that recipient alone: its file holds
+ * their rows, so the destination's own to, cc and bcc lists are not used. Other
+ * channels deliver it like any run (its file name carries the recipient).
+ */
+function forRecipient(type: DestinationType, settings: Settings, recipient: string | null): Settings {
+  if (recipient === null || type !== 'email') return settings;
+  return { ...settings, to: [recipient], cc: [], bcc: [] };
 }
 
 /** Every delivery that ended is in the tenant's audit log: which file (and its checksum), to whom, with what answer. */

@@ -2,7 +2,6 @@ import { Type } from 'typebox';
 import { requirePrincipal } from '../../server/plugins/auth.ts';
 import {
   authErrors,
-  Email,
   IdParams,
   PageQuery,
   ProblemSchema,

@@ -102,6 +102,31 @@ async function validateDefinition(deps: Deps, tenantId: string, def: ReportDefin
   validateDefinitions(def.parameters ?? [], names);
 }
 
+/**
+ * A schedule's recipients query (bursting), checked when the schedule is saved:
+ * read-only SQL on the report's connection, without parameters of its own.
+ */
+export async function checkRecipientsQuery(
+  deps: Deps,
+  tenantId: string,
+  connectionId: string,
+  sql: string,
+): Promise<void> {
+  const { source } = await loadSource(deps, tenantId, connectionId);
+  let names: string[];
+  try {
+    names = await checkReadOnlySql(stripTrailingSemicolons(sql), source.dialect);
+  } catch (err) {
+    const problem = sourceProblem(err);
+    throw problem instanceof Invalid ? Invalid.field('recipientsSql', problem.message) : problem;
+  }
+  if (names.length > 0)
+    throw Invalid.field(
+      'recipientsSql',
+      `takes no parameters ({{${names[0]}}}); it returns each recipient's values as columns instead`,
+    );
+}
+
 /** Resolves parameter values and binds them: what preview and the export engine run. */
 export async function prepareReportQuery(
   deps: Deps,

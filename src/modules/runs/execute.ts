@@ -8,6 +8,7 @@ import type { Deps } from '../deps.ts';
 import type { ParameterDefinition } from '../reports/parameters.ts';
 import { prepareReportQuery } from '../reports/service.ts';
 import { effectiveLimits } from '../tenants/service.ts';
+import { expandBurst } from './burst.ts';
 import { Cancelled, LeaseLost, lineAndColumn, type QueryContext, WorkerStopping } from './failure.ts';
 import type { RunJob } from './jobs.ts';
 import { claimAttempt, publish, recordFailure } from './lifecycle.ts';
@@ -42,9 +43,14 @@ export async function executeRunAttempt(deps: Deps, job: RunJob, stopping?: Abor
     queryContext.maxRunSeconds = limits.maxRunSeconds;
     const overtime = new ExportLimitError(`The run took longer than the limit of ${limits.maxRunSeconds} s`);
     deadline = setTimeout(() => controller.abort(overtime), limits.maxRunSeconds * 1000);
+    const readLimits = { timeoutMs: limits.maxRunSeconds * 1000, batchSize: defaultReadLimits.batchSize };
+    if (run.recipients_sql !== null) {
+      // A burst's lead: it makes its recipients' runs rather than a file.
+      await expandBurst(deps, run, attemptId, controller.signal, readLimits);
+      return;
+    }
     const { prepared, format } = await prepareAttempt(deps, run);
     queryContext.names = prepared.parameterNames;
-    const readLimits = { timeoutMs: limits.maxRunSeconds * 1000, batchSize: defaultReadLimits.batchSize };
     const source = await openResult(run, prepared, format, controller.signal, readLimits, queryContext);
     const output = planOutput(run, job.attempt, format);
     writer = await deps.storage.writer(output.key, output.contentType);

@@ -46,7 +46,7 @@ export interface RunOutcome {
 /** A module that follows runs (wired in app/context.ts): runs know none of them. */
 export type RunOutcomeListener = (deps: Deps, tx: Tx, outcome: RunOutcome) => Promise<void>;
 
-async function announceOutcome(deps: Deps, tx: Tx, outcome: RunOutcome): Promise<void> {
+export async function announceOutcome(deps: Deps, tx: Tx, outcome: RunOutcome): Promise<void> {
   for (const listener of deps.runOutcomeListeners) await listener(deps, tx, outcome);
 }
 
@@ -85,7 +85,12 @@ export async function claimAttempt(
 }
 
 /** The one way a run ends cancelled (S10): the run and the attempt holding it. */
-async function endCancelled(tx: Tx, runId: string, attemptId: string | null, now: Date): Promise<void> {
+export async function endCancelled(
+  tx: Tx,
+  runId: string,
+  attemptId: string | null,
+  now: Date,
+): Promise<void> {
   await endRun(tx, runId, attemptId, 'cancelled', { message: 'Cancelled by a user', code: 'cancelled' }, now);
   if (attemptId) await finishAttempt(tx, attemptId, 'cancelled', null, now);
 }
@@ -164,7 +169,7 @@ async function unmetCondition(tx: Tx, run: RunRow, result: ExportResult): Promis
   if (run.condition === 'has_rows' && result.rows === 0)
     return 'Not delivered: the result has no rows (condition: only when there are rows)';
   if (run.condition === 'changed' && run.schedule_id && result.dataSha256) {
-    const previous = await lastDeliveredDataChecksum(tx, run.schedule_id, run.id);
+    const previous = await lastDeliveredDataChecksum(tx, run.schedule_id, run.id, run.recipient);
     if (previous === result.dataSha256)
       return 'Not delivered: the rows are the same as in the last delivered run (condition: only when changed)';
   }

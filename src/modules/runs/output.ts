@@ -31,6 +31,7 @@ export function planOutput(
       ext: format.extension,
       at: run.scheduled_for ?? run.created_at,
       timeZone: run.time_zone,
+      recipient: run.recipient,
     },
   );
   const compression = compressionOf(run.format_options);

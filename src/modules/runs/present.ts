@@ -134,6 +134,7 @@ export function presentRun(
     lastFailure,
     nextAttemptAt: iso(extra.nextAttemptAt ?? null),
     destinationIds: row.destination_ids ?? [],
+    burst: presentBurst(row),
     deliveries: deliveries.map(presentDelivery),
     deliverySummary: {
       total: deliveries.length,
@@ -171,3 +172,17 @@ export function presentRun(
   };
 }
 export type RunView = ReturnType<typeof presentRun>;
+
+/** A burst's lead (its recipients query, how many runs it made) or one recipient's run; null otherwise. */
+function presentBurst(row: RunRow) {
+  if (row.recipient !== null)
+    return {
+      role: 'recipient' as const,
+      leadRunId: row.burst_id,
+      recipient: row.recipient,
+      recipients: null,
+    };
+  if (row.recipients_sql !== null)
+    return { role: 'lead' as const, leadRunId: null, recipient: null, recipients: row.burst_size };
+  return null;
+}

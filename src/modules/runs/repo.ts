@@ -55,6 +55,13 @@ export interface RunRow {
   expected_rows: string | null;
   warnings: Array<{ code: string; message: string; count: number }>;
   destination_ids: string[];
+  /** A burst's lead: the recipients query it reads (from its schedule). */
+  recipients_sql: string | null;
+  /** A recipient's run: the lead that made it (null once the lead is deleted) and the address. */
+  burst_id: string | null;
+  recipient: string | null;
+  /** A burst's lead, once it has read its recipients: how many runs it made. */
+  burst_size: number | null;
 }
 
 /**
@@ -81,12 +88,14 @@ export async function insertRun(
     now: Date;
     scheduleId?: string | undefined;
     destinationIds?: string[] | undefined;
+    recipientsSql?: string | null | undefined;
   },
 ): Promise<RunRow | undefined> {
   const res = await db.query<RunRow>(
     `INSERT INTO runs (id, tenant_id, report_id, trigger, status, format, format_options, parameters, time_zone,
-                       report_snapshot, report_name, max_attempts, created_by, created_at, schedule_id, destination_ids)
-     SELECT $1, p.tenant_id, p.id, $4, 'queued', $5, $6, $7, $8, ${REPORT_SNAPSHOT}, p.name, $9, $10, $11, $12, $13
+                       report_snapshot, report_name, max_attempts, created_by, created_at, schedule_id, destination_ids,
+                       recipients_sql)
+     SELECT $1, p.tenant_id, p.id, $4, 'queued', $5, $6, $7, $8, ${REPORT_SNAPSHOT}, p.name, $9, $10, $11, $12, $13, $14
        FROM reports p WHERE p.tenant_id = $2 AND p.id = $3
      RETURNING *`,
     [
@@ -103,6 +112,7 @@ export async function insertRun(
       r.now,
       r.scheduleId ?? null,
       r.destinationIds ?? [],
+      r.recipientsSql ?? null,
     ],
   );
   return res.rows[0];
@@ -124,6 +134,8 @@ export interface RunFilter {
   reportId?: string | undefined;
   scheduleId?: string | undefined;
   trigger?: string | undefined;
+  /** The recipients' runs of one burst (its lead's id). */
+  burstId?: string | undefined;
   /** Failed runs, and runs waiting for another attempt after a failed one. */
   failedOnly?: boolean | undefined;
   from?: Date | undefined;
@@ -147,6 +159,7 @@ export async function listRuns(
   if (f.reportId) add('report_id = ?', f.reportId);
   if (f.scheduleId) add('schedule_id = ?', f.scheduleId);
   if (f.trigger) add('trigger = ?', f.trigger);
+  if (f.burstId) add('burst_id = ?', f.burstId);
   if (f.failedOnly) where.push(`(status = 'failed' OR (status = 'queued' AND error IS NOT NULL))`);
   if (f.from) add('created_at >= ?', f.from);
   if (f.to) add('created_at < ?', f.to);
@@ -281,6 +294,50 @@ export async function completeRun(
   return r.rowCount > 0;
 }
 
+/**
+ * A burst's lead has read its recipients: each gets a queued run of its own,
+ * the lead's snapshot with the recipient's parameters, in the lead's transaction.
+ */
+export async function insertRecipientRuns(
+  tx: Executor,
+  lead: RunRow,
+  recipients: Array<{ id: string; email: string; parameters: Record<string, unknown> }>,
+  now: Date,
+): Promise<void> {
+  if (recipients.length === 0) return;
+  await tx.query(
+    `INSERT INTO runs (id, tenant_id, report_id, schedule_id, trigger, status, format, format_options, parameters, time_zone,
+                       report_snapshot, report_name, scheduled_for, created_at, condition, created_by, max_attempts,
+                       destination_ids, burst_id, recipient)
+     SELECT x.id, l.tenant_id, l.report_id, l.schedule_id, l.trigger, 'queued', l.format, l.format_options, x.parameters,
+            l.time_zone, l.report_snapshot, l.report_name, l.scheduled_for, $3, l.condition, l.created_by, l.max_attempts,
+            l.destination_ids, l.id, x.email
+       FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, email text, parameters jsonb)
+       JOIN runs l ON l.id = $1`,
+    [lead.id, JSON.stringify(recipients), now],
+  );
+}
+
+/** Ends a burst's lead once its recipients' runs exist; false when the attempt no longer holds it. */
+export async function completeBurstLead(
+  db: Executor,
+  runId: string,
+  attemptId: string,
+  result: {
+    recipients: number;
+    warnings: Array<{ code: string; message: string; count: number }>;
+    now: Date;
+  },
+): Promise<boolean> {
+  const r = await db.query(
+    announcing(`UPDATE runs SET status = 'succeeded', finished_at = $3, row_count = $4, progress_rows = $4, burst_size = $6,
+            warnings = $5::jsonb, lease_attempt_id = NULL
+      WHERE id = $1 AND lease_attempt_id = $2 AND status = 'running' AND cancel_requested_at IS NULL RETURNING id`),
+    [runId, attemptId, result.now, result.recipients, JSON.stringify(result.warnings), result.recipients],
+  );
+  return r.rowCount > 0;
+}
+
 /** Ends a run whose condition was not met: it ran, but its file is discarded (no artifact). */
 export async function skipRunForCondition(
   db: Executor,
@@ -302,11 +359,14 @@ export async function lastDeliveredDataChecksum(
   db: Executor,
   scheduleId: string,
   exceptRunId: string,
+  recipient: string | null,
 ): Promise<string | null> {
+  // A burst recipient's rows compare with that recipient's last delivered ones.
   const r = await db.query<{ data_checksum: string | null }>(
     `SELECT data_checksum FROM runs WHERE schedule_id = $1 AND id <> $2 AND status = 'succeeded'
+        AND recipient IS NOT DISTINCT FROM $3
       ORDER BY finished_at DESC LIMIT 1`,
-    [scheduleId, exceptRunId],
+    [scheduleId, exceptRunId, recipient],
   );
   return r.rows[0]?.data_checksum ?? null;
 }
@@ -514,16 +574,16 @@ export async function insertScheduledRuns(
   const r = await tx.query<{ id: string; tenant_id: string; status: string }>(
     `INSERT INTO runs (id, tenant_id, report_id, schedule_id, trigger, status, format, format_options, parameters, time_zone,
                        report_snapshot, report_name, scheduled_for, created_at, finished_at, error, error_code, condition, created_by,
-                       destination_ids)
+                       destination_ids, recipients_sql)
      SELECT x.id, s.tenant_id, s.report_id, s.id, 'schedule', x.status, s.format, s.format_options, s.parameters, s.time_zone,
             ${REPORT_SNAPSHOT},
             p.name, x.scheduled_for, $2, CASE WHEN x.status = 'queued' THEN NULL ELSE $2::timestamptz END,
             x.error, CASE WHEN x.status = 'queued' THEN NULL ELSE x.status END, s.condition, s.owner_id,
-            s.destination_ids
+            s.destination_ids, s.recipients_sql
        FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, schedule_id uuid, scheduled_for timestamptz, status text, error text)
        JOIN schedules s ON s.id = x.schedule_id
        JOIN reports p ON p.tenant_id = s.tenant_id AND p.id = s.report_id
-     ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
+     ON CONFLICT (schedule_id, scheduled_for) WHERE recipient IS NULL DO NOTHING
      RETURNING id, tenant_id, status`,
     [JSON.stringify(runs), now],
   );
@@ -551,7 +611,7 @@ export async function lastRunsOfSchedules(
     finished_at: Date | null;
   }>(
     `SELECT DISTINCT ON (schedule_id) schedule_id, id, status, scheduled_for, created_at, finished_at
-       FROM runs WHERE tenant_id = $1 AND schedule_id = ANY($2::uuid[])
+       FROM runs WHERE tenant_id = $1 AND schedule_id = ANY($2::uuid[]) AND recipient IS NULL
       ORDER BY schedule_id, created_at DESC, id DESC`,
     [tenantId, scheduleIds],
   );

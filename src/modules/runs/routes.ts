@@ -86,6 +86,12 @@ export function registerRunRoutes(app: App, deps: Deps): void {
             reportId: Type.Optional(Type.String({ format: 'uuid' })),
             scheduleId: Type.Optional(Type.String({ format: 'uuid' })),
             trigger: Type.Optional(Type.String({ enum: ['manual', 'api', 'schedule', 'cli'] })),
+            burstId: Type.Optional(
+              Type.String({
+                format: 'uuid',
+                description: "A burst's lead run: the runs it made, one per recipient",
+              }),
+            ),
             failedOnly: Type.Optional(
               Type.Boolean({
                 description: 'Only failed runs and runs waiting to be retried after a failed attempt',
@@ -108,6 +114,7 @@ export function registerRunRoutes(app: App, deps: Deps): void {
         reportId: q.reportId,
         scheduleId: q.scheduleId,
         trigger: q.trigger,
+        burstId: q.burstId,
         failedOnly: q.failedOnly,
         from: q.from ? new Date(q.from) : undefined,
         to: q.to ? new Date(q.to) : undefined,

@@ -69,6 +69,25 @@ export const DeliverySchema = Type.Object(
   { additionalProperties: false },
 );
 
+const BurstSchema = nullable(
+  Type.Object(
+    {
+      role: Type.Union([Type.Literal('lead'), Type.Literal('recipient')], {
+        description:
+          "lead: the run that read the schedule's recipients query and made one run per recipient; recipient: one of those runs",
+      }),
+      leadRunId: nullable(Type.String({ description: "A recipient's run: its lead (null once deleted)" })),
+      recipient: nullable(Type.String({ description: "A recipient's run: the address its e-mail goes to" })),
+      recipients: nullable(
+        Type.Integer({
+          description: 'A lead: how many recipient runs it made (null until it has read them)',
+        }),
+      ),
+    },
+    { additionalProperties: false, description: 'Bursting: null for an ordinary run' },
+  ),
+);
+
 export const RunSchema = Type.Object(
   {
     id: Type.String(),
@@ -159,6 +178,7 @@ export const RunSchema = Type.Object(
       description: 'While retrying (on GET /runs/{id}): when the next attempt starts',
     }),
     destinationIds: Type.Array(Type.String(), { description: 'Where the file goes once it is made' }),
+    burst: BurstSchema,
     deliveries: Type.Array(DeliverySchema, {
       description: 'Each destination of the run: status, attempts, timings and the peer’s answer',
     }),

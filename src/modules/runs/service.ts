@@ -135,6 +135,7 @@ export async function insertQueuedRun(
     now: Date;
     scheduleId?: string;
     destinationIds?: string[];
+    recipientsSql?: string | null;
   },
 ): Promise<RunRow> {
   const created = await insertRun(tx, { ...r, reportId: report.id, maxAttempts: 3 });

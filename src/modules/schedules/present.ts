@@ -36,6 +36,7 @@ export function presentSchedule(
     calendar: row.calendar,
     description: timing.describe(language),
     destinationIds: row.destination_ids,
+    recipientsSql: row.recipients_sql,
     condition: row.condition,
     missedPolicy: row.missed_policy,
     missedCap: row.missed_cap,

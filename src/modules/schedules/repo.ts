@@ -21,6 +21,7 @@ export interface ScheduleRow {
   missed_cap: number;
   overlap_policy: 'skip' | 'queue_one';
   destination_ids: string[];
+  recipients_sql: string | null;
   active: boolean;
   next_run_at: Date | null;
   backlog: Date[];
@@ -52,10 +53,11 @@ export interface ScheduleFields {
   destinationIds: string[];
   notifyEmails: string[];
   pauseAfterFailures: number;
+  recipientsSql: string | null;
 }
 
 const columns = `report_id, name, parameters, format, format_options, cron, preset, time_zone, calendar, day_rule,
-  condition, missed_policy, missed_cap, overlap_policy, destination_ids, notify_emails, pause_after_failures`;
+  condition, missed_policy, missed_cap, overlap_policy, destination_ids, notify_emails, pause_after_failures, recipients_sql`;
 
 function values(f: ScheduleFields): unknown[] {
   return [
@@ -76,6 +78,7 @@ function values(f: ScheduleFields): unknown[] {
     f.destinationIds,
     f.notifyEmails,
     f.pauseAfterFailures,
+    f.recipientsSql,
   ];
 }
 
@@ -85,7 +88,7 @@ export async function insertSchedule(
 ): Promise<ScheduleRow> {
   const r = await db.query<ScheduleRow>(
     `INSERT INTO schedules (id, tenant_id, owner_id, next_run_at, created_at, updated_at, ${columns})
-     VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+     VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
      RETURNING *`,
     [s.id, s.tenantId, s.ownerId, s.nextRunAt, s.now, ...values(s)],
   );
@@ -104,8 +107,8 @@ export async function updateSchedule(
   s: ScheduleFields & { nextRunAt: Date | null; now: Date; timingChanged: boolean },
 ): Promise<ScheduleRow> {
   const r = await db.query<ScheduleRow>(
-    `UPDATE schedules SET (${columns}) = ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19),
-            next_run_at = $20, updated_at = $21, backlog = CASE WHEN $22 THEN '{}' ELSE backlog END
+    `UPDATE schedules SET (${columns}) = ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20),
+            next_run_at = $21, updated_at = $22, backlog = CASE WHEN $23 THEN '{}' ELSE backlog END
       WHERE tenant_id = $1 AND id = $2 RETURNING *`,
     [tenantId, id, ...values(s), s.nextRunAt, s.now, s.timingChanged],
   );

@@ -42,6 +42,10 @@ const CronOrNull = Type.Union([Type.String(), Type.Null()], {
   description:
     'The timing as a cron expression; null when it is a preset no cron expression can say (last business day), described in `description`',
 });
+const RecipientsSql = Type.Union([Type.String({ maxLength: 20000 }), Type.Null()], {
+  description:
+    "Bursting: a read-only query on the report's connection returning an `email` column and columns named after the report's parameters. Each row gets its own run of the report with those values, e-mailed to that address alone; null (or empty) for one run to the destinations as set.",
+});
 const Zone = Type.String({ maxLength: 100, description: 'IANA time zone, default UTC' });
 
 const definition = {
@@ -55,6 +59,7 @@ const definition = {
   timezone: Type.Optional(Zone),
   calendar: Type.Optional(Type.Union([Calendar, Type.Null()])),
   destinationIds: Type.Optional(Type.Array(Type.String({ format: 'uuid' }), { maxItems: 20 })),
+  recipientsSql: Type.Optional(RecipientsSql),
   condition: Type.Optional(
     Type.Union([Type.Literal('always'), Type.Literal('has_rows'), Type.Literal('changed')], {
       description:
@@ -108,6 +113,7 @@ export const ScheduleSchema = Type.Object(
     calendar: Type.Union([Calendar, Type.Null()]),
     description: Type.String({ description: 'The timing in words, ending with the zone' }),
     destinationIds: Type.Array(Type.String()),
+    recipientsSql: RecipientsSql,
     condition: Type.Union([Type.Literal('always'), Type.Literal('has_rows'), Type.Literal('changed')]),
     missedPolicy: Type.Union([Type.Literal('latest'), Type.Literal('all'), Type.Literal('skip')]),
     missedCap: Type.Integer(),

@@ -15,6 +15,7 @@ import type { Deps } from '../deps.ts';
 import { checkDestinationIds } from '../destinations/service.ts';
 import { resolveValues } from '../reports/parameters.ts';
 import { getReport } from '../reports/repo.ts';
+import { checkRecipientsQuery } from '../reports/service.ts';
 import { presentRun, type RunView } from '../runs/present.ts';
 import { lastRunsOfSchedules, scheduleHasActiveRun } from '../runs/repo.ts';
 import { checkFormat, insertQueuedRun } from '../runs/service.ts';
@@ -50,6 +51,7 @@ export interface ScheduleInput {
   overlapPolicy?: ScheduleFields['overlapPolicy'] | undefined;
   active?: boolean | undefined;
   notify?: { emails?: string[] | undefined; pauseAfterFailures?: number | undefined } | undefined;
+  recipientsSql?: string | null | undefined;
 }
 
 function asInvalid(err: unknown): never {
@@ -112,6 +114,9 @@ async function resolveDefinition(
   resolveValues(report.parameters, parameters, { now, timeZone, lastSuccessfulRunAt: null });
   const destinationIds = input.destinationIds ?? base?.destination_ids ?? [];
   await checkDestinationIds(deps, tenantId, destinationIds);
+  const given = input.recipientsSql !== undefined ? input.recipientsSql : (base?.recipients_sql ?? null);
+  const recipientsSql = given === null || given.trim() === '' ? null : given.trim();
+  if (recipientsSql !== null) await checkRecipientsQuery(deps, tenantId, report.connection_id, recipientsSql);
   const notifyEmails = parseAddressList(input.notify?.emails ?? base?.notify_emails ?? [], 'notify.emails');
   if (notifyEmails.length > 20) throw Invalid.field('notify.emails', 'at most 20 addresses');
   return {
@@ -135,6 +140,7 @@ async function resolveDefinition(
       destinationIds,
       notifyEmails,
       pauseAfterFailures: input.notify?.pauseAfterFailures ?? base?.pause_after_failures ?? 5,
+      recipientsSql,
     },
     timing: compiled!,
   };
@@ -350,6 +356,7 @@ export async function runScheduleNow(
       createdBy: actor.userId,
       now,
       destinationIds: schedule.destination_ids,
+      recipientsSql: schedule.recipients_sql,
     });
     await recordAudit(tx, deps.clock, actor, origin, {
       action: 'schedule.run_now',

@@ -7456,6 +7456,13 @@ export interface paths {
                             nextAttemptAt: string | null;
                             /** @description Where the file goes once it is made */
                             destinationIds: string[];
+                            burst: {
+                                /** @description lead: the run that read the schedule's recipients query and made one run per recipient; recipient: one of those runs */
+                                role: "lead" | "recipient";
+                                leadRunId: string | null;
+                                recipient: string | null;
+                                recipients: number | null;
+                            } | null;
                             /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
                             deliveries: {
                                 id: string;
@@ -7630,6 +7637,8 @@ export interface paths {
                     reportId?: string;
                     scheduleId?: string;
                     trigger?: "manual" | "api" | "schedule" | "cli";
+                    /** @description A burst's lead run: the runs it made, one per recipient */
+                    burstId?: string;
                     /** @description Only failed runs and runs waiting to be retried after a failed attempt */
                     failedOnly?: boolean;
                     from?: string;
@@ -7730,6 +7739,13 @@ export interface paths {
                                 nextAttemptAt: string | null;
                                 /** @description Where the file goes once it is made */
                                 destinationIds: string[];
+                                burst: {
+                                    /** @description lead: the run that read the schedule's recipients query and made one run per recipient; recipient: one of those runs */
+                                    role: "lead" | "recipient";
+                                    leadRunId: string | null;
+                                    recipient: string | null;
+                                    recipients: number | null;
+                                } | null;
                                 /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
                                 deliveries: {
                                     id: string;
@@ -7995,6 +8011,13 @@ export interface paths {
                             nextAttemptAt: string | null;
                             /** @description Where the file goes once it is made */
                             destinationIds: string[];
+                            burst: {
+                                /** @description lead: the run that read the schedule's recipients query and made one run per recipient; recipient: one of those runs */
+                                role: "lead" | "recipient";
+                                leadRunId: string | null;
+                                recipient: string | null;
+                                recipients: number | null;
+                            } | null;
                             /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
                             deliveries: {
                                 id: string;
@@ -8421,6 +8444,13 @@ export interface paths {
                             nextAttemptAt: string | null;
                             /** @description Where the file goes once it is made */
                             destinationIds: string[];
+                            burst: {
+                                /** @description lead: the run that read the schedule's recipients query and made one run per recipient; recipient: one of those runs */
+                                role: "lead" | "recipient";
+                                leadRunId: string | null;
+                                recipient: string | null;
+                                recipients: number | null;
+                            } | null;
                             /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
                             deliveries: {
                                 id: string;
@@ -8724,6 +8754,13 @@ export interface paths {
                             nextAttemptAt: string | null;
                             /** @description Where the file goes once it is made */
                             destinationIds: string[];
+                            burst: {
+                                /** @description lead: the run that read the schedule's recipients query and made one run per recipient; recipient: one of those runs */
+                                role: "lead" | "recipient";
+                                leadRunId: string | null;
+                                recipient: string | null;
+                                recipients: number | null;
+                            } | null;
                             /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
                             deliveries: {
                                 id: string;
@@ -9852,6 +9889,8 @@ export interface paths {
                                 /** @description The timing in words, ending with the zone */
                                 description: string;
                                 destinationIds: string[];
+                                /** @description Bursting: a read-only query on the report's connection returning an `email` column and columns named after the report's parameters. Each row gets its own run of the report with those values, e-mailed to that address alone; null (or empty) for one run to the destinations as set. */
+                                recipientsSql: string | null;
                                 condition: "always" | "has_rows" | "changed";
                                 missedPolicy: "latest" | "all" | "skip";
                                 missedCap: number;
@@ -10201,6 +10240,8 @@ export interface paths {
                             region?: string;
                         } | null;
                         destinationIds?: string[];
+                        /** @description Bursting: a read-only query on the report's connection returning an `email` column and columns named after the report's parameters. Each row gets its own run of the report with those values, e-mailed to that address alone; null (or empty) for one run to the destinations as set. */
+                        recipientsSql?: string | null;
                         /** @description has_rows: only when the result has rows; changed: only when the rows differ from the last successful run */
                         condition?: "always" | "has_rows" | "changed";
                         missedPolicy?: "latest" | "all" | "skip";
@@ -10259,6 +10300,8 @@ export interface paths {
                             /** @description The timing in words, ending with the zone */
                             description: string;
                             destinationIds: string[];
+                            /** @description Bursting: a read-only query on the report's connection returning an `email` column and columns named after the report's parameters. Each row gets its own run of the report with those values, e-mailed to that address alone; null (or empty) for one run to the destinations as set. */
+                            recipientsSql: string | null;
                             condition: "always" | "has_rows" | "changed";
                             missedPolicy: "latest" | "all" | "skip";
                             missedCap: number;
@@ -10767,6 +10810,8 @@ export interface paths {
                             /** @description The timing in words, ending with the zone */
                             description: string;
                             destinationIds: string[];
+                            /** @description Bursting: a read-only query on the report's connection returning an `email` column and columns named after the report's parameters. Each row gets its own run of the report with those values, e-mailed to that address alone; null (or empty) for one run to the destinations as set. */
+                            recipientsSql: string | null;
                             condition: "always" | "has_rows" | "changed";
                             missedPolicy: "latest" | "all" | "skip";
                             missedCap: number;
@@ -11083,6 +11128,8 @@ export interface paths {
                             region?: string;
                         } | null;
                         destinationIds?: string[];
+                        /** @description Bursting: a read-only query on the report's connection returning an `email` column and columns named after the report's parameters. Each row gets its own run of the report with those values, e-mailed to that address alone; null (or empty) for one run to the destinations as set. */
+                        recipientsSql?: string | null;
                         /** @description has_rows: only when the result has rows; changed: only when the rows differ from the last successful run */
                         condition?: "always" | "has_rows" | "changed";
                         missedPolicy?: "latest" | "all" | "skip";
@@ -11141,6 +11188,8 @@ export interface paths {
                             /** @description The timing in words, ending with the zone */
                             description: string;
                             destinationIds: string[];
+                            /** @description Bursting: a read-only query on the report's connection returning an `email` column and columns named after the report's parameters. Each row gets its own run of the report with those values, e-mailed to that address alone; null (or empty) for one run to the destinations as set. */
+                            recipientsSql: string | null;
                             condition: "always" | "has_rows" | "changed";
                             missedPolicy: "latest" | "all" | "skip";
                             missedCap: number;
@@ -11348,6 +11397,8 @@ export interface paths {
                             /** @description The timing in words, ending with the zone */
                             description: string;
                             destinationIds: string[];
+                            /** @description Bursting: a read-only query on the report's connection returning an `email` column and columns named after the report's parameters. Each row gets its own run of the report with those values, e-mailed to that address alone; null (or empty) for one run to the destinations as set. */
+                            recipientsSql: string | null;
                             condition: "always" | "has_rows" | "changed";
                             missedPolicy: "latest" | "all" | "skip";
                             missedCap: number;
@@ -11579,6 +11630,8 @@ export interface paths {
                             /** @description The timing in words, ending with the zone */
                             description: string;
                             destinationIds: string[];
+                            /** @description Bursting: a read-only query on the report's connection returning an `email` column and columns named after the report's parameters. Each row gets its own run of the report with those values, e-mailed to that address alone; null (or empty) for one run to the destinations as set. */
+                            recipientsSql: string | null;
                             condition: "always" | "has_rows" | "changed";
                             missedPolicy: "latest" | "all" | "skip";
                             missedCap: number;
@@ -11849,6 +11902,13 @@ export interface paths {
                             nextAttemptAt: string | null;
                             /** @description Where the file goes once it is made */
                             destinationIds: string[];
+                            burst: {
+                                /** @description lead: the run that read the schedule's recipients query and made one run per recipient; recipient: one of those runs */
+                                role: "lead" | "recipient";
+                                leadRunId: string | null;
+                                recipient: string | null;
+                                recipients: number | null;
+                            } | null;
                             /** @description Each destination of the run: status, attempts, timings and the peer’s answer */
                             deliveries: {
                                 id: string;

@@ -170,6 +170,24 @@ export const en = {
   'runs.col.deliveries': 'Deliveries',
   'runs.stage.deliver': 'Deliver',
   'schedules.where.title': 'Where',
+  'runs.burst.recipients': 'Burst',
+  'runs.burst.reading': 'Reading the recipients…',
+  'runs.burst.count': '{count} recipients’ runs',
+  'runs.burst.recipient': 'Recipient',
+  'runs.burst.siblings': 'all recipients’ runs',
+  'runs.burst.filter': 'Recipients’ runs of one burst:',
+  'runs.burst.lead': 'the run that read the recipients',
+  'schedules.burst.label': 'Recipients',
+  'schedules.burst.no': 'One run, to the destinations above',
+  'schedules.burst.no.help': 'Everyone gets the same file.',
+  'schedules.burst.yes': 'One run per recipient (bursting)',
+  'schedules.burst.yes.help':
+    'A query lists the recipients and their parameter values; each gets the report with their own values, e-mailed to them alone.',
+  'schedules.burst.sql': 'Recipients query',
+  'schedules.burst.sqlHelp':
+    'Read-only SQL on the report’s connection returning the columns {columns}; at most 1,000 recipients.',
+  'schedules.burst.note':
+    'E-mail destinations send each file to its recipient only (their to, cc and bcc are not used); other destinations get every file, its name ending with the recipient. Rows without a valid address are left out and listed on the run.',
 };
 
 export const de: typeof en = {
@@ -350,4 +368,22 @@ export const de: typeof en = {
   'runs.col.deliveries': 'Zustellungen',
   'runs.stage.deliver': 'Zustellen',
   'schedules.where.title': 'Wohin',
+  'runs.burst.recipients': 'Burst',
+  'runs.burst.reading': 'Empfänger werden gelesen…',
+  'runs.burst.count': '{count} Läufe für Empfänger',
+  'runs.burst.recipient': 'Empfänger',
+  'runs.burst.siblings': 'alle Läufe dieses Bursts',
+  'runs.burst.filter': 'Läufe der Empfänger eines Bursts:',
+  'runs.burst.lead': 'der Lauf, der die Empfänger gelesen hat',
+  'schedules.burst.label': 'Empfänger',
+  'schedules.burst.no': 'Ein Lauf, an die Ziele oben',
+  'schedules.burst.no.help': 'Alle erhalten dieselbe Datei.',
+  'schedules.burst.yes': 'Ein Lauf je Empfänger (Bursting)',
+  'schedules.burst.yes.help':
+    'Eine Abfrage liefert die Empfänger und ihre Parameterwerte; jeder erhält den Bericht mit eigenen Werten, nur an seine Adresse.',
+  'schedules.burst.sql': 'Empfänger-Abfrage',
+  'schedules.burst.sqlHelp':
+    'Lesendes SQL auf der Verbindung des Berichts mit den Spalten {columns}; höchstens 1.000 Empfänger.',
+  'schedules.burst.note':
+    'E-Mail-Ziele senden jede Datei nur an ihren Empfänger (An, Cc und Bcc des Ziels entfallen); andere Ziele erhalten jede Datei, ihr Name endet mit dem Empfänger. Zeilen ohne gültige Adresse werden ausgelassen und am Lauf aufgeführt.',
 };

@@ -135,6 +135,30 @@ function Facts({ run }: { run: Run }) {
           )}
         </Fact>
         <Fact label={t('runs.col.trigger')}>{triggerText(t, run)}</Fact>
+        {run.burst?.role === 'lead' ? (
+          <Fact label={t('runs.burst.recipients')}>
+            {run.burst.recipients === null ? (
+              t('runs.burst.reading')
+            ) : (
+              <Anchor component={Link} to={`/runs?burst=${run.id}`}>
+                {t('runs.burst.count', { count: run.burst.recipients })}
+              </Anchor>
+            )}
+          </Fact>
+        ) : null}
+        {run.burst?.role === 'recipient' ? (
+          <Fact label={t('runs.burst.recipient')}>
+            {run.burst.recipient}
+            {run.burst.leadRunId ? (
+              <>
+                {' · '}
+                <Anchor component={Link} to={`/runs?burst=${run.burst.leadRunId}`}>
+                  {t('runs.burst.siblings')}
+                </Anchor>
+              </>
+            ) : null}
+          </Fact>
+        ) : null}
         {run.scheduledFor ? (
           <Fact label={t('runs.col.scheduledFor')}>
             <ZonedTime iso={run.scheduledFor} zone={run.scheduleTimeZone ?? run.timezone} />

@@ -25,7 +25,7 @@ import { DeliveryCount } from './Deliveries';
 import { type RunItem, STATUSES, shownStatus, TRIGGERS, triggerText } from './shared';
 
 const PAGE = 50;
-const FILTERS = ['schedule', 'report', 'status', 'trigger', 'from', 'to', 'failed'] as const;
+const FILTERS = ['schedule', 'report', 'status', 'trigger', 'from', 'to', 'failed', 'burst'] as const;
 type Filter = (typeof FILTERS)[number];
 
 /** Midnight of a yyyy-MM-dd day in the viewer's zone, as an instant (plus `days`). */
@@ -67,7 +67,9 @@ export function RunsListPage() {
   const from = dayStart(filters.get('from'));
   const to = dayStart(filters.get('to'), 1);
   const failedOnly = filters.get('failed') === '1';
+  const burst = filters.get('burst');
   if (schedule) query.scheduleId = schedule;
+  if (burst) query.burstId = burst;
   if (report) query.reportId = report;
   if ((STATUSES as readonly string[]).includes(status)) query.status = status as (typeof STATUSES)[number];
   if ((TRIGGERS as readonly string[]).includes(trigger)) query.trigger = trigger as (typeof TRIGGERS)[number];
@@ -167,6 +169,14 @@ export function RunsListPage() {
             checked={failedOnly}
             onChange={(e) => filters.set('failed', e.currentTarget.checked ? '1' : null)}
           />
+          {burst ? (
+            <Text size="sm" mt={{ base: 0, md: 30 }} data-testid="burst-filter">
+              {t('runs.burst.filter')}{' '}
+              <Anchor component={Link} to={`/runs/${burst}`}>
+                {t('runs.burst.lead')}
+              </Anchor>
+            </Text>
+          ) : null}
           {filters.active ? (
             <Group align="flex-end">
               <Button variant="subtle" onClick={filters.clear}>

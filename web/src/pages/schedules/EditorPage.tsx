@@ -40,6 +40,7 @@ import {
   useReportList,
   useSchedule,
 } from './api';
+import { BurstField } from './BurstField';
 import { OptionsSection } from './OptionsSection';
 import { RunStartedPanel, ScheduleActions, ScheduleTabs } from './ScheduleActions';
 import { SummaryPanel } from './SummaryPanel';
@@ -71,6 +72,8 @@ export type EditorValues = TimingState & {
   autoPause: boolean;
   pauseAfterFailures: number;
   destinationIds: string[];
+  burst: boolean;
+  recipientsSql: string;
 };
 
 const DEFAULT_TIMING: TimingState = {
@@ -98,6 +101,7 @@ const FIELD_OF: Array<[string, keyof EditorValues]> = [
   ['notify.emails', 'notifyEmails'],
   ['notify.pauseAfterFailures', 'pauseAfterFailures'],
   ['destinationIds', 'destinationIds'],
+  ['recipientsSql', 'recipientsSql'],
 ];
 
 /** The API's error with its paths renamed to the editor's fields (`notify.emails.1` → `notifyEmails`). */
@@ -140,6 +144,8 @@ function initialValues(source: Schedule | undefined, search: URLSearchParams): E
       autoPause: source.notify.pauseAfterFailures > 0,
       pauseAfterFailures: source.notify.pauseAfterFailures || 5,
       destinationIds: source.destinationIds,
+      burst: source.recipientsSql !== null,
+      recipientsSql: source.recipientsSql ?? '',
     };
   }
   const mode = search.get('preset');
@@ -163,6 +169,8 @@ function initialValues(source: Schedule | undefined, search: URLSearchParams): E
     autoPause: true,
     pauseAfterFailures: 5,
     destinationIds: [],
+    burst: false,
+    recipientsSql: '',
   };
 }
 
@@ -189,6 +197,7 @@ function toBody(v: EditorValues): ScheduleBody {
       pauseAfterFailures: v.autoPause ? v.pauseAfterFailures : 0,
     },
     destinationIds: v.destinationIds,
+    recipientsSql: v.burst && v.recipientsSql.trim() !== '' ? v.recipientsSql : null,
   };
 }
 
@@ -439,6 +448,11 @@ function EditorForm({
                     onChange={(ids) => form.setFieldValue('destinationIds', ids)}
                     error={errors['destinationIds']}
                     disabled={readOnly}
+                  />
+                  <BurstField
+                    form={form}
+                    error={errors['recipientsSql']}
+                    parameters={report?.parameters ?? []}
                   />
                 </Section>
                 <Section title={t('schedules.options.title')} step={4}>
