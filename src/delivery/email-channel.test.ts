@@ -639,7 +639,7 @@ describe("a tenant's own SMTP server", () => {
     }
   });
 
-  test("a refused login is permanent and points at the workspace's SMTP settings, not the environment", async () => {
+  test("a refused login is permanent and points at the destination's SMTP settings, not the environment", async () => {
     const peer = await startSmtp({ password: 'right-secret' });
     const config = { ...smtpConfigOf(peer.host, peer.port), user: 'ferry', password: 'wrong-secret' };
     const mailer = createMailer(config, undefined, { settings: 'tenant' });
@@ -648,7 +648,7 @@ describe("a tenant's own SMTP server", () => {
         sendReportEmail({ to: ['ana@example.test'] }, fileOf(randomBytes(10)), context(), mailer),
       );
       assert.equal(err.retryable, false);
-      assert.match(err.message, /535.*check the workspace's SMTP user and password/);
+      assert.match(err.message, /535.*check the destination's SMTP user and password/);
       assert.doesNotMatch(err.message, /SMTP_USER|wrong-secret/);
     } finally {
       mailer.close();
@@ -683,7 +683,7 @@ describe('e-mail destination settings', () => {
           { path: 'to', message: 'needs at least one recipient' },
           {
             path: 'html',
-            message: `unknown variable {{nope}}; the variables are {{report}}, {{schedule}}, {{run_time}}, {{date}}, {{rows}}, {{size}}, {{file}}, {{format}}, {{link}}, {{link_expires}}, {{status}}, {{error}}, {{tenant}}`,
+            message: `unknown variable {{nope}}; the variables are {{report}}, {{schedule}}, {{run_time}}, {{date}}, {{rows}}, {{size}}, {{file}}, {{format}}, {{link}}, {{link_expires}}, {{status}}, {{error}}, {{tenant}}, {{recipient}}`,
           },
           { path: 'maxAttachmentBytes', message: 'must be a whole number from 1 to 100000000' },
         ]);

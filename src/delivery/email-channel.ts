@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { type Static, Type } from 'typebox';
 import yazl from 'yazl';
 import { AppError, describeError, type FieldError, Invalid } from '../lib/errors.ts';
+import { EmailServerSettings } from './email-server.ts';
 import {
   type MailAttachment,
   type Mailer,
@@ -96,6 +97,7 @@ export const EmailSettingsSchema = Type.Object(
         description: 'Attach the file inside a zip archive (a file already zipped is attached as it is)',
       }),
     ),
+    ...EmailServerSettings,
   },
   { additionalProperties: false },
 );

@@ -167,6 +167,20 @@ describe('e-mail delivery over SMTP', () => {
   test('verify() succeeds against a reachable server', async () => {
     await mailer.verify();
   });
+
+  test('a server that must speak STARTTLS but does not offer it gets nothing in plain text', async () => {
+    const strict = createMailer({ ...smtpConfigFor(peer.env), requireTls: true } as SmtpConfig, undefined, {
+      settings: 'tenant',
+    });
+    const countBefore = peer.messages.length;
+    try {
+      const err = await rejectionOf(strict.send(simpleMessage()));
+      assert.match(err.message, /STARTTLS|TLS/);
+      assert.equal(peer.messages.length, countBefore, 'nothing was sent unencrypted');
+    } finally {
+      strict.close();
+    }
+  });
 });
 
 describe('e-mail delivery failures outside the message', () => {

@@ -98,6 +98,8 @@ export function createMailer(
       ...(options.connectTo && !isIP(smtp.host) ? { servername: smtp.host } : {}),
       port: smtp.port,
       secure: smtp.secure,
+      // A tenant's server asked for STARTTLS must offer it: no silent fall back to plain text.
+      ...((smtp as { requireTls?: boolean }).requireTls ? { requireTLS: true } : {}),
       ...(smtp.user && smtp.password ? { auth: { user: smtp.user, pass: smtp.password } } : {}),
       connectionTimeout: TIMEOUT_MS,
       greetingTimeout: TIMEOUT_MS,
@@ -204,6 +206,8 @@ interface SmtpFailure {
   originalCode?: string;
   responseCode?: number;
   response?: string;
+  /** The SMTP command the server answered (nodemailer sets it). */
+  command?: string;
 }
 
 // Codes nodemailer gives errors that happen before the server replies with
@@ -218,9 +222,9 @@ const instanceHints: ConfigurationHints = {
 };
 // A tenant's own SMTP settings are edited in Ferry, not in the environment.
 const tenantHints: ConfigurationHints = {
-  EAUTH: "check the workspace's SMTP user and password",
-  ENOAUTH: "the server requires a user and password in the workspace's SMTP settings",
-  ETLS: "check the workspace's SMTP TLS setting and port (465 uses TLS from the start, 587 upgrades with STARTTLS)",
+  EAUTH: "check the destination's SMTP user and password",
+  ENOAUTH: "the server requires a user and password in the destination's SMTP settings",
+  ETLS: "check the destination's SMTP encryption and port (465 uses TLS from the start, 587 upgrades with STARTTLS)",
 };
 
 /** Turns a nodemailer failure into Retryable or Permanent with a reason a user can act on. */
@@ -234,7 +238,11 @@ export function classifySmtpError(
   const reply = describeReply(failure);
   let kind: 'Retryable' | 'Permanent';
   let message: string;
-  if (failure.code === 'EAUTH' || failure.responseCode === 535 || failure.responseCode === 534) {
+  if (failure.command === 'STARTTLS' || (failure.code === 'ETLS' && failure.responseCode !== undefined)) {
+    // Asked to upgrade to TLS, the server would not: nothing was sent in plain text.
+    kind = 'Permanent';
+    message = `SMTP server ${server} does not offer STARTTLS, which this connection requires${reply ? ` (${reply})` : ''}; nothing was sent unencrypted (${configurationHints['ETLS']})`;
+  } else if (failure.code === 'EAUTH' || failure.responseCode === 535 || failure.responseCode === 534) {
     kind = 'Permanent';
     message = `SMTP server ${server} refused the login${reply ? `: ${reply}` : ''} (${configurationHints['EAUTH']})`;
   } else if (failure.responseCode !== undefined && failure.responseCode >= 400) {

@@ -409,6 +409,77 @@ for (const backend of backends()) {
       assert.equal(shown.body.lastTest.ok, false);
     });
 
+    test('an e-mail destination with its own SMTP server: sent there with its login, never through the instance’s', async () => {
+      const own = await startSmtp({ password: 'tenant-smtp-pw' });
+      try {
+        const server = {
+          smtpHost: '127.0.0.1',
+          smtpPort: own.port,
+          smtpSecurity: 'none',
+          smtpUser: 'reports',
+          smtpFrom: 'Acme Reports <reports@acme.example.com>',
+        };
+        const noFrom = await destination({
+          name: 'Own server without From',
+          type: 'email',
+          settings: { to: ['cfo@example.com'], smtpHost: '127.0.0.1' },
+        });
+        assert.equal(noFrom.status, 400, noFrom.text);
+        assert.equal(noFrom.body.errors[0].path, 'settings.smtpFrom');
+        const internal = await destination({
+          name: 'Own server inside',
+          type: 'email',
+          settings: { to: ['cfo@example.com'], ...server, smtpHost: '10.0.0.1' },
+          secrets: { smtpPassword: 'x' },
+        });
+        assert.equal(internal.status, 400, internal.text);
+        assert.match(internal.body.detail, /settings\.smtpHost: .*private/i);
+
+        const mail = await destination({
+          name: 'Via own server',
+          type: 'email',
+          settings: { to: ['cfo@example.com'], ...server },
+          secrets: { smtpPassword: 'tenant-smtp-pw' },
+        });
+        assert.equal(mail.status, 201, mail.text);
+        assert.deepEqual(mail.body.secretsSet, ['smtpPassword']);
+        assert.ok(!mail.text.includes('tenant-smtp-pw'), 'the password is never shown');
+        const instanceBefore = smtp.messages.length;
+        const id = await exportTo([mail.body.id]);
+        const run = await runWithDeliveries(id);
+        assert.equal(run.deliveries[0].status, 'succeeded', JSON.stringify(run.deliveries));
+        const [message] = await own.waitFor(1);
+        assert.deepEqual(message!.to, ['cfo@example.com']);
+        assert.equal(message!.from, 'reports@acme.example.com');
+        assert.ok(message!.attachments[0]!.content.equals(await fileOf(id)));
+        assert.equal(smtp.messages.length, instanceBefore, 'nothing went through the instance’s server');
+
+        // Another server is another place: the stored password does not follow it.
+        const moved = await call(t, {
+          method: 'PATCH',
+          url: `/api/v1/destinations/${mail.body.id}`,
+          key: owner.apiKey,
+          body: { settings: { to: ['cfo@example.com'], ...server, smtpPort: own.port + 1 } },
+        });
+        assert.equal(moved.status, 400, moved.text);
+        assert.match(moved.body.detail, /secret/i);
+
+        const wrong = await destination({
+          name: 'Own server, wrong password',
+          type: 'email',
+          settings: { to: ['cfo@example.com'], ...server },
+          secrets: { smtpPassword: 'not-it' },
+        });
+        const failedId = await exportTo([wrong.body.id]);
+        const failed = (await runWithDeliveries(failedId)).deliveries[0];
+        assert.equal(failed.status, 'failed');
+        assert.equal(failed.attempts, 1, 'a refused login is not retried');
+        assert.match(failed.error, /authentication|535|password|credentials/i);
+      } finally {
+        await own.close();
+      }
+    });
+
     test('a viewer may read destinations but not create them', async () => {
       const viewer = await call(t, {
         method: 'POST',

@@ -6,6 +6,7 @@ import {
   sendReportEmail,
   testReportEmail,
 } from '../../delivery/email-channel.ts';
+import { checkEmailServer, EmailServerSecrets, withDestinationMailer } from '../../delivery/email-server.ts';
 import {
   checkS3Settings,
   type S3DestinationSettings,
@@ -93,24 +94,32 @@ function needFile(file: DeliveryFile | null, ctx: DeliveryContext, what: string)
 const email: Channel = {
   type: 'email',
   settings: EmailSettingsSchema,
-  secrets: Type.Object({}, { additionalProperties: false }),
+  secrets: Type.Object(EmailServerSecrets, { additionalProperties: false }),
   requiredSecrets: [],
   target: (s) => {
     const e = s as EmailSettings;
-    return [...e.to, ...(e.cc ?? []), ...(e.bcc ?? [])]
-      .map((a) => a.toLowerCase())
-      .sort()
-      .join(',');
+    const to = [...e.to, ...(e.cc ?? []), ...(e.bcc ?? [])].map((a) => a.toLowerCase()).sort();
+    // Another server (or user on it) is another place: the password must be given again.
+    const server = e.smtpHost ? `smtp://${e.smtpUser ?? ''}@${e.smtpHost}:${e.smtpPort ?? ''} ` : '';
+    return `${server}${to.join(',')}`;
   },
   recipients: (s) => {
     const e = s as EmailSettings;
     return { emails: [...e.to, ...(e.cc ?? []), ...(e.bcc ?? [])], hosts: [] };
   },
-  check: (s) => under('settings', () => checkEmailSettings(s as EmailSettings)),
+  check: async (s, secrets, env) => {
+    under('settings', () => checkEmailSettings(s as EmailSettings));
+    await checkEmailServer(s as EmailSettings, secrets, env.send.outbound);
+  },
   notifiesFailures: () => false,
-  send: (s, _secrets, file, ctx, env) =>
-    sendReportEmail(s as EmailSettings, file, ctx, env.mailer, { ...env.send }),
-  test: (s, _secrets, env) => testReportEmail(s as EmailSettings, env.mailer, { ...env.send }),
+  send: (s, secrets, file, ctx, env) =>
+    withDestinationMailer(s as EmailSettings, secrets, env.mailer, env.send, (mailer) =>
+      sendReportEmail(s as EmailSettings, file, ctx, mailer, { ...env.send }),
+    ),
+  test: (s, secrets, env) =>
+    withDestinationMailer(s as EmailSettings, secrets, env.mailer, env.send, (mailer) =>
+      testReportEmail(s as EmailSettings, mailer, { ...env.send }),
+    ),
 };
 
 const webhook: Channel = {

@@ -224,11 +224,14 @@ export async function updateTenantDestination(
   // A stored password or token never goes to a place the user did not give it for.
   const before = channel.target(current.settings, stored);
   if (channel.target(settings, secrets) !== before) {
-    const regiven = channel.requiredSecrets.every((name) => body.secrets?.[name] !== undefined);
-    if (!regiven && channel.requiredSecrets.length > 0)
+    // Every secret it needs or holds (an own SMTP server's optional password too) is given again, or removed.
+    const held = Object.keys(stored ?? {}).filter((name) => stored?.[name] != null);
+    const needed = [...new Set([...channel.requiredSecrets, ...held])];
+    const missing = needed.filter((name) => body.secrets?.[name] === undefined);
+    if (missing.length > 0)
       throw Invalid.field(
         'secrets',
-        `give ${channel.requiredSecrets.join(', ')} again: the destination now points somewhere else, and stored secrets are not sent to a new place`,
+        `give ${missing.join(', ')} again: the destination now points somewhere else, and stored secrets are not sent to a new place`,
       );
   }
   await checkDefinition(deps, actor.tenantId, channel, settings, secrets);

@@ -59,6 +59,19 @@ export const SETTINGS: Record<DestinationType, FieldSpec[]> = {
     },
     { name: 'maxAttachmentBytes', kind: 'integer', help: 'destinations.help.maxAttachmentBytes' },
     { name: 'zip', kind: 'boolean' },
+    { name: 'smtpHost', kind: 'text', help: 'destinations.help.smtpHost' },
+    { name: 'smtpPort', kind: 'integer', help: 'destinations.help.smtpPort' },
+    {
+      name: 'smtpSecurity',
+      kind: 'choice',
+      choices: {
+        starttls: 'destinations.smtpSecurity.starttls',
+        tls: 'destinations.smtpSecurity.tls',
+        none: 'destinations.smtpSecurity.none',
+      },
+    },
+    { name: 'smtpUser', kind: 'text' },
+    { name: 'smtpFrom', kind: 'text', help: 'destinations.help.smtpFrom' },
   ],
   webhook: [
     { name: 'url', kind: 'text', help: 'destinations.help.url' },
@@ -106,7 +119,7 @@ export const SETTINGS: Record<DestinationType, FieldSpec[]> = {
 };
 
 export const SECRETS: Record<DestinationType, SecretSpec[]> = {
-  email: [],
+  email: [{ name: 'smtpPassword', kind: 'password' }],
   webhook: [{ name: 'secrets', kind: 'list', help: 'destinations.help.secrets' }],
   slack: [{ name: 'botToken', kind: 'password', help: 'destinations.help.botToken' }],
   s3: [{ name: 'secretAccessKey', kind: 'password' }],
