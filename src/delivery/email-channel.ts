@@ -7,7 +7,6 @@ import { pipeline } from 'node:stream/promises';
 import { type Static, Type } from 'typebox';
 import yazl from 'yazl';
 import { AppError, describeError, type FieldError, Invalid } from '../lib/errors.ts';
-import { EmailServerSettings } from './email-server.ts';
 import {
   type MailAttachment,
   type Mailer,
@@ -17,6 +16,7 @@ import {
   recipientRejections,
   type SendResult,
 } from './email.ts';
+import { EmailServerSettings } from './email-server.ts';
 import {
   checkTemplate,
   defaultTemplates,

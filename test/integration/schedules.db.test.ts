@@ -509,7 +509,69 @@ for (const backend of backends()) {
       assert.equal(foreign.status, 400);
       assert.equal(foreign.body.errors[0].path, 'reportId');
       const list = await call(t, { url: '/api/v1/schedules', key: other.apiKey });
-      assert.equal(list.body.items.length, 0);
+      assert.deepEqual(
+        list.body.items.map((x: { name: string }) => x.name),
+        ['Usage summary every Monday'],
+        'the other tenant sees its own example only',
+      );
+    });
+
+    test('a new tenant has an example: a weekly Usage summary PDF, paused until an e-mail destination is chosen', async () => {
+      const fresh = await createTenant(t, owner.apiKey, 'Example tenant', 'example-owner@example.com');
+      const list = await call(t, { url: '/api/v1/schedules', key: fresh.apiKey });
+      assert.equal(list.body.items.length, 1);
+      const example = list.body.items[0];
+      assert.equal(example.name, 'Usage summary every Monday');
+      assert.equal(example.format, 'pdf');
+      assert.deepEqual(example.preset, { kind: 'weekly', weekday: 'monday', time: '08:00' });
+      assert.equal(example.active, false);
+      assert.match(example.pausedReason, /starts once you choose an e-mail destination/);
+      const report = await call(t, { url: `/api/v1/reports/${example.reportId}`, key: fresh.apiKey });
+      assert.equal(report.body.name, 'Usage summary');
+      // It works on the demo data as it is.
+      const preview = await call(t, {
+        method: 'POST',
+        url: `/api/v1/reports/${example.reportId}/preview`,
+        key: fresh.apiKey,
+        body: {},
+      });
+      assert.equal(preview.status, 200, preview.text);
+      assert.ok(preview.body.rows.length > 0, 'the usage summary has rows');
+
+      // A webhook is not an e-mail destination: still paused.
+      const patch = (destinationIds: string[]) =>
+        call(t, {
+          method: 'PATCH',
+          url: `/api/v1/schedules/${example.id}`,
+          key: fresh.apiKey,
+          body: { destinationIds },
+        });
+      const hook = await call(t, {
+        method: 'POST',
+        url: '/api/v1/destinations',
+        key: fresh.apiKey,
+        body: {
+          name: 'Hook',
+          type: 'webhook',
+          settings: { url: 'https://hooks.example.com/ferry', mode: 'event' },
+          secrets: { secrets: [`whsec_${Buffer.alloc(24, 1).toString('base64')}`] },
+        },
+      });
+      assert.equal(hook.status, 201, hook.text);
+      assert.equal((await patch([hook.body.id])).body.active, false);
+      const mail = await call(t, {
+        method: 'POST',
+        url: '/api/v1/destinations',
+        key: fresh.apiKey,
+        body: { name: 'Me', type: 'email', settings: { to: ['example-owner@example.com'] } },
+      });
+      assert.equal(mail.status, 201, mail.text);
+      const started = await patch([hook.body.id, mail.body.id]);
+      assert.equal(started.status, 200, started.text);
+      assert.equal(started.body.active, true, 'choosing an e-mail destination starts it');
+      assert.equal(started.body.pausedReason, null);
+      assert.equal(new Date(started.body.nextRunAt).getUTCDay(), 1, 'next Monday');
+      assert.equal(new Date(started.body.nextRunAt).getUTCHours(), 8);
     });
 
     test('a report with schedules cannot be deleted until its schedules are (409 naming them)', async () => {

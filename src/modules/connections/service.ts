@@ -20,6 +20,7 @@ import {
   countReportsUsing,
   deleteConnection,
   getConnection,
+  getDemoConnection,
   insertConnection,
   listConnections,
   lockConnection,
@@ -346,10 +347,13 @@ export async function connectionSchema(
   }
 }
 
-/** Every tenant starts with the demo connection. */
-export async function provisionDemoConnection(tx: Executor, tenantId: string): Promise<void> {
+/** Every tenant starts with the demo connection; its id. */
+export async function provisionDemoConnection(tx: Executor, tenantId: string): Promise<string> {
   await tx.query(
     "INSERT INTO connections (id, tenant_id, name, type) VALUES ($1, $2, 'Demo data', 'demo') ON CONFLICT DO NOTHING",
     [newId(), tenantId],
   );
+  const demo = await getDemoConnection(tx, tenantId);
+  if (!demo) throw new Error('the demo connection was not created');
+  return demo.id;
 }

@@ -19,6 +19,7 @@ import { checkRecipientsQuery } from '../reports/service.ts';
 import { presentRun, type RunView } from '../runs/present.ts';
 import { lastRunsOfSchedules, scheduleHasActiveRun } from '../runs/repo.ts';
 import { checkFormat, insertQueuedRun } from '../runs/service.ts';
+import { startsExample } from './example.ts';
 import { presentSchedule, type ScheduleView } from './present.ts';
 import {
   databaseNow,
@@ -265,7 +266,9 @@ export async function updateTenantSchedule(
       now,
       timingChanged: changed,
     });
-    if (input.active !== undefined && input.active !== locked.active)
+    if (input.active === undefined && (await startsExample(tx, locked, fields.destinationIds)))
+      updated = await resumeSchedule(tx, actor.tenantId, id, timing.nextAfter(now), now);
+    else if (input.active !== undefined && input.active !== locked.active)
       updated = input.active
         ? await resumeSchedule(tx, actor.tenantId, id, timing.nextAfter(now), now)
         : ((await pauseSchedule(tx, actor.tenantId, id, 'Paused by a user', now)) ?? updated);

@@ -10,6 +10,7 @@ import type { Principal, RequestOrigin } from '../auth-context.ts';
 import { provisionDemoConnection } from '../connections/service.ts';
 import type { Deps } from '../deps.ts';
 import { insertMembership } from '../members/repo.ts';
+import { provisionExampleSchedule } from '../schedules/example.ts';
 import { findUserByEmail, insertUser } from '../users/repo.ts';
 import { presentTenant, type TenantView } from './present.ts';
 import {
@@ -93,7 +94,8 @@ export async function createTenantWithOwner(
   }
   if (!(await insertMembership(tx, tenantId, user.id, 'owner')))
     throw new Conflict('The owner is already a member');
-  await provisionDemoConnection(tx, tenantId);
+  const demoConnectionId = await provisionDemoConnection(tx, tenantId);
+  await provisionExampleSchedule(tx, { tenantId, ownerId: user.id, demoConnectionId, now: deps.clock.now() });
   const key = await issueApiKey(tx, {
     tenantId,
     name: 'Owner key',
