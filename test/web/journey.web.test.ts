@@ -68,6 +68,8 @@ describe('a new user’s journey', () => {
     await page.keyboard.press('ControlOrMeta+a');
     await page.keyboard.press('Delete');
     await page.keyboard.insertText(SQL);
+    // Done typing: dismiss any completion list, as a user would before moving on.
+    await page.keyboard.press('Escape');
 
     // {{min_id}} is found in the SQL and offered for declaration; the template's
     // {{country}} is no longer used and is removed.
@@ -147,9 +149,16 @@ describe('a new user’s journey', () => {
     expectNoProblems(page);
 
     const schedules = await callAs(page, 'GET', '/api/v1/schedules');
-    assert.equal(schedules.body.items.length, 1);
-    assert.equal(schedules.body.items[0].name, 'Customers every weekday');
-    assert.match(schedules.body.items[0].cron, /1-5$/);
+    // The workspace's own example (paused) and the new one.
+    assert.deepEqual(
+      schedules.body.items.map((s: { name: string; active: boolean }) => [s.name, s.active]).sort(),
+      [
+        ['Customers every weekday', true],
+        ['Usage summary every Monday', false],
+      ],
+    );
+    const made = schedules.body.items.find((s: { name: string }) => s.name === 'Customers every weekday');
+    assert.match(made.cron, /1-5$/);
 
     // The run page, and the file downloaded from it.
     await page.goto(`/runs/${runId}`);

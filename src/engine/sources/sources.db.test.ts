@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { createEmptyPostgresDatabase, dropPostgresDatabase, postgresUrl } from '../../../test/helpers/db.ts';
 import { createMysqlDatabase, createSqliteFile, fixtureSql } from '../../../test/helpers/engines.ts';
+import { waitFor } from '../../../test/helpers/time.ts';
 import { createMysqlSource } from './mysql.ts';
 import { createPostgresSource } from './postgres.ts';
 import { createSqliteSource } from './sqlite.ts';
@@ -259,7 +260,6 @@ describe('SQLite statements run off the main thread', () => {
     try {
       let ticks = 0;
       const ticker = setInterval(() => ticks++, 10);
-      const started = Date.now();
       await assert.rejects(
         readAll(
           source,
@@ -271,7 +271,6 @@ describe('SQLite statements run off the main thread', () => {
         /ran longer than/,
       );
       clearInterval(ticker);
-      assert.ok(Date.now() - started < 5_000);
       assert.ok(ticks >= 5, `the event loop was blocked (${ticks} ticks)`);
       assert.equal((await readAll(source, 'SELECT x FROM t')).rows.length, 1);
     } finally {
@@ -322,26 +321,29 @@ describe('the demo source: schema `demo` read through a login role of its own', 
     await c.end();
   });
 
+  /** Waits until no query of the reader role is active on the server (fails after the scaled budget). */
+  const noActiveQueries = () =>
+    waitFor('no query of the reader still running on the server', async () => {
+      const active = await admin.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND state = 'active'",
+        [role],
+      );
+      return active.rows[0].n === 0;
+    });
+
   test('a runaway query is stopped at its timeout by the server, the event loop keeps running, the next query works', async () => {
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 10);
-    const started = Date.now();
     await assert.rejects(runaway(source), /ran longer than 0.5 s|statement timeout/);
     clearInterval(ticker);
-    assert.ok(Date.now() - started < 10_000);
     assert.ok(ticks >= 10, `the event loop was blocked (${ticks} ticks)`);
     assert.equal((await readAll(source, 'SELECT count(*) FROM fixture')).rows[0]![0], 2n);
-    // Nothing of it still runs on the server.
-    const active = await admin.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND state = 'active'",
-      [role],
-    );
-    assert.equal(active.rows[0].n, 0);
+    // Nothing of it still runs on the server (its backend may take a moment to say so).
+    await noActiveQueries();
   });
 
   test('a cancel while a query runs ends it at once, on the server too', async () => {
     const controller = new AbortController();
-    const started = Date.now();
     const opening = source.openRows(
       {
         sql: 'SELECT count(*) FROM generate_series(1, 100000000) a, generate_series(1, 100000000) b',
@@ -357,17 +359,8 @@ describe('the demo source: schema `demo` read through a login role of its own', 
       })(),
       /cancel/,
     );
-    assert.ok(Date.now() - started < 10_000, 'the cancel did not wait for the query');
-    let left = -1;
-    for (let i = 0; i < 100 && left !== 0; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, 50));
-      const active = await admin.query(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND state = 'active'",
-        [role],
-      );
-      left = active.rows[0].n;
-    }
-    assert.equal(left, 0, 'the query still runs on the server');
+    // The query would run for days: reaching here means the cancel did not wait for it.
+    await noActiveQueries();
   });
 
   test("the reader cannot see Ferry's own tables, and COPY TO PROGRAM does not run", async () => {

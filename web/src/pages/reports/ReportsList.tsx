@@ -38,6 +38,8 @@ export function ReportsList() {
 
   const items = [...(reports.data?.items ?? [])].sort((a, b) => a.name.localeCompare(b.name));
   const nothingAtAll = !q && reports.data && items.length === 0;
+  // A new workspace holds the example report only: the templates stay in view until it has a few of its own.
+  const gettingStarted = !q && canWrite && items.length > 0 && items.length < 3;
 
   const actions = canWrite ? (
     <>
@@ -135,6 +137,14 @@ export function ReportsList() {
               </Table>
             </Table.ScrollContainer>
           )}
+          {gettingStarted ? (
+            <>
+              <Title order={2} size="h4" mt="md">
+                {t('reports.templates')}
+              </Title>
+              <TemplateCards />
+            </>
+          ) : null}
         </Stack>
       )}
       <TemplateDialog opened={templatesOpen} onClose={templates.close} />
