@@ -9,6 +9,7 @@ import { inspect } from 'node:util';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import yauzl from 'yauzl';
+import { deliveryContext, lateEveningInBerlin } from '../../test/helpers/delivery-context.ts';
 import { type SmtpPeer, startSmtp } from '../../test/helpers/peers/smtp.ts';
 import type { SmtpConfig } from '../config.ts';
 import { Invalid } from '../lib/errors.ts';
@@ -23,24 +24,7 @@ import { type DeliveryContext, DeliveryError, type DeliveryFile } from './types.
 const LINK = 'https://ferry.example.test/api/v1/runs/run_1/download?sig=abc&expires=1';
 
 function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
-  return {
-    tenantName: 'Acme',
-    runId: 'run_1',
-    status: 'succeeded',
-    error: null,
-    reportName: 'Sales',
-    scheduleName: 'Every morning',
-    scheduleId: 'sch_1',
-    runAt: new Date('2026-03-01T23:30:00Z'),
-    finishedAt: new Date('2026-03-01T23:31:00Z'),
-    timeZone: 'Europe/Berlin',
-    rowCount: 12_345,
-    format: 'csv',
-    link: { url: LINK, expiresAt: new Date('2026-03-08T23:30:00Z') },
-    deliveryId: 'del_1',
-    attempt: 1,
-    ...overrides,
-  };
+  return deliveryContext(lateEveningInBerlin(LINK), overrides);
 }
 
 interface TrackedFile extends DeliveryFile {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
+import { deliveryContext, lateEveningInBerlin } from '../../test/helpers/delivery-context.ts';
 import { Invalid } from '../lib/errors.ts';
 import {
   checkTemplate,
@@ -20,25 +21,7 @@ import type { DeliveryContext, DeliveryFile } from './types.ts';
 // email-channel.test.ts.
 
 function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
-  return {
-    tenantName: 'Acme',
-    runId: 'run_1',
-    status: 'succeeded',
-    error: null,
-    reportName: 'Sales',
-    scheduleName: 'Every morning',
-    scheduleId: 'sch_1',
-    // 23:30 UTC on 1 March is already 2 March in Berlin (UTC+1).
-    runAt: new Date('2026-03-01T23:30:00Z'),
-    finishedAt: new Date('2026-03-01T23:31:00Z'),
-    timeZone: 'Europe/Berlin',
-    rowCount: 12_345,
-    format: 'csv',
-    link: { url: 'https://ferry.example.test/d/abc?sig=1&x=2', expiresAt: new Date('2026-03-08T23:30:00Z') },
-    deliveryId: 'del_1',
-    attempt: 1,
-    ...overrides,
-  };
+  return deliveryContext(lateEveningInBerlin('https://ferry.example.test/d/abc?sig=1&x=2'), overrides);
 }
 
 const file: DeliveryFile = {

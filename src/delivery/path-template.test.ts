@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
+import { deliveryContext } from '../../test/helpers/delivery-context.ts';
 import {
   checkPathTemplate,
   PathTemplateError,
@@ -23,25 +24,18 @@ const file: DeliveryFile = {
 };
 
 function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
-  return {
-    tenantName: 'Acme',
-    runId: '0b5c6c1e-7a43-4d5f-9c7e-1f2a3b4c5d6e',
-    status: 'succeeded',
-    error: null,
-    reportName: 'Sales',
-    scheduleName: 'Daily sales',
-    scheduleId: 's1',
-    // 23:30 UTC is already the next day in Berlin (UTC+1 in March).
-    runAt: new Date('2026-03-01T23:30:15Z'),
-    finishedAt: new Date('2026-03-01T23:31:00Z'),
-    timeZone: 'Europe/Berlin',
-    rowCount: 10,
-    format: 'csv',
-    link: null,
-    deliveryId: 'd1',
-    attempt: 1,
-    ...overrides,
-  };
+  return deliveryContext(
+    {
+      runId: '0b5c6c1e-7a43-4d5f-9c7e-1f2a3b4c5d6e',
+      scheduleName: 'Daily sales',
+      // 23:30 UTC is already the next day in Berlin (UTC+1 in March).
+      runAt: new Date('2026-03-01T23:30:15Z'),
+      finishedAt: new Date('2026-03-01T23:31:00Z'),
+      timeZone: 'Europe/Berlin',
+      rowCount: 10,
+    },
+    overrides,
+  );
 }
 
 const render = (template: string, ctx = context()) => renderPathTemplate(template, pathValuesFor(file, ctx));

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { deliveryContext } from '../../test/helpers/delivery-context.ts';
 import { type S3Peer, startS3 } from '../../test/helpers/s3.ts';
 import { Invalid } from '../lib/errors.ts';
 import { checkS3Settings, type S3DestinationSettings, sendS3, testS3 } from './s3-destination.ts';
@@ -30,24 +31,7 @@ function fileOf(bytes: Buffer, fileName = 'sales.csv'): DeliveryFile {
 }
 
 function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
-  return {
-    tenantName: 'Acme',
-    runId: 'run-1',
-    status: 'succeeded',
-    error: null,
-    reportName: 'Sales',
-    scheduleName: 'Daily',
-    scheduleId: 's1',
-    runAt: new Date('2026-03-02T07:00:00Z'),
-    finishedAt: new Date('2026-03-02T07:00:05Z'),
-    timeZone: 'America/New_York',
-    rowCount: 3,
-    format: 'csv',
-    link: null,
-    deliveryId: 'd1',
-    attempt: 1,
-    ...overrides,
-  };
+  return deliveryContext({ timeZone: 'America/New_York' }, overrides);
 }
 
 // Loopback is refused by default: these tests, and only they, allow it.

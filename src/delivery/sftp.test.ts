@@ -22,6 +22,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import ssh2, { type ParsedKey, type SFTPWrapper } from 'ssh2';
+import { deliveryContext } from '../../test/helpers/delivery-context.ts';
 import { Invalid } from '../lib/errors.ts';
 import {
   checkSftpSecrets,
@@ -264,24 +265,7 @@ function fileOf(bytes: Buffer, fileName = 'sales.csv'): DeliveryFile {
 }
 
 function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
-  return {
-    tenantName: 'Acme',
-    runId: 'run-1',
-    status: 'succeeded',
-    error: null,
-    reportName: 'Sales',
-    scheduleName: 'Daily',
-    scheduleId: 's1',
-    runAt: new Date('2026-03-02T07:00:00Z'),
-    finishedAt: new Date('2026-03-02T07:00:05Z'),
-    timeZone: 'UTC',
-    rowCount: 3,
-    format: 'csv',
-    link: null,
-    deliveryId: 'd1',
-    attempt: 1,
-    ...overrides,
-  };
+  return deliveryContext(overrides);
 }
 
 // Loopback is refused by default: these tests, and only they, allow it.

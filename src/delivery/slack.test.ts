@@ -5,6 +5,7 @@ import { createServer as createTcpServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { inspect } from 'node:util';
+import { deliveryContext } from '../../test/helpers/delivery-context.ts';
 import { Invalid } from '../lib/errors.ts';
 import {
   checkSlackSecrets,
@@ -129,27 +130,17 @@ function fileOf(bytes: Buffer, fileName = 'sales.csv'): DeliveryFile {
 }
 
 function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
-  return {
-    tenantName: 'Acme',
-    runId: 'run-1',
-    status: 'succeeded',
-    error: null,
-    reportName: 'Sales',
-    scheduleName: 'Daily',
-    scheduleId: 's1',
-    runAt: new Date('2026-03-02T07:00:00Z'),
-    finishedAt: new Date('2026-03-02T07:00:05Z'),
-    timeZone: 'Europe/Vienna',
-    rowCount: 1234,
-    format: 'csv',
-    link: {
-      url: 'https://ferry.example.test/d/abc?sig=x&exp=1',
-      expiresAt: new Date('2026-03-09T07:00:00Z'),
+  return deliveryContext(
+    {
+      timeZone: 'Europe/Vienna',
+      rowCount: 1234,
+      link: {
+        url: 'https://ferry.example.test/d/abc?sig=x&exp=1',
+        expiresAt: new Date('2026-03-09T07:00:00Z'),
+      },
     },
-    deliveryId: 'd1',
-    attempt: 1,
-    ...overrides,
-  };
+    overrides,
+  );
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<DeliveryError> {

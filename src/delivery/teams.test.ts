@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { inspect } from 'node:util';
+import { deliveryContext, mondayMorningInBerlin } from '../../test/helpers/delivery-context.ts';
+import {
+  answerWith,
+  type HttpReceiver,
+  type ReceivedRequest,
+  startHttpReceiver,
+} from '../../test/helpers/peers/http.ts';
 import { AppError } from '../lib/errors.ts';
 import type { GuardOptions } from './ssrf-guard.ts';
 import { checkTeamsSecrets, checkTeamsUrl, MAX_CARD_BYTES, sendTeams } from './teams.ts';
@@ -13,61 +19,8 @@ import { type DeliveryContext, DeliveryError, type DeliveryFile } from './types.
 // Teams messages to a local receiver standing in for the workflow endpoint: it
 // answers 202 like Power Automate and the test reads the card back as JSON.
 
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-type Answer = (res: ServerResponse) => void;
-
-interface Receiver {
-  url: string;
-  received: Received[];
-  answers: Answer[];
-  close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const received: Received[] = [];
-  const answers: Answer[] = [];
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk);
-    received.push({ headers: req.headers, body: Buffer.concat(chunks).toString() });
-    (answers.shift() ?? ((r) => r.writeHead(202).end()))(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=SECRETSIG`,
-    received,
-    answers,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
-  return {
-    tenantName: 'Acme',
-    runId: 'run_01',
-    status: 'succeeded',
-    error: null,
-    reportName: 'Sales by region',
-    scheduleName: 'Monday morning',
-    scheduleId: 'sch_01',
-    runAt: new Date('2026-05-04T06:00:00Z'),
-    finishedAt: new Date('2026-05-04T06:00:07Z'),
-    timeZone: 'Europe/Berlin',
-    rowCount: 1234,
-    format: 'csv',
-    link: { url: 'https://ferry.example/d/abc', expiresAt: new Date('2026-05-04T07:00:07Z') },
-    deliveryId: 'dlv_01',
-    attempt: 1,
-    ...overrides,
-  };
+  return deliveryContext(mondayMorningInBerlin, overrides);
 }
 
 const bytes = Buffer.alloc(2_500_000, 'a');
@@ -96,9 +49,9 @@ interface Card {
   actions: { type: string; title: string; url: string }[];
 }
 
-function cardOf(received: Received | undefined): Card {
+function cardOf(received: ReceivedRequest | undefined): Card {
   assert.ok(received, 'the receiver got a message');
-  const message = JSON.parse(received.body);
+  const message = JSON.parse(received.body.toString());
   assert.equal(message.type, 'message');
   assert.equal(message.attachments.length, 1);
   assert.equal(message.attachments[0].contentType, 'application/vnd.microsoft.card.adaptive');
@@ -106,10 +59,13 @@ function cardOf(received: Received | undefined): Card {
 }
 
 describe('Teams delivery to a local workflow endpoint', () => {
-  let receiver: Receiver;
+  let receiver: HttpReceiver;
   let options: GuardOptions;
   before(async () => {
-    receiver = await startReceiver();
+    receiver = await startHttpReceiver(
+      '/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=SECRETSIG',
+      answerWith(202, ''),
+    );
     options = { outbound: { allowPrivate: ['127.0.0.1'], timeoutMs: 5_000 } };
   });
   beforeEach(() => {

@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import { Compile } from 'typebox/compile';
+import { deliveryContext, mondayMorningInBerlin } from '../../test/helpers/delivery-context.ts';
+import {
+  type Answer,
+  type HttpReceiver,
+  type ReceivedRequest,
+  startHttpReceiver,
+} from '../../test/helpers/peers/http.ts';
 import { AppError } from '../lib/errors.ts';
 import type { GuardOptions } from './ssrf-guard.ts';
 import { type DeliveryContext, DeliveryError, type DeliveryFile } from './types.ts';
@@ -21,62 +28,8 @@ import {
 // Webhooks to a real HTTP receiver on loopback, which checks every signature
 // with the independent `standardwebhooks` package, as a customer's endpoint would.
 
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-type Answer = (res: ServerResponse) => void;
-
-interface Receiver {
-  url: string;
-  received: Received[];
-  /** How the next requests are answered, in turn; then 200 "ok". */
-  answers: Answer[];
-  close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const received: Received[] = [];
-  const answers: Answer[] = [];
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk);
-    received.push({ headers: req.headers, body: Buffer.concat(chunks) });
-    (answers.shift() ?? ((r) => r.end('ok')))(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/ferry`,
-    received,
-    answers,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
-  return {
-    tenantName: 'Acme',
-    runId: 'run_01',
-    status: 'succeeded',
-    error: null,
-    reportName: 'Sales by region',
-    scheduleName: 'Monday morning',
-    scheduleId: 'sch_01',
-    runAt: new Date('2026-05-04T06:00:00Z'),
-    finishedAt: new Date('2026-05-04T06:00:07Z'),
-    timeZone: 'Europe/Berlin',
-    rowCount: 1234,
-    format: 'csv',
-    link: { url: 'https://ferry.example/d/abc', expiresAt: new Date('2026-05-04T07:00:07Z') },
-    deliveryId: 'dlv_01',
-    attempt: 1,
-    ...overrides,
-  };
+  return deliveryContext(mondayMorningInBerlin, overrides);
 }
 
 /** A file served in 64 KiB chunks, opened afresh each time like a stored artifact. */
@@ -93,7 +46,7 @@ function fileOf(fileName: string, bytes: Buffer, contentType = 'text/csv; charse
   };
 }
 
-function headersOf(received: Received): Record<string, string> {
+function headersOf(received: ReceivedRequest): Record<string, string> {
   return Object.fromEntries(Object.entries(received.headers).map(([k, v]) => [k, String(v)]));
 }
 
@@ -110,11 +63,11 @@ async function failureOf(promise: Promise<unknown>): Promise<DeliveryError> {
 const csv = Buffer.from('region;amount\nNord;1200,50\nSüd;980,00\n');
 
 describe('webhook delivery to a local receiver', () => {
-  let receiver: Receiver;
+  let receiver: HttpReceiver;
   let options: GuardOptions;
   const secret = generateWebhookSecret();
   before(async () => {
-    receiver = await startReceiver();
+    receiver = await startHttpReceiver();
     options = { outbound: { allowPrivate: ['127.0.0.1'], timeoutMs: 5_000 } };
   });
   beforeEach(() => {

@@ -113,6 +113,18 @@ export async function call(t: TestApp, c: Call): Promise<Reply> {
   return { status: response.statusCode, headers: response.headers, body, text: response.body };
 }
 
+/** A report made from a built-in template on the demo data (201, or the test fails with the answer). */
+export async function useTemplate(
+  t: TestApp,
+  apiKey: string,
+  template: string,
+  body: object = {},
+): Promise<Reply> {
+  const r = await call(t, { method: 'POST', url: `/api/v1/templates/${template}/use`, key: apiKey, body });
+  if (r.status !== 201) throw new Error(`using template ${template}: ${r.status} ${r.text}`);
+  return r;
+}
+
 export interface TenantHandle {
   tenantId: string;
   userId: string;

@@ -8,6 +8,7 @@ import {
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
+  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { type SmtpPeer, startSmtp } from '../helpers/peers/smtp.ts';
@@ -48,13 +49,7 @@ for (const backend of backends()) {
       smtp = await startSmtp();
       t = await createTestApp(backend, { roles: ['api', 'worker'], env: smtp.env });
       owner = await setupFirstTenant(t);
-      const used = await call(t, {
-        method: 'POST',
-        url: '/api/v1/templates/customer-list/use',
-        key: owner.apiKey,
-        body: {},
-      });
-      assert.equal(used.status, 201, used.text);
+      const used = await useTemplate(t, owner.apiKey, 'customer-list');
       reportId = used.body.id;
       const mail = await call(t, {
         method: 'POST',

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import {
@@ -11,8 +9,10 @@ import {
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
+  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
+import { answerWith, type HttpReceiver, startHttpReceiver } from '../helpers/peers/http.ts';
 import { type SmtpPeer, startSmtp } from '../helpers/peers/smtp.ts';
 import { waitForRun } from '../helpers/runs.ts';
 import { waitFor } from '../helpers/time.ts';
@@ -22,64 +22,25 @@ import { waitFor } from '../helpers/time.ts';
 // independent Standard Webhooks implementation), per-destination attempts and
 // retry without a new file, recipient governance, SSRF refusals, write-only secrets.
 
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: Buffer;
-}
-
-/** A webhook receiver on loopback that answers with the next queued status (200 by default). */
-async function startReceiver(): Promise<{
-  url: string;
-  received: Received[];
-  answers: number[];
-  close(): Promise<void>;
-}> {
-  const received: Received[] = [];
-  const answers: number[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks) });
-      res.statusCode = answers.shift() ?? 200;
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/hooks/ferry`,
-    received,
-    answers,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
 for (const backend of backends()) {
   describe(`deliveries (${backend})`, () => {
     let t: TestApp;
     let smtp: SmtpPeer;
-    let receiver: Awaited<ReturnType<typeof startReceiver>>;
+    let receiver: HttpReceiver;
     let owner: TenantHandle;
     let reportId: string;
     const secret = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
 
     before(async () => {
       smtp = await startSmtp();
-      receiver = await startReceiver();
+      receiver = await startHttpReceiver();
       t = await createTestApp(backend, {
         roles: ['api', 'worker'],
         // Loopback is allowed only here, for the local peers.
         env: { ...smtp.env, FERRY_DELIVERY_ALLOW_PRIVATE: '127.0.0.1' },
       });
       owner = await setupFirstTenant(t);
-      const used = await call(t, {
-        method: 'POST',
-        url: '/api/v1/templates/customer-list/use',
-        key: owner.apiKey,
-        body: {},
-      });
-      assert.equal(used.status, 201, used.text);
+      const used = await useTemplate(t, owner.apiKey, 'customer-list');
       reportId = used.body.id;
     });
     after(async () => {
@@ -199,7 +160,7 @@ for (const backend of backends()) {
       assert.equal(hook.status, 201, hook.text);
       const before = receiver.received.length;
       // 404 is permanent: the delivery fails at once, and the run stays succeeded.
-      receiver.answers.push(404);
+      receiver.answers.push(answerWith(404));
       const id = await exportTo([hook.body.id]);
       const run = await runWithDeliveries(id);
       assert.equal(run.status, 'succeeded', 'a failed delivery never changes the run');
@@ -247,7 +208,7 @@ for (const backend of backends()) {
       });
       assert.equal(hook.status, 201, hook.text);
       const before = receiver.received.length;
-      receiver.answers.push(503);
+      receiver.answers.push(answerWith(503));
       const id = await exportTo([hook.body.id]);
       const run = await runWithDeliveries(id);
       const [delivery] = run.deliveries;
@@ -397,7 +358,7 @@ for (const backend of backends()) {
       assert.equal(ok.status, 200, ok.text);
       assert.equal(ok.body.ok, true, ok.text);
       assert.equal(receiver.received.length, before + 1);
-      receiver.answers.push(500);
+      receiver.answers.push(answerWith(500));
       const bad = await call(t, {
         method: 'POST',
         url: `/api/v1/destinations/${hook.body.id}/test`,

@@ -3,7 +3,14 @@ import { after, before, describe, test } from 'node:test';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { cleanupArtifacts, removeOrphanFiles } from '../../src/modules/artifacts/service.ts';
-import { call, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
+import {
+  call,
+  createTestApp,
+  setupFirstTenant,
+  type TenantHandle,
+  type TestApp,
+  useTemplate,
+} from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { CREATE_PACED_FUNCTION, pacedSql } from '../helpers/paced.ts';
 import { waitForRun } from '../helpers/runs.ts';
@@ -38,12 +45,7 @@ for (const backend of backends()) {
       }));
 
     test('the file streams up as a multipart upload, downloads back byte for byte (Range too), and goes when the run is deleted', async () => {
-      const report = await call(t, {
-        method: 'POST',
-        url: '/api/v1/templates/sales-order-lines/use',
-        key: owner.apiKey,
-        body: {},
-      });
+      const report = await useTemplate(t, owner.apiKey, 'sales-order-lines');
       const started = await call(t, {
         method: 'POST',
         url: '/api/v1/exports',

@@ -16,6 +16,7 @@ import {
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
+  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { CREATE_PACED_FUNCTION, pacedSql } from '../helpers/paced.ts';
@@ -38,12 +39,7 @@ for (const backend of backends()) {
     before(async () => {
       t = await createTestApp(backend, { roles: ['api', 'worker'] });
       owner = await setupFirstTenant(t);
-      const used = await call(t, {
-        method: 'POST',
-        url: '/api/v1/templates/customer-list/use',
-        key: owner.apiKey,
-        body: {},
-      });
+      const used = await useTemplate(t, owner.apiKey, 'customer-list');
       reportId = used.body.id;
       const count = await call(t, {
         method: 'POST',

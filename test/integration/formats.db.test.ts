@@ -8,6 +8,7 @@ import {
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
+  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { waitForRun } from '../helpers/runs.ts';
@@ -35,13 +36,7 @@ for (const backend of backends()) {
       t = await createTestApp(backend, { roles: ['api', 'worker'] });
       owner = await setupFirstTenant(t);
       viewerKey = await createKey(t, owner.apiKey, 'viewer');
-      const used = await call(t, {
-        method: 'POST',
-        url: '/api/v1/templates/customer-list/use',
-        key: owner.apiKey,
-        body: { name: 'Kunden Übersicht' },
-      });
-      assert.equal(used.status, 201, used.text);
+      const used = await useTemplate(t, owner.apiKey, 'customer-list', { name: 'Kunden Übersicht' });
       reportId = used.body.id;
       connectionId = used.body.connectionId;
     });

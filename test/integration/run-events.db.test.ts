@@ -13,6 +13,7 @@ import {
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
+  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { waitFor } from '../helpers/time.ts';
@@ -102,12 +103,7 @@ for (const backend of backends()) {
       owner = await setupFirstTenant(t);
       other = await createTenant(t, owner.apiKey, 'Other', 'other@example.com');
       for (const who of [owner, other]) {
-        const used = await call(t, {
-          method: 'POST',
-          url: '/api/v1/templates/customer-list/use',
-          key: who.apiKey,
-          body: {},
-        });
+        const used = await useTemplate(t, who.apiKey, 'customer-list');
         if (who === owner) reportId = used.body.id;
         else otherReportId = used.body.id;
       }
@@ -298,12 +294,7 @@ for (const backend of backends()) {
     before(async () => {
       t = await createTestApp(backend, { roles: ['api', 'worker'] });
       owner = await setupFirstTenant(t);
-      const used = await call(t, {
-        method: 'POST',
-        url: '/api/v1/templates/customer-list/use',
-        key: owner.apiKey,
-        body: {},
-      });
+      const used = await useTemplate(t, owner.apiKey, 'customer-list');
       reportId = used.body.id;
       base = await t.app.listen({ port: 0, host: '127.0.0.1' });
     });

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { call, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
+import {
+  call,
+  createTestApp,
+  setupFirstTenant,
+  type TenantHandle,
+  type TestApp,
+  useTemplate,
+} from '../helpers/app.ts';
 import { TEST_SECRET } from '../helpers/db.ts';
 import { baseEnv, MAIN, type Running, startFerry } from '../helpers/process.ts';
 import { waitFor } from '../helpers/time.ts';
@@ -19,12 +26,7 @@ describe('scheduler processes on PostgreSQL', () => {
   before(async () => {
     t = await createTestApp();
     owner = await setupFirstTenant(t);
-    const used = await call(t, {
-      method: 'POST',
-      url: '/api/v1/templates/customer-list/use',
-      key: owner.apiKey,
-      body: {},
-    });
+    const used = await useTemplate(t, owner.apiKey, 'customer-list');
     const s = await call(t, {
       method: 'POST',
       url: '/api/v1/schedules',

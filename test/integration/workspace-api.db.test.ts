@@ -9,6 +9,7 @@ import {
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
+  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { invite } from '../helpers/invitations.ts';
@@ -62,13 +63,7 @@ for (const backend of backends()) {
       t = await createTestApp(backend);
       owner = await setupFirstTenant(t);
       other = await createTenant(t, owner.apiKey, 'Other tenant', 'other@example.com');
-      const report = await call(t, {
-        method: 'POST',
-        url: '/api/v1/templates/customer-list/use',
-        key: owner.apiKey,
-        body: {},
-      });
-      assert.equal(report.status, 201, report.text);
+      const report = await useTemplate(t, owner.apiKey, 'customer-list');
       reportId = report.body.id;
       // 2026-03-10 23:30 UTC is already 2026-03-11 in Berlin (CET, UTC+1).
       await insertRun(owner, {
