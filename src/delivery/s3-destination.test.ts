@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
-import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { deliveryContext } from '../../test/helpers/delivery-context.ts';
+import { deliveryContext, deliveryFile } from '../../test/helpers/delivery-context.ts';
 import { type S3Peer, startS3 } from '../../test/helpers/s3.ts';
 import { Invalid } from '../lib/errors.ts';
 import { checkS3Settings, type S3DestinationSettings, sendS3, testS3 } from './s3-destination.ts';
@@ -15,20 +14,7 @@ import { type DeliveryContext, DeliveryError, type DeliveryFile, type SendOption
 // The S3 destination against s3rver on localhost: what the bucket holds
 // afterwards is read back with a separate client.
 
-function fileOf(bytes: Buffer, fileName = 'sales.csv'): DeliveryFile {
-  return {
-    fileName,
-    contentType: 'text/csv',
-    size: bytes.length,
-    checksum: createHash('sha256').update(bytes).digest('hex'),
-    open: async () =>
-      Readable.from(
-        Array.from({ length: Math.ceil(bytes.length / 65536) }, (_, i) =>
-          bytes.subarray(i * 65536, (i + 1) * 65536),
-        ),
-      ),
-  };
-}
+const fileOf = (bytes: Buffer, fileName = 'sales.csv'): DeliveryFile => deliveryFile(bytes, fileName);
 
 function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
   return deliveryContext({ timeZone: 'America/New_York' }, overrides);

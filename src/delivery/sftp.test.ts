@@ -18,11 +18,10 @@ import {
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize, relative } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import ssh2, { type ParsedKey, type SFTPWrapper } from 'ssh2';
-import { deliveryContext } from '../../test/helpers/delivery-context.ts';
+import { deliveryContext, deliveryFile } from '../../test/helpers/delivery-context.ts';
 import { Invalid } from '../lib/errors.ts';
 import {
   checkSftpSecrets,
@@ -249,20 +248,7 @@ async function startSftpPeer(options: PeerOptions): Promise<SftpPeer> {
   };
 }
 
-function fileOf(bytes: Buffer, fileName = 'sales.csv'): DeliveryFile {
-  return {
-    fileName,
-    contentType: 'text/csv',
-    size: bytes.length,
-    checksum: createHash('sha256').update(bytes).digest('hex'),
-    open: async () =>
-      Readable.from(
-        Array.from({ length: Math.ceil(bytes.length / 65536) }, (_, i) =>
-          bytes.subarray(i * 65536, (i + 1) * 65536),
-        ),
-      ),
-  };
-}
+const fileOf = (bytes: Buffer, fileName = 'sales.csv'): DeliveryFile => deliveryFile(bytes, fileName);
 
 function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
   return deliveryContext(overrides);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
-import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { inspect } from 'node:util';
-import { deliveryContext } from '../../test/helpers/delivery-context.ts';
+import { deliveryContext, deliveryFile } from '../../test/helpers/delivery-context.ts';
 import { Invalid } from '../lib/errors.ts';
 import {
   checkSlackSecrets,
@@ -113,21 +112,7 @@ class SlackPeer {
 const CHANNEL = 'C0123ABCDE';
 const TOKEN = 'xoxb-1-2-test';
 
-function fileOf(bytes: Buffer, fileName = 'sales.csv'): DeliveryFile {
-  return {
-    fileName,
-    contentType: 'text/csv',
-    size: bytes.length,
-    checksum: createHash('sha256').update(bytes).digest('hex'),
-    // Several chunks, as storage streams them.
-    open: async () =>
-      Readable.from(
-        Array.from({ length: Math.ceil(bytes.length / 65536) }, (_, i) =>
-          bytes.subarray(i * 65536, (i + 1) * 65536),
-        ),
-      ),
-  };
-}
+const fileOf = (bytes: Buffer, fileName = 'sales.csv'): DeliveryFile => deliveryFile(bytes, fileName);
 
 function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
   return deliveryContext(

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import { Compile } from 'typebox/compile';
-import { deliveryContext, mondayMorningInBerlin } from '../../test/helpers/delivery-context.ts';
+import { deliveryContext, deliveryFile, mondayMorningInBerlin } from '../../test/helpers/delivery-context.ts';
 import {
   type Answer,
   type HttpReceiver,
@@ -32,19 +29,8 @@ function context(overrides: Partial<DeliveryContext> = {}): DeliveryContext {
   return deliveryContext(mondayMorningInBerlin, overrides);
 }
 
-/** A file served in 64 KiB chunks, opened afresh each time like a stored artifact. */
-function fileOf(fileName: string, bytes: Buffer, contentType = 'text/csv; charset=utf-8'): DeliveryFile {
-  const chunks = Array.from({ length: Math.ceil(bytes.length / 65_536) }, (_, i) =>
-    bytes.subarray(i * 65_536, (i + 1) * 65_536),
-  );
-  return {
-    fileName,
-    contentType,
-    size: bytes.length,
-    checksum: createHash('sha256').update(bytes).digest('hex'),
-    open: async () => Readable.from(chunks),
-  };
-}
+const fileOf = (fileName: string, bytes: Buffer, contentType = 'text/csv; charset=utf-8'): DeliveryFile =>
+  deliveryFile(bytes, fileName, contentType);
 
 function headersOf(received: ReceivedRequest): Record<string, string> {
   return Object.fromEntries(Object.entries(received.headers).map(([k, v]) => [k, String(v)]));

@@ -1,4 +1,6 @@
-import type { DeliveryContext } from '../../src/delivery/types.ts';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { DeliveryContext, DeliveryFile } from '../../src/delivery/types.ts';
 
 // What a delivery channel is told about a run, for the channels' own tests:
 // one base, and the variants several tests share (a run late at night UTC that
@@ -51,4 +53,20 @@ export const mondayMorningInBerlin: Partial<DeliveryContext> = {
 
 export function deliveryContext(...overrides: Array<Partial<DeliveryContext>>): DeliveryContext {
   return Object.assign({ ...base }, ...overrides);
+}
+
+/** A run's file from bytes, streamed in 64 KiB chunks and opened afresh each time, like a stored artifact. */
+export function deliveryFile(bytes: Buffer, fileName = 'sales.csv', contentType = 'text/csv'): DeliveryFile {
+  return {
+    fileName,
+    contentType,
+    size: bytes.length,
+    checksum: createHash('sha256').update(bytes).digest('hex'),
+    open: async () =>
+      Readable.from(
+        Array.from({ length: Math.ceil(bytes.length / 65_536) }, (_, i) =>
+          bytes.subarray(i * 65_536, (i + 1) * 65_536),
+        ),
+      ),
+  };
 }
