@@ -114,7 +114,7 @@ export async function call(t: TestApp, c: Call): Promise<Reply> {
 }
 
 /** A report made from a built-in template on the demo data (201, or the test fails with the answer). */
-export async function useTemplate(
+export async function reportFromTemplate(
   t: TestApp,
   apiKey: string,
   template: string,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { call, OWNER_PASSWORD, type TenantHandle, type TestApp, useTemplate } from './app.ts';
+import { call, OWNER_PASSWORD, reportFromTemplate, type TenantHandle, type TestApp } from './app.ts';
 import { invite, inviteAndAccept } from './invitations.ts';
 
 // One factory per resource kind that a route's `:id` can name (route config
@@ -34,7 +34,7 @@ export const resourceFactories: Record<string, Factory> = {
     return r.body.id;
   },
   report: async (t, tenant) => {
-    return (await useTemplate(t, tenant.apiKey, 'customer-list')).body.id;
+    return (await reportFromTemplate(t, tenant.apiKey, 'customer-list')).body.id;
   },
   run: async (t, tenant) => {
     const report = await resourceFactories['report']!(t, tenant);

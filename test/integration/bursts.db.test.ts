@@ -5,10 +5,10 @@ import {
   call,
   createTenant,
   createTestApp,
+  reportFromTemplate,
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
-  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { type SmtpPeer, startSmtp } from '../helpers/peers/smtp.ts';
@@ -49,7 +49,7 @@ for (const backend of backends()) {
       smtp = await startSmtp();
       t = await createTestApp(backend, { roles: ['api', 'worker'], env: smtp.env });
       owner = await setupFirstTenant(t);
-      const used = await useTemplate(t, owner.apiKey, 'customer-list');
+      const used = await reportFromTemplate(t, owner.apiKey, 'customer-list');
       reportId = used.body.id;
       const mail = await call(t, {
         method: 'POST',

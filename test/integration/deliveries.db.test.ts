@@ -6,10 +6,10 @@ import {
   call,
   createTenant,
   createTestApp,
+  reportFromTemplate,
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
-  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { answerWith, type HttpReceiver, startHttpReceiver } from '../helpers/peers/http.ts';
@@ -40,7 +40,7 @@ for (const backend of backends()) {
         env: { ...smtp.env, FERRY_DELIVERY_ALLOW_PRIVATE: '127.0.0.1' },
       });
       owner = await setupFirstTenant(t);
-      const used = await useTemplate(t, owner.apiKey, 'customer-list');
+      const used = await reportFromTemplate(t, owner.apiKey, 'customer-list');
       reportId = used.body.id;
     });
     after(async () => {

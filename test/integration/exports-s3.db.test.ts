@@ -6,10 +6,10 @@ import { cleanupArtifacts, removeOrphanFiles } from '../../src/modules/artifacts
 import {
   call,
   createTestApp,
+  reportFromTemplate,
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
-  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { CREATE_PACED_FUNCTION, pacedSql } from '../helpers/paced.ts';
@@ -45,7 +45,7 @@ for (const backend of backends()) {
       }));
 
     test('the file streams up as a multipart upload, downloads back byte for byte (Range too), and goes when the run is deleted', async () => {
-      const report = await useTemplate(t, owner.apiKey, 'sales-order-lines');
+      const report = await reportFromTemplate(t, owner.apiKey, 'sales-order-lines');
       const started = await call(t, {
         method: 'POST',
         url: '/api/v1/exports',

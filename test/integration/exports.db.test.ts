@@ -13,10 +13,10 @@ import {
   call,
   createTenant,
   createTestApp,
+  reportFromTemplate,
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
-  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { CREATE_PACED_FUNCTION, pacedSql } from '../helpers/paced.ts';
@@ -39,7 +39,7 @@ for (const backend of backends()) {
     before(async () => {
       t = await createTestApp(backend, { roles: ['api', 'worker'] });
       owner = await setupFirstTenant(t);
-      const used = await useTemplate(t, owner.apiKey, 'customer-list');
+      const used = await reportFromTemplate(t, owner.apiKey, 'customer-list');
       reportId = used.body.id;
       const count = await call(t, {
         method: 'POST',

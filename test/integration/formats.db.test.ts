@@ -5,10 +5,10 @@ import {
   call,
   createKey,
   createTestApp,
+  reportFromTemplate,
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
-  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { waitForRun } from '../helpers/runs.ts';
@@ -36,7 +36,7 @@ for (const backend of backends()) {
       t = await createTestApp(backend, { roles: ['api', 'worker'] });
       owner = await setupFirstTenant(t);
       viewerKey = await createKey(t, owner.apiKey, 'viewer');
-      const used = await useTemplate(t, owner.apiKey, 'customer-list', { name: 'Kunden Übersicht' });
+      const used = await reportFromTemplate(t, owner.apiKey, 'customer-list', { name: 'Kunden Übersicht' });
       reportId = used.body.id;
       connectionId = used.body.connectionId;
     });

@@ -10,10 +10,10 @@ import {
   createKey,
   createTenant,
   createTestApp,
+  reportFromTemplate,
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
-  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { waitFor } from '../helpers/time.ts';
@@ -103,7 +103,7 @@ for (const backend of backends()) {
       owner = await setupFirstTenant(t);
       other = await createTenant(t, owner.apiKey, 'Other', 'other@example.com');
       for (const who of [owner, other]) {
-        const used = await useTemplate(t, who.apiKey, 'customer-list');
+        const used = await reportFromTemplate(t, who.apiKey, 'customer-list');
         if (who === owner) reportId = used.body.id;
         else otherReportId = used.body.id;
       }
@@ -294,7 +294,7 @@ for (const backend of backends()) {
     before(async () => {
       t = await createTestApp(backend, { roles: ['api', 'worker'] });
       owner = await setupFirstTenant(t);
-      const used = await useTemplate(t, owner.apiKey, 'customer-list');
+      const used = await reportFromTemplate(t, owner.apiKey, 'customer-list');
       reportId = used.body.id;
       base = await t.app.listen({ port: 0, host: '127.0.0.1' });
     });

@@ -8,10 +8,10 @@ import {
   createTenant,
   createTestApp,
   loginCookie,
+  reportFromTemplate,
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
-  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { waitForRun } from '../helpers/runs.ts';
@@ -46,7 +46,7 @@ for (const backend of backends()) {
       owner = await setupFirstTenant(t);
       other = await createTenant(t, owner.apiKey, 'Other', 'other@example.com');
       cookie = await loginCookie(t, owner.email, owner.password);
-      const used = await useTemplate(t, owner.apiKey, 'customer-list');
+      const used = await reportFromTemplate(t, owner.apiKey, 'customer-list');
       reportId = used.body.id;
       // Parses (so it saves), but names a column the table lacks: the database says where.
       const broken = await call(t, {

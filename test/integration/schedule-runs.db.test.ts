@@ -4,10 +4,10 @@ import {
   call,
   createTenant,
   createTestApp,
+  reportFromTemplate,
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
-  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { CREATE_PACED_FUNCTION, pacedSql } from '../helpers/paced.ts';
@@ -32,7 +32,7 @@ for (const backend of backends()) {
         env: { ...smtp.env, FERRY_TENANT_CONCURRENCY: '1', FERRY_WORKER_CONCURRENCY: '2' },
       });
       owner = await setupFirstTenant(t);
-      const used = await useTemplate(t, owner.apiKey, 'customer-list');
+      const used = await reportFromTemplate(t, owner.apiKey, 'customer-list');
       connectionId = used.body.connectionId;
     });
     after(async () => {
@@ -181,7 +181,7 @@ for (const backend of backends()) {
         backlog.push(r.body.id);
       }
       const other = await createTenant(t, owner.apiKey, 'Fair', 'fair@example.com');
-      const otherReport = await useTemplate(t, other.apiKey, 'customer-list');
+      const otherReport = await reportFromTemplate(t, other.apiKey, 'customer-list');
       const single = await call(t, {
         method: 'POST',
         url: '/api/v1/exports',

@@ -5,10 +5,10 @@ import { after, before, describe, test } from 'node:test';
 import {
   call,
   createTestApp,
+  reportFromTemplate,
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
-  useTemplate,
 } from '../helpers/app.ts';
 import { TEST_SECRET } from '../helpers/db.ts';
 import { baseEnv, MAIN, type Running, startFerry } from '../helpers/process.ts';
@@ -26,7 +26,7 @@ describe('scheduler processes on PostgreSQL', () => {
   before(async () => {
     t = await createTestApp();
     owner = await setupFirstTenant(t);
-    const used = await useTemplate(t, owner.apiKey, 'customer-list');
+    const used = await reportFromTemplate(t, owner.apiKey, 'customer-list');
     const s = await call(t, {
       method: 'POST',
       url: '/api/v1/schedules',

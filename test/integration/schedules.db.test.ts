@@ -6,10 +6,10 @@ import {
   call,
   createTenant,
   createTestApp,
+  reportFromTemplate,
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
-  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { jobsForRuns, scheduleRuns, setDatabaseNow, tick } from '../helpers/schedules.ts';
@@ -28,9 +28,9 @@ for (const backend of backends()) {
       t = await createTestApp(backend, { clock: wrongHostClock });
       owner = await setupFirstTenant(t);
       other = await createTenant(t, owner.apiKey, 'Other', 'other@example.com');
-      const used = await useTemplate(t, owner.apiKey, 'customer-list');
+      const used = await reportFromTemplate(t, owner.apiKey, 'customer-list');
       reportId = used.body.id;
-      const otherUsed = await useTemplate(t, other.apiKey, 'customer-list');
+      const otherUsed = await reportFromTemplate(t, other.apiKey, 'customer-list');
       otherReportId = otherUsed.body.id;
     });
     after(() => t.close());
@@ -566,7 +566,7 @@ for (const backend of backends()) {
     });
 
     test('a report with schedules cannot be deleted until its schedules are (409 naming them)', async () => {
-      const used = await useTemplate(t, owner.apiKey, 'customer-list');
+      const used = await reportFromTemplate(t, owner.apiKey, 'customer-list');
       const s = (await create({ cron: '0 9 * * *', name: 'keeps the report', reportId: used.body.id })).body;
       const refused = await call(t, {
         method: 'DELETE',

@@ -6,10 +6,10 @@ import {
   createKey,
   createTenant,
   createTestApp,
+  reportFromTemplate,
   setupFirstTenant,
   type TenantHandle,
   type TestApp,
-  useTemplate,
 } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
 import { invite } from '../helpers/invitations.ts';
@@ -63,7 +63,7 @@ for (const backend of backends()) {
       t = await createTestApp(backend);
       owner = await setupFirstTenant(t);
       other = await createTenant(t, owner.apiKey, 'Other tenant', 'other@example.com');
-      const report = await useTemplate(t, owner.apiKey, 'customer-list');
+      const report = await reportFromTemplate(t, owner.apiKey, 'customer-list');
       reportId = report.body.id;
       // 2026-03-10 23:30 UTC is already 2026-03-11 in Berlin (CET, UTC+1).
       await insertRun(owner, {
