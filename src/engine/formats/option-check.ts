@@ -36,12 +36,17 @@ interface Keywords {
   maximum?: number;
   minLength?: number;
   maxLength?: number;
+  items?: Keywords;
 }
 
 /** What an option must be, in words, from its schema: the message is "must be " and this. */
 export function ruleOf(name: string, schema: TSchema): string {
   const s = schema as Keywords;
   if (s.pattern !== undefined) return patternRules[name] ?? `text matching ${s.pattern}`;
+  if (s.type === 'array')
+    return `a list of different ${s.items?.enum ? `values out of ${s.items.enum.join(', ')}` : 'values'}`;
+  if (s.type === 'object')
+    return 'an object: field → {"column": name}, {"value": constant} or {"column": name, "minus": name}';
   if (s.enum) return `one of ${s.enum.join(', ')}`;
   if (s.type === 'boolean') return 'true or false';
   if (s.type === 'integer') return `a whole number from ${s.minimum} to ${s.maximum}`;
@@ -93,7 +98,10 @@ function fieldErrorsOf(format: ExportFormat, errors: TLocalizedValidationError[]
     } else if (e.keyword === '~refine') {
       const rule = crossRules[format]?.[e.params.index];
       if (rule) say(`formatOptions.${rule.option}`, `must be ${rule.rule}`);
-    } else if (e.keyword === 'type') say('formatOptions', 'must be an object');
+    } else if (e.keyword === 'required')
+      for (const name of (e.params as { requiredProperties?: string[] }).requiredProperties ?? [])
+        say(`formatOptions.${name}`, `is required for ${format}`);
+    else if (e.keyword === 'type') say('formatOptions', 'must be an object');
   }
   return [...found].map(([path, message]) => ({ path, message }));
 }

@@ -8,7 +8,8 @@ import type { ExportFormat } from './registry.ts';
 /** One option of a format, as forms and GET /api/v1/formats describe it. */
 export interface FormatOptionSpec {
   name: string;
-  type: 'string' | 'boolean' | 'integer' | 'enum';
+  /** json: a structured option (an accounting mapping, a field list) edited as JSON. */
+  type: 'string' | 'boolean' | 'integer' | 'enum' | 'json';
   /** enum: the values allowed. */
   values?: readonly string[];
   /** The value used when the option is left out (absent: depends on the export, e.g. the report's name). */
@@ -23,7 +24,7 @@ export interface FormatOptionSpec {
 interface Keywords {
   type?: string;
   enum?: string[];
-  default?: string | number | boolean;
+  default?: string | number | boolean | unknown[];
   minimum?: number;
   maximum?: number;
   minLength?: number;
@@ -35,13 +36,21 @@ interface Keywords {
 function specOf(name: string, schema: TSchema): FormatOptionSpec {
   const s = schema as Keywords;
   const values = s.enum;
-  const type = values ? 'enum' : s.type === 'boolean' || s.type === 'integer' ? s.type : 'string';
+  const type = values
+    ? 'enum'
+    : s.type === 'boolean' || s.type === 'integer'
+      ? s.type
+      : s.type === 'object' || s.type === 'array'
+        ? 'json'
+        : 'string';
   const limits = { minimum: s.minimum, maximum: s.maximum, minLength: s.minLength, maxLength: s.maxLength };
   return {
     name,
     type,
     ...(values ? { values } : {}),
-    ...(s.default === undefined ? {} : { default: s.default }),
+    ...(s.default === undefined
+      ? {}
+      : { default: typeof s.default === 'object' ? JSON.stringify(s.default) : s.default }),
     ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)),
     description: s.description,
   };

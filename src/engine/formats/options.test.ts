@@ -42,6 +42,35 @@ const fullSets: Record<ExportFormat, Record<string, unknown>> = {
   ndjson: { decimals: 'string' },
   xml: { rootElement: 'Zeilen', rowElement: 'Zeile', compression: 'none' },
   pdf: { title: 'Q1', landscape: true, rowCap: 500 },
+  datev: {
+    consultantNumber: 29098,
+    clientNumber: 55003,
+    fiscalYearStartMonth: 7,
+    accountLength: 5,
+    chartOfAccounts: '04',
+    currency: 'CHF',
+    batchName: 'Journal November',
+    dictationCode: 'WD',
+    origin: 'RE',
+    exportedBy: 'Finance',
+    locked: true,
+    tooLong: 'truncate',
+    periodFrom: 'start',
+    periodTo: 'end',
+    mapping: {
+      amount: { column: 'debit', minus: 'credit' },
+      currency: { value: 'EUR' },
+      account: { column: 'konto' },
+    },
+    fileName: 'EXTF_{report}.{ext}',
+  },
+  bmd: {
+    fields: ['konto', 'gkonto', 'belegdatum', 'betrag'],
+    encoding: 'utf-8',
+    periodFrom: 'start',
+    periodTo: 'end',
+    mapping: { betrag: { column: 'amount' } },
+  },
 };
 
 /** The errors checkFormatOptions reports, as [path, message] pairs. */
@@ -60,9 +89,15 @@ function errorsOf(format: ExportFormat, options: unknown): [string, string][] {
 test('every option of every format is accepted, and so is the earlier name exactNumbers', () => {
   for (const format of exportFormats) {
     assert.deepEqual(errorsOf(format, fullSets[format]), [], format);
-    assert.deepEqual(errorsOf(format, {}), [], format);
+    // DATEV's file names the advisor and the client: it has no defaults for them.
+    if (format !== 'datev') assert.deepEqual(errorsOf(format, {}), [], format);
     assert.ok(Value.Check(formatOptionSchemas[format], fullSets[format]), format);
   }
+  assert.deepEqual(errorsOf('datev', {}), [
+    ['formatOptions.consultantNumber', 'is required for datev'],
+    ['formatOptions.clientNumber', 'is required for datev'],
+  ]);
+  assert.deepEqual(errorsOf('datev', { consultantNumber: 29098, clientNumber: 55003 }), []);
   assert.deepEqual(errorsOf('json', { exactNumbers: 'string' }), []);
   assert.deepEqual(errorsOf('ndjson', { exactNumbers: 'number', decimals: 'string' }), []);
 });
@@ -199,7 +234,17 @@ test('each schema is titled and describes every option; the union for request bo
   }
   assert.deepEqual(
     (FormatOptionsSchema.anyOf as { title?: string }[]).map((s) => s.title),
-    ['CsvOptions', 'TsvOptions', 'XlsxOptions', 'JsonOptions', 'NdjsonOptions', 'XmlOptions', 'PdfOptions'],
+    [
+      'CsvOptions',
+      'TsvOptions',
+      'XlsxOptions',
+      'JsonOptions',
+      'NdjsonOptions',
+      'XmlOptions',
+      'PdfOptions',
+      'DatevOptions',
+      'BmdOptions',
+    ],
   );
   // The earlier name stays out of what forms offer.
   assert.deepEqual(

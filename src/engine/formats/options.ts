@@ -1,4 +1,6 @@
 import { type Static, type TEnum, type TSchema, Type } from 'typebox';
+import { BMD_DEFAULT_FIELDS, BMD_FIELDS } from './accounting/bmd.ts';
+import { MappingSchema } from './accounting/mapping.ts';
 import { DEFAULT_PDF_ROW_CAP } from './pdf.ts';
 import type { ExportFormat } from './registry.ts';
 import {
@@ -219,7 +221,107 @@ export const PdfOptionsSchema = formatSchema('pdf', 'PdfOptions', {
   ),
 });
 
+const periodParameter = (fallback: string, which: string) =>
+  Type.Optional(
+    text({
+      minLength: 1,
+      maxLength: 60,
+      default: fallback,
+      description: `The report's date parameter holding the period's ${which} day (a schedule sets it with relative dates such as start_of_last_month)`,
+    }),
+  );
+const accountingOwn = {
+  periodFrom: periodParameter('from', 'first'),
+  periodTo: periodParameter('to', 'last'),
+  mapping: Type.Optional(MappingSchema),
+};
+
+export const DatevOptionsSchema = formatSchema('datev', 'DatevOptions', {
+  consultantNumber: Type.Integer({
+    minimum: 1001,
+    maximum: 9_999_999,
+    description: 'Beraternummer: the tax advisor’s consultant number (1001–9999999)',
+  }),
+  clientNumber: Type.Integer({ minimum: 1, maximum: 99_999, description: 'Mandantennummer (1–99999)' }),
+  fiscalYearStartMonth: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 12, default: 1, description: 'The month the fiscal year starts in' }),
+  ),
+  accountLength: Type.Optional(
+    Type.Integer({
+      minimum: 4,
+      maximum: 8,
+      default: 4,
+      description: 'Sachkontenlänge: digits of a G/L account (personal accounts have one more)',
+    }),
+  ),
+  chartOfAccounts: Type.Optional(
+    text({
+      maxLength: 2,
+      pattern: '^\\d{2}$',
+      description: 'Sachkontenrahmen, e.g. 03 (SKR03) or 04 (SKR04)',
+    }),
+  ),
+  currency: Type.Optional(
+    text({
+      maxLength: 3,
+      pattern: '^[A-Z]{3}$',
+      default: 'EUR',
+      description: 'The batch’s currency (ISO 4217)',
+    }),
+  ),
+  batchName: Type.Optional(
+    text({
+      maxLength: 30,
+      description: 'Bezeichnung of the batch, up to 30 characters (default: the report’s name)',
+    }),
+  ),
+  dictationCode: Type.Optional(
+    text({ maxLength: 2, pattern: '^[A-Za-z0-9]{0,2}$', description: 'Diktatkürzel: up to two letters' }),
+  ),
+  origin: Type.Optional(
+    text({
+      maxLength: 2,
+      pattern: '^[A-Za-z0-9]{2}$',
+      default: 'FY',
+      description: 'Herkunft: two characters naming the source',
+    }),
+  ),
+  exportedBy: Type.Optional(
+    text({ maxLength: 25, default: 'Ferry', description: 'Exportiert von: who made the file' }),
+  ),
+  locked: Type.Optional(
+    Type.Boolean({
+      default: false,
+      description: 'Festschreibung: the advisor may not change the bookings after import',
+    }),
+  ),
+  tooLong: Type.Optional(
+    oneOf(['fail', 'truncate'], {
+      default: 'fail',
+      description: 'Text longer than its DATEV field: fail the run naming the row, or cut it with a warning',
+    }),
+  ),
+  ...accountingOwn,
+});
+export const BmdOptionsSchema = formatSchema('bmd', 'BmdOptions', {
+  fields: Type.Optional(
+    Type.Array(oneOf(BMD_FIELDS.map((f) => f.key) as [string, ...string[]], { description: 'A BMD field' }), {
+      minItems: 1,
+      maxItems: BMD_FIELDS.length,
+      uniqueItems: true,
+      default: [...BMD_DEFAULT_FIELDS],
+      description: "The columns of the file, in order, as the installation's import profile expects them",
+    }),
+  ),
+  encoding: Type.Optional(
+    oneOf(['windows-1252', 'utf-8'], { default: 'windows-1252', description: 'The file’s character set' }),
+  ),
+  ...accountingOwn,
+});
+
 export type CsvFormatOptions = Static<typeof CsvOptionsSchema>;
+export type DatevFormatOptions = Static<typeof DatevOptionsSchema>;
+export type BmdFormatOptions = Static<typeof BmdOptionsSchema>;
 export type TsvFormatOptions = Static<typeof TsvOptionsSchema>;
 export type XlsxFormatOptions = Static<typeof XlsxOptionsSchema>;
 export type JsonFormatOptions = Static<typeof JsonOptionsSchema>;
@@ -235,6 +337,8 @@ export const formatOptionSchemas = {
   ndjson: NdjsonOptionsSchema,
   xml: XmlOptionsSchema,
   pdf: PdfOptionsSchema,
+  datev: DatevOptionsSchema,
+  bmd: BmdOptionsSchema,
 } satisfies Record<ExportFormat, TSchema>;
 
 /** formatOptions in a request body: the options of its format (checkFormatOptions tells which, by `format`). */

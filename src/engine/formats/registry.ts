@@ -1,6 +1,12 @@
+import { BMD_DEFAULT_FIELDS, BMD_FIELDS, bmdEncoder } from './accounting/bmd.ts';
+import { DATEV_FIELDS, datevEncoder } from './accounting/datev.ts';
+import type { FieldDefinition, Mapping } from './accounting/mapping.ts';
+import { periodFrom } from './accounting/period.ts';
 import { checkFormatOptions } from './option-check.ts';
 import type {
+  BmdFormatOptions,
   CsvFormatOptions,
+  DatevFormatOptions,
   JsonFormatOptions,
   PdfFormatOptions,
   TsvFormatOptions,
@@ -30,7 +36,7 @@ export { checkFormatOptions, compressionOf, FormatOptionError } from './option-c
 export { commonOptionSpecs, type FormatOptionSpec, formatOptionSpecs } from './option-specs.ts';
 export { type Compression, compressions, FormatOptionsSchema, formatOptionSchemas } from './options.ts';
 
-export const exportFormats = ['csv', 'tsv', 'xlsx', 'json', 'ndjson', 'xml', 'pdf'] as const;
+export const exportFormats = ['csv', 'tsv', 'xlsx', 'json', 'ndjson', 'xml', 'pdf', 'datev', 'bmd'] as const;
 export type ExportFormat = (typeof exportFormats)[number];
 
 export interface FormatSpec {
@@ -39,6 +45,8 @@ export interface FormatSpec {
   encoder: Encoder;
   /** CSV/TSV: the options, for the PostgreSQL COPY fast path that must produce the same bytes. */
   csv?: CsvOptions;
+  /** The file name template when the export names none (DATEV's files start with EXTF_). */
+  fileName?: string;
 }
 
 export interface FormatContext {
@@ -69,7 +77,71 @@ export function resolveFormat(
       return pdfSpec(options, context);
     case 'xml':
       return xmlSpec(options);
+    case 'datev':
+      return datevSpec(options as DatevFormatOptions, context);
+    case 'bmd':
+      return bmdSpec(options as BmdFormatOptions, context);
   }
+}
+
+/** What a format is without options: its extension, content type and (accounting formats) the fields a mapping fills. */
+export function formatFacts(format: ExportFormat): {
+  extension: string;
+  contentType: string;
+  fields?: readonly FieldDefinition[];
+} {
+  if (format === 'datev')
+    return { extension: 'csv', contentType: 'text/csv; charset=windows-1252', fields: DATEV_FIELDS };
+  if (format === 'bmd')
+    return { extension: 'csv', contentType: 'text/csv; charset=windows-1252', fields: BMD_FIELDS };
+  const spec = resolveFormat(format, {});
+  return { extension: spec.extension, contentType: spec.contentType };
+}
+
+const periodOf = (options: { periodFrom?: string; periodTo?: string }, context: FormatContext) => () =>
+  periodFrom(context.parameters, { from: options.periodFrom ?? 'from', to: options.periodTo ?? 'to' });
+
+function datevSpec(options: DatevFormatOptions, context: FormatContext): FormatSpec {
+  return {
+    extension: 'csv',
+    contentType: 'text/csv; charset=windows-1252',
+    fileName: 'EXTF_Buchungsstapel_{report}_{date:yyyy-MM-dd}.{ext}',
+    encoder: datevEncoder(
+      {
+        consultantNumber: options.consultantNumber,
+        clientNumber: options.clientNumber,
+        fiscalYearStartMonth: options.fiscalYearStartMonth ?? 1,
+        accountLength: options.accountLength ?? 4,
+        chartOfAccounts: options.chartOfAccounts,
+        currency: options.currency ?? 'EUR',
+        batchName: (options.batchName ?? context.title ?? 'Buchungsstapel').slice(0, 30),
+        dictationCode: options.dictationCode,
+        origin: options.origin ?? 'FY',
+        exportedBy: options.exportedBy ?? 'Ferry',
+        locked: options.locked ?? false,
+        tooLong: options.tooLong ?? 'fail',
+        mapping: (options.mapping ?? {}) as Mapping,
+      },
+      {
+        timeZone: context.timeZone,
+        generatedAt: context.generatedAt ?? new Date(),
+        period: periodOf(options, context),
+      },
+    ),
+  };
+}
+
+function bmdSpec(options: BmdFormatOptions, context: FormatContext): FormatSpec {
+  const encoding = options.encoding ?? 'windows-1252';
+  return {
+    extension: 'csv',
+    contentType: `text/csv; charset=${encoding}`,
+    fileName: 'BMD_{report}_{date:yyyy-MM-dd}.{ext}',
+    encoder: bmdEncoder(
+      { fields: options.fields ?? BMD_DEFAULT_FIELDS, encoding, mapping: (options.mapping ?? {}) as Mapping },
+      { timeZone: context.timeZone, period: periodOf(options, context) },
+    ),
+  };
 }
 
 function delimitedSpec(format: 'csv' | 'tsv', options: CsvFormatOptions | TsvFormatOptions): FormatSpec {

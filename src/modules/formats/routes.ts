@@ -14,6 +14,7 @@ import {
   FormatOptionError,
   type FormatOptionSpec,
   FormatOptionsSchema,
+  formatFacts,
   formatOptionSpecs,
   resolveFormat,
 } from '../../engine/formats/registry.ts';
@@ -30,7 +31,10 @@ import { checkFormatOptionsFirst, invalidFormatOptions } from './check-options.t
 
 const OptionSchema = Type.Object({
   name: Type.String(),
-  type: Type.String({ enum: ['string', 'boolean', 'integer', 'enum'] }),
+  type: Type.String({
+    enum: ['string', 'boolean', 'integer', 'enum', 'json'],
+    description: 'json: a structured option (an accounting mapping, a field list), its default as JSON text',
+  }),
   values: Type.Optional(Type.Array(Type.String(), { description: 'enum: the values allowed' })),
   default: Type.Optional(
     Type.Union([Type.String(), Type.Number(), Type.Boolean()], {
@@ -51,6 +55,20 @@ const FormatsSchema = Type.Object({
       extension: Type.String(),
       contentType: Type.String(),
       options: Type.Array(OptionSchema, { description: "The format's own options" }),
+      fields: Type.Optional(
+        Type.Array(
+          Type.Object({
+            key: Type.String(),
+            label: Type.String({ description: "The name in the format's own documentation" }),
+            required: Type.Boolean(),
+            defaults: Type.Array(Type.String(), {
+              description: 'Report columns that fill the field when the mapping leaves it out, in order',
+            }),
+            description: Type.String(),
+          }),
+          { description: 'Accounting formats: the fields formatOptions.mapping fills' },
+        ),
+      ),
     }),
   ),
   common: Type.Array(OptionSchema, { description: 'Options every format takes (in formatOptions too)' }),
@@ -86,7 +104,7 @@ export function runFileName(
     // resolveFormat checks every option, fileName's type and length among them.
     const spec = resolveFormat(format, options, { timeZone: values.timeZone });
     const compression = compressionOf(options);
-    const template = (options['fileName'] as string | undefined) ?? DEFAULT_FILE_NAME;
+    const template = (options['fileName'] as string | undefined) ?? spec.fileName ?? DEFAULT_FILE_NAME;
     const name = renderFileName(template, {
       report: values.reportName,
       runId: values.runId,
@@ -111,12 +129,13 @@ const described = ({ values, ...o }: FormatOptionSpec) => ({
 export function describeFormats() {
   return {
     formats: exportFormats.map((format) => {
-      const spec = resolveFormat(format, {});
+      const facts = formatFacts(format);
       return {
         format,
-        extension: spec.extension,
-        contentType: spec.contentType,
+        extension: facts.extension,
+        contentType: facts.contentType,
         options: formatOptionSpecs[format].map(described),
+        ...(facts.fields ? { fields: facts.fields.map((f) => ({ ...f, defaults: [...f.defaults] })) } : {}),
       };
     }),
     common: commonOptionSpecs.map((o) => ({

@@ -17,6 +17,27 @@ const dateRange = (from: string, to: string): ParameterDefinition[] => [
   { name: 'to', type: 'date', default: to, label: 'To (inclusive)' },
 ];
 
+/**
+ * The demo ledger's entries as bookings (one per document): a sale (1400 against
+ * revenue, VAT on line 3), a purchase or an expense (against 1600, VAT on line
+ * 2), a credit note as a sale with negative amounts.
+ */
+const BOOKINGS = `WITH bookings AS (
+  SELECT e.document_number, e.posted_on AS document_date, e.description,
+         m.account, c.account AS contra_account,
+         CASE WHEN m.account = '1400' THEN m.debit ELSE m.debit + v.debit END AS amount,
+         CASE WHEN m.account = '1400' THEN t.credit ELSE v.debit END AS vat_amount,
+         coalesce(r.rate, 0) AS vat_rate, coalesce(m.vat_code, c.vat_code) AS vat_code,
+         coalesce(m.cost_centre, c.cost_centre) AS cost_centre
+    FROM journal_entries e
+    JOIN journal_lines m ON m.entry_id = e.id AND m.line_no = 1
+    JOIN journal_lines v ON v.entry_id = e.id AND v.line_no = 2
+    JOIN journal_lines t ON t.entry_id = e.id AND t.line_no = 3
+    JOIN journal_lines c ON c.entry_id = e.id AND c.line_no = CASE WHEN m.account = '1400' THEN 2 ELSE 3 END
+    LEFT JOIN vat_codes r ON r.code = coalesce(m.vat_code, c.vat_code)
+   WHERE e.posted_on BETWEEN {{from}} AND {{to}}
+)`;
+
 export const templates: Template[] = [
   {
     key: 'sales-by-day-and-region',
@@ -192,6 +213,35 @@ HAVING sum(i.on_hand - i.reserved) < p.reorder_level
   LEFT JOIN vat_codes v ON v.code = l.vat_code
  WHERE e.posted_on BETWEEN {{from}} AND {{to}}
  ORDER BY e.posted_on, e.document_number, l.line_no`,
+  },
+  {
+    key: 'datev-bookings',
+    name: 'DATEV bookings (Buchungsstapel)',
+    description:
+      'One booking per document with gross amount, account, contra account and tax key (SKR03), its columns named as the DATEV format reads them: export it as DATEV with your consultant and client numbers.',
+    category: 'finance',
+    parameters: dateRange('start_of_last_month', 'end_of_last_month'),
+    sql: `${BOOKINGS}
+SELECT b.document_number, b.document_date, b.description, b.account, b.contra_account, b.amount,
+       -- SKR03's automatic accounts (1400 with 8400, 3400) carry their tax themselves: no key.
+       CASE WHEN b.account IN ('1400', '3400') THEN NULL ELSE b.vat_code END AS tax_key,
+       b.cost_centre
+  FROM bookings b
+ ORDER BY b.document_date, b.document_number`,
+  },
+  {
+    key: 'bmd-bookings',
+    name: 'BMD bookings',
+    description:
+      'One booking per document with gross amount, tax amount and rate, booking symbol (AR sales, ER purchases) and cost centre, named as the BMD NTCS format reads them.',
+    category: 'finance',
+    parameters: dateRange('start_of_last_month', 'end_of_last_month'),
+    sql: `${BOOKINGS}
+SELECT b.document_number, b.document_date, b.description, b.account, b.contra_account, b.amount,
+       b.vat_amount, b.vat_rate, CASE WHEN b.account = '1400' THEN 'AR' ELSE 'ER' END AS journal_code,
+       b.cost_centre
+  FROM bookings b
+ ORDER BY b.document_date, b.document_number`,
   },
 ];
 

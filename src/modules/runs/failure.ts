@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { AccountingDataError } from '../../engine/formats/accounting/mapping.ts';
 import { ExportLimitError } from '../../engine/pipeline.ts';
 import { nameParameters } from '../../engine/sources/sql-text.ts';
 import { SourceConnectError, SourceQueryError } from '../../engine/sources/types.ts';
@@ -92,6 +93,9 @@ function isStatementTimeout(cause: SourceQueryError): boolean {
 export function classifyFailure(err: unknown, context: QueryContext = {}): Failure {
   const cause = err instanceof AppError && err.cause ? err.cause : err;
   if (err instanceof ExportLimitError) return { message: err.message, code: 'limit', retryable: false };
+  // A row the accounting format cannot take: the same rows fail again, so no retry.
+  if (err instanceof AccountingDataError)
+    return { message: `The file cannot be made: ${err.message}`, code: 'data', retryable: false };
   if (cause instanceof SourceConnectError) {
     const code = (cause.cause as { code?: string } | undefined)?.code ?? '';
     return {

@@ -21,10 +21,10 @@ export const attemptPrefix = (run: { tenant_id: string; id: string }, attempt: n
 export function planOutput(
   run: RunRow,
   attempt: number,
-  format: { extension: string; contentType: string },
+  format: { extension: string; contentType: string; fileName?: string | undefined },
 ): OutputPlan {
   const fileName = renderFileName(
-    (run.format_options['fileName'] as string | undefined) ?? DEFAULT_FILE_NAME,
+    (run.format_options['fileName'] as string | undefined) ?? format.fileName ?? DEFAULT_FILE_NAME,
     {
       report: run.report_name,
       runId: run.id,

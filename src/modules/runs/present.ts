@@ -21,7 +21,7 @@ export function errorStageOf(code: string | null): 'query' | 'file' | null {
   if (code === null) return null;
   if (['query', 'transient', 'connection', 'network', 'invalid', 'notfound', 'unprocessable'].includes(code))
     return 'query';
-  if (code === 'storage') return 'file';
+  if (code === 'storage' || code === 'data') return 'file';
   return null;
 }
 

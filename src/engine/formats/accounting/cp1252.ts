@@ -1,0 +1,99 @@
+// Windows-1252, the code page DATEV and BMD read: Latin-1's letters plus the
+// typographic characters Windows put in 0x80–0x9F (€, „ “ ”, – —, Š, Ž …).
+// Text it cannot carry is made to fit (accents dropped: ő → o) or becomes "?",
+// and every replaced character is counted, never changed silently.
+
+/** 0x80–0x9F: the code points Windows-1252 puts there (undefined: unused). */
+const HIGH: Array<number | undefined> = [
+  0x20ac,
+  undefined,
+  0x201a,
+  0x0192,
+  0x201e,
+  0x2026,
+  0x2020,
+  0x2021,
+  0x02c6,
+  0x2030,
+  0x0160,
+  0x2039,
+  0x0152,
+  undefined,
+  0x017d,
+  undefined,
+  undefined,
+  0x2018,
+  0x2019,
+  0x201c,
+  0x201d,
+  0x2022,
+  0x2013,
+  0x2014,
+  0x02dc,
+  0x2122,
+  0x0161,
+  0x203a,
+  0x0153,
+  undefined,
+  0x017e,
+  0x0178,
+];
+const FROM_UNICODE = new Map<number, number>();
+HIGH.forEach((cp, i) => {
+  if (cp !== undefined) FROM_UNICODE.set(cp, 0x80 + i);
+});
+
+/** The byte for a code point, or undefined when Windows-1252 has none. */
+function byteOf(cp: number): number | undefined {
+  if (cp < 0x80 || (cp >= 0xa0 && cp <= 0xff)) return cp;
+  return FROM_UNICODE.get(cp);
+}
+
+export interface Replacement {
+  /** The first characters that did not fit, as found (for the warning). */
+  examples: string[];
+  count: number;
+}
+
+/**
+ * Text as Windows-1252 bytes. A character outside it is first decomposed
+ * (NFKD, accents dropped); what still does not fit becomes "?". `replaced`
+ * counts each character that was changed.
+ */
+export function encodeCp1252(text: string, replaced?: Replacement): Buffer {
+  // One byte per UTF-16 unit is always enough for what fits as it is; a
+  // decomposition may need more, and then the buffer grows.
+  let out = Buffer.allocUnsafe(text.length);
+  let n = 0;
+  let at = 0;
+  for (const ch of text) {
+    at += ch.length;
+    const cp = ch.codePointAt(0)!;
+    const direct = byteOf(cp);
+    if (direct !== undefined) {
+      out[n++] = direct;
+      continue;
+    }
+    const near = [...ch.normalize('NFKD')].filter((c) => !/\p{M}/u.test(c));
+    const bytes = near.map((c) => byteOf(c.codePointAt(0)!));
+    const written = near.length > 0 && bytes.every((b) => b !== undefined) ? (bytes as number[]) : [0x3f];
+    const needed = n + written.length + (text.length - at);
+    if (needed > out.length) {
+      const grown = Buffer.allocUnsafe(needed * 2);
+      out.copy(grown, 0, 0, n);
+      out = grown;
+    }
+    for (const b of written) out[n++] = b;
+    if (replaced) {
+      replaced.count++;
+      if (replaced.examples.length < 5 && !replaced.examples.includes(ch)) replaced.examples.push(ch);
+    }
+  }
+  return out.subarray(0, n);
+}
+
+/** Whether every character of the text is in Windows-1252 as it is. */
+export function fitsCp1252(text: string): boolean {
+  for (const ch of text) if (byteOf(ch.codePointAt(0)!) === undefined) return false;
+  return true;
+}
