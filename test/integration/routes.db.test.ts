@@ -79,6 +79,7 @@ const grants: Record<string, Role[] | 'public' | 'signed-in' | 'instance-admin'>
   'PATCH /api/v1/reports/:id': editors,
   'DELETE /api/v1/reports/:id': editors,
   'POST /api/v1/reports/:id/preview': everyone,
+  'POST /api/v1/reports/:id/format-check': everyone,
   'GET /api/v1/templates': everyone,
   'POST /api/v1/templates/:key/use': editors,
   'GET /api/v1/stats': everyone,

@@ -167,6 +167,9 @@ describe('the web app shell', () => {
   test('sign out goes to the sign-in page; a wrong password shows the error; signing in again works', async () => {
     await page.goto('/reports');
     await waitForShell(page);
+    // The page has its reports before the session ends (a request still on its way would meet a 401).
+    await page.getByTestId('reports-table').waitFor();
+    await settle(page);
     await signOut(page);
     await page.getByText('You are signed out.').waitFor();
     assert.equal((await callAs(page, 'GET', '/api/v1/me')).status, 401, 'the session has ended');

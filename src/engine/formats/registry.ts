@@ -105,7 +105,7 @@ function datevSpec(options: DatevFormatOptions, context: FormatContext): FormatS
   return {
     extension: 'csv',
     contentType: 'text/csv; charset=windows-1252',
-    fileName: 'EXTF_Buchungsstapel_{report}_{date:yyyy-MM-dd}.{ext}',
+    fileName: 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}',
     encoder: datevEncoder(
       {
         consultantNumber: options.consultantNumber,

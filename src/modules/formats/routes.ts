@@ -20,10 +20,12 @@ import {
 } from '../../engine/formats/registry.ts';
 import { Invalid } from '../../lib/errors.ts';
 import { isValidTimeZone } from '../../lib/zoned-time.ts';
-import { authErrors, literals, Timestamp } from '../../server/schemas.ts';
+import { requirePrincipal } from '../../server/plugins/auth.ts';
+import { authErrors, IdParams, literals, ProblemSchema, Timestamp } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
 import { checkFormatOptionsFirst, invalidFormatOptions } from './check-options.ts';
+import { checkReportFormat } from './check-sample.ts';
 
 // The export formats and their options, described from the schemas that
 // validate them (so forms cannot offer an option a run would refuse), and the
@@ -150,6 +152,70 @@ export function describeFormats() {
 }
 
 export function registerFormatRoutes(app: App, deps: Deps): void {
+  app.post(
+    '/api/v1/reports/:id/format-check',
+    {
+      config: { auth: { permission: 'reports:read' as const }, resource: 'report' },
+      preValidation: checkFormatOptionsFirst,
+      schema: {
+        tags: ['reports'],
+        summary:
+          "Validate a format's settings and mapping on the report's first rows, and show the file's first lines; no file",
+        description:
+          "Runs the report (at most `rows` rows, default 1000) through the format's writer as a run would. A row the format cannot take (an unmapped field, a date outside the period, an account too long) comes back as `problem` with its row and field; `ok` is then false.",
+        params: IdParams,
+        body: Type.Object(
+          {
+            format: literals(exportFormats),
+            formatOptions: Type.Optional(FormatOptionsSchema),
+            parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+            timezone: Type.Optional(Type.String({ maxLength: 100 })),
+            rows: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            ok: Type.Boolean(),
+            rowsChecked: Type.Integer(),
+            problem: Type.Union([
+              Type.Object({
+                message: Type.String(),
+                row: Type.Union([Type.Integer(), Type.Null()], {
+                  description: '1-based, as the report returns rows',
+                }),
+                field: Type.Union([Type.String(), Type.Null()]),
+              }),
+              Type.Null(),
+            ]),
+            warnings: Type.Array(
+              Type.Object({ code: Type.String(), message: Type.String(), count: Type.Integer() }),
+            ),
+            preview: Type.Union([Type.String(), Type.Null()], {
+              description: "The file's first lines as text; null for XLSX and PDF",
+            }),
+          }),
+          404: ProblemSchema,
+          422: ProblemSchema,
+          ...authErrors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const gone = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort(new Error('The client closed the request'));
+      });
+      return checkReportFormat(
+        deps,
+        requirePrincipal(request.principal),
+        request.params.id,
+        request.body as Parameters<typeof checkReportFormat>[3],
+        gone.signal,
+      );
+    },
+  );
+
   app.get(
     '/api/v1/formats',
     {

@@ -7176,7 +7176,7 @@ export interface paths {
                         parameters?: {
                             [key: string]: unknown;
                         };
-                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf";
+                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
                         /** @description The options of the chosen format (each format has its schema) plus compression and fileName, which every format takes. An option the format does not take is refused with a 400 naming it. */
                         formatOptions?: {
                             /**
@@ -7351,6 +7351,138 @@ export interface paths {
                              * @default 10000
                              */
                             rowCap?: number;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /** @description Beraternummer: the tax advisor’s consultant number (1001–9999999) */
+                            consultantNumber: number;
+                            /** @description Mandantennummer (1–99999) */
+                            clientNumber: number;
+                            /**
+                             * @description The month the fiscal year starts in
+                             * @default 1
+                             */
+                            fiscalYearStartMonth?: number;
+                            /**
+                             * @description Sachkontenlänge: digits of a G/L account (personal accounts have one more)
+                             * @default 4
+                             */
+                            accountLength?: number;
+                            /** @description Sachkontenrahmen, e.g. 03 (SKR03) or 04 (SKR04) */
+                            chartOfAccounts?: string;
+                            /**
+                             * @description The batch’s currency (ISO 4217)
+                             * @default EUR
+                             */
+                            currency?: string;
+                            /** @description Bezeichnung of the batch, up to 30 characters (default: the report’s name) */
+                            batchName?: string;
+                            /** @description Diktatkürzel: up to two letters */
+                            dictationCode?: string;
+                            /**
+                             * @description Herkunft: two characters naming the source
+                             * @default FY
+                             */
+                            origin?: string;
+                            /**
+                             * @description Exportiert von: who made the file
+                             * @default Ferry
+                             */
+                            exportedBy?: string;
+                            /**
+                             * @description Festschreibung: the advisor may not change the bookings after import
+                             * @default false
+                             */
+                            locked?: boolean;
+                            /**
+                             * @description Text longer than its DATEV field: fail the run naming the row, or cut it with a warning
+                             * @default fail
+                             * @enum {string}
+                             */
+                            tooLong?: "fail" | "truncate";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The columns of the file, in order, as the installation's import profile expects them
+                             * @default [
+                             *       "satzart",
+                             *       "konto",
+                             *       "gkonto",
+                             *       "belegnr",
+                             *       "belegdatum",
+                             *       "buchsymbol",
+                             *       "buchcode",
+                             *       "prozent",
+                             *       "steuercode",
+                             *       "betrag",
+                             *       "steuer",
+                             *       "text"
+                             *     ]
+                             */
+                            fields?: ("satzart" | "konto" | "gkonto" | "belegnr" | "belegdatum" | "buchsymbol" | "buchcode" | "prozent" | "steuercode" | "betrag" | "steuer" | "text" | "kost")[];
+                            /**
+                             * @description The file’s character set
+                             * @default windows-1252
+                             * @enum {string}
+                             */
+                            encoding?: "windows-1252" | "utf-8";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
                             /**
                              * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
                              * @default none
@@ -9329,171 +9461,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/formats": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Export formats with their extension, content type and options
-         * @description Each option with its type, allowed values, default and description, as the export and schedule requests validate them; plus the options every format takes (compression, fileName) and the file-name placeholders.
-         */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            formats: {
-                                /** @enum {string} */
-                                format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf";
-                                extension: string;
-                                contentType: string;
-                                /** @description The format's own options */
-                                options: {
-                                    name: string;
-                                    /** @enum {string} */
-                                    type: "string" | "boolean" | "integer" | "enum";
-                                    /** @description enum: the values allowed */
-                                    values?: string[];
-                                    /** @description Used when the option is left out; absent when it depends on the export */
-                                    default?: string | number | boolean;
-                                    minimum?: number;
-                                    maximum?: number;
-                                    minLength?: number;
-                                    maxLength?: number;
-                                    description: string;
-                                }[];
-                            }[];
-                            /** @description Options every format takes (in formatOptions too) */
-                            common: {
-                                name: string;
-                                /** @enum {string} */
-                                type: "string" | "boolean" | "integer" | "enum";
-                                /** @description enum: the values allowed */
-                                values?: string[];
-                                /** @description Used when the option is left out; absent when it depends on the export */
-                                default?: string | number | boolean;
-                                minimum?: number;
-                                maximum?: number;
-                                minLength?: number;
-                                maxLength?: number;
-                                description: string;
-                            }[];
-                            fileName: {
-                                /** @description The template used when fileName is left out */
-                                default: string;
-                                placeholders: {
-                                    placeholder: string;
-                                    description: string;
-                                }[];
-                            };
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance?: string;
-                            requestId?: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance?: string;
-                            requestId?: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance?: string;
-                            requestId?: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance?: string;
-                            requestId?: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/formats/file-name": {
+    "/api/v1/reports/{id}/format-check": {
         parameters: {
             query?: never;
             header?: never;
@@ -9503,20 +9471,23 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * The file name a run would write, for a report, format, options, zone and time
-         * @description Rendered by the run's own code. {run} shows as the first 8 characters of a sample id, since the run does not exist yet. A wrong option or template is a 400 naming it.
+         * Validate a format's settings and mapping on the report's first rows, and show the file's first lines; no file
+         * @description Runs the report (at most `rows` rows, default 1000) through the format's writer as a run would. A row the format cannot take (an unmapped field, a date outside the period, an account too long) comes back as `problem` with its row and field; `ok` is then false.
          */
         post: {
             parameters: {
                 query?: never;
                 header?: never;
-                path?: never;
+                path: {
+                    /** @description Resource id (UUID) */
+                    id: string;
+                };
                 cookie?: never;
             };
             requestBody: {
                 content: {
                     "application/json": {
-                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf";
+                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
                         /** @description The options of the chosen format (each format has its schema) plus compression and fileName, which every format takes. An option the format does not take is refused with a 400 naming it. */
                         formatOptions?: {
                             /**
@@ -9691,6 +9662,819 @@ export interface paths {
                              * @default 10000
                              */
                             rowCap?: number;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /** @description Beraternummer: the tax advisor’s consultant number (1001–9999999) */
+                            consultantNumber: number;
+                            /** @description Mandantennummer (1–99999) */
+                            clientNumber: number;
+                            /**
+                             * @description The month the fiscal year starts in
+                             * @default 1
+                             */
+                            fiscalYearStartMonth?: number;
+                            /**
+                             * @description Sachkontenlänge: digits of a G/L account (personal accounts have one more)
+                             * @default 4
+                             */
+                            accountLength?: number;
+                            /** @description Sachkontenrahmen, e.g. 03 (SKR03) or 04 (SKR04) */
+                            chartOfAccounts?: string;
+                            /**
+                             * @description The batch’s currency (ISO 4217)
+                             * @default EUR
+                             */
+                            currency?: string;
+                            /** @description Bezeichnung of the batch, up to 30 characters (default: the report’s name) */
+                            batchName?: string;
+                            /** @description Diktatkürzel: up to two letters */
+                            dictationCode?: string;
+                            /**
+                             * @description Herkunft: two characters naming the source
+                             * @default FY
+                             */
+                            origin?: string;
+                            /**
+                             * @description Exportiert von: who made the file
+                             * @default Ferry
+                             */
+                            exportedBy?: string;
+                            /**
+                             * @description Festschreibung: the advisor may not change the bookings after import
+                             * @default false
+                             */
+                            locked?: boolean;
+                            /**
+                             * @description Text longer than its DATEV field: fail the run naming the row, or cut it with a warning
+                             * @default fail
+                             * @enum {string}
+                             */
+                            tooLong?: "fail" | "truncate";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The columns of the file, in order, as the installation's import profile expects them
+                             * @default [
+                             *       "satzart",
+                             *       "konto",
+                             *       "gkonto",
+                             *       "belegnr",
+                             *       "belegdatum",
+                             *       "buchsymbol",
+                             *       "buchcode",
+                             *       "prozent",
+                             *       "steuercode",
+                             *       "betrag",
+                             *       "steuer",
+                             *       "text"
+                             *     ]
+                             */
+                            fields?: ("satzart" | "konto" | "gkonto" | "belegnr" | "belegdatum" | "buchsymbol" | "buchcode" | "prozent" | "steuercode" | "betrag" | "steuer" | "text" | "kost")[];
+                            /**
+                             * @description The file’s character set
+                             * @default windows-1252
+                             * @enum {string}
+                             */
+                            encoding?: "windows-1252" | "utf-8";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        };
+                        parameters?: {
+                            [key: string]: unknown;
+                        };
+                        timezone?: string;
+                        rows?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ok: boolean;
+                            rowsChecked: number;
+                            problem: {
+                                message: string;
+                                /** @description 1-based, as the report returns rows */
+                                row: number | null;
+                                field: string | null;
+                            } | null;
+                            warnings: {
+                                code: string;
+                                message: string;
+                                count: number;
+                            }[];
+                            /** @description The file's first lines as text; null for XLSX and PDF */
+                            preview: string | null;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/formats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export formats with their extension, content type and options
+         * @description Each option with its type, allowed values, default and description, as the export and schedule requests validate them; plus the options every format takes (compression, fileName) and the file-name placeholders.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            formats: {
+                                /** @enum {string} */
+                                format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
+                                extension: string;
+                                contentType: string;
+                                /** @description The format's own options */
+                                options: {
+                                    name: string;
+                                    /**
+                                     * @description json: a structured option (an accounting mapping, a field list), its default as JSON text
+                                     * @enum {string}
+                                     */
+                                    type: "string" | "boolean" | "integer" | "enum" | "json";
+                                    /** @description enum: the values allowed */
+                                    values?: string[];
+                                    /** @description Used when the option is left out; absent when it depends on the export */
+                                    default?: string | number | boolean;
+                                    minimum?: number;
+                                    maximum?: number;
+                                    minLength?: number;
+                                    maxLength?: number;
+                                    description: string;
+                                }[];
+                                /** @description Accounting formats: the fields formatOptions.mapping fills */
+                                fields?: {
+                                    key: string;
+                                    /** @description The name in the format's own documentation */
+                                    label: string;
+                                    required: boolean;
+                                    /** @description Report columns that fill the field when the mapping leaves it out, in order */
+                                    defaults: string[];
+                                    description: string;
+                                }[];
+                            }[];
+                            /** @description Options every format takes (in formatOptions too) */
+                            common: {
+                                name: string;
+                                /**
+                                 * @description json: a structured option (an accounting mapping, a field list), its default as JSON text
+                                 * @enum {string}
+                                 */
+                                type: "string" | "boolean" | "integer" | "enum" | "json";
+                                /** @description enum: the values allowed */
+                                values?: string[];
+                                /** @description Used when the option is left out; absent when it depends on the export */
+                                default?: string | number | boolean;
+                                minimum?: number;
+                                maximum?: number;
+                                minLength?: number;
+                                maxLength?: number;
+                                description: string;
+                            }[];
+                            fileName: {
+                                /** @description The template used when fileName is left out */
+                                default: string;
+                                placeholders: {
+                                    placeholder: string;
+                                    description: string;
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            requestId?: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/formats/file-name": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The file name a run would write, for a report, format, options, zone and time
+         * @description Rendered by the run's own code. {run} shows as the first 8 characters of a sample id, since the run does not exist yet. A wrong option or template is a 400 naming it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
+                        /** @description The options of the chosen format (each format has its schema) plus compression and fileName, which every format takes. An option the format does not take is refused with a 400 naming it. */
+                        formatOptions?: {
+                            /**
+                             * @description The character between values, e.g. , or ; (German Excel)
+                             * @default ,
+                             */
+                            delimiter?: string;
+                            /**
+                             * @description The character around values that contain the delimiter, a quote or a line break
+                             * @default "
+                             */
+                            quote?: string;
+                            /**
+                             * @description Write the column names as the first line
+                             * @default true
+                             */
+                            header?: boolean;
+                            /**
+                             * @description Start with a UTF-8 byte order mark (helps Excel on Windows read accents)
+                             * @default false
+                             */
+                            bom?: boolean;
+                            /**
+                             * @description Line breaks: crlf (Windows, RFC 4180) or lf (Unix)
+                             * @default crlf
+                             * @enum {string}
+                             */
+                            lineEnding?: "crlf" | "lf";
+                            /**
+                             * @description What an empty (NULL) value is written as
+                             * @default
+                             */
+                            nullText?: string;
+                            /**
+                             * @description Put an apostrophe before text starting with = + - @ so spreadsheets do not run it as a formula
+                             * @default true
+                             */
+                            formulaProtection?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Write the column names as the first line
+                             * @default true
+                             */
+                            header?: boolean;
+                            /**
+                             * @description Start with a UTF-8 byte order mark (helps Excel on Windows read accents)
+                             * @default false
+                             */
+                            bom?: boolean;
+                            /**
+                             * @description Line breaks: crlf (Windows, RFC 4180) or lf (Unix)
+                             * @default crlf
+                             * @enum {string}
+                             */
+                            lineEnding?: "crlf" | "lf";
+                            /**
+                             * @description What an empty (NULL) value is written as
+                             * @default
+                             */
+                            nullText?: string;
+                            /**
+                             * @description Put an apostrophe before text starting with = + - @ so spreadsheets do not run it as a formula
+                             * @default true
+                             */
+                            formulaProtection?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The worksheet name: 1 to 31 characters without [ ] : * ? / \
+                             * @default Export
+                             */
+                            sheetName?: string;
+                            /**
+                             * @description Write every decimal and big integer as text with all its digits. Off: numbers, except values a cell cannot hold exactly (more than 15 significant digits), which are text
+                             * @default false
+                             */
+                            exactDecimals?: boolean;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Exact decimals and big integers as JSON numbers with every digit (most JSON parsers round past 15-17 digits), or as strings that every reader keeps exactly
+                             * @default number
+                             * @enum {string}
+                             */
+                            decimals?: "number" | "string";
+                            /**
+                             * @deprecated
+                             * @description The earlier name of decimals, still accepted; decimals wins when both are given
+                             * @enum {string}
+                             */
+                            exactNumbers?: "number" | "string";
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description Exact decimals and big integers as JSON numbers with every digit (most JSON parsers round past 15-17 digits), or as strings that every reader keeps exactly
+                             * @default number
+                             * @enum {string}
+                             */
+                            decimals?: "number" | "string";
+                            /**
+                             * @deprecated
+                             * @description The earlier name of decimals, still accepted; decimals wins when both are given
+                             * @enum {string}
+                             */
+                            exactNumbers?: "number" | "string";
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The name of the element around all rows
+                             * @default rows
+                             */
+                            rootElement?: string;
+                            /**
+                             * @description The name of the element of each row
+                             * @default row
+                             */
+                            rowElement?: string;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /** @description The heading on the first page (default: the report's name) */
+                            title?: string;
+                            /**
+                             * @description Landscape pages, for reports with many columns
+                             * @default false
+                             */
+                            landscape?: boolean;
+                            /**
+                             * @description At most this many rows; a note says when rows were left out
+                             * @default 10000
+                             */
+                            rowCap?: number;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /** @description Beraternummer: the tax advisor’s consultant number (1001–9999999) */
+                            consultantNumber: number;
+                            /** @description Mandantennummer (1–99999) */
+                            clientNumber: number;
+                            /**
+                             * @description The month the fiscal year starts in
+                             * @default 1
+                             */
+                            fiscalYearStartMonth?: number;
+                            /**
+                             * @description Sachkontenlänge: digits of a G/L account (personal accounts have one more)
+                             * @default 4
+                             */
+                            accountLength?: number;
+                            /** @description Sachkontenrahmen, e.g. 03 (SKR03) or 04 (SKR04) */
+                            chartOfAccounts?: string;
+                            /**
+                             * @description The batch’s currency (ISO 4217)
+                             * @default EUR
+                             */
+                            currency?: string;
+                            /** @description Bezeichnung of the batch, up to 30 characters (default: the report’s name) */
+                            batchName?: string;
+                            /** @description Diktatkürzel: up to two letters */
+                            dictationCode?: string;
+                            /**
+                             * @description Herkunft: two characters naming the source
+                             * @default FY
+                             */
+                            origin?: string;
+                            /**
+                             * @description Exportiert von: who made the file
+                             * @default Ferry
+                             */
+                            exportedBy?: string;
+                            /**
+                             * @description Festschreibung: the advisor may not change the bookings after import
+                             * @default false
+                             */
+                            locked?: boolean;
+                            /**
+                             * @description Text longer than its DATEV field: fail the run naming the row, or cut it with a warning
+                             * @default fail
+                             * @enum {string}
+                             */
+                            tooLong?: "fail" | "truncate";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The columns of the file, in order, as the installation's import profile expects them
+                             * @default [
+                             *       "satzart",
+                             *       "konto",
+                             *       "gkonto",
+                             *       "belegnr",
+                             *       "belegdatum",
+                             *       "buchsymbol",
+                             *       "buchcode",
+                             *       "prozent",
+                             *       "steuercode",
+                             *       "betrag",
+                             *       "steuer",
+                             *       "text"
+                             *     ]
+                             */
+                            fields?: ("satzart" | "konto" | "gkonto" | "belegnr" | "belegdatum" | "buchsymbol" | "buchcode" | "prozent" | "steuercode" | "betrag" | "steuer" | "text" | "kost")[];
+                            /**
+                             * @description The file’s character set
+                             * @default windows-1252
+                             * @enum {string}
+                             */
+                            encoding?: "windows-1252" | "utf-8";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
                             /**
                              * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
                              * @default none
@@ -10031,7 +10815,7 @@ export interface paths {
                         parameters?: {
                             [key: string]: unknown;
                         };
-                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf";
+                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
                         /** @description The options of the chosen format (each format has its schema) plus compression and fileName, which every format takes. An option the format does not take is refused with a 400 naming it. */
                         formatOptions?: {
                             /**
@@ -10206,6 +10990,138 @@ export interface paths {
                              * @default 10000
                              */
                             rowCap?: number;
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /** @description Beraternummer: the tax advisor’s consultant number (1001–9999999) */
+                            consultantNumber: number;
+                            /** @description Mandantennummer (1–99999) */
+                            clientNumber: number;
+                            /**
+                             * @description The month the fiscal year starts in
+                             * @default 1
+                             */
+                            fiscalYearStartMonth?: number;
+                            /**
+                             * @description Sachkontenlänge: digits of a G/L account (personal accounts have one more)
+                             * @default 4
+                             */
+                            accountLength?: number;
+                            /** @description Sachkontenrahmen, e.g. 03 (SKR03) or 04 (SKR04) */
+                            chartOfAccounts?: string;
+                            /**
+                             * @description The batch’s currency (ISO 4217)
+                             * @default EUR
+                             */
+                            currency?: string;
+                            /** @description Bezeichnung of the batch, up to 30 characters (default: the report’s name) */
+                            batchName?: string;
+                            /** @description Diktatkürzel: up to two letters */
+                            dictationCode?: string;
+                            /**
+                             * @description Herkunft: two characters naming the source
+                             * @default FY
+                             */
+                            origin?: string;
+                            /**
+                             * @description Exportiert von: who made the file
+                             * @default Ferry
+                             */
+                            exportedBy?: string;
+                            /**
+                             * @description Festschreibung: the advisor may not change the bookings after import
+                             * @default false
+                             */
+                            locked?: boolean;
+                            /**
+                             * @description Text longer than its DATEV field: fail the run naming the row, or cut it with a warning
+                             * @default fail
+                             * @enum {string}
+                             */
+                            tooLong?: "fail" | "truncate";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The columns of the file, in order, as the installation's import profile expects them
+                             * @default [
+                             *       "satzart",
+                             *       "konto",
+                             *       "gkonto",
+                             *       "belegnr",
+                             *       "belegdatum",
+                             *       "buchsymbol",
+                             *       "buchcode",
+                             *       "prozent",
+                             *       "steuercode",
+                             *       "betrag",
+                             *       "steuer",
+                             *       "text"
+                             *     ]
+                             */
+                            fields?: ("satzart" | "konto" | "gkonto" | "belegnr" | "belegdatum" | "buchsymbol" | "buchcode" | "prozent" | "steuercode" | "betrag" | "steuer" | "text" | "kost")[];
+                            /**
+                             * @description The file’s character set
+                             * @default windows-1252
+                             * @enum {string}
+                             */
+                            encoding?: "windows-1252" | "utf-8";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
                             /**
                              * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
                              * @default none
@@ -11098,7 +12014,7 @@ export interface paths {
                         parameters?: {
                             [key: string]: unknown;
                         };
-                        format?: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf";
+                        format?: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
                         /** @description As for POST; checked against the format sent or, without one, the saved format */
                         formatOptions?: {
                             [key: string]: unknown;

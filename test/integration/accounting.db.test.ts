@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import {
+  call,
+  createTestApp,
+  reportFromTemplate,
+  setupFirstTenant,
+  type TenantHandle,
+  type TestApp,
+} from '../helpers/app.ts';
+import { backends } from '../helpers/db.ts';
+import { waitForRun } from '../helpers/runs.ts';
+
+// Accounting exports end to end on the demo ledger: the built-in DATEV and BMD
+// templates run from a fresh workspace, the file read back with an independent
+// Windows-1252 decoder and CSV parser and checked against the ledger itself;
+// bad settings and rows refused before any file is made.
+
+const cp1252 = new TextDecoder('windows-1252');
+const OCTOBER = { from: '2026-10-01', to: '2026-10-31' };
+const DATEV = { consultantNumber: 29098, clientNumber: 55003, chartOfAccounts: '03' };
+
+for (const backend of backends()) {
+  describe(`accounting exports (${backend})`, () => {
+    let t: TestApp;
+    let owner: TenantHandle;
+    let datevReport: string;
+    let bmdReport: string;
+
+    before(async () => {
+      t = await createTestApp(backend, { roles: ['api', 'worker'] });
+      owner = await setupFirstTenant(t);
+      datevReport = (await reportFromTemplate(t, owner.apiKey, 'datev-bookings')).body.id;
+      bmdReport = (await reportFromTemplate(t, owner.apiKey, 'bmd-bookings')).body.id;
+    });
+    after(() => t.close());
+
+    const exportRun = async (
+      reportId: string,
+      format: string,
+      formatOptions: object,
+      parameters = OCTOBER,
+    ) => {
+      const r = await call(t, {
+        method: 'POST',
+        url: '/api/v1/exports',
+        key: owner.apiKey,
+        body: { reportId, format, formatOptions, parameters },
+      });
+      assert.equal(r.status, 202, r.text);
+      return waitForRun(t, owner.apiKey, r.body.id);
+    };
+    const download = async (runId: string) =>
+      (
+        await t.app.inject({
+          url: `/api/v1/runs/${runId}/download`,
+          headers: { authorization: `Bearer ${owner.apiKey}` },
+        })
+      ).rawPayload;
+    /** The ledger's own figures for October, straight from the demo tables. */
+    const ledger = async () =>
+      (
+        await t.ctx.db.query<{ entries: number; signed_total: string }>(
+          `SELECT count(DISTINCT e.id)::int AS entries, sum(l.debit)::text AS signed_total
+             FROM demo.journal_entries e JOIN demo.journal_lines l ON l.entry_id = e.id
+            WHERE e.posted_on BETWEEN $1 AND $2`,
+          [OCTOBER.from, OCTOBER.to],
+        )
+      ).rows[0]!;
+
+    test('the DATEV template on the demo ledger: an EXTF file whose bookings are the ledger’s documents, to the cent', async () => {
+      const run = await exportRun(datevReport, 'datev', DATEV);
+      assert.equal(run.status, 'succeeded', JSON.stringify(run));
+      assert.match(run.fileName, /^EXTF_DATEV-bookings-Buchungsstapel_\d{4}-\d{2}-\d{2}\.csv$/);
+      assert.equal(run.contentType, 'text/csv; charset=windows-1252');
+      const bytes = await download(run.id);
+      const text = cp1252.decode(bytes);
+      assert.ok(text.endsWith('\r\n') && !/[^\r]\n/.test(text), 'CRLF line endings only');
+      const records = parse(text, { delimiter: ';', relax_column_count: true }) as string[][];
+      const [header, names, ...bookings] = records;
+      assert.deepEqual(header!.slice(0, 5), ['EXTF', '700', '21', 'Buchungsstapel', '13']);
+      assert.deepEqual(header!.slice(10, 16), ['29098', '55003', '20260101', '4', '20261001', '20261031']);
+      assert.equal(header![26], '03');
+      assert.equal(names!.length, 125);
+      const { entries, signed_total } = await ledger();
+      assert.equal(bookings.length, entries, 'one booking per document');
+      assert.equal(run.rowCount, entries);
+      // Σ S − Σ H in the file equals the ledger's signed total of debits (credit notes negative).
+      const net = bookings.reduce((sum, b) => {
+        const cents = BigInt(b[0]!.replace(',', ''));
+        return b[1] === 'S' ? sum + cents : sum - cents;
+      }, 0n);
+      assert.equal(net, BigInt(signed_total.replace('.', '')));
+      for (const b of bookings) {
+        assert.match(b[9]!, /^\d{2}10$/, 'Belegdatum TTMM in October');
+        assert.match(b[6]!, /^\d{4}$/);
+        assert.ok(['S', 'H'].includes(b[1]!));
+        // Automatic accounts carry no tax key; an expense on 4600 carries 9.
+        if (b[6] === '4600') assert.equal(b[8], '9');
+        if (b[6] === '1400' || b[6] === '3400') assert.equal(b[8], '');
+      }
+      assert.ok(text.includes('Müller & Co.'), 'umlauts survive as Windows-1252');
+      assert.ok(bytes.includes(Buffer.from([0xfc])), 'ü is the single byte 0xFC');
+    });
+
+    test('the BMD template: the default field list, TT.MM.JJJJ dates and buchcode from the sign', async () => {
+      const run = await exportRun(bmdReport, 'bmd', {});
+      assert.equal(run.status, 'succeeded', JSON.stringify(run));
+      const records = parse(cp1252.decode(await download(run.id)), { delimiter: ';' }) as string[][];
+      assert.deepEqual(records[0], [
+        'satzart',
+        'konto',
+        'gkonto',
+        'belegnr',
+        'belegdatum',
+        'buchsymbol',
+        'buchcode',
+        'prozent',
+        'steuercode',
+        'betrag',
+        'steuer',
+        'text',
+      ]);
+      const { entries } = await ledger();
+      assert.equal(records.length - 1, entries);
+      for (const r of records.slice(1)) {
+        assert.match(r[4]!, /^\d{2}\.10\.2026$/);
+        assert.ok(['1', '2'].includes(r[6]!));
+        assert.match(r[9]!, /^\d+,\d{2}$/);
+        assert.ok(['AR', 'ER'].includes(r[5]!));
+      }
+    });
+
+    test('validate: the settings and a sample of rows checked without a file, the first lines shown', async () => {
+      const check = (body: object) =>
+        call(t, {
+          method: 'POST',
+          url: `/api/v1/reports/${datevReport}/format-check`,
+          key: owner.apiKey,
+          body,
+        });
+      const ok = await check({ format: 'datev', formatOptions: DATEV, parameters: OCTOBER, rows: 5 });
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal(ok.body.ok, true, ok.text);
+      assert.equal(ok.body.rowsChecked, 5, 'a sample: the rows asked for');
+      assert.match(ok.body.preview, /^"EXTF";700;21;"Buchungsstapel";13;/);
+      assert.equal(
+        ok.body.preview.split('\n').length,
+        2 + 5,
+        'header, column line and the sample’s bookings',
+      );
+
+      const outside = await check({
+        format: 'datev',
+        formatOptions: { ...DATEV, mapping: { documentDate: { value: '2026-09-30' } } },
+        parameters: OCTOBER,
+      });
+      assert.equal(outside.body.ok, false);
+      assert.deepEqual(
+        { row: outside.body.problem.row, field: outside.body.problem.field },
+        { row: 1, field: 'Belegdatum' },
+      );
+      assert.match(outside.body.problem.message, /2026-09-30 is outside the period 2026-10-01 – 2026-10-31/);
+
+      const unmapped = await check({
+        format: 'datev',
+        formatOptions: { ...DATEV, mapping: { amount: { column: 'betrag' } } },
+        parameters: OCTOBER,
+      });
+      assert.equal(unmapped.body.ok, false);
+      assert.match(unmapped.body.problem.message, /field Umsatz: the mapping reads column "betrag"/);
+
+      const missing = await check({
+        format: 'datev',
+        formatOptions: { clientNumber: 1 },
+        parameters: OCTOBER,
+      });
+      assert.equal(missing.status, 400, missing.text);
+      assert.equal(missing.body.errors[0].path, 'formatOptions.consultantNumber');
+    });
+
+    test('a run whose rows the format cannot take fails naming row and field, and leaves no file', async () => {
+      const run = await exportRun(datevReport, 'datev', {
+        ...DATEV,
+        accountLength: 4,
+        mapping: { account: { value: '1234567' } },
+      });
+      assert.equal(run.status, 'failed');
+      assert.match(run.error, /^The file cannot be made: row 1, field Konto: 1234567 has 7 digits/);
+      assert.equal(run.errorStage, 'file');
+      assert.equal(run.attempts, 1, 'the same rows would fail again: no retry');
+      assert.equal(run.fileName, null);
+
+      const twoYears = await exportRun(datevReport, 'datev', DATEV, { from: '2025-12-01', to: '2026-01-31' });
+      assert.equal(twoYears.status, 'failed');
+      assert.match(twoYears.error, /spans two fiscal years \(the first ends 2025-12-31\)/);
+    });
+  });
+}
