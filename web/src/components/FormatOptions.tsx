@@ -7,10 +7,12 @@ import {
   Stack,
   Switch,
   Text,
+  Textarea,
   TextInput,
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
 import { ApiError, api, type ResponseOf, unwrap } from '../api/client';
 import { type MessageKey, useT } from '../i18n';
 import { ErrorAlert, SectionLoader } from './states';
@@ -47,6 +49,52 @@ export function optionsForFormat(
 
 function errorFor(errors: Record<string, string> | undefined, name: string): string | undefined {
   return errors?.[`formatOptions.${name}`] ?? errors?.[name];
+}
+
+/** A structured option (an accounting mapping, a field list) typed as JSON; kept as typed until it parses. */
+function JsonOptionField(props: {
+  label: string;
+  description: string;
+  value: unknown;
+  placeholder: string | undefined;
+  onChange(value: unknown): void;
+  error: string | undefined;
+  name: string;
+}) {
+  const t = useT();
+  const [text, setText] = useState(() =>
+    props.value === undefined ? '' : JSON.stringify(props.value, null, 2),
+  );
+  const [parseError, setParseError] = useState<string | null>(null);
+  return (
+    <Textarea
+      label={props.label}
+      description={props.description}
+      value={text}
+      placeholder={props.placeholder}
+      autosize
+      minRows={2}
+      maxRows={12}
+      onChange={(e) => {
+        const next = e.currentTarget.value;
+        setText(next);
+        if (next.trim() === '') {
+          setParseError(null);
+          props.onChange(undefined);
+          return;
+        }
+        try {
+          props.onChange(JSON.parse(next));
+          setParseError(null);
+        } catch {
+          setParseError(t('reports.format.jsonInvalid'));
+        }
+      }}
+      error={parseError ?? props.error}
+      data-option={props.name}
+      styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+    />
+  );
 }
 
 function OptionField({
@@ -114,6 +162,18 @@ function OptionField({
           onChange={(v) => onChange(typeof v === 'number' ? v : undefined)}
           error={error}
           data-option={option.name}
+        />
+      );
+    case 'json':
+      return (
+        <JsonOptionField
+          label={label}
+          description={help}
+          value={value}
+          placeholder={typeof option.default === 'string' ? option.default : undefined}
+          onChange={onChange}
+          error={error}
+          name={option.name}
         />
       );
     default:
