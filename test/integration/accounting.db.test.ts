@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
+import { XMLParser } from 'fast-xml-parser';
 import {
   call,
   createTestApp,
@@ -27,12 +28,14 @@ for (const backend of backends()) {
     let owner: TenantHandle;
     let datevReport: string;
     let bmdReport: string;
+    let saftReport: string;
 
     before(async () => {
       t = await createTestApp(backend, { roles: ['api', 'worker'] });
       owner = await setupFirstTenant(t);
       datevReport = (await reportFromTemplate(t, owner.apiKey, 'datev-bookings')).body.id;
       bmdReport = (await reportFromTemplate(t, owner.apiKey, 'bmd-bookings')).body.id;
+      saftReport = (await reportFromTemplate(t, owner.apiKey, 'saft-journal')).body.id;
     });
     after(() => t.close());
 
@@ -130,6 +133,53 @@ for (const backend of backends()) {
         assert.match(r[9]!, /^\d+,\d{2}$/);
         assert.ok(['AR', 'ER'].includes(r[5]!));
       }
+    });
+
+    test('the SAF-T template: a journal whose entries, totals and closing balances are the ledger’s', async () => {
+      const run = await exportRun(saftReport, 'saft', {
+        companyName: 'Fjord Handel AS',
+        registrationNumber: '999999999',
+        city: 'Oslo',
+        postalCode: '0155',
+        contactFirstName: 'Kari',
+        contactLastName: 'Nordmann',
+        telephone: '+47 22 00 00 00',
+      });
+      assert.equal(run.status, 'succeeded', JSON.stringify(run));
+      assert.equal(run.contentType, 'application/xml');
+      const xml = (await download(run.id)).toString('utf8');
+      const file = new XMLParser({
+        parseTagValue: false,
+        ignoreAttributes: false,
+        isArray: (name) => ['Account', 'Transaction', 'Line'].includes(name),
+      }).parse(xml).AuditFile;
+      assert.equal(file['@_xmlns'], 'urn:StandardAuditFile-Taxation-Financial:NO');
+      const gl = file.GeneralLedgerEntries;
+      const { entries } = await ledger();
+      assert.equal(Number(gl.NumberOfEntries), entries);
+      assert.equal(gl.Journal.Transaction.length, entries);
+      assert.equal(gl.TotalDebit, gl.TotalCredit, 'the journal balances');
+      // Each account's closing balance is its opening balance plus its lines, from the ledger itself.
+      const balances = await t.ctx.db.query<{ account: string; closing: string }>(
+        `SELECT l.account, sum(l.debit - l.credit)::text AS closing
+           FROM demo.journal_lines l JOIN demo.journal_entries e ON e.id = l.entry_id
+          WHERE e.posted_on <= $1 AND l.account IN (
+            SELECT l2.account FROM demo.journal_lines l2 JOIN demo.journal_entries e2 ON e2.id = l2.entry_id
+             WHERE e2.posted_on BETWEEN $2 AND $1)
+          GROUP BY l.account`,
+        [OCTOBER.to, OCTOBER.from],
+      );
+      const accounts = new Map(
+        file.MasterFiles.GeneralLedgerAccounts.Account.map(
+          (a: { AccountID: string; ClosingDebitBalance?: string; ClosingCreditBalance?: string }) => [
+            a.AccountID,
+            a.ClosingDebitBalance ?? `-${a.ClosingCreditBalance}`,
+          ],
+        ),
+      );
+      assert.equal(accounts.size, balances.rows.length);
+      for (const b of balances.rows)
+        assert.equal(Number(accounts.get(b.account)), Number(b.closing), `closing balance of ${b.account}`);
     });
 
     test('validate: the settings and a sample of rows checked without a file, the first lines shown', async () => {

@@ -43,6 +43,18 @@ for (const backend of backends()) {
     after(() => t.close());
 
     test('every format with its extension, content type and only its own options, as the registry takes them', async () => {
+      const required: Record<string, object> = {
+        datev: { consultantNumber: 1001, clientNumber: 1 },
+        saft: {
+          companyName: 'A',
+          registrationNumber: '1',
+          city: 'B',
+          postalCode: '1',
+          contactFirstName: 'C',
+          contactLastName: 'D',
+          telephone: '1',
+        },
+      };
       const r = await call(t, { url: '/api/v1/formats', key: viewerKey });
       assert.equal(r.status, 200, r.text);
       const formats = r.body.formats as Array<{
@@ -53,7 +65,7 @@ for (const backend of backends()) {
       }>;
       assert.deepEqual(
         formats.map((f) => f.format),
-        ['csv', 'tsv', 'xlsx', 'json', 'ndjson', 'xml', 'pdf'],
+        ['csv', 'tsv', 'xlsx', 'json', 'ndjson', 'xml', 'pdf', 'datev', 'bmd', 'saft'],
       );
       const csv = formats.find((f) => f.format === 'csv')!;
       assert.equal(csv.extension, 'csv');
@@ -70,9 +82,15 @@ for (const backend of backends()) {
       );
       for (const f of formats) {
         // Every described default is accepted, and the defaults together are the format's own.
-        const defaults = Object.fromEntries(
-          f.options.filter((o) => o.default !== undefined).map((o) => [o.name, o.default]),
-        );
+        // (A structured option's default is JSON text; the accounting formats' required settings have none.)
+        const defaults = {
+          ...required[f.format],
+          ...Object.fromEntries(
+            f.options
+              .filter((o) => o.default !== undefined)
+              .map((o) => [o.name, o.type === 'json' ? JSON.parse(String(o.default)) : o.default]),
+          ),
+        };
         assert.doesNotThrow(() => resolveFormat(f.format, defaults), f.format);
         for (const o of f.options) assert.ok(o.description.length > 10, `${f.format}.${o.name}`);
         // Options of other formats are refused for this one: the list is exactly what it takes.

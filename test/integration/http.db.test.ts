@@ -82,7 +82,10 @@ for (const backend of backends()) {
       });
       assert.equal(r.status, 400, r.text);
       assert.deepEqual(r.body.errors, [
-        { path: 'format', message: 'must be one of csv, tsv, xlsx, json, ndjson, xml, pdf' },
+        {
+          path: 'format',
+          message: 'must be one of csv, tsv, xlsx, json, ndjson, xml, pdf, datev, bmd, saft',
+        },
       ]);
       assert.doesNotMatch(r.body.detail, /constant|anyOf/);
     });

@@ -71,6 +71,25 @@ const fullSets: Record<ExportFormat, Record<string, unknown>> = {
     periodTo: 'end',
     mapping: { betrag: { column: 'amount' } },
   },
+  saft: {
+    variant: 'NO',
+    companyName: 'Fjord Handel AS',
+    registrationNumber: '999999999',
+    streetName: 'Storgata 1',
+    city: 'Oslo',
+    postalCode: '0155',
+    country: 'NO',
+    contactFirstName: 'Kari',
+    contactLastName: 'Nordmann',
+    email: 'regnskap@example.no',
+    telephone: '+47 22 00 00 00',
+    currency: 'NOK',
+    groupingCategory: 'RF-1167',
+    journalId: 'HB',
+    periodFrom: 'start',
+    periodTo: 'end',
+    mapping: { transactionId: { column: 'voucher' } },
+  },
 };
 
 /** The errors checkFormatOptions reports, as [path, message] pairs. */
@@ -90,7 +109,7 @@ test('every option of every format is accepted, and so is the earlier name exact
   for (const format of exportFormats) {
     assert.deepEqual(errorsOf(format, fullSets[format]), [], format);
     // DATEV's file names the advisor and the client: it has no defaults for them.
-    if (format !== 'datev') assert.deepEqual(errorsOf(format, {}), [], format);
+    if (format !== 'datev' && format !== 'saft') assert.deepEqual(errorsOf(format, {}), [], format);
     assert.ok(Value.Check(formatOptionSchemas[format], fullSets[format]), format);
   }
   assert.deepEqual(errorsOf('datev', {}), [
@@ -244,6 +263,7 @@ test('each schema is titled and describes every option; the union for request bo
       'PdfOptions',
       'DatevOptions',
       'BmdOptions',
+      'SaftOptions',
     ],
   );
   // The earlier name stays out of what forms offer.

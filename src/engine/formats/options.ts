@@ -319,7 +319,58 @@ export const BmdOptionsSchema = formatSchema('bmd', 'BmdOptions', {
   ...accountingOwn,
 });
 
+const companyText = (maxLength: number, description: string) =>
+  text({ minLength: 1, maxLength, description });
+export const SaftOptionsSchema = formatSchema('saft', 'SaftOptions', {
+  variant: Type.Optional(
+    oneOf(['NO'], {
+      default: 'NO',
+      description:
+        'The national schema: NO, the Norwegian SAF-T Financial 1.30 (other variants are a new mapping)',
+    }),
+  ),
+  companyName: companyText(70, 'Company: the name of the company the ledger is of'),
+  registrationNumber: companyText(
+    35,
+    'Company: its registration number (Norway: the 9-digit organisation number)',
+  ),
+  streetName: Type.Optional(companyText(70, 'Company address: street')),
+  city: companyText(35, 'Company address: city'),
+  postalCode: companyText(9, 'Company address: postal code'),
+  country: Type.Optional(
+    text({
+      maxLength: 2,
+      pattern: '^[A-Z]{2}$',
+      default: 'NO',
+      description: 'Company address: ISO 3166 country code',
+    }),
+  ),
+  contactFirstName: companyText(35, 'Contact person: first name'),
+  contactLastName: companyText(70, 'Contact person: last name'),
+  email: Type.Optional(companyText(70, 'Contact: e-mail address')),
+  telephone: companyText(18, 'Contact: telephone number (SAF-T NO requires one)'),
+  currency: Type.Optional(
+    text({
+      maxLength: 3,
+      pattern: '^[A-Z]{3}$',
+      default: 'NOK',
+      description: 'DefaultCurrencyCode (ISO 4217)',
+    }),
+  ),
+  groupingCategory: Type.Optional(
+    companyText(
+      256,
+      'The accounts’ grouping category when the report has no grouping_category column (e.g. RF-1167)',
+    ),
+  ),
+  journalId: Type.Optional(
+    text({ maxLength: 18, default: 'GL', description: 'The journal the entries are in (JournalID)' }),
+  ),
+  ...accountingOwn,
+});
+
 export type CsvFormatOptions = Static<typeof CsvOptionsSchema>;
+export type SaftFormatOptions = Static<typeof SaftOptionsSchema>;
 export type DatevFormatOptions = Static<typeof DatevOptionsSchema>;
 export type BmdFormatOptions = Static<typeof BmdOptionsSchema>;
 export type TsvFormatOptions = Static<typeof TsvOptionsSchema>;
@@ -339,6 +390,7 @@ export const formatOptionSchemas = {
   pdf: PdfOptionsSchema,
   datev: DatevOptionsSchema,
   bmd: BmdOptionsSchema,
+  saft: SaftOptionsSchema,
 } satisfies Record<ExportFormat, TSchema>;
 
 /** formatOptions in a request body: the options of its format (checkFormatOptions tells which, by `format`). */

@@ -2,6 +2,7 @@ import { BMD_DEFAULT_FIELDS, BMD_FIELDS, bmdEncoder } from './accounting/bmd.ts'
 import { DATEV_FIELDS, datevEncoder } from './accounting/datev.ts';
 import type { FieldDefinition, Mapping } from './accounting/mapping.ts';
 import { periodFrom } from './accounting/period.ts';
+import { SAFT_FIELDS, saftEncoder, saftVariants } from './accounting/saft.ts';
 import { checkFormatOptions } from './option-check.ts';
 import type {
   BmdFormatOptions,
@@ -9,6 +10,7 @@ import type {
   DatevFormatOptions,
   JsonFormatOptions,
   PdfFormatOptions,
+  SaftFormatOptions,
   TsvFormatOptions,
   XlsxFormatOptions,
   XmlFormatOptions,
@@ -36,7 +38,18 @@ export { checkFormatOptions, compressionOf, FormatOptionError } from './option-c
 export { commonOptionSpecs, type FormatOptionSpec, formatOptionSpecs } from './option-specs.ts';
 export { type Compression, compressions, FormatOptionsSchema, formatOptionSchemas } from './options.ts';
 
-export const exportFormats = ['csv', 'tsv', 'xlsx', 'json', 'ndjson', 'xml', 'pdf', 'datev', 'bmd'] as const;
+export const exportFormats = [
+  'csv',
+  'tsv',
+  'xlsx',
+  'json',
+  'ndjson',
+  'xml',
+  'pdf',
+  'datev',
+  'bmd',
+  'saft',
+] as const;
 export type ExportFormat = (typeof exportFormats)[number];
 
 export interface FormatSpec {
@@ -81,7 +94,43 @@ export function resolveFormat(
       return datevSpec(options as DatevFormatOptions, context);
     case 'bmd':
       return bmdSpec(options as BmdFormatOptions, context);
+    case 'saft':
+      return saftSpec(options as SaftFormatOptions, context);
   }
+}
+
+function saftSpec(options: SaftFormatOptions, context: FormatContext): FormatSpec {
+  return {
+    extension: 'xml',
+    contentType: 'application/xml',
+    fileName: 'SAF-T_{report}_{date:yyyy-MM-dd}.{ext}',
+    encoder: saftEncoder(
+      {
+        variant: saftVariants[options.variant ?? 'NO']!,
+        company: {
+          name: options.companyName,
+          registrationNumber: options.registrationNumber,
+          streetName: options.streetName,
+          city: options.city,
+          postalCode: options.postalCode,
+          country: options.country ?? 'NO',
+          contactFirstName: options.contactFirstName,
+          contactLastName: options.contactLastName,
+          email: options.email,
+          telephone: options.telephone,
+        },
+        currency: options.currency ?? 'NOK',
+        groupingCategory: options.groupingCategory,
+        journal: { id: options.journalId ?? 'GL', description: 'General ledger', type: 'GL' },
+        mapping: (options.mapping ?? {}) as Mapping,
+      },
+      {
+        timeZone: context.timeZone,
+        generatedAt: context.generatedAt ?? new Date(),
+        period: periodOf(options, context),
+      },
+    ),
+  };
 }
 
 /** What a format is without options: its extension, content type and (accounting formats) the fields a mapping fills. */
@@ -94,6 +143,7 @@ export function formatFacts(format: ExportFormat): {
     return { extension: 'csv', contentType: 'text/csv; charset=windows-1252', fields: DATEV_FIELDS };
   if (format === 'bmd')
     return { extension: 'csv', contentType: 'text/csv; charset=windows-1252', fields: BMD_FIELDS };
+  if (format === 'saft') return { extension: 'xml', contentType: 'application/xml', fields: SAFT_FIELDS };
   const spec = resolveFormat(format, {});
   return { extension: spec.extension, contentType: spec.contentType };
 }

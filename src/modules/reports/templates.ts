@@ -230,6 +230,41 @@ SELECT b.document_number, b.document_date, b.description, b.account, b.contra_ac
  ORDER BY b.document_date, b.document_number`,
   },
   {
+    key: 'saft-journal',
+    name: 'SAF-T general ledger',
+    description:
+      'Journal lines with accounts (their names, grouping codes and opening balances), tax codes and customers, named as the SAF-T Financial format reads them: export it as SAF-T with your company’s details.',
+    category: 'finance',
+    parameters: dateRange('start_of_last_month', 'end_of_last_month'),
+    sql: `WITH opening AS (
+  SELECT p.account, sum(p.debit - p.credit) AS balance
+    FROM journal_lines p JOIN journal_entries pe ON pe.id = p.entry_id
+   WHERE pe.posted_on < {{from}}
+   GROUP BY p.account
+)
+SELECT e.document_number, e.posted_on, e.description, l.line_no, l.account, a.name AS account_name,
+       -- The Norwegian reference variant groups accounts by the RF-1167 code list; the demo's SKR03 accounts map to it here.
+       'RF-1167' AS grouping_category,
+       CASE l.account WHEN '1000' THEN '1900' WHEN '1200' THEN '1920' WHEN '1400' THEN '1500'
+                      WHEN '1571' THEN '2710' WHEN '1576' THEN '2710' WHEN '1600' THEN '2400'
+                      WHEN '1771' THEN '2700' WHEN '1776' THEN '2700' WHEN '3400' THEN '4000'
+                      WHEN '4100' THEN '5000' WHEN '4210' THEN '6300' WHEN '4600' THEN '7320'
+                      WHEN '4920' THEN '6900' WHEN '4930' THEN '6800' ELSE '3000' END AS grouping_code,
+       coalesce(o.balance, 0) AS opening_balance,
+       l.debit, l.credit, l.vat_code, v.rate AS vat_rate,
+       -- Standard VAT codes: 3 output VAT, 1 input VAT (full rate); 31 and 11 for the reduced one.
+       CASE l.vat_code WHEN '3' THEN '3' WHEN '2' THEN '31' WHEN '9' THEN '1' WHEN '8' THEN '11' END AS standard_tax_code,
+       CASE WHEN l.account = '1400' AND e.description LIKE 'Rechnung an Kunde %'
+            THEN 'K' || substring(e.description FROM '[0-9]+$') END AS customer_id
+  FROM journal_entries e
+  JOIN journal_lines l ON l.entry_id = e.id
+  JOIN ledger_accounts a ON a.number = l.account
+  LEFT JOIN vat_codes v ON v.code = l.vat_code
+  LEFT JOIN opening o ON o.account = l.account
+ WHERE e.posted_on BETWEEN {{from}} AND {{to}}
+ ORDER BY e.posted_on, e.document_number, l.line_no`,
+  },
+  {
     key: 'bmd-bookings',
     name: 'BMD bookings',
     description:

@@ -7176,7 +7176,7 @@ export interface paths {
                         parameters?: {
                             [key: string]: unknown;
                         };
-                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
+                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd" | "saft";
                         /** @description The options of the chosen format (each format has its schema) plus compression and fileName, which every format takes. An option the format does not take is refused with a 400 naming it. */
                         formatOptions?: {
                             /**
@@ -7461,6 +7461,78 @@ export interface paths {
                              * @enum {string}
                              */
                             encoding?: "windows-1252" | "utf-8";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The national schema: NO, the Norwegian SAF-T Financial 1.30 (other variants are a new mapping)
+                             * @default NO
+                             * @enum {string}
+                             */
+                            variant?: "NO";
+                            /** @description Company: the name of the company the ledger is of */
+                            companyName: string;
+                            /** @description Company: its registration number (Norway: the 9-digit organisation number) */
+                            registrationNumber: string;
+                            /** @description Company address: street */
+                            streetName?: string;
+                            /** @description Company address: city */
+                            city: string;
+                            /** @description Company address: postal code */
+                            postalCode: string;
+                            /**
+                             * @description Company address: ISO 3166 country code
+                             * @default NO
+                             */
+                            country?: string;
+                            /** @description Contact person: first name */
+                            contactFirstName: string;
+                            /** @description Contact person: last name */
+                            contactLastName: string;
+                            /** @description Contact: e-mail address */
+                            email?: string;
+                            /** @description Contact: telephone number (SAF-T NO requires one) */
+                            telephone: string;
+                            /**
+                             * @description DefaultCurrencyCode (ISO 4217)
+                             * @default NOK
+                             */
+                            currency?: string;
+                            /** @description The accounts’ grouping category when the report has no grouping_category column (e.g. RF-1167) */
+                            groupingCategory?: string;
+                            /**
+                             * @description The journal the entries are in (JournalID)
+                             * @default GL
+                             */
+                            journalId?: string;
                             /**
                              * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
                              * @default from
@@ -9487,7 +9559,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
+                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd" | "saft";
                         /** @description The options of the chosen format (each format has its schema) plus compression and fileName, which every format takes. An option the format does not take is refused with a 400 naming it. */
                         formatOptions?: {
                             /**
@@ -9772,6 +9844,78 @@ export interface paths {
                              * @enum {string}
                              */
                             encoding?: "windows-1252" | "utf-8";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The national schema: NO, the Norwegian SAF-T Financial 1.30 (other variants are a new mapping)
+                             * @default NO
+                             * @enum {string}
+                             */
+                            variant?: "NO";
+                            /** @description Company: the name of the company the ledger is of */
+                            companyName: string;
+                            /** @description Company: its registration number (Norway: the 9-digit organisation number) */
+                            registrationNumber: string;
+                            /** @description Company address: street */
+                            streetName?: string;
+                            /** @description Company address: city */
+                            city: string;
+                            /** @description Company address: postal code */
+                            postalCode: string;
+                            /**
+                             * @description Company address: ISO 3166 country code
+                             * @default NO
+                             */
+                            country?: string;
+                            /** @description Contact person: first name */
+                            contactFirstName: string;
+                            /** @description Contact person: last name */
+                            contactLastName: string;
+                            /** @description Contact: e-mail address */
+                            email?: string;
+                            /** @description Contact: telephone number (SAF-T NO requires one) */
+                            telephone: string;
+                            /**
+                             * @description DefaultCurrencyCode (ISO 4217)
+                             * @default NOK
+                             */
+                            currency?: string;
+                            /** @description The accounts’ grouping category when the report has no grouping_category column (e.g. RF-1167) */
+                            groupingCategory?: string;
+                            /**
+                             * @description The journal the entries are in (JournalID)
+                             * @default GL
+                             */
+                            journalId?: string;
                             /**
                              * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
                              * @default from
@@ -9994,7 +10138,7 @@ export interface paths {
                         "application/json": {
                             formats: {
                                 /** @enum {string} */
-                                format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
+                                format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd" | "saft";
                                 extension: string;
                                 contentType: string;
                                 /** @description The format's own options */
@@ -10168,7 +10312,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
+                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd" | "saft";
                         /** @description The options of the chosen format (each format has its schema) plus compression and fileName, which every format takes. An option the format does not take is refused with a 400 naming it. */
                         formatOptions?: {
                             /**
@@ -10453,6 +10597,78 @@ export interface paths {
                              * @enum {string}
                              */
                             encoding?: "windows-1252" | "utf-8";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The national schema: NO, the Norwegian SAF-T Financial 1.30 (other variants are a new mapping)
+                             * @default NO
+                             * @enum {string}
+                             */
+                            variant?: "NO";
+                            /** @description Company: the name of the company the ledger is of */
+                            companyName: string;
+                            /** @description Company: its registration number (Norway: the 9-digit organisation number) */
+                            registrationNumber: string;
+                            /** @description Company address: street */
+                            streetName?: string;
+                            /** @description Company address: city */
+                            city: string;
+                            /** @description Company address: postal code */
+                            postalCode: string;
+                            /**
+                             * @description Company address: ISO 3166 country code
+                             * @default NO
+                             */
+                            country?: string;
+                            /** @description Contact person: first name */
+                            contactFirstName: string;
+                            /** @description Contact person: last name */
+                            contactLastName: string;
+                            /** @description Contact: e-mail address */
+                            email?: string;
+                            /** @description Contact: telephone number (SAF-T NO requires one) */
+                            telephone: string;
+                            /**
+                             * @description DefaultCurrencyCode (ISO 4217)
+                             * @default NOK
+                             */
+                            currency?: string;
+                            /** @description The accounts’ grouping category when the report has no grouping_category column (e.g. RF-1167) */
+                            groupingCategory?: string;
+                            /**
+                             * @description The journal the entries are in (JournalID)
+                             * @default GL
+                             */
+                            journalId?: string;
                             /**
                              * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
                              * @default from
@@ -10815,7 +11031,7 @@ export interface paths {
                         parameters?: {
                             [key: string]: unknown;
                         };
-                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
+                        format: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd" | "saft";
                         /** @description The options of the chosen format (each format has its schema) plus compression and fileName, which every format takes. An option the format does not take is refused with a 400 naming it. */
                         formatOptions?: {
                             /**
@@ -11100,6 +11316,78 @@ export interface paths {
                              * @enum {string}
                              */
                             encoding?: "windows-1252" | "utf-8";
+                            /**
+                             * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default from
+                             */
+                            periodFrom?: string;
+                            /**
+                             * @description The report's date parameter holding the period's last day (a schedule sets it with relative dates such as start_of_last_month)
+                             * @default to
+                             */
+                            periodTo?: string;
+                            /** @description The format's fields (GET /api/v1/formats lists them) filled from the report: field → source */
+                            mapping?: {
+                                [key: string]: {
+                                    column: string;
+                                } | {
+                                    value: string | number;
+                                } | {
+                                    column: string;
+                                    /** @description Subtracted: e.g. debit minus credit */
+                                    minus: string;
+                                };
+                            };
+                            /**
+                             * @description Compress the file: gzip adds .gz, zip puts the file in a .zip archive
+                             * @default none
+                             * @enum {string}
+                             */
+                            compression?: "none" | "gzip" | "zip";
+                            /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
+                            fileName?: string;
+                        } | {
+                            /**
+                             * @description The national schema: NO, the Norwegian SAF-T Financial 1.30 (other variants are a new mapping)
+                             * @default NO
+                             * @enum {string}
+                             */
+                            variant?: "NO";
+                            /** @description Company: the name of the company the ledger is of */
+                            companyName: string;
+                            /** @description Company: its registration number (Norway: the 9-digit organisation number) */
+                            registrationNumber: string;
+                            /** @description Company address: street */
+                            streetName?: string;
+                            /** @description Company address: city */
+                            city: string;
+                            /** @description Company address: postal code */
+                            postalCode: string;
+                            /**
+                             * @description Company address: ISO 3166 country code
+                             * @default NO
+                             */
+                            country?: string;
+                            /** @description Contact person: first name */
+                            contactFirstName: string;
+                            /** @description Contact person: last name */
+                            contactLastName: string;
+                            /** @description Contact: e-mail address */
+                            email?: string;
+                            /** @description Contact: telephone number (SAF-T NO requires one) */
+                            telephone: string;
+                            /**
+                             * @description DefaultCurrencyCode (ISO 4217)
+                             * @default NOK
+                             */
+                            currency?: string;
+                            /** @description The accounts’ grouping category when the report has no grouping_category column (e.g. RF-1167) */
+                            groupingCategory?: string;
+                            /**
+                             * @description The journal the entries are in (JournalID)
+                             * @default GL
+                             */
+                            journalId?: string;
                             /**
                              * @description The report's date parameter holding the period's first day (a schedule sets it with relative dates such as start_of_last_month)
                              * @default from
@@ -12014,7 +12302,7 @@ export interface paths {
                         parameters?: {
                             [key: string]: unknown;
                         };
-                        format?: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd";
+                        format?: "csv" | "tsv" | "xlsx" | "json" | "ndjson" | "xml" | "pdf" | "datev" | "bmd" | "saft";
                         /** @description As for POST; checked against the format sent or, without one, the saved format */
                         formatOptions?: {
                             [key: string]: unknown;
