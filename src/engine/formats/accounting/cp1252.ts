@@ -60,7 +60,16 @@ export interface Replacement {
  * (NFKD, accents dropped); what still does not fit becomes "?". `replaced`
  * counts each character that was changed.
  */
+/** Characters whose Windows-1252 byte is not their Latin-1 one (or that it lacks). */
+const NOT_LATIN1 = /[^\x00-\x7f\xa0-\xff]/;
+
 export function encodeCp1252(text: string, replaced?: Replacement): Buffer {
+  // Most text is ASCII or Latin-1 letters, where the two agree: the engine's own encoder.
+  if (!NOT_LATIN1.test(text)) return Buffer.from(text, 'latin1');
+  return encodeSlowly(text, replaced);
+}
+
+function encodeSlowly(text: string, replaced?: Replacement): Buffer {
   // One byte per UTF-16 unit is always enough for what fits as it is; a
   // decomposition may need more, and then the buffer grows.
   let out = Buffer.allocUnsafe(text.length);

@@ -133,7 +133,9 @@ const TEXT_COLUMNS = new Set<number>([
   ...Array.from({ length: 40 }, (_, i) => 48 + i),
 ]);
 const HEADER_TEXT = new Set<number>([1, 4, 8, 9, 10, 17, 18, 22, 24, 27, 30, 31]);
-const column = (name: string) => DATEV_COLUMNS.indexOf(name) + 1;
+const POSITIONS = new Map(DATEV_COLUMNS.map((name, i) => [name, i + 1]));
+/** A column's 1-based position (looked up once per name, not searched per row). */
+const column = (name: string) => POSITIONS.get(name)!;
 
 /** The fields a mapping fills, with the column names they take by default. */
 export const DATEV_FIELDS: readonly FieldDefinition[] = [
