@@ -2,7 +2,7 @@ import { openDatabase, prepareDemo } from '../app/context.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { demoSizes } from '../demo/dataset.ts';
-import { createLogger } from '../lib/log.ts';
+import { createCommandLogger } from '../lib/log.ts';
 import { UsageError } from './usage.ts';
 
 /** `ferry demo --rows N`: rebuilds the demo dataset with N sales order lines. */
@@ -15,7 +15,7 @@ export async function runDemo(
     throw new UsageError(`--rows must be a whole number from 100 to 100000000 (got "${rowsFlag}")`);
   }
   const config = loadConfig(process.env, overrides);
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const log = createCommandLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   const database = await openDatabase(config, log, 'ferry-demo');
   try {
     await migrate(database.db);

@@ -4,7 +4,7 @@ import { createContext } from '../app/context.ts';
 import { loadConfig } from '../config.ts';
 import { type ExportFormat, exportFormats } from '../engine/formats/registry.ts';
 import { Invalid } from '../lib/errors.ts';
-import { createLogger } from '../lib/log.ts';
+import { createCommandLogger } from '../lib/log.ts';
 import { type ParameterDefinition, resolveValues } from '../modules/reports/parameters.ts';
 import { findReportForOperator } from '../modules/reports/service.ts';
 import { executeRunAttempt } from '../modules/runs/execute.ts';
@@ -75,7 +75,7 @@ export async function runExport(
   const config = loadConfig(process.env, overrides);
   // The terminal gets the progress line and the result in words, not JSON log lines
   // (LOG_LEVEL set explicitly still applies).
-  const log = createLogger(process.env['LOG_LEVEL'] ? config.logLevel : 'silent');
+  const log = createCommandLogger(process.env['LOG_LEVEL'] ? config.logLevel : 'silent');
   const ctx = await createContext(config, { roles: new Set(), log });
   try {
     const report = await findReportForOperator(ctx, args.report).catch(() => null);

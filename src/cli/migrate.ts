@@ -2,7 +2,7 @@ import { openDatabase } from '../app/context.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { createQueue } from '../jobs/queue.ts';
-import { createLogger } from '../lib/log.ts';
+import { createCommandLogger } from '../lib/log.ts';
 
 /** `ferry migrate`: Ferry's migrations, then the queue's own schema. */
 export async function runMigrate(overrides: {
@@ -10,7 +10,7 @@ export async function runMigrate(overrides: {
   dataDir?: string | undefined;
 }): Promise<number> {
   const config = loadConfig(process.env, overrides);
-  const log = createLogger(config.logLevel);
+  const log = createCommandLogger(config.logLevel);
   const database = await openDatabase(config, log, 'ferry-migrate');
   try {
     const result = await migrate(database.db);

@@ -3,7 +3,7 @@ import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { systemClock } from '../lib/clock.ts';
 import { isAppError } from '../lib/errors.ts';
-import { createLogger } from '../lib/log.ts';
+import { createCommandLogger } from '../lib/log.ts';
 import { isSetupOpen, removeSetupTokenFile } from '../modules/setup/service.ts';
 import { createTenantWithOwner } from '../modules/tenants/service.ts';
 import { UsageError } from './usage.ts';
@@ -28,7 +28,7 @@ export async function runTenantCreate(
     problems.push('--password must be at least 8 characters');
   if (problems.length > 0) throw new UsageError(problems.join('; '));
   const config = loadConfig(process.env, overrides);
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const log = createCommandLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   const database = await openDatabase(config, log, 'ferry-cli');
   try {
     await migrate(database.db);

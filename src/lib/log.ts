@@ -37,6 +37,15 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   );
 }
 
+/**
+ * For a one-shot command whose standard output is its answer (`ferry tenant
+ * create --json`, `ferry export -o -`): log lines go to standard error, so they
+ * never mix into what a script reads.
+ */
+export function createCommandLogger(level: string): Logger {
+  return createLogger(level, pino.destination({ fd: 2, sync: true }));
+}
+
 /** Removes credentials from a URL before it is logged or shown (database URLs, signed links). */
 export function scrubUrl(raw: string): string {
   try {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -51,6 +51,8 @@ describe('the ferry command line on the embedded database', () => {
 
   test('`ferry tenant create --json` on a stopped instance prints the tenant and an API key', async () => {
     const { dir } = await prepared();
+    // A data directory others may read is made private, and said so on stderr: stdout stays the JSON alone.
+    await chmod(dir, 0o755);
     const r = await runFerry(
       [
         'tenant',
@@ -66,6 +68,7 @@ describe('the ferry command line on the embedded database', () => {
       baseEnv({ FERRY_DATA_DIR: dir }),
     );
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /made files and folders in the data directory private/);
     const out = JSON.parse(r.stdout);
     assert.deepEqual(Object.keys(out).sort(), ['apiKey', 'tenantId', 'userId']);
     assert.match(out.apiKey, /^fry_/);
