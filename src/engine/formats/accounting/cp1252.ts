@@ -55,14 +55,14 @@ export interface Replacement {
   count: number;
 }
 
+/** Characters whose Windows-1252 byte is not their Latin-1 one (or that it lacks): 0x80–0x9F and above 0xFF. */
+const NOT_LATIN1 = /[\u0080-\u009f\u0100-\uffff]/;
+
 /**
  * Text as Windows-1252 bytes. A character outside it is first decomposed
  * (NFKD, accents dropped); what still does not fit becomes "?". `replaced`
  * counts each character that was changed.
  */
-/** Characters whose Windows-1252 byte is not their Latin-1 one (or that it lacks). */
-const NOT_LATIN1 = /[^\x00-\x7f\xa0-\xff]/;
-
 export function encodeCp1252(text: string, replaced?: Replacement): Buffer {
   // Most text is ASCII or Latin-1 letters, where the two agree: the engine's own encoder.
   if (!NOT_LATIN1.test(text)) return Buffer.from(text, 'latin1');
