@@ -107,6 +107,27 @@ for (const backend of backends()) {
       assert.ok(bytes.includes(Buffer.from([0xfc])), 'ü is the single byte 0xFC');
     });
 
+    test('the DATEV debtors template: one Debitoren/Kreditoren line per customer, in DATEV’s columns', async () => {
+      const report = (await reportFromTemplate(t, owner.apiKey, 'datev-debtors')).body.id;
+      const run = await exportRun(report, 'datev', { ...DATEV, kind: 'accounts' }, {} as typeof OCTOBER);
+      assert.equal(run.status, 'succeeded', JSON.stringify(run));
+      const records = parse(cp1252.decode(await download(run.id)), {
+        delimiter: ';',
+        relax_column_count: true,
+      }) as string[][];
+      const [header, names, ...accounts] = records;
+      assert.deepEqual(header!.slice(0, 5), ['EXTF', '700', '16', 'Debitoren/Kreditoren', '5']);
+      assert.deepEqual([header![14], header![15]], ['', ''], 'master data has no period');
+      assert.equal(names!.length, 254);
+      const customers = await t.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM demo.customers');
+      assert.equal(accounts.length, customers.rows[0]!.n);
+      const name = names!.indexOf('Name (Adressatentyp Unternehmen)');
+      for (const a of accounts) {
+        assert.match(a[0]!, /^\d{5}$/, 'a personal account of five digits');
+        assert.ok(a[name]!.length > 0);
+      }
+    });
+
     test('the BMD template: the default field list, TT.MM.JJJJ dates and buchcode from the sign', async () => {
       const run = await exportRun(bmdReport, 'bmd', {});
       assert.equal(run.status, 'succeeded', JSON.stringify(run));

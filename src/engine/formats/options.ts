@@ -237,6 +237,13 @@ const accountingOwn = {
 };
 
 export const DatevOptionsSchema = formatSchema('datev', 'DatevOptions', {
+  kind: Type.Optional(
+    oneOf(['bookings', 'accounts'], {
+      default: 'bookings',
+      description:
+        'bookings: Buchungsstapel (category 21, format 13) for the period; accounts: Debitoren/Kreditoren master data (category 16, format 5), one line per personal account, its mapping by friendly keys or DATEV column names',
+    }),
+  ),
   consultantNumber: Type.Integer({
     minimum: 1001,
     maximum: 9_999_999,

@@ -1,5 +1,6 @@
 import { BMD_DEFAULT_FIELDS, BMD_FIELDS, bmdEncoder } from './accounting/bmd.ts';
 import { DATEV_FIELDS, datevEncoder } from './accounting/datev.ts';
+import { datevAccountsEncoder } from './accounting/datev-accounts.ts';
 import type { FieldDefinition, Mapping } from './accounting/mapping.ts';
 import { periodFrom } from './accounting/period.ts';
 import { SAFT_FIELDS, saftEncoder, saftVariants } from './accounting/saft.ts';
@@ -152,32 +153,34 @@ const periodOf = (options: { periodFrom?: string; periodTo?: string }, context: 
   periodFrom(context.parameters, { from: options.periodFrom ?? 'from', to: options.periodTo ?? 'to' });
 
 function datevSpec(options: DatevFormatOptions, context: FormatContext): FormatSpec {
+  const settings = {
+    consultantNumber: options.consultantNumber,
+    clientNumber: options.clientNumber,
+    fiscalYearStartMonth: options.fiscalYearStartMonth ?? 1,
+    accountLength: options.accountLength ?? 4,
+    chartOfAccounts: options.chartOfAccounts,
+    currency: options.currency ?? 'EUR',
+    batchName: (options.batchName ?? context.title ?? 'Buchungsstapel').slice(0, 30),
+    dictationCode: options.dictationCode,
+    origin: options.origin ?? 'FY',
+    exportedBy: options.exportedBy ?? 'Ferry',
+    locked: options.locked ?? false,
+    tooLong: options.tooLong ?? 'fail',
+    mapping: (options.mapping ?? {}) as Mapping,
+  };
+  const timing = { timeZone: context.timeZone, generatedAt: context.generatedAt ?? new Date() };
+  if (options.kind === 'accounts')
+    return {
+      extension: 'csv',
+      contentType: 'text/csv; charset=windows-1252',
+      fileName: 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}',
+      encoder: datevAccountsEncoder(settings, timing),
+    };
   return {
     extension: 'csv',
     contentType: 'text/csv; charset=windows-1252',
     fileName: 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}',
-    encoder: datevEncoder(
-      {
-        consultantNumber: options.consultantNumber,
-        clientNumber: options.clientNumber,
-        fiscalYearStartMonth: options.fiscalYearStartMonth ?? 1,
-        accountLength: options.accountLength ?? 4,
-        chartOfAccounts: options.chartOfAccounts,
-        currency: options.currency ?? 'EUR',
-        batchName: (options.batchName ?? context.title ?? 'Buchungsstapel').slice(0, 30),
-        dictationCode: options.dictationCode,
-        origin: options.origin ?? 'FY',
-        exportedBy: options.exportedBy ?? 'Ferry',
-        locked: options.locked ?? false,
-        tooLong: options.tooLong ?? 'fail',
-        mapping: (options.mapping ?? {}) as Mapping,
-      },
-      {
-        timeZone: context.timeZone,
-        generatedAt: context.generatedAt ?? new Date(),
-        period: periodOf(options, context),
-      },
-    ),
+    encoder: datevEncoder(settings, { ...timing, period: periodOf(options, context) }),
   };
 }
 

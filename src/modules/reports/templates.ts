@@ -230,6 +230,18 @@ SELECT b.document_number, b.document_date, b.description, b.account, b.contra_ac
  ORDER BY b.document_date, b.document_number`,
   },
   {
+    key: 'datev-debtors',
+    name: 'DATEV debtors (Debitoren)',
+    description:
+      'The customers as DATEV personal accounts (10000 + id) with name, e-mail, city, country and credit limit: export it as DATEV with kind "accounts" before the bookings that name them.',
+    category: 'finance',
+    parameters: [],
+    sql: `SELECT 10000 + c.id AS account, c.name AS company_name, c.email, c.city, c.country,
+       round(c.credit_limit)::bigint AS credit_limit, 'K' || c.id AS customer_number
+  FROM customers c
+ ORDER BY c.id`,
+  },
+  {
     key: 'saft-journal',
     name: 'SAF-T general ledger',
     description:

@@ -7360,6 +7360,12 @@ export interface paths {
                             /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
                             fileName?: string;
                         } | {
+                            /**
+                             * @description bookings: Buchungsstapel (category 21, format 13) for the period; accounts: Debitoren/Kreditoren master data (category 16, format 5), one line per personal account, its mapping by friendly keys or DATEV column names
+                             * @default bookings
+                             * @enum {string}
+                             */
+                            kind?: "bookings" | "accounts";
                             /** @description Beraternummer: the tax advisor’s consultant number (1001–9999999) */
                             consultantNumber: number;
                             /** @description Mandantennummer (1–99999) */
@@ -9743,6 +9749,12 @@ export interface paths {
                             /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
                             fileName?: string;
                         } | {
+                            /**
+                             * @description bookings: Buchungsstapel (category 21, format 13) for the period; accounts: Debitoren/Kreditoren master data (category 16, format 5), one line per personal account, its mapping by friendly keys or DATEV column names
+                             * @default bookings
+                             * @enum {string}
+                             */
+                            kind?: "bookings" | "accounts";
                             /** @description Beraternummer: the tax advisor’s consultant number (1001–9999999) */
                             consultantNumber: number;
                             /** @description Mandantennummer (1–99999) */
@@ -10496,6 +10508,12 @@ export interface paths {
                             /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
                             fileName?: string;
                         } | {
+                            /**
+                             * @description bookings: Buchungsstapel (category 21, format 13) for the period; accounts: Debitoren/Kreditoren master data (category 16, format 5), one line per personal account, its mapping by friendly keys or DATEV column names
+                             * @default bookings
+                             * @enum {string}
+                             */
+                            kind?: "bookings" | "accounts";
                             /** @description Beraternummer: the tax advisor’s consultant number (1001–9999999) */
                             consultantNumber: number;
                             /** @description Mandantennummer (1–99999) */
@@ -11215,6 +11233,12 @@ export interface paths {
                             /** @description The file name template: {report}, {run}, {ext}, {date:yyyy-MM-dd_HHmm} in the run's zone */
                             fileName?: string;
                         } | {
+                            /**
+                             * @description bookings: Buchungsstapel (category 21, format 13) for the period; accounts: Debitoren/Kreditoren master data (category 16, format 5), one line per personal account, its mapping by friendly keys or DATEV column names
+                             * @default bookings
+                             * @enum {string}
+                             */
+                            kind?: "bookings" | "accounts";
                             /** @description Beraternummer: the tax advisor’s consultant number (1001–9999999) */
                             consultantNumber: number;
                             /** @description Mandantennummer (1–99999) */

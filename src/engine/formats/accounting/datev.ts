@@ -270,11 +270,36 @@ const MAX_LENGTH: Record<number, number> = {
 const DOCUMENT_FIELD = /^[A-Za-z0-9$&%*+\-/]*$/;
 const MAX_AMOUNT = 999_999_999_999n; // 9,999,999,999.99 in hundredths
 
-const quoted = (text: string) => `"${text.replaceAll('"', '""')}"`;
+export const quoted = (text: string) => `"${text.replaceAll('"', '""')}"`;
 
-function headerLine(
-  s: DatevSettings,
-  period: AccountingPeriod,
+/** What a header says of its file's kind: Buchungsstapel (21, version 13) or Debitoren/Kreditoren (16, version 5). */
+export interface DatevKind {
+  category: number;
+  name: string;
+  version: number;
+}
+export const BOOKINGS_KIND: DatevKind = { category: 21, name: 'Buchungsstapel', version: 13 };
+
+/**
+ * Line 1: the 31 header fields. A booking batch states its period, booking
+ * type, fixing flag and currency; master data (no period) leaves them empty.
+ */
+export function headerLine(
+  s: Pick<
+    DatevSettings,
+    | 'origin'
+    | 'exportedBy'
+    | 'consultantNumber'
+    | 'clientNumber'
+    | 'accountLength'
+    | 'batchName'
+    | 'dictationCode'
+    | 'locked'
+    | 'currency'
+    | 'chartOfAccounts'
+  >,
+  kind: DatevKind,
+  period: AccountingPeriod | null,
   fiscalStart: string,
   now: Date,
   timeZone: string,
@@ -284,12 +309,13 @@ function headerLine(
   const two = (n: number) => String(n).padStart(2, '0');
   const stamp = `${p.year}${two(p.month)}${two(p.day)}${two(p.hour)}${two(p.minute)}${two(p.second)}${String(now.getUTCMilliseconds()).padStart(3, '0')}`;
   const ymd = (iso: string) => iso.replaceAll('-', '');
+  const bookings = period !== null;
   const fields: Array<string | number> = [
     'EXTF',
     700,
-    21,
-    'Buchungsstapel',
-    13,
+    kind.category,
+    kind.name,
+    kind.version,
     stamp,
     '',
     s.origin,
@@ -299,14 +325,14 @@ function headerLine(
     s.clientNumber,
     ymd(fiscalStart),
     s.accountLength,
-    ymd(period.from),
-    ymd(period.to),
+    period ? ymd(period.from) : '',
+    period ? ymd(period.to) : '',
     s.batchName,
     s.dictationCode ?? '',
-    1,
-    0,
-    s.locked ? 1 : 0,
-    s.currency,
+    bookings ? 1 : '',
+    bookings ? 0 : '',
+    bookings ? (s.locked ? 1 : 0) : '',
+    bookings ? s.currency : '',
     '',
     '',
     '',
@@ -487,7 +513,7 @@ export function datevEncoder(
       );
     const read = compileMapping(DATEV_FIELDS, settings.mapping, columns);
     const replaced: Replacement = { examples: [], count: 0 };
-    const head = `${headerLine(settings, period, fiscal.from, o.generatedAt, o.timeZone)}\r\n${DATEV_COLUMNS.join(';')}\r\n`;
+    const head = `${headerLine(settings, BOOKINGS_KIND, period, fiscal.from, o.generatedAt, o.timeZone)}\r\n${DATEV_COLUMNS.join(';')}\r\n`;
     yield encodeCp1252(head, replaced);
     const c: RowContext = { row: 0, settings, period, fiscal, timeZone: o.timeZone, warnings };
     for await (const batch of batches) {
