@@ -73,7 +73,8 @@ describe('the embedded PostgreSQL', () => {
     await chmod(join(dir, 'secret'), 0o644);
     const r = await runFerry(['migrate'], baseEnv({ FERRY_DATA_DIR: dir, LOG_LEVEL: 'info' }));
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /made files and folders in the data directory private/);
+    // Logged on stderr: a command's stdout is its answer alone.
+    assert.match(r.stderr, /made files and folders in the data directory private/);
     const open: string[] = [];
     const walk = async (path: string): Promise<void> => {
       for (const entry of await readdir(path, { withFileTypes: true })) {

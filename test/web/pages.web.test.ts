@@ -90,6 +90,32 @@ describe('the main pages', () => {
     await drawer.getByTestId('download-link').waitFor();
     await checkA11y(page, 'the export drawer after an export');
     await screenshot(page, 'export-drawer');
+
+    // Check the format on the first rows, without a file: CSV fits, and shows its first lines.
+    const check = drawer.getByTestId('format-check');
+    await check.getByRole('button', { name: 'Check on the first rows' }).click();
+    await check.locator('[data-ok="true"]').waitFor();
+    assert.match(
+      (await check.locator('pre, code').last().textContent()) ?? '',
+      /^[^\n]+,/,
+      'the header line',
+    );
+    // DATEV needs a mapping this report cannot give: the check names the field.
+    await drawer.getByTestId('format-select').click();
+    await page.getByRole('option', { name: 'DATEV (EXTF Buchungsstapel)' }).click();
+    await drawer
+      .locator('input[data-option="consultantNumber"], [data-option="consultantNumber"] input')
+      .first()
+      .fill('29098');
+    await drawer
+      .locator('input[data-option="clientNumber"], [data-option="clientNumber"] input')
+      .first()
+      .fill('55003');
+    await check.getByRole('button', { name: 'Check on the first rows' }).click();
+    const failed = check.locator('[data-ok="false"]');
+    await failed.waitFor();
+    assert.match((await failed.textContent()) ?? '', /A run would fail.*field Umsatz: is required/s);
+    await checkA11y(page, 'the export drawer with a failed format check');
     await page.keyboard.press('Escape');
     await drawer.waitFor({ state: 'hidden' });
     expectNoProblems(page);

@@ -13,6 +13,7 @@ import { ErrorAlert } from '../../components/states';
 import { useFormat, userZone } from '../../components/time';
 import { useT } from '../../i18n';
 import type { Report } from './api';
+import { FormatCheck } from './FormatCheck';
 
 type ExportBody = BodyOf<'/api/v1/exports', 'post'>;
 
@@ -220,6 +221,10 @@ export function ExportDrawer({
             errors={errors}
             reportName={report.name}
             timezone={timezone}
+          />
+          <FormatCheck
+            reportId={report.id}
+            body={{ format, formatOptions: options, parameters: values, timezone }}
           />
         </Stack>
         <DestinationPicker
