@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { XMLParser } from 'fast-xml-parser';
+import yauzl from 'yauzl';
 import {
   call,
   createTestApp,
@@ -262,10 +263,51 @@ for (const backend of backends()) {
       assert.equal(run.errorStage, 'file');
       assert.equal(run.attempts, 1, 'the same rows would fail again: no retry');
       assert.equal(run.fileName, null);
+    });
 
-      const twoYears = await exportRun(datevReport, 'datev', DATEV, { from: '2025-12-01', to: '2026-01-31' });
-      assert.equal(twoYears.status, 'failed');
-      assert.match(twoYears.error, /spans two fiscal years \(the first ends 2025-12-31\)/);
+    test('DATEV over a year end: one file per fiscal year in a zip archive, together the ledger’s documents', async () => {
+      const period = { from: '2025-12-01', to: '2026-01-31' };
+      const run = await exportRun(datevReport, 'datev', DATEV, period);
+      assert.equal(run.status, 'succeeded', JSON.stringify(run));
+      assert.equal(run.contentType, 'application/zip');
+      assert.match(run.fileName, /^EXTF_.*\.zip$/);
+      const archive = await download(run.id);
+      const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+        yauzl.fromBuffer(archive, { lazyEntries: true }, (err, z) => (err ? reject(err) : resolve(z!))),
+      );
+      const files: Record<string, string[][]> = {};
+      await new Promise<void>((resolve, reject) => {
+        zip.on('entry', (entry: yauzl.Entry) =>
+          zip.openReadStream(entry, async (err, stream) => {
+            if (err) return reject(err);
+            const chunks: Buffer[] = [];
+            for await (const c of stream!) chunks.push(c as Buffer);
+            files[entry.fileName] = parse(cp1252.decode(Buffer.concat(chunks)), {
+              delimiter: ';',
+              relax_column_count: true,
+            }) as string[][];
+            zip.readEntry();
+          }),
+        );
+        zip.on('end', () => resolve());
+        zip.on('error', reject);
+        zip.readEntry();
+      });
+      assert.deepEqual(Object.keys(files), [
+        'EXTF_Buchungsstapel_20251201-20251231.csv',
+        'EXTF_Buchungsstapel_20260101-20260131.csv',
+      ]);
+      const december = files['EXTF_Buchungsstapel_20251201-20251231.csv']!;
+      const january = files['EXTF_Buchungsstapel_20260101-20260131.csv']!;
+      assert.equal(december[0]![12], '20250101', 'WJ-Beginn of 2025');
+      assert.equal(january[0]![12], '20260101', 'WJ-Beginn of 2026');
+      const entries = await t.ctx.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM demo.journal_entries WHERE posted_on BETWEEN $1 AND $2',
+        [period.from, period.to],
+      );
+      assert.equal(december.length - 2 + january.length - 2, entries.rows[0]!.n);
+      for (const b of december.slice(2)) assert.match(b[9]!, /^\d{2}12$/);
+      for (const b of january.slice(2)) assert.match(b[9]!, /^\d{2}01$/);
     });
   });
 }

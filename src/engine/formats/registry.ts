@@ -1,5 +1,5 @@
 import { BMD_DEFAULT_FIELDS, BMD_FIELDS, bmdEncoder } from './accounting/bmd.ts';
-import { DATEV_FIELDS, datevEncoder } from './accounting/datev.ts';
+import { DATEV_FIELDS, datevEncoder, fiscalYearsIn } from './accounting/datev.ts';
 import { datevAccountsEncoder } from './accounting/datev-accounts.ts';
 import type { FieldDefinition, Mapping } from './accounting/mapping.ts';
 import { periodFrom } from './accounting/period.ts';
@@ -176,12 +176,34 @@ function datevSpec(options: DatevFormatOptions, context: FormatContext): FormatS
       fileName: 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}',
       encoder: datevAccountsEncoder(settings, timing),
     };
+  const encoder = datevEncoder(settings, { ...timing, period: periodOf(options, context) });
+  // A period across a fiscal year's end makes one file per year, in a zip archive.
+  if (spansFiscalYears(options, context, settings.fiscalYearStartMonth))
+    return {
+      extension: 'zip',
+      contentType: 'application/zip',
+      fileName: 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}',
+      encoder,
+    };
   return {
     extension: 'csv',
     contentType: 'text/csv; charset=windows-1252',
     fileName: 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}',
-    encoder: datevEncoder(settings, { ...timing, period: periodOf(options, context) }),
+    encoder,
   };
+}
+
+function spansFiscalYears(
+  options: { periodFrom?: string; periodTo?: string },
+  context: FormatContext,
+  startMonth: number,
+): boolean {
+  try {
+    return fiscalYearsIn(periodOf(options, context)(), startMonth).length > 1;
+  } catch {
+    // No period yet (options checked before a run): the writer says what is missing when it runs.
+    return false;
+  }
 }
 
 function bmdSpec(options: BmdFormatOptions, context: FormatContext): FormatSpec {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
+import yauzl from 'yauzl';
 import type { Column, Value } from '../../sources/types.ts';
 import { ExportWarnings } from '../text-formats.ts';
 import { DATEV_COLUMNS, type DatevSettings, datevEncoder } from './datev.ts';
@@ -81,6 +82,29 @@ function line(fields: Record<number, string>): string {
 }
 
 const cp1252 = new TextDecoder('windows-1252');
+
+/** The entries of a zip archive, read with yauzl (another library than the one that wrote it). */
+async function unzip(bytes: Buffer): Promise<Array<{ name: string; bytes: Buffer }>> {
+  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+    yauzl.fromBuffer(bytes, { lazyEntries: true }, (err, z) => (err ? reject(err) : resolve(z!))),
+  );
+  const out: Array<{ name: string; bytes: Buffer }> = [];
+  await new Promise<void>((resolve, reject) => {
+    zip.on('entry', (entry: yauzl.Entry) => {
+      zip.openReadStream(entry, async (err, stream) => {
+        if (err) return reject(err);
+        const chunks: Buffer[] = [];
+        for await (const c of stream!) chunks.push(c as Buffer);
+        out.push({ name: entry.fileName, bytes: Buffer.concat(chunks) });
+        zip.readEntry();
+      });
+    });
+    zip.on('end', () => resolve());
+    zip.on('error', reject);
+    zip.readEntry();
+  });
+  return out;
+}
 
 describe('DATEV Buchungsstapel', () => {
   test('the file, byte for byte: header, column line and bookings in Windows-1252 with CRLF', async () => {
@@ -234,12 +258,6 @@ describe('DATEV Buchungsstapel', () => {
       [row({ 2: 'x'.repeat(61) })],
       /row 1, field Buchungstext: "x+" is longer than 60 characters/,
     );
-    await failsWith(
-      [rows[0]!],
-      /spans two fiscal years \(the first ends 2026-12-31\)/,
-      {},
-      { from: '2026-12-01', to: '2027-01-31' },
-    );
   });
 
   test('a missing required field is named before any row is read', async () => {
@@ -270,6 +288,41 @@ describe('DATEV Buchungsstapel', () => {
     assert.deepEqual(
       warnings.list().map((w) => [w.code, w.count]),
       [['datev_truncated_14', 1]],
+    );
+  });
+
+  test('a period across the fiscal year’s end: one file per fiscal year, in a zip archive', async () => {
+    const across = [
+      rows[0]!.map((v, i) => (i === 1 ? '2026-12-30' : v)),
+      rows[1]!.map((v, i) => (i === 1 ? '2027-01-02' : v)),
+      rows[2]!.map((v, i) => (i === 1 ? '2027-01-31' : v)),
+    ];
+    const { bytes, warnings } = await write(across, {}, { from: '2026-12-01', to: '2027-01-31' });
+    const entries = await unzip(bytes);
+    assert.deepEqual(
+      entries.map((e) => e.name),
+      ['EXTF_Buchungsstapel_20261201-20261231.csv', 'EXTF_Buchungsstapel_20270101-20270131.csv'],
+    );
+    const [first, second] = entries.map(
+      (e) => parse(cp1252.decode(e.bytes), { delimiter: ';', relax_column_count: true }) as string[][],
+    );
+    // Each file's header: that year's start and its part of the period.
+    assert.deepEqual(first![0]!.slice(12, 16), ['20260101', '4', '20261201', '20261231']);
+    assert.deepEqual(second![0]!.slice(12, 16), ['20270101', '4', '20270101', '20270131']);
+    assert.deepEqual(
+      first!.slice(2).map((r) => r[9]),
+      ['3012'],
+    );
+    assert.deepEqual(
+      second!.slice(2).map((r) => r[9]),
+      ['0201', '3101'],
+    );
+    assert.deepEqual(
+      warnings.list().map((w) => [w.code, w.count]),
+      [
+        ['datev_fiscal_years', 2],
+        ['cp1252_replaced', 1],
+      ],
     );
   });
 

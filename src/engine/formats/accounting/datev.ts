@@ -1,3 +1,8 @@
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yazl from 'yazl';
 import { localParts } from '../../../lib/zoned-time.ts';
 import type { Column, Value } from '../../sources/types.ts';
 import type { Encoder, ExportWarnings } from '../text-formats.ts';
@@ -506,23 +511,24 @@ export function datevEncoder(
     warnings?: ExportWarnings,
   ) {
     const period = o.period();
-    const fiscal = fiscalYearOf(period.from, settings.fiscalYearStartMonth);
-    if (period.to > fiscal.to)
-      throw new AccountingDataError(
-        `the period ${period.from} – ${period.to} spans two fiscal years (the first ends ${fiscal.to}); DATEV takes one file per fiscal year: export each year on its own`,
-      );
+    const years = fiscalYearsIn(period, settings.fiscalYearStartMonth);
     const read = compileMapping(DATEV_FIELDS, settings.mapping, columns);
     const replaced: Replacement = { examples: [], count: 0 };
-    const head = `${headerLine(settings, BOOKINGS_KIND, period, fiscal.from, o.generatedAt, o.timeZone)}\r\n${DATEV_COLUMNS.join(';')}\r\n`;
-    yield encodeCp1252(head, replaced);
-    const c: RowContext = { row: 0, settings, period, fiscal, timeZone: o.timeZone, warnings };
-    for await (const batch of batches) {
-      let text = '';
-      for (const row of batch) {
-        c.row++;
-        text += `${bookingLine(row, read, c)}\r\n`;
+    if (years.length > 1) {
+      yield* perFiscalYear(settings, o, period, years, read, batches, replaced, warnings);
+    } else {
+      const fiscal = fiscalYearOf(period.from, settings.fiscalYearStartMonth);
+      const head = `${headerLine(settings, BOOKINGS_KIND, period, fiscal.from, o.generatedAt, o.timeZone)}\r\n${DATEV_COLUMNS.join(';')}\r\n`;
+      yield encodeCp1252(head, replaced);
+      const c: RowContext = { row: 0, settings, period, fiscal, timeZone: o.timeZone, warnings };
+      for await (const batch of batches) {
+        let text = '';
+        for (const row of batch) {
+          c.row++;
+          text += `${bookingLine(row, read, c)}\r\n`;
+        }
+        yield encodeCp1252(text, replaced);
       }
-      yield encodeCp1252(text, replaced);
     }
     if (replaced.count > 0)
       warnings?.add(
@@ -531,4 +537,90 @@ export function datevEncoder(
         replaced.count,
       );
   };
+}
+
+/** The parts of a period in each fiscal year it touches, in order. */
+export function fiscalYearsIn(
+  period: AccountingPeriod,
+  startMonth: number,
+): Array<{ part: AccountingPeriod; fiscal: AccountingPeriod }> {
+  const out: Array<{ part: AccountingPeriod; fiscal: AccountingPeriod }> = [];
+  let from = period.from;
+  while (from <= period.to) {
+    const fiscal = fiscalYearOf(from, startMonth);
+    const to = fiscal.to < period.to ? fiscal.to : period.to;
+    out.push({ part: { from, to }, fiscal });
+    const next = new Date(`${fiscal.to}T00:00:00Z`);
+    next.setUTCDate(next.getUTCDate() + 1);
+    from = next.toISOString().slice(0, 10);
+  }
+  return out;
+}
+
+/**
+ * A period across a fiscal year's end: DATEV takes one batch per fiscal year,
+ * so each year's bookings go to a file of their own (its header with that
+ * year's part of the period and its start), spooled to disk while the rows
+ * stream, and the files come as one zip archive. Memory stays flat.
+ */
+async function* perFiscalYear(
+  settings: DatevSettings,
+  o: { timeZone: string; generatedAt: Date },
+  period: AccountingPeriod,
+  years: Array<{ part: AccountingPeriod; fiscal: AccountingPeriod }>,
+  read: Map<string, FieldReader>,
+  batches: AsyncIterable<Value[][]>,
+  replaced: Replacement,
+  warnings: ExportWarnings | undefined,
+): AsyncGenerator<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-datev-'));
+  const files = years.map((y) => ({
+    ...y,
+    name: `EXTF_Buchungsstapel_${y.part.from.replaceAll('-', '')}-${y.part.to.replaceAll('-', '')}.csv`,
+    stream: null as WriteStream | null,
+    rows: 0,
+  }));
+  const write = async (stream: WriteStream, bytes: Buffer) => {
+    if (!stream.write(bytes)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+  };
+  try {
+    const open = async (f: (typeof files)[number]) => {
+      f.stream = createWriteStream(join(dir, f.name));
+      const head = `${headerLine(settings, BOOKINGS_KIND, f.part, f.fiscal.from, o.generatedAt, o.timeZone)}\r\n${DATEV_COLUMNS.join(';')}\r\n`;
+      await write(f.stream, encodeCp1252(head, replaced));
+      return f.stream;
+    };
+    // Rows are checked against the whole period; each goes to its fiscal year's file.
+    const c: RowContext = { row: 0, settings, period, fiscal: period, timeZone: o.timeZone, warnings };
+    for await (const batch of batches) {
+      for (const row of batch) {
+        c.row++;
+        const line = bookingLine(row, read, c);
+        const date = toIsoDate(read.get('documentDate')!(row), o.timeZone)!;
+        const f = files.find((y) => date >= y.part.from && date <= y.part.to)!;
+        f.rows++;
+        await write(f.stream ?? (await open(f)), encodeCp1252(`${line}\r\n`, replaced));
+      }
+    }
+    // Every fiscal year the period touches gets its file, an empty batch where it had no bookings.
+    for (const f of files) {
+      const stream = f.stream ?? (await open(f));
+      await new Promise<void>((resolve, reject) =>
+        stream.end((err?: Error | null) => (err ? reject(err) : resolve())),
+      );
+    }
+    warnings?.add(
+      'datev_fiscal_years',
+      `The period spans ${files.length} fiscal years: one DATEV file each (${files.map((f) => `${f.name}: ${f.rows} bookings`).join(', ')}), in a zip archive`,
+      files.length,
+    );
+    const zip = new yazl.ZipFile();
+    for (const f of files)
+      zip.addReadStream(createReadStream(join(dir, f.name)), f.name, { mtime: o.generatedAt });
+    zip.end();
+    for await (const chunk of zip.outputStream as unknown as AsyncIterable<Buffer>) yield chunk;
+  } finally {
+    for (const f of files) f.stream?.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
