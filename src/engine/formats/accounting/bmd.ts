@@ -1,6 +1,6 @@
 import type { Column, Value } from '../../sources/types.ts';
 import type { Encoder, ExportWarnings } from '../text-formats.ts';
-import { encodeCp1252, type Replacement } from './cp1252.ts';
+import { encodeCp1252, type Replacement, warnReplaced } from './cp1252.ts';
 import {
   AccountingDataError,
   centsText,
@@ -171,12 +171,7 @@ export function bmdEncoder(
       }
       yield encode(text);
     }
-    if (replaced.count > 0)
-      warnings?.add(
-        'cp1252_replaced',
-        `Characters outside Windows-1252 were replaced (e.g. ${replaced.examples.join(' ')})`,
-        replaced.count,
-      );
+    warnReplaced(replaced, warnings);
   };
 }
 

@@ -106,3 +106,33 @@ export function fitsCp1252(text: string): boolean {
   for (const ch of text) if (byteOf(ch.codePointAt(0)!) === undefined) return false;
   return true;
 }
+
+/** Each batch's rows as CRLF-ended lines in Windows-1252, one buffer per batch; `at.row` counts rows (1-based). */
+export async function* cp1252Lines(
+  batches: AsyncIterable<unknown[][]>,
+  line: (row: unknown[]) => string,
+  at: { row: number },
+  replaced: Replacement,
+): AsyncGenerator<Buffer> {
+  for await (const batch of batches) {
+    let text = '';
+    for (const row of batch) {
+      at.row++;
+      text += `${line(row)}\r\n`;
+    }
+    yield encodeCp1252(text, replaced);
+  }
+}
+
+/** The run's warning for what Windows-1252 could not carry, when anything was replaced. */
+export function warnReplaced(
+  replaced: Replacement,
+  warnings: { add(code: string, message: string, count: number): void } | undefined,
+): void {
+  if (replaced.count > 0)
+    warnings?.add(
+      'cp1252_replaced',
+      `Characters outside Windows-1252 were replaced (e.g. ${replaced.examples.join(' ')})`,
+      replaced.count,
+    );
+}

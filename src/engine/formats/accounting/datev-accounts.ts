@@ -1,6 +1,6 @@
 import type { Column, Value } from '../../sources/types.ts';
 import type { Encoder, ExportWarnings } from '../text-formats.ts';
-import { encodeCp1252, type Replacement } from './cp1252.ts';
+import { cp1252Lines, encodeCp1252, type Replacement, warnReplaced } from './cp1252.ts';
 import { type DatevKind, type DatevSettings, headerLine, quoted } from './datev.ts';
 import { DATEV_ACCOUNT_COLUMNS } from './datev-accounts-columns.ts';
 import {
@@ -282,19 +282,7 @@ export function datevAccountsEncoder(
       replaced,
     );
     const c: RowContext = { row: 0, settings, timeZone: o.timeZone, warnings };
-    for await (const batch of batches) {
-      let text = '';
-      for (const row of batch) {
-        c.row++;
-        text += `${accountLine(row, read, c)}\r\n`;
-      }
-      yield encodeCp1252(text, replaced);
-    }
-    if (replaced.count > 0)
-      warnings?.add(
-        'cp1252_replaced',
-        `Characters outside Windows-1252 were replaced (e.g. ${replaced.examples.join(' ')})`,
-        replaced.count,
-      );
+    yield* cp1252Lines(batches, (row) => accountLine(row as Value[], read, c), c, replaced);
+    warnReplaced(replaced, warnings);
   };
 }

@@ -6,7 +6,7 @@ import yazl from 'yazl';
 import { localParts } from '../../../lib/zoned-time.ts';
 import type { Column, Value } from '../../sources/types.ts';
 import type { Encoder, ExportWarnings } from '../text-formats.ts';
-import { encodeCp1252, type Replacement } from './cp1252.ts';
+import { cp1252Lines, encodeCp1252, type Replacement, warnReplaced } from './cp1252.ts';
 import {
   AccountingDataError,
   centsText,
@@ -521,21 +521,9 @@ export function datevEncoder(
       const head = `${headerLine(settings, BOOKINGS_KIND, period, fiscal.from, o.generatedAt, o.timeZone)}\r\n${DATEV_COLUMNS.join(';')}\r\n`;
       yield encodeCp1252(head, replaced);
       const c: RowContext = { row: 0, settings, period, fiscal, timeZone: o.timeZone, warnings };
-      for await (const batch of batches) {
-        let text = '';
-        for (const row of batch) {
-          c.row++;
-          text += `${bookingLine(row, read, c)}\r\n`;
-        }
-        yield encodeCp1252(text, replaced);
-      }
+      yield* cp1252Lines(batches, (row) => bookingLine(row as Value[], read, c), c, replaced);
     }
-    if (replaced.count > 0)
-      warnings?.add(
-        'cp1252_replaced',
-        `Characters outside Windows-1252 were replaced (e.g. ${replaced.examples.join(' ')})`,
-        replaced.count,
-      );
+    warnReplaced(replaced, warnings);
   };
 }
 
