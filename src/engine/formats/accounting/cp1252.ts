@@ -53,6 +53,8 @@ export interface Replacement {
   /** The first characters that did not fit, as found (for the warning). */
   examples: string[];
   count: number;
+  /** The first rows (1-based) that had one, when the writer knows its rows. */
+  rows?: number[];
 }
 
 /** Characters whose Windows-1252 byte is not their Latin-1 one (or that it lacks): 0x80–0x9F and above 0xFF. */
@@ -118,7 +120,11 @@ export async function* cp1252Lines(
     let text = '';
     for (const row of batch) {
       at.row++;
-      text += `${line(row)}\r\n`;
+      const written = line(row);
+      // Which rows lose a character: named in the warning (a cheap test first; most text is Latin-1).
+      if (NOT_LATIN1.test(written) && !fitsCp1252(written) && (replaced.rows ??= []).length < 5)
+        replaced.rows.push(at.row);
+      text += `${written}\r\n`;
     }
     yield encodeCp1252(text, replaced);
   }
@@ -132,7 +138,7 @@ export function warnReplaced(
   if (replaced.count > 0)
     warnings?.add(
       'cp1252_replaced',
-      `Characters outside Windows-1252 were replaced (e.g. ${replaced.examples.join(' ')})`,
+      `Characters outside Windows-1252 were replaced (e.g. ${replaced.examples.join(' ')}${replaced.rows?.length ? `; ${replaced.rows.length === 1 ? 'row' : 'rows'} ${replaced.rows.join(', ')}${replaced.count > replaced.rows.length ? ' …' : ''}` : ''})`,
       replaced.count,
     );
 }

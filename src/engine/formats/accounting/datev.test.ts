@@ -155,7 +155,7 @@ describe('DATEV Buchungsstapel', () => {
     assert.deepEqual(warnings.list(), [
       {
         code: 'cp1252_replaced',
-        message: 'Characters outside Windows-1252 were replaced (e.g. ⭐)',
+        message: 'Characters outside Windows-1252 were replaced (e.g. ⭐; row 3)',
         count: 1,
       },
     ]);
