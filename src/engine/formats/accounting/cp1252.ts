@@ -122,8 +122,10 @@ export async function* cp1252Lines(
       at.row++;
       const written = line(row);
       // Which rows lose a character: named in the warning (a cheap test first; most text is Latin-1).
-      if (NOT_LATIN1.test(written) && !fitsCp1252(written) && (replaced.rows ??= []).length < 5)
-        replaced.rows.push(at.row);
+      if (NOT_LATIN1.test(written) && !fitsCp1252(written)) {
+        replaced.rows ??= [];
+        if (replaced.rows.length < 5) replaced.rows.push(at.row);
+      }
       text += `${written}\r\n`;
     }
     yield encodeCp1252(text, replaced);
