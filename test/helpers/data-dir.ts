@@ -47,15 +47,6 @@ interface Template {
 
 let template: Promise<Template> | undefined;
 
-/**
- * Starts building the prepared data directory (when the cache lacks it) without
- * waiting: the global setup calls it, so a fresh checkout builds it while the
- * first test files (the browser tests, which do not need it) run.
- */
-export function prepareDataDirInBackground(): Promise<unknown> {
-  return preparedTemplate().catch((err: unknown) => err);
-}
-
 function preparedTemplate(): Promise<Template> {
   template ??= findOrBuild();
   return template;
