@@ -70,8 +70,13 @@ export function createS3Storage(o: S3StorageOptions): Storage & { client: S3Clie
     } while (keyMarker);
   }
   // Aborting discards the parts, which otherwise cost storage until a lifecycle rule removes them.
+  // An upload gone meanwhile (its writer gave up, another process swept it) is what was wanted: not an error.
   const abortUpload = (u: { Key: string; UploadId: string }) =>
-    client.send(new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: u.Key, UploadId: u.UploadId }));
+    client
+      .send(new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: u.Key, UploadId: u.UploadId }))
+      .catch((err: unknown) => {
+        if ((err as { name?: string }).name !== 'NoSuchUpload') throw err;
+      });
   return {
     kind: 's3',
     client,

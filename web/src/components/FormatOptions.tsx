@@ -223,7 +223,11 @@ function FileNameExample({
         api.POST('/api/v1/formats/file-name', {
           body: {
             format: input.format as 'csv',
-            formatOptions: input.options,
+            // Only what shapes the name: a format's other settings (DATEV's consultant
+            // number, say) may still be half filled in while the example updates.
+            formatOptions: Object.fromEntries(
+              Object.entries(input.options).filter(([name]) => name === 'fileName' || name === 'compression'),
+            ),
             reportName: input.reportName || 'report',
             timezone: input.timezone,
             ...(input.at ? { at: input.at } : {}),
