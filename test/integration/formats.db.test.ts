@@ -116,6 +116,22 @@ for (const backend of backends()) {
       assert.equal(anonymous.status, 401);
     });
 
+    test('the file-name example of a format with required settings needs none of them, but checks what is given', async () => {
+      const example = (formatOptions: object) =>
+        call(t, {
+          method: 'POST',
+          url: '/api/v1/formats/file-name',
+          key: owner.apiKey,
+          body: { format: 'datev', formatOptions, reportName: 'Journal', at: '2026-11-03T08:00:00Z' },
+        });
+      const half = await example({});
+      assert.equal(half.status, 200, half.text);
+      assert.equal(half.body.fileName, 'EXTF_Journal_2026-11-03.csv');
+      const wrong = await example({ consultantNumber: 12 });
+      assert.equal(wrong.status, 400, wrong.text);
+      assert.equal(wrong.body.errors[0].path, 'formatOptions.consultantNumber');
+    });
+
     test('the file-name example is the name the run writes: template, zone, compression', async () => {
       const formatOptions = { compression: 'zip', fileName: '{report}-{date:yyyyMMdd-HHmm}.{ext}' };
       const started = await call(t, {

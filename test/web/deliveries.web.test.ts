@@ -126,8 +126,14 @@ describe('destinations and deliveries', () => {
     await page.goto(`/schedules/${scheduleId}`);
     await heading(page, 'Sales every weekday');
     const where = page.getByRole('region', { name: '3. Where' });
-    await where.getByLabel('Destinations', { exact: true }).click();
-    await page.getByRole('option', { name: /Finance team/ }).click();
+    // Open the list, again if a render closed it before it showed.
+    const finance = page.getByRole('option', { name: /Finance team/ });
+    await waitFor('the destinations list to open', async () => {
+      if (await finance.isVisible()) return true;
+      await where.getByLabel('Destinations', { exact: true }).click();
+      return false;
+    });
+    await finance.click();
     await page.keyboard.press('Escape');
     await checkA11y(page, 'the schedule editor with a destination');
     await page.getByRole('button', { name: 'Save', exact: true }).click();

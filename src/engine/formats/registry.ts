@@ -104,7 +104,7 @@ function saftSpec(options: SaftFormatOptions, context: FormatContext): FormatSpe
   return {
     extension: 'xml',
     contentType: 'application/xml',
-    fileName: 'SAF-T_{report}_{date:yyyy-MM-dd}.{ext}',
+    fileName: SAFT_FILE_NAME,
     encoder: saftEncoder(
       {
         variant: saftVariants[options.variant ?? 'NO']!,
@@ -134,17 +134,38 @@ function saftSpec(options: SaftFormatOptions, context: FormatContext): FormatSpe
   };
 }
 
+const DATEV_FILE_NAME = 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}';
+const BMD_FILE_NAME = 'BMD_{report}_{date:yyyy-MM-dd}.{ext}';
+const SAFT_FILE_NAME = 'SAF-T_{report}_{date:yyyy-MM-dd}.{ext}';
+
 /** What a format is without options: its extension, content type and (accounting formats) the fields a mapping fills. */
 export function formatFacts(format: ExportFormat): {
   extension: string;
   contentType: string;
+  fileName?: string;
   fields?: readonly FieldDefinition[];
 } {
   if (format === 'datev')
-    return { extension: 'csv', contentType: 'text/csv; charset=windows-1252', fields: DATEV_FIELDS };
+    return {
+      extension: 'csv',
+      contentType: 'text/csv; charset=windows-1252',
+      fileName: DATEV_FILE_NAME,
+      fields: DATEV_FIELDS,
+    };
   if (format === 'bmd')
-    return { extension: 'csv', contentType: 'text/csv; charset=windows-1252', fields: BMD_FIELDS };
-  if (format === 'saft') return { extension: 'xml', contentType: 'application/xml', fields: SAFT_FIELDS };
+    return {
+      extension: 'csv',
+      contentType: 'text/csv; charset=windows-1252',
+      fileName: BMD_FILE_NAME,
+      fields: BMD_FIELDS,
+    };
+  if (format === 'saft')
+    return {
+      extension: 'xml',
+      contentType: 'application/xml',
+      fileName: SAFT_FILE_NAME,
+      fields: SAFT_FIELDS,
+    };
   const spec = resolveFormat(format, {});
   return { extension: spec.extension, contentType: spec.contentType };
 }
@@ -173,7 +194,7 @@ function datevSpec(options: DatevFormatOptions, context: FormatContext): FormatS
     return {
       extension: 'csv',
       contentType: 'text/csv; charset=windows-1252',
-      fileName: 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}',
+      fileName: DATEV_FILE_NAME,
       encoder: datevAccountsEncoder(settings, timing),
     };
   const encoder = datevEncoder(settings, { ...timing, period: periodOf(options, context) });
@@ -182,13 +203,13 @@ function datevSpec(options: DatevFormatOptions, context: FormatContext): FormatS
     return {
       extension: 'zip',
       contentType: 'application/zip',
-      fileName: 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}',
+      fileName: DATEV_FILE_NAME,
       encoder,
     };
   return {
     extension: 'csv',
     contentType: 'text/csv; charset=windows-1252',
-    fileName: 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}',
+    fileName: DATEV_FILE_NAME,
     encoder,
   };
 }
@@ -211,7 +232,7 @@ function bmdSpec(options: BmdFormatOptions, context: FormatContext): FormatSpec 
   return {
     extension: 'csv',
     contentType: `text/csv; charset=${encoding}`,
-    fileName: 'BMD_{report}_{date:yyyy-MM-dd}.{ext}',
+    fileName: BMD_FILE_NAME,
     encoder: bmdEncoder(
       { fields: options.fields ?? BMD_DEFAULT_FIELDS, encoding, mapping: (options.mapping ?? {}) as Mapping },
       { timeZone: context.timeZone, period: periodOf(options, context) },

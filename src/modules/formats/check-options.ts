@@ -30,6 +30,29 @@ const isExportFormat = (value: unknown): value is ExportFormat =>
  * format out (PATCH keeps the saved one) should take formatOptions as a plain
  * object and let the service check them against the saved format.
  */
+/**
+ * For a file name example: the options given must be right, but a required
+ * setting not filled in yet (DATEV's consultant number while the form is half
+ * done) does not change a name.
+ */
+export function checkGivenFormatOptions(format: ExportFormat, options: unknown): void {
+  try {
+    checkFormatOptions(format, options);
+  } catch (err) {
+    if (!(err instanceof FormatOptionError)) throw err;
+    const given = err.errors.filter((e) => !e.message.startsWith('is required'));
+    if (given.length > 0)
+      throw invalidFormatOptions(new FormatOptionError(given[0]!.path, given[0]!.message, given));
+  }
+}
+
+export async function checkGivenFormatOptionsFirst(request: FastifyRequest): Promise<void> {
+  const body: unknown = request.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
+  const { format, formatOptions } = body as { format?: unknown; formatOptions?: unknown };
+  if (formatOptions !== undefined && isExportFormat(format)) checkGivenFormatOptions(format, formatOptions);
+}
+
 export async function checkFormatOptionsFirst(request: FastifyRequest): Promise<void> {
   const body: unknown = request.body;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return;

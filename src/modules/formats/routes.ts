@@ -24,7 +24,12 @@ import { requirePrincipal } from '../../server/plugins/auth.ts';
 import { authErrors, IdParams, literals, ProblemSchema, Timestamp } from '../../server/schemas.ts';
 import type { App } from '../../server/types.ts';
 import type { Deps } from '../deps.ts';
-import { checkFormatOptionsFirst, invalidFormatOptions } from './check-options.ts';
+import {
+  checkFormatOptionsFirst,
+  checkGivenFormatOptions,
+  checkGivenFormatOptionsFirst,
+  invalidFormatOptions,
+} from './check-options.ts';
 import { checkReportFormat } from './check-sample.ts';
 
 // The export formats and their options, described from the schemas that
@@ -103,8 +108,9 @@ export function runFileName(
   values: { reportName: string; runId: string; at: Date; timeZone: string },
 ): { fileName: string; compression: Compression } {
   try {
-    // resolveFormat checks every option, fileName's type and length among them.
-    const spec = resolveFormat(format, options, { timeZone: values.timeZone });
+    // Every option given is checked (fileName's type and length among them); a required one not given yet is no matter here.
+    checkGivenFormatOptions(format, options);
+    const spec = formatFacts(format);
     const compression = compressionOf(options);
     const template = (options['fileName'] as string | undefined) ?? spec.fileName ?? DEFAULT_FILE_NAME;
     const name = renderFileName(template, {
@@ -235,7 +241,7 @@ export function registerFormatRoutes(app: App, deps: Deps): void {
     '/api/v1/formats/file-name',
     {
       config: { auth: 'authenticated' },
-      preValidation: checkFormatOptionsFirst,
+      preValidation: checkGivenFormatOptionsFirst,
       schema: {
         tags: ['runs'],
         summary: 'The file name a run would write, for a report, format, options, zone and time',
