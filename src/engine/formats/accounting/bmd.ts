@@ -3,13 +3,13 @@ import type { Encoder, ExportWarnings } from '../text-formats.ts';
 import { encodeCp1252, type Replacement, warnReplaced } from './cp1252.ts';
 import {
   AccountingDataError,
+  centsAt,
   centsText,
   compileMapping,
+  dateAt,
   type FieldDefinition,
   type Mapping,
   plainText,
-  toCents,
-  toIsoDate,
 } from './mapping.ts';
 import type { AccountingPeriod } from './period.ts';
 
@@ -187,13 +187,7 @@ function line(
   const fail = (field: string, message: string): never => {
     throw new AccountingDataError(message, { row: n, field });
   };
-  const amount = (field: string) => {
-    try {
-      return toCents(get(field));
-    } catch (err) {
-      return fail(field, (err as Error).message);
-    }
-  };
+  const amount = (field: string) => centsAt(get(field), { row: n, field });
   const betrag = amount('betrag');
   if (betrag === null) fail('betrag', 'is empty');
   const given = get('buchcode');
@@ -212,12 +206,7 @@ function line(
         values[field] = plainText(get('satzart') ?? '0');
         break;
       case 'belegdatum': {
-        let iso: string | null = null;
-        try {
-          iso = toIsoDate(get('belegdatum'), timeZone);
-        } catch (err) {
-          fail('belegdatum', (err as Error).message);
-        }
+        const iso = dateAt(get('belegdatum'), timeZone, { row: n, field: 'belegdatum' });
         if (iso === null) fail('belegdatum', 'is empty');
         if (iso! < period.from || iso! > period.to)
           fail('belegdatum', `${iso} is outside the period ${period.from} – ${period.to}`);

@@ -5,12 +5,13 @@ import { type DatevKind, type DatevSettings, headerLine, quoted } from './datev.
 import { DATEV_ACCOUNT_COLUMNS } from './datev-accounts-columns.ts';
 import {
   AccountingDataError,
+  centsAt,
   centsText,
   compileMapping,
+  dateAt,
   type FieldDefinition,
   type FieldReader,
   plainText,
-  toCents,
   toIsoDate,
 } from './mapping.ts';
 import { fiscalYearOf } from './period.ts';
@@ -191,21 +192,11 @@ function cell(column: string, value: Value, c: RowContext): string {
       return text;
     }
     case 'd': {
-      let cents: bigint | null;
-      try {
-        cents = toCents(value);
-      } catch (err) {
-        return fail((err as Error).message);
-      }
+      const cents = centsAt(value, { row: c.row, field: column });
       return cents === null ? '' : centsText(cents);
     }
     case 'D': {
-      let iso: string | null;
-      try {
-        iso = toIsoDate(value, c.timeZone);
-      } catch (err) {
-        return fail((err as Error).message);
-      }
+      const iso = dateAt(value, c.timeZone, { row: c.row, field: column });
       return iso ? `${iso.slice(8, 10)}${iso.slice(5, 7)}${iso.slice(0, 4)}` : '';
     }
     case 'b': {

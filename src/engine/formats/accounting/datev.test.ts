@@ -253,6 +253,12 @@ describe('DATEV Buchungsstapel', () => {
     );
     await failsWith([row({ 5: '12.345' })], /row 1, field Umsatz: 12.345 has more than two decimal places/);
     await failsWith([row({ 5: '0' })], /row 1, field Umsatz: is empty or zero/);
+    await failsWith([rows[0]!], /row 1, field Skonto: "x" is not an amount/, {
+      mapping: { discount: { value: 'x' } },
+    });
+    await failsWith([rows[0]!], /row 1, field Leistungsdatum: "soon" is not a date/, {
+      mapping: { serviceDate: { value: 'soon' } },
+    });
     await failsWith([row({ 0: 'RE 2026/1' })], /row 1, field Belegfeld 1: "RE 2026\/1" may hold only/);
     await failsWith(
       [row({ 2: 'x'.repeat(61) })],

@@ -9,13 +9,14 @@ import type { Encoder, ExportWarnings } from '../text-formats.ts';
 import { cp1252Lines, encodeCp1252, type Replacement, warnReplaced } from './cp1252.ts';
 import {
   AccountingDataError,
+  centsAt,
   centsText,
   compileMapping,
+  dateAt,
   type FieldDefinition,
   type FieldReader,
   type Mapping,
   plainText,
-  toCents,
   toIsoDate,
 } from './mapping.ts';
 import { type AccountingPeriod, fiscalYearOf } from './period.ts';
@@ -392,12 +393,7 @@ function accountText(value: Value, label: string, c: RowContext): string {
 }
 
 function dateInPeriod(value: Value, label: string, c: RowContext): string {
-  let iso: string | null;
-  try {
-    iso = toIsoDate(value, c.timeZone);
-  } catch (err) {
-    throw new AccountingDataError((err as Error).message, { row: c.row, field: label });
-  }
+  const iso = dateAt(value, c.timeZone, { row: c.row, field: label });
   if (iso === null) throw new AccountingDataError('is empty', { row: c.row, field: label });
   if (iso < c.period.from || iso > c.period.to)
     throw new AccountingDataError(`${iso} is outside the period ${c.period.from} – ${c.period.to}`, {
@@ -416,12 +412,7 @@ function bookingLine(row: Value[], read: Map<string, FieldReader>, c: RowContext
     out[position - 1] = TEXT_COLUMNS.has(position) ? quoted(value) : value;
   };
 
-  let cents: bigint | null;
-  try {
-    cents = toCents(get('amount'));
-  } catch (err) {
-    throw new AccountingDataError((err as Error).message, { row: c.row, field: 'Umsatz' });
-  }
+  const cents = centsAt(get('amount'), { row: c.row, field: 'Umsatz' });
   if (cents === null || cents === 0n)
     throw new AccountingDataError('is empty or zero; DATEV takes no booking without an amount', {
       row: c.row,
@@ -478,7 +469,7 @@ function bookingLine(row: Value[], read: Map<string, FieldReader>, c: RowContext
   if (document2 !== null) set('Belegfeld 2', plainText(document2).trim());
   const discount = get('discount');
   if (discount !== null) {
-    const d = toCents(discount);
+    const d = centsAt(discount, { row: c.row, field: 'Skonto' });
     if (d !== null && d !== 0n) set('Skonto', centsText(d < 0n ? -d : d));
   }
   const text = get('text');
@@ -489,7 +480,7 @@ function bookingLine(row: Value[], read: Map<string, FieldReader>, c: RowContext
   if (kost2 !== null) set('KOST2 - Kostenstelle', plainText(kost2).trim());
   const serviceDate = get('serviceDate');
   if (serviceDate !== null) {
-    const iso = toIsoDate(serviceDate, c.timeZone);
+    const iso = dateAt(serviceDate, c.timeZone, { row: c.row, field: 'Leistungsdatum' });
     if (iso) set('Leistungsdatum', `${iso.slice(8, 10)}${iso.slice(5, 7)}${iso.slice(0, 4)}`);
   }
   set('Festschreibung', c.settings.locked ? '1' : '0');
@@ -536,6 +527,7 @@ export function fiscalYearsIn(
   let from = period.from;
   while (from <= period.to) {
     const fiscal = fiscalYearOf(from, startMonth);
+    // biome-ignore lint/complexity/useMathMinMax: ISO date strings compare as text; Math.min would make numbers of them
     const to = fiscal.to < period.to ? fiscal.to : period.to;
     out.push({ part: { from, to }, fiscal });
     const next = new Date(`${fiscal.to}T00:00:00Z`);

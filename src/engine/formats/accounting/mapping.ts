@@ -147,6 +147,24 @@ function subtractDecimals(a: Value, b: Value): Value {
   return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
 }
 
+/** A row's amount: toCents, its error naming the row and field. */
+export function centsAt(value: Value, where: { row: number; field: string }): bigint | null {
+  try {
+    return toCents(value);
+  } catch (err) {
+    throw new AccountingDataError((err as Error).message, where);
+  }
+}
+
+/** A row's date: toIsoDate, its error naming the row and field. */
+export function dateAt(value: Value, timeZone: string, where: { row: number; field: string }): string | null {
+  try {
+    return toIsoDate(value, timeZone);
+  } catch (err) {
+    throw new AccountingDataError((err as Error).message, where);
+  }
+}
+
 /** Hundredths as "1234,56" (decimal comma, no thousands separator). */
 export function centsText(cents: bigint, separator = ','): string {
   const abs = cents < 0n ? -cents : cents;

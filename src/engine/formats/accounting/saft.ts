@@ -7,13 +7,14 @@ import type { Column, Value } from '../../sources/types.ts';
 import { type Encoder, type ExportWarnings, escapeXml } from '../text-formats.ts';
 import {
   AccountingDataError,
+  centsAt,
   centsText,
   compileMapping,
+  dateAt,
   type FieldDefinition,
   type FieldReader,
   type Mapping,
   plainText,
-  toCents,
   toIsoDate,
 } from './mapping.ts';
 import type { AccountingPeriod } from './period.ts';
@@ -240,13 +241,8 @@ const el = (name: string, text: string) => `<${name}>${x(text)}</${name}>`;
 const money = (cents: bigint) => centsText(cents, '.');
 const abs = (v: bigint) => (v < 0n ? -v : v);
 
-function amountOf(read: (key: string) => Value, key: string, row: number, label: string): bigint | null {
-  try {
-    return toCents(read(key));
-  } catch (err) {
-    throw new AccountingDataError((err as Error).message, { row, field: label });
-  }
-}
+const amountOf = (read: (key: string) => Value, key: string, row: number, label: string) =>
+  centsAt(read(key), { row, field: label });
 
 export function saftEncoder(
   settings: SaftSettings,
@@ -352,12 +348,7 @@ async function writeEntries(
             `the lines of document ${id} are not together: sort the report by document`,
             { row: rowNumber, field: 'TransactionID' },
           );
-        let date: string | null;
-        try {
-          date = toIsoDate(read('transactionDate'), timeZone);
-        } catch (err) {
-          throw new AccountingDataError((err as Error).message, { row: rowNumber, field: 'TransactionDate' });
-        }
+        const date = dateAt(read('transactionDate'), timeZone, { row: rowNumber, field: 'TransactionDate' });
         if (date === null)
           throw new AccountingDataError('is empty', { row: rowNumber, field: 'TransactionDate' });
         if (date < period.from || date > period.to)
