@@ -14,6 +14,7 @@ import { createQueue, type QueueRole } from '../jobs/queue.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { createSecretBox } from '../lib/secrets.ts';
+import { createAuthCache } from '../modules/auth-cache.ts';
 import { recordPrivilegeCheck } from '../modules/connections/privileges.ts';
 import type { ConnectionRow } from '../modules/connections/repo.ts';
 import { createSourceRegistry } from '../modules/connections/sources.ts';
@@ -170,6 +171,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
       runEvents: roles.has('api')
         ? createRunEvents({ url: database.url, log, maxStreamsPerPrincipal: config.maxEventStreams })
         : undefined,
+      authCache: roles.has('api') ? createAuthCache({ url: database.url, log }) : undefined,
     };
     recordCheck = (row, report) => recordPrivilegeCheck(deps, row, report, null);
     const stopHandlers = roles.has('worker') ? await registerJobHandlers(queue, deps) : () => {};
@@ -179,6 +181,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
       roles,
       async close() {
         await deps.runEvents?.stop();
+        await deps.authCache?.stop();
         stopHandlers();
         await scheduler?.stop();
         await queue.stop();

@@ -13,6 +13,8 @@ export interface Principal {
   isInstanceAdmin: boolean;
   /** E-mail of the user or name of the key, for the audit log. */
   label: string;
+  /** The tenant's name and slug, as read with the credential. */
+  tenant?: { name: string; slug: string };
 }
 
 /** Where a request came from, recorded with audited actions. */

@@ -6,6 +6,7 @@ import type { Queue } from '../jobs/queue.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { SecretBox } from '../lib/secrets.ts';
+import type { AuthCache } from './auth-cache.ts';
 import type { SourceRegistry } from './connections/sources.ts';
 import type { RunEvents } from './runs/events.ts';
 import type { RunOutcomeListener } from './runs/lifecycle.ts';
@@ -25,4 +26,6 @@ export interface Deps {
   runOutcomeListeners: readonly RunOutcomeListener[];
   /** Serves run event streams (one LISTEN connection per process); absent where no API is served. */
   runEvents?: RunEvents | undefined;
+  /** Principals this process authenticated, dropped when the database says they changed; absent where no API is served. */
+  authCache?: AuthCache | undefined;
 }

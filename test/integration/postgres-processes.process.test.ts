@@ -109,4 +109,94 @@ describe('ferry processes on PostgreSQL', () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   });
+
+  test('a revoked key, a signed-out session and a key revoked in SQL stop at once in every API process (each keeps principals in memory)', async () => {
+    const database = await createTestDatabase();
+    const dataDir = await mkdtemp(join(tmpdir(), 'ferry-pg-'));
+    try {
+      const env = baseEnv({ DATABASE_URL: database.url, FERRY_SECRET: TEST_SECRET, FERRY_DATA_DIR: dataDir });
+      const a = await startFerry(['api'], env);
+      const b = await startFerry(['api'], env).catch(async (e) => {
+        await a.stop();
+        throw e;
+      });
+      try {
+        const token = /setup token: (\S+)/.exec(a.output())?.[1];
+        const setup = await fetch(`${a.url}/api/v1/setup`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            setupToken: token,
+            tenantName: 'Two',
+            email: 'two@example.com',
+            password: 'long-enough-pw',
+          }),
+        });
+        assert.equal(setup.status, 201);
+        const owner = ((await setup.json()) as { apiKey: string }).apiKey;
+        const call = (url: string, path: string, init: RequestInit = {}, key = owner) =>
+          fetch(`${url}${path}`, {
+            ...init,
+            headers: {
+              authorization: `Bearer ${key}`,
+              ...(init.body ? { 'content-type': 'application/json' } : {}),
+            },
+          });
+        // Each round: a new key, used on both processes (so both keep it), revoked
+        // through one, and refused by the other on the very next request.
+        for (let round = 0; round < 10; round++) {
+          const made = await call(a.url, '/api/v1/api-keys', {
+            method: 'POST',
+            body: JSON.stringify({ name: `k${round}`, role: 'editor' }),
+          });
+          assert.equal(made.status, 201);
+          const key = (await made.json()) as { id: string; apiKey: string };
+          for (const url of [a.url, b.url]) {
+            for (let i = 0; i < 3; i++)
+              assert.equal((await call(url, '/api/v1/me', {}, key.apiKey)).status, 200);
+          }
+          const [revoker, other] = round % 2 === 0 ? [a, b] : [b, a];
+          assert.equal(
+            (await call(revoker.url, `/api/v1/api-keys/${key.id}`, { method: 'DELETE' })).status,
+            204,
+          );
+          const after = await call(other.url, '/api/v1/me', {}, key.apiKey);
+          assert.equal(after.status, 401, `round ${round}: the other process still took the revoked key`);
+          assert.equal((await call(revoker.url, '/api/v1/me', {}, key.apiKey)).status, 401);
+        }
+        // A session signed out on one process is refused by the other.
+        const login = await fetch(`${a.url}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: 'two@example.com', password: 'long-enough-pw' }),
+        });
+        assert.equal(login.status, 200);
+        const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+        const asUser = (url: string, path: string, init: RequestInit = {}) =>
+          fetch(`${url}${path}`, {
+            ...init,
+            headers: { cookie, 'x-requested-with': 'ferry', ...init.headers },
+          });
+        assert.equal((await asUser(b.url, '/api/v1/me')).status, 200);
+        assert.equal((await asUser(a.url, '/api/v1/me')).status, 200);
+        assert.equal((await asUser(a.url, '/api/v1/auth/logout', { method: 'POST' })).status, 204);
+        assert.equal((await asUser(b.url, '/api/v1/me')).status, 401);
+        // A key written straight into the database (psql, another tool) is revoked there too.
+        const made = await call(b.url, '/api/v1/api-keys', {
+          method: 'POST',
+          body: JSON.stringify({ name: 'sql', role: 'viewer' }),
+        });
+        const sqlKey = (await made.json()) as { id: string; apiKey: string };
+        assert.equal((await call(a.url, '/api/v1/me', {}, sqlKey.apiKey)).status, 200);
+        await database.db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [sqlKey.id]);
+        assert.equal((await call(a.url, '/api/v1/me', {}, sqlKey.apiKey)).status, 401);
+      } finally {
+        const stopped = await Promise.all([a, b].map((p) => p.stop()));
+        for (const [i, s] of stopped.entries()) assert.equal(s.code, 0, [a, b][i]!.output());
+      }
+    } finally {
+      await database.release();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -44,6 +44,8 @@ export interface ApiKeyAuthRow extends ApiKeyRow {
   creator_is_instance_admin: boolean | null;
   /** The creator's role in the key's tenant now; null when they are no longer a member. */
   creator_role: Role | null;
+  tenant_name: string;
+  tenant_slug: string;
 }
 
 export async function findApiKeyByHash(db: Executor, keyHash: string): Promise<ApiKeyAuthRow | undefined> {
@@ -51,8 +53,10 @@ export async function findApiKeyByHash(db: Executor, keyHash: string): Promise<A
     `SELECT ${columns
       .split(', ')
       .map((c) => `k.${c}`)
-      .join(', ')}, u.is_instance_admin AS creator_is_instance_admin, m.role AS creator_role
+      .join(', ')}, u.is_instance_admin AS creator_is_instance_admin, m.role AS creator_role,
+            t.name AS tenant_name, t.slug AS tenant_slug
        FROM api_keys k
+       JOIN tenants t ON t.id = k.tenant_id
        LEFT JOIN users u ON u.id = k.created_by
        LEFT JOIN memberships m ON m.tenant_id = k.tenant_id AND m.user_id = k.created_by
       WHERE k.key_hash = $1`,

@@ -5,6 +5,7 @@ import { newId } from '../../lib/ids.ts';
 import { decodeCursor, type Page, toPage } from '../../lib/pagination.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';
 import { recordAudit } from '../audit/service.ts';
+import type { AuthCache } from '../auth-cache.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
 import { aRole, type Role, roleCovers, rolePermissions } from '../members/roles.ts';
@@ -124,11 +125,14 @@ export async function authenticateApiKey(
   db: Executor,
   clock: Clock,
   secret: string,
+  cache?: AuthCache,
 ): Promise<Principal | null> {
   if (!secret.startsWith(API_KEY_PREFIX) || secret.length > 200) return null;
   // The lookup is by SHA-256 of the whole key through a unique index: no
   // comparison of secret bytes happens in application code.
-  const key = await findApiKeyByHash(db, sha256Hex(secret));
+  const hash = sha256Hex(secret);
+  const load = () => findApiKeyByHash(db, hash);
+  const key = await (cache ? cache.lookup(`key:${hash}`, load) : load());
   const now = clock.now();
   if (!key || key.revoked_at || (key.expires_at && key.expires_at <= now)) return null;
   // A key never outlives its creator's rights: it acts with at most the creator's
@@ -136,8 +140,11 @@ export async function authenticateApiKey(
   if (!key.creator_role) return null;
   const role = roleCovers(key.creator_role, key.role) ? key.role : key.creator_role;
   // Record use at most once a minute: most requests then cost one read, no write.
-  if (!key.last_used_at || now.getTime() - key.last_used_at.getTime() > 60_000)
+  if (!key.last_used_at || now.getTime() - key.last_used_at.getTime() > 60_000) {
     await touchApiKey(db, key.id, now);
+    // The kept row too, so the next request does not write again.
+    key.last_used_at = now;
+  }
   return {
     kind: 'api_key',
     tenantId: key.tenant_id,
@@ -148,5 +155,6 @@ export async function authenticateApiKey(
     permissions: rolePermissions[role],
     isInstanceAdmin: key.is_instance_admin && key.creator_is_instance_admin === true,
     label: key.name,
+    tenant: { name: key.tenant_name, slug: key.tenant_slug },
   };
 }

@@ -16,7 +16,6 @@ import {
   FormatOptionsSchema,
   formatFacts,
   formatOptionSpecs,
-  resolveFormat,
 } from '../../engine/formats/registry.ts';
 import { Invalid } from '../../lib/errors.ts';
 import { isValidTimeZone } from '../../lib/zoned-time.ts';

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { createListener } from '../../db/listener.ts';
 import type { Logger } from '../../lib/log.ts';
 import { RUN_CHANGED_CHANNEL } from './repo.ts';
 
@@ -44,8 +44,6 @@ export interface RunEvents {
 }
 
 const DEFAULT_POLL_MS = 5_000;
-const DEFAULT_RECONNECT_MS = 250;
-const DEFAULT_MAX_RECONNECT_MS = 15_000;
 
 interface FollowedRun {
   load: () => Promise<unknown>;
@@ -58,18 +56,12 @@ interface FollowedRun {
 export function createRunEvents(options: RunEventsOptions): RunEvents {
   const log = options.log.child({ component: 'run-events' });
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
-  const firstDelay = options.reconnectMs ?? DEFAULT_RECONNECT_MS;
-  const maxDelay = options.maxReconnectMs ?? DEFAULT_MAX_RECONNECT_MS;
   const runs = new Map<string, FollowedRun>();
   const slots = new Map<string, number>();
   const pending = new Set<string>();
-  let client: pg.Client | null = null;
-  let listening = false;
   let started = false;
   let stopped = false;
-  let delay = firstDelay;
   let flushQueued = false;
-  let reconnectTimer: NodeJS.Timeout | undefined;
   let pollTimer: NodeJS.Timeout | undefined;
 
   async function read(id: string, run: FollowedRun): Promise<void> {
@@ -117,66 +109,36 @@ export function createRunEvents(options: RunEventsOptions): RunEvents {
     }
   }
 
-  function lost(from: pg.Client, err?: unknown): void {
-    if (client !== from) return;
-    client = null;
-    listening = false;
-    from.removeAllListeners('notification');
-    void from.end().catch(() => {});
-    if (stopped) return;
-    log.warn({ err }, 'run events: the listening connection was lost; polling until it is back');
-    setPolling(true);
-    reconnectTimer = setTimeout(connect, delay);
-    reconnectTimer.unref();
-    delay = Math.min(maxDelay, delay * 2);
-  }
-
-  async function connect(): Promise<void> {
-    reconnectTimer = undefined;
-    if (stopped) return;
-    const next = new pg.Client({
-      connectionString: options.url,
-      application_name: options.applicationName ?? RUN_EVENTS_APPLICATION,
-      keepAlive: true,
-    });
-    client = next;
-    // An error on this connection must never reach the process as an unhandled 'error' event.
-    next.on('error', (err) => lost(next, err));
-    next.on('end', () => lost(next));
-    next.on('notification', (n) => {
-      if (n.channel === RUN_CHANGED_CHANNEL && n.payload) changed([n.payload]);
-    });
-    try {
-      await next.connect();
-      await next.query(`LISTEN ${RUN_CHANGED_CHANNEL}`);
-    } catch (err) {
-      lost(next, err);
-      return;
-    }
-    if (client !== next) return;
-    if (stopped) {
-      await next.end().catch(() => {});
-      return;
-    }
-    listening = true;
-    delay = firstDelay;
-    setPolling(false);
-    // Whatever changed while nobody listened.
-    changed(runs.keys());
-  }
+  const listener = createListener({
+    url: options.url,
+    channel: RUN_CHANGED_CHANNEL,
+    applicationName: options.applicationName ?? RUN_EVENTS_APPLICATION,
+    log,
+    reconnectMs: options.reconnectMs,
+    maxReconnectMs: options.maxReconnectMs,
+    onNotification: (id) => {
+      if (id) changed([id]);
+    },
+    onUp: () => {
+      setPolling(false);
+      // Whatever changed while nobody listened.
+      changed(runs.keys());
+    },
+    onDown: () => setPolling(true),
+  });
 
   function start(): void {
     if (started || stopped) return;
     started = true;
     // Until the first LISTEN is up, the poll serves.
     setPolling(true);
-    void connect();
+    listener.start();
   }
 
   return {
     maxStreamsPerPrincipal: options.maxStreamsPerPrincipal,
     get listening() {
-      return listening;
+      return listener.listening;
     },
     reserve(principal) {
       const open = slots.get(principal) ?? 0;
@@ -211,13 +173,9 @@ export function createRunEvents(options: RunEventsOptions): RunEvents {
     async stop() {
       stopped = true;
       setPolling(false);
-      clearTimeout(reconnectTimer);
       runs.clear();
       pending.clear();
-      const last = client;
-      client = null;
-      listening = false;
-      await last?.end().catch(() => {});
+      await listener.stop();
     },
   };
 }

@@ -32,13 +32,18 @@ export async function describeMe(
   who: { tenantId: string; userId: string | null },
   principal?: Principal,
 ) {
-  const tenant = await getTenant(deps.db, who.tenantId);
+  // The principal was read with its tenant; an API key shows no user and no
+  // other tenants, so a key's /me needs no query at all.
+  const tenant = principal?.tenant
+    ? { id: who.tenantId, ...principal.tenant }
+    : await getTenant(deps.db, who.tenantId);
   if (!tenant) throw new NotFound('Tenant');
-  const user = who.userId ? await getUser(deps.db, who.userId) : undefined;
-  const member = who.userId ? await getMember(deps.db, who.tenantId, who.userId) : undefined;
+  const isKey = principal?.kind === 'api_key';
+  const user = who.userId && !isKey ? await getUser(deps.db, who.userId) : undefined;
+  const member = who.userId && !principal ? await getMember(deps.db, who.tenantId, who.userId) : undefined;
   const role: Role = principal?.role ?? member?.role ?? 'viewer';
   // An API key speaks for its tenant only; a signed-in user sees all their tenants.
-  const tenants = user && principal?.kind !== 'api_key' ? await listMembershipsOfUser(deps.db, user.id) : [];
+  const tenants = user ? await listMembershipsOfUser(deps.db, user.id) : [];
   return {
     via: principal ? (principal.kind === 'api_key' ? ('api_key' as const) : ('session' as const)) : null,
     user:

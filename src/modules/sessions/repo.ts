@@ -11,6 +11,8 @@ export interface SessionAuthRow {
   email: string;
   is_instance_admin: boolean;
   role: Role | null;
+  tenant_name: string;
+  tenant_slug: string;
 }
 
 export async function insertSession(
@@ -39,8 +41,10 @@ export async function findSessionByHash(
   tokenHash: string,
 ): Promise<SessionAuthRow | undefined> {
   const r = await db.query<SessionAuthRow>(
-    `SELECT s.id, s.user_id, s.tenant_id, s.expires_at, s.revoked_at, s.last_seen_at, u.email, u.is_instance_admin, m.role
+    `SELECT s.id, s.user_id, s.tenant_id, s.expires_at, s.revoked_at, s.last_seen_at, u.email, u.is_instance_admin, m.role,
+            t.name AS tenant_name, t.slug AS tenant_slug
        FROM sessions s JOIN users u ON u.id = s.user_id
+       JOIN tenants t ON t.id = s.tenant_id
        LEFT JOIN memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id
       WHERE s.token_hash = $1`,
     [tokenHash],

@@ -5,6 +5,7 @@ import { newId } from '../../lib/ids.ts';
 import { verifyPassword } from '../../lib/passwords.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';
 import { type AuditEvent, recordAnonymousAudit, recordAudit } from '../audit/service.ts';
+import type { AuthCache } from '../auth-cache.ts';
 import type { Principal, RequestOrigin } from '../auth-context.ts';
 import type { Deps } from '../deps.ts';
 import { listMembershipsOfUser } from '../members/repo.ts';
@@ -189,12 +190,19 @@ export async function authenticateSession(
   db: Executor,
   clock: Clock,
   token: string,
+  cache?: AuthCache,
 ): Promise<Principal | null> {
   if (token.length === 0 || token.length > 200) return null;
-  const session = await findSessionByHash(db, sha256Hex(token));
+  const hash = sha256Hex(token);
+  const load = () => findSessionByHash(db, hash);
+  const session = await (cache ? cache.lookup(`session:${hash}`, load) : load());
   const now = clock.now();
   if (!session || session.revoked_at || session.expires_at <= now || !session.role) return null;
-  if (now.getTime() - session.last_seen_at.getTime() > 60_000) await touchSession(db, session.id, now);
+  if (now.getTime() - session.last_seen_at.getTime() > 60_000) {
+    await touchSession(db, session.id, now);
+    // The kept row too, so the next request does not write again.
+    session.last_seen_at = now;
+  }
   return {
     kind: 'user',
     tenantId: session.tenant_id,
@@ -205,6 +213,7 @@ export async function authenticateSession(
     permissions: rolePermissions[session.role],
     isInstanceAdmin: session.is_instance_admin,
     label: session.email,
+    tenant: { name: session.tenant_name, slug: session.tenant_slug },
   };
 }
 

@@ -45,14 +45,14 @@ export function registerAuth(app: App, deps: Deps): void {
         request.authProblem = 'The Authorization header must be "Bearer <api key>"';
         return;
       }
-      request.principal = await authenticateApiKey(deps.db, deps.clock, match[1]!);
+      request.principal = await authenticateApiKey(deps.db, deps.clock, match[1]!, deps.authCache);
       request.authVia = 'api_key';
       if (!request.principal) request.authProblem = 'The API key is not valid (unknown, revoked or expired)';
       return;
     }
     const token = request.cookies[SESSION_COOKIE];
     if (token) {
-      request.principal = await authenticateSession(deps.db, deps.clock, token);
+      request.principal = await authenticateSession(deps.db, deps.clock, token, deps.authCache);
       request.authVia = 'session';
       if (!request.principal) request.authProblem = 'Your session has expired; sign in again';
     }
