@@ -24,6 +24,8 @@ export interface RegisteredRoute {
 declare module 'fastify' {
   interface FastifyInstance {
     registeredRoutes: RegisteredRoute[];
+    /** Compiles every validator and serializer now (they are compiled on first use); returns how many. */
+    compileSchemas(): number;
   }
   interface FastifyRequest {
     principal: Principal | null;

@@ -130,6 +130,12 @@ for (const backend of backends()) {
     });
     after(() => t.close());
 
+    test('every validator and serializer compiles (they are compiled on first use, so a broken schema would otherwise show only when its route is called)', () => {
+      const compiled = t.app.compileSchemas();
+      // Request parts and response codes of ~100 routes: hundreds of schemas.
+      assert.ok(compiled > 300, `only ${compiled} schemas`);
+    });
+
     test('every /api/v1 route declares who may call it and appears in the OpenAPI document', async () => {
       const doc = (await call(t, { url: '/api/v1/openapi.json' })).body;
       assert.equal(doc.openapi, '3.1.0');
