@@ -6,7 +6,7 @@ import { migrate } from '../db/migrate.ts';
 import { createPgDb } from '../db/pg.ts';
 import { convertPgliteDataDir } from '../db/pglite-convert.ts';
 import { createMailer } from '../delivery/email.ts';
-import { ensureDemoData, readDemoState } from '../demo/build.ts';
+import { type DemoStatus, ensureDemoData, readDemoState } from '../demo/build.ts';
 import { type DemoReaders, demoGroupSql, demoReaders } from '../demo/readers.ts';
 import type { PrivilegeReport } from '../engine/sources/types.ts';
 import { createLocalStorage } from '../engine/storage/local.ts';
@@ -119,6 +119,42 @@ export async function prepareDemo(
   return built;
 }
 
+/**
+ * Starts preparing the demo data without waiting for it: a first start used to
+ * spend most of its time here (8 s of 12 on the old embedded database) before it
+ * answered at all. Whoever reads the demo data waits for `ready()`; when another
+ * process is the one building it, this one waits on the build's lock.
+ */
+export function prepareDemoInBackground(
+  demo: DemoDatabase,
+  rows: number,
+  log: Logger,
+): DemoStatus & {
+  settled: Promise<void>;
+} {
+  let state: DemoStatus['state'] = 'preparing';
+  const done = prepareDemo(demo, rows, log).then(
+    () => {
+      state = 'ready';
+    },
+    (err: unknown) => {
+      state = 'failed';
+      log.error({ err }, 'the demo dataset could not be built; run `ferry demo` to try again');
+      throw new Error(
+        `The demo data could not be prepared (${(err as Error).message}); run \`ferry demo\` to build it again`,
+      );
+    },
+  );
+  const settled = done.catch(() => {});
+  return {
+    get state() {
+      return state;
+    },
+    ready: () => done,
+    settled,
+  };
+}
+
 export interface ContextOptions {
   roles: ReadonlySet<QueueRole>;
   log: Logger;
@@ -131,10 +167,12 @@ export interface ContextOptions {
 export async function createContext(config: Readonly<Config>, options: ContextOptions): Promise<AppContext> {
   const { log, roles } = options;
   const database = options.database ?? (await openDatabase(config, log, `ferry-${[...roles].join('-')}`));
+  let demoBuild: ReturnType<typeof prepareDemoInBackground> | undefined;
   try {
     const result = await migrate(database.db);
     if (result.applied.length > 0) log.info({ applied: result.applied }, 'database migrated');
-    await prepareDemo(database.demo, config.demoRows, log);
+    demoBuild = prepareDemoInBackground(database.demo, config.demoRows, log);
+    const demo = demoBuild;
     const queue = createQueue({
       roles,
       log,
@@ -146,7 +184,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
     // A check that a use starts is recorded through the services, wired once deps exist.
     let recordCheck: (row: ConnectionRow, report: PrivilegeReport) => Promise<void> = async () => {};
     const sources = createSourceRegistry({
-      demo: database.demo,
+      demo: { ...database.demo, ready: demo.ready },
       secrets,
       policy: { sqliteDir: config.sqliteDir, allowSockets: config.allowSockets },
       onPrivilegesChecked: (row, report) => recordCheck(row, report),
@@ -172,6 +210,7 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
         ? createRunEvents({ url: database.url, log, maxStreamsPerPrincipal: config.maxEventStreams })
         : undefined,
       authCache: roles.has('api') ? createAuthCache({ url: database.url, log }) : undefined,
+      demo,
     };
     recordCheck = (row, report) => recordPrivilegeCheck(deps, row, report, null);
     const stopHandlers = roles.has('worker') ? await registerJobHandlers(queue, deps) : () => {};
@@ -186,11 +225,14 @@ export async function createContext(config: Readonly<Config>, options: ContextOp
         await scheduler?.stop();
         await queue.stop();
         await sources.closeAll();
+        // A build under way finishes (first start only): cut off, it would start over next time.
+        await demo.settled;
         deps.mailer.close();
         await database.release();
       },
     };
   } catch (err) {
+    await demoBuild?.settled;
     await database.release();
     throw err;
   }

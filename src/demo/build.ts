@@ -3,6 +3,13 @@ import { DEFAULT_DEMO_ROWS, DEMO_VERSION, demoDatasetSql } from './dataset.ts';
 
 const DEMO_LOCK_KEY = 0x64656d6f; // "demo"
 
+/** The demo dataset of this start: built (or found) in the background while Ferry already serves. */
+export interface DemoStatus {
+  readonly state: 'preparing' | 'ready' | 'failed';
+  /** Resolves when the dataset can be read; rejects, saying why, when it could not be built. */
+  ready(): Promise<void>;
+}
+
 export interface DemoState {
   version: number;
   salesLines: number;

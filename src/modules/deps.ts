@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import type { Mailer } from '../delivery/email.ts';
+import type { DemoStatus } from '../demo/build.ts';
 import type { Storage } from '../engine/storage/storage.ts';
 import type { Queue } from '../jobs/queue.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -28,4 +29,6 @@ export interface Deps {
   runEvents?: RunEvents | undefined;
   /** Principals this process authenticated, dropped when the database says they changed; absent where no API is served. */
   authCache?: AuthCache | undefined;
+  /** The demo dataset: preparing in the background on a first start, then ready. */
+  demo?: DemoStatus | undefined;
 }

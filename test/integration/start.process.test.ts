@@ -151,11 +151,17 @@ describe('ferry start on the embedded database', () => {
     }
   });
 
-  test('a fresh data dir prints the setup token, also written to <data dir>/setup-token', async () => {
+  test('a fresh data dir prints the setup token, also written to <data dir>/setup-token; the demo data, built in the background, is waited for by its first query', async () => {
     const fresh = await mkdtemp(join(tmpdir(), 'ferry-fresh-'));
     dirs.push(fresh);
-    const ferry = await startFerry(['start'], baseEnv({ FERRY_DATA_DIR: fresh, LOG_LEVEL: 'silent' }));
+    // Enough demo rows that the build is still under way when the server answers.
+    const ferry = await startFerry(
+      ['start'],
+      baseEnv({ FERRY_DATA_DIR: fresh, LOG_LEVEL: 'silent', FERRY_DEMO_ROWS: '50000' }),
+    );
     try {
+      const readyAtStart = (await (await fetch(`${ferry.url}/readyz`)).json()) as { demo: string };
+      assert.ok(['preparing', 'ready'].includes(readyAtStart.demo), JSON.stringify(readyAtStart));
       const token = (await readFile(join(fresh, 'setup-token'), 'utf8')).trim();
       assert.ok(ferry.output().includes(`setup token: ${token}`));
       assert.match(ferry.output(), /Ferry is running at http:\/\/localhost:\d+/);
@@ -171,6 +177,18 @@ describe('ferry start on the embedded database', () => {
       });
       assert.equal(r.status, 201);
       await assert.rejects(stat(join(fresh, 'setup-token')), /ENOENT/);
+      // The workspace's demo connection answers at once, waiting for the build if it runs.
+      const { apiKey } = (await r.json()) as { apiKey: string };
+      const headers = { authorization: `Bearer ${apiKey}` };
+      const connections = (await (await fetch(`${ferry.url}/api/v1/connections`, { headers })).json()) as {
+        items: { id: string; type: string }[];
+      };
+      const demo = connections.items.find((c) => c.type === 'demo')!;
+      const schema = await fetch(`${ferry.url}/api/v1/connections/${demo.id}/schema`, { headers });
+      assert.equal(schema.status, 200);
+      assert.match(await schema.text(), /sales_order_lines/);
+      const readyLater = (await (await fetch(`${ferry.url}/readyz`)).json()) as { demo: string };
+      assert.equal(readyLater.demo, 'ready');
     } finally {
       assert.equal((await ferry.stop()).code, 0);
     }

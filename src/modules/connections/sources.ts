@@ -147,7 +147,8 @@ function guarded(source: Source, gate: () => Promise<void>): Source {
 }
 
 export function createSourceRegistry(options: {
-  demo: { db: Db; readers: DemoReaders };
+  /** `ready`: resolves when the demo dataset can be read (it may still be building). */
+  demo: { db: Db; readers: DemoReaders; ready?: () => Promise<void> };
   secrets: SecretBox;
   policy: SourcePolicy;
   /** Records a check that a use started (the warnings, an audit entry). */
@@ -182,7 +183,11 @@ export function createSourceRegistry(options: {
         applicationName: 'ferry-demo',
       });
       e = {
-        source: guarded(raw, () => ensureReader(row.tenant_id)),
+        // Queries made while the dataset is still building (a first start) wait for it.
+        source: guarded(raw, async () => {
+          await options.demo.ready?.();
+          await ensureReader(row.tenant_id);
+        }),
         version: 0,
         lastUsed: Date.now(),
         isRecorded: true,

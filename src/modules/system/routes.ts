@@ -24,8 +24,16 @@ export function registerSystemRoutes(app: App, deps: Deps): void {
       schema: {
         tags: ['system'],
         summary: 'Readiness: the database answers and every migration is applied',
+        description:
+          '`demo` says whether the demo dataset can be read yet: on a first start Ferry is ready before the demo data is built (a few seconds); queries on the demo connection meanwhile wait for it.',
         response: {
-          200: Type.Object({ status: Type.String(), migration: Type.Integer() }),
+          200: Type.Object({
+            status: Type.String(),
+            migration: Type.Integer(),
+            demo: Type.Optional(
+              Type.Union([Type.Literal('preparing'), Type.Literal('ready'), Type.Literal('failed')]),
+            ),
+          }),
           503: Type.Object({ status: Type.String(), detail: Type.String() }),
         },
       },
@@ -39,7 +47,11 @@ export function registerSystemRoutes(app: App, deps: Deps): void {
             detail: `database at migration ${state.current} of ${state.latest}`,
           });
         }
-        return { status: 'ready', migration: state.current };
+        return {
+          status: 'ready',
+          migration: state.current,
+          ...(deps.demo ? { demo: deps.demo.state } : {}),
+        };
       } catch (err) {
         deps.log.warn({ err }, 'readiness check failed');
         return reply.code(503).send({ status: 'unavailable', detail: 'database unreachable' });
