@@ -47,7 +47,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers and every migration is applied */
+        /**
+         * Readiness: the database answers and every migration is applied
+         * @description `demo` says whether the demo dataset can be read yet: on a first start Ferry is ready before the demo data is built (a few seconds); queries on the demo connection meanwhile wait for it.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -66,6 +69,7 @@ export interface paths {
                         "application/json": {
                             status: string;
                             migration: number;
+                            demo?: "preparing" | "ready" | "failed";
                         };
                     };
                 };
