@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import pg from 'pg';
 import { baseEnv, freePort, MAIN } from '../test/helpers/process.ts';
 
 // What a new user meets: `ferry start` on an empty data directory (first start,
@@ -11,15 +12,18 @@ import { baseEnv, freePort, MAIN } from '../test/helpers/process.ts';
 // directory, each timed from spawn to /readyz answering 200; and the idle memory
 // of the whole installation as PSS summed over every process that belongs to it
 // (Ferry, its children, and the database server with its own processes, which
-// outlive a SIGKILLed Ferry and so are found through the data directory).
+// outlive a SIGKILLed Ferry and so are found through the data directory), after
+// the demo data was used once (an XLSX export of a template's report). With
+// TEST_DATABASE_URL, also `ferry start` on that PostgreSQL (a database of its own):
+// the memory of Ferry's process there (RSS), the server being the operator's.
 // The reference is a bare Fastify process started and measured the same way.
 
 const DEMO_ROWS = '200000';
 
-interface Measured {
-  readyMs: number;
-  pssMb: number;
-  processes: number;
+async function rssKb(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(text);
+  return m ? Number(m[1]) : 0;
 }
 
 async function pssKb(pid: number): Promise<number> {
@@ -58,45 +62,101 @@ async function postmasterPid(dataDir: string): Promise<number[]> {
   return [];
 }
 
-async function startAndMeasure(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  dataDir: string | null,
-): Promise<Measured & { stop: () => Promise<void> }> {
+interface Started {
+  child: ChildProcess;
+  url: string;
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+async function start(args: string[], env: NodeJS.ProcessEnv, withPort: boolean): Promise<Started> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, dataDir ? [...args, '--port', String(port)] : args, {
+  const child = spawn(process.execPath, withPort ? [...args, '--port', String(port)] : args, {
     env: { ...env, HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const url = `http://127.0.0.1:${port}/readyz`;
+  const url = `http://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}:\n${out}`);
-    const ok = await fetch(url).then(
+    const ok = await fetch(`${url}/readyz`).then(
       (r) => r.status === 200,
       () => false,
     );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 20));
   }
-  const readyMs = performance.now() - started;
-  // Idle: let start-up work (demo build, first scheduler ticks, GC) settle.
-  await new Promise((r) => setTimeout(r, 5000));
-  const pids = await descendants([child.pid!, ...(dataDir ? await postmasterPid(dataDir) : [])]);
-  let kb = 0;
-  for (const pid of pids) kb += await pssKb(pid);
   return {
-    readyMs,
-    pssMb: kb / 1024,
-    processes: pids.length,
+    child,
+    url,
+    readyMs: performance.now() - started,
     stop: async () => {
       child.kill('SIGTERM');
       if (child.exitCode === null) await once(child, 'exit');
     },
   };
+}
+
+/** The tenant's key: made through the setup token on a first start, then kept. */
+async function ownerKey(ferry: Started, dataDir: string): Promise<string> {
+  const token = (await readFile(join(dataDir, 'setup-token'), 'utf8')).trim();
+  const r = await fetch(`${ferry.url}/api/v1/setup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      setupToken: token,
+      tenantName: 'Bench',
+      email: 'b@example.com',
+      password: 'bench-password',
+    }),
+  });
+  if (r.status !== 201) throw new Error(`setup: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { apiKey: string }).apiKey;
+}
+
+/** Uses the demo data once, as a new user would: a template's report exported to CSV, waited for. */
+async function useDemoOnce(ferry: Started, key: string): Promise<void> {
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const report = await fetch(`${ferry.url}/api/v1/templates/sales-order-lines/use`, {
+    method: 'POST',
+    headers,
+    body: '{}',
+  });
+  if (report.status !== 201) throw new Error(`template: ${report.status} ${await report.text()}`);
+  const { id } = (await report.json()) as { id: string };
+  const run = await fetch(`${ferry.url}/api/v1/exports`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ reportId: id, format: 'xlsx' }),
+  });
+  if (run.status !== 202) throw new Error(`export: ${run.status} ${await run.text()}`);
+  const runId = ((await run.json()) as { id: string }).id;
+  for (;;) {
+    const r = (await (await fetch(`${ferry.url}/api/v1/runs/${runId}`, { headers })).json()) as {
+      status: string;
+    };
+    if (r.status === 'succeeded') return;
+    if (['failed', 'cancelled'].includes(r.status)) throw new Error(`the demo export ${r.status}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+/** Waits for start-up work, the demo build and GC to settle, then sums PSS (and the main process's RSS). */
+async function idleMemory(ferry: Started, dataDir: string | null): Promise<Memory> {
+  await new Promise((r) => setTimeout(r, 5000));
+  const pids = await descendants([ferry.child.pid!, ...(dataDir ? await postmasterPid(dataDir) : [])]);
+  let kb = 0;
+  for (const pid of pids) kb += await pssKb(pid);
+  return { pssMb: kb / 1024, rssMb: (await rssKb(ferry.child.pid!)) / 1024, processes: pids.length };
+}
+
+interface Memory {
+  pssMb: number;
+  rssMb: number;
+  processes: number;
 }
 
 const BARE = `
@@ -108,34 +168,73 @@ process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
 `;
 
 export async function run(): Promise<void> {
-  const rows: string[][] = [['what', 'ready ms', 'ratio', 'idle PSS MB', 'ratio', 'processes']];
-  const bare = await startAndMeasure(
+  const rows: string[][] = [
+    ['what', 'ready ms', 'ratio', 'idle PSS MB', 'ratio', 'Ferry RSS MB', 'processes'],
+  ];
+  const bare = await start(
     ['--input-type=module', '-e', BARE],
     { ...process.env, NODE_PATH: join(import.meta.dirname, '..', 'node_modules') },
-    null,
+    false,
   );
+  const bareMemory = await idleMemory(bare, null);
   await bare.stop();
-  const row = (name: string, m: Measured) =>
+  const row = (name: string, readyMs: number, m: Memory) =>
     rows.push([
       name,
-      m.readyMs.toFixed(0),
-      (m.readyMs / bare.readyMs).toFixed(1),
+      readyMs.toFixed(0),
+      (readyMs / bare.readyMs).toFixed(1),
       m.pssMb.toFixed(0),
-      (m.pssMb / bare.pssMb).toFixed(1),
+      (m.pssMb / bareMemory.pssMb).toFixed(1),
+      m.rssMb.toFixed(0),
       String(m.processes),
     ]);
-  row('bare Fastify (reference)', bare);
+  row('bare Fastify (reference)', bare.readyMs, bareMemory);
   const dataDir = await mkdtemp(join(tmpdir(), 'ferry-bench-start-'));
   try {
     const env = baseEnv({ FERRY_DATA_DIR: dataDir, FERRY_DEMO_ROWS: DEMO_ROWS, LOG_LEVEL: 'warn' });
-    const first = await startAndMeasure([MAIN, 'start'], env, dataDir);
+    const first = await start([MAIN, 'start'], env, true);
+    const key = await ownerKey(first, dataDir);
+    await useDemoOnce(first, key);
+    row(
+      `ferry start, first (empty dir, ${DEMO_ROWS} demo rows), demo used once`,
+      first.readyMs,
+      await idleMemory(first, dataDir),
+    );
     await first.stop();
-    row(`ferry start, first (empty dir, ${DEMO_ROWS} demo rows)`, first);
-    const again = await startAndMeasure([MAIN, 'start'], env, dataDir);
+    const again = await start([MAIN, 'start'], env, true);
+    await useDemoOnce(again, key);
+    row('ferry start, restart, demo used once', again.readyMs, await idleMemory(again, dataDir));
     await again.stop();
-    row('ferry start, restart', again);
   } finally {
     await rm(dataDir, { recursive: true, force: true });
+  }
+  const given = process.env['TEST_DATABASE_URL'];
+  if (given) {
+    // On PostgreSQL (DATABASE_URL): Ferry's own process; the server is not Ferry's.
+    const name = `ferry_bench_start_${process.pid}`;
+    const admin = new pg.Client({ connectionString: given });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = new URL(given);
+    url.pathname = `/${name}`;
+    const pgDir = await mkdtemp(join(tmpdir(), 'ferry-bench-start-pg-'));
+    try {
+      const env = baseEnv({
+        FERRY_DATA_DIR: pgDir,
+        DATABASE_URL: url.toString(),
+        FERRY_SECRET: 'bench-secret-bench-secret-bench-secret',
+        FERRY_DEMO_ROWS: DEMO_ROWS,
+        LOG_LEVEL: 'warn',
+      });
+      const ferry = await start([MAIN, 'start'], env, true);
+      await useDemoOnce(ferry, await ownerKey(ferry, pgDir));
+      row('ferry start on PostgreSQL, demo used once', ferry.readyMs, await idleMemory(ferry, null));
+      await ferry.stop();
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+      await rm(pgDir, { recursive: true, force: true });
+    }
   }
   const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(width[i]!)).join('  ')}\n`);

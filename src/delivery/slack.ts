@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import type * as SlackApi from '@slack/web-api';
 import { type Static, Type } from 'typebox';
-import { request } from 'undici';
 import { Invalid } from '../lib/errors.ts';
 import { lazyModule } from '../lib/lazy-module.ts';
 import {
@@ -11,6 +10,7 @@ import {
   type TemplateValues,
   templateValues,
 } from './message-template.ts';
+import { undici } from './ssrf-guard.ts';
 import {
   type DeliveryContext,
   DeliveryError,
@@ -270,7 +270,7 @@ async function postBytes(url: URL, file: DeliveryFile, options: SlackSendOptions
   let status: number;
   let retryAfter: string | string[] | undefined;
   try {
-    const response = await request(url, {
+    const response = await undici().request(url, {
       method: 'POST',
       body,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(file.size) },

@@ -1,4 +1,5 @@
-import { Agent, type BodyInit, fetch, type Response } from 'undici';
+import type { Agent, BodyInit, Response } from 'undici';
+import { lazyModule } from '../lib/lazy-module.ts';
 import {
   checkAddressLiteral,
   checkedLookup,
@@ -79,6 +80,9 @@ export async function checkUrl(
 // connection still goes through the checked lookup. Pools are found by the
 // rules' content, not the policy object: each delivery is handed a policy
 // object of its own, and keying on it made a pool (and a connection) per delivery.
+/** undici, loaded with the first outbound request (~25 MB and 0.1 s at every start otherwise). */
+export const undici = lazyModule<typeof import('undici')>('undici');
+
 const agents = new WeakMap<Resolver, Map<string, Agent>>();
 
 function agentFor(policy: OutboundPolicy, resolve: Resolver = systemResolve): Agent {
@@ -90,7 +94,7 @@ function agentFor(policy: OutboundPolicy, resolve: Resolver = systemResolve): Ag
   const rules = JSON.stringify([policy.timeoutMs, policy.allowPrivate]);
   let agent = byRules.get(rules);
   if (!agent) {
-    agent = new Agent({ connect: { lookup: checkedLookup(policy, resolve) } });
+    agent = new (undici().Agent)({ connect: { lookup: checkedLookup(policy, resolve) } });
     byRules.set(rules, agent);
   }
   return agent;
@@ -148,7 +152,7 @@ export async function safeFetch(
         dispatcher: agent,
         duplex: 'half',
       } as const;
-      const response = await fetch(url, init);
+      const response = await undici().fetch(url, init);
       const location = response.headers.get('location');
       if (!isRedirect(response.status) || !location || !canFollow(method, response.status)) {
         return response;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { lazyModule } from '../../lib/lazy-module.ts';
 
 // The fonts a PDF draws with, all installed by npm: DejaVu Sans Condensed
 // (Latin, Greek, Cyrillic and much more) and Noto Sans from Fontsource for
@@ -39,7 +40,8 @@ export interface FontkitFont {
 }
 
 const require = createRequire(import.meta.url);
-const fontkit = require('fontkit') as { create(data: Buffer): FontkitFont };
+// Loaded with the first font a PDF needs: ~25 MB and 0.1 s that a process making no PDF never pays.
+const loadFontkit = lazyModule<{ create(data: Buffer): FontkitFont }>('fontkit');
 
 /** One font file: what it covers and, once needed, the parsed font. */
 export class FontFile {
@@ -57,7 +59,7 @@ export class FontFile {
   }
 
   get font(): FontkitFont {
-    this.parsed ??= fontkit.create(readFileSync(this.path));
+    this.parsed ??= loadFontkit().create(readFileSync(this.path));
     return this.parsed;
   }
 
