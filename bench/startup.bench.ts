@@ -118,7 +118,7 @@ async function ownerKey(ferry: Started, dataDir: string): Promise<string> {
 }
 
 /** Uses the demo data once, as a new user would: a template's report exported to CSV, waited for. */
-async function useDemoOnce(ferry: Started, key: string): Promise<void> {
+async function exportFromDemoOnce(ferry: Started, key: string): Promise<void> {
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   const report = await fetch(`${ferry.url}/api/v1/templates/sales-order-lines/use`, {
     method: 'POST',
@@ -194,7 +194,7 @@ export async function run(): Promise<void> {
     const env = baseEnv({ FERRY_DATA_DIR: dataDir, FERRY_DEMO_ROWS: DEMO_ROWS, LOG_LEVEL: 'warn' });
     const first = await start([MAIN, 'start'], env, true);
     const key = await ownerKey(first, dataDir);
-    await useDemoOnce(first, key);
+    await exportFromDemoOnce(first, key);
     row(
       `ferry start, first (empty dir, ${DEMO_ROWS} demo rows), demo used once`,
       first.readyMs,
@@ -202,7 +202,7 @@ export async function run(): Promise<void> {
     );
     await first.stop();
     const again = await start([MAIN, 'start'], env, true);
-    await useDemoOnce(again, key);
+    await exportFromDemoOnce(again, key);
     row('ferry start, restart, demo used once', again.readyMs, await idleMemory(again, dataDir));
     await again.stop();
   } finally {
@@ -227,7 +227,7 @@ export async function run(): Promise<void> {
         LOG_LEVEL: 'warn',
       });
       const ferry = await start([MAIN, 'start'], env, true);
-      await useDemoOnce(ferry, await ownerKey(ferry, pgDir));
+      await exportFromDemoOnce(ferry, await ownerKey(ferry, pgDir));
       row('ferry start on PostgreSQL, demo used once', ferry.readyMs, await idleMemory(ferry, null));
       await ferry.stop();
     } finally {
