@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import yauzl from 'yauzl';
 import { deliveryContext, lateEveningInBerlin } from '../../test/helpers/delivery-context.ts';
 import { type SmtpPeer, startSmtp } from '../../test/helpers/peers/smtp.ts';
+import { unzip } from '../../test/helpers/unzip.ts';
 import type { SmtpConfig } from '../config.ts';
 import { Invalid } from '../lib/errors.ts';
 import { createMailer, type Mailer } from './email.ts';
@@ -89,30 +89,6 @@ async function deliveryErrorOf(promise: Promise<unknown>): Promise<DeliveryError
     return err;
   }
   assert.fail('expected the delivery to fail');
-}
-
-function unzip(archive: Buffer): Promise<Array<{ name: string; bytes: Buffer }>> {
-  return new Promise((resolve, reject) => {
-    const entries: Array<{ name: string; bytes: Buffer }> = [];
-    yauzl.fromBuffer(archive, { lazyEntries: true }, (err, zip) => {
-      if (err || !zip) return reject(err);
-      zip.on('error', reject);
-      zip.on('end', () => resolve(entries));
-      zip.on('entry', (entry: yauzl.Entry) => {
-        zip.openReadStream(entry, (openErr, stream) => {
-          if (openErr || !stream) return reject(openErr);
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('error', reject);
-          stream.on('end', () => {
-            entries.push({ name: entry.fileName, bytes: Buffer.concat(chunks) });
-            zip.readEntry();
-          });
-        });
-      });
-      zip.readEntry();
-    });
-  });
 }
 
 /** The channel's temporary directories (zipped attachments) that exist now. */

@@ -1,14 +1,13 @@
-import { PassThrough, type Writable } from 'node:stream';
-import yazl from 'yazl';
 import { type LocalDateTime, localPartsIn } from '../../lib/zoned-time.ts';
 import type { Column, ColumnType, Value } from '../sources/types.ts';
 import { type Encoder, type ExportWarnings, escapeXml, FLUSH_CHARS } from './text-formats.ts';
 import { textOf } from './values.ts';
+import { ZipStream } from './zip-stream.ts';
 
 // A streaming XLSX (SpreadsheetML) writer. Rows go into the sheet XML as they
 // arrive, with inline strings (no shared-string table that grows with the data),
-// through yazl, which streams the zip with backpressure and switches to ZIP64
-// past 4 GB. Real cell types: numbers, booleans, dates and times as serial
+// through ZipStream, which deflates on the thread pool in parallel blocks and
+// switches to ZIP64 past 4 GB. Real cell types: numbers, booleans, dates and times as serial
 // numbers with a number format, text as text (never a formula). A bold, frozen
 // header with an autofilter; widths from the first rows; past 1,048,576 rows the
 // export continues on a new sheet.
@@ -81,10 +80,48 @@ const inline = (ref: string, text: string, style = '', warnings?: ExportWarnings
   `<c r="${ref}" t="inlineStr"${style}><is><t xml:space="preserve">${escapeXml(ooxmlText(text.length > MAX_CELL_TEXT ? text.slice(0, MAX_CELL_TEXT) : text), warnings)}</t></is></c>`;
 const num = (ref: string, n: number, style = '') => `<c r="${ref}"${style}><v>${n}</v></c>`;
 
-// Excel keeps 15 significant digits: exact decimals beyond that stay text, not a rounded number.
+// Excel keeps 15 significant digits: exact decimals beyond that stay text, not a
+// rounded number. A plain loop: this runs for every decimal cell.
 function exactNumber(text: string): boolean {
-  const digits = text.replace(/^-/, '').replace('.', '').replace(/^0+/, '');
-  return /^-?\d+(\.\d+)?$/.test(text) && digits.length <= 15;
+  let i = text.charCodeAt(0) === 45 ? 1 : 0; // "-"
+  if (i >= text.length) return false;
+  let digits = 0;
+  let leading = true;
+  let dot = -1;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      // One ".", with digits on both sides.
+      if (dot !== -1 || i === 0 || text.charCodeAt(i - 1) === 45 || i === text.length - 1) return false;
+      dot = i;
+      continue;
+    }
+    if (c < 48 || c > 57) return false;
+    if (leading && c === 48) continue;
+    leading = false;
+    digits++;
+  }
+  return digits <= 15;
+}
+
+/**
+ * What follows the reference in a date cell, by the date's text: a column of dates
+ * repeats few values, and parsing each again was a tenth of an export's time.
+ * Bounded; emptied when full.
+ */
+type DateCells = Map<string, string | null>;
+const MAX_DATE_CELLS = 4096;
+
+function dateCell(ref: string, value: string, dates: DateCells): string | null {
+  let tail = dates.get(value);
+  if (tail === undefined) {
+    const p = parseLocal(value);
+    const s = p ? serial(p.y, p.mo, p.d, 0) : null;
+    tail = s === null ? null : `" s="${STYLE.date}"><v>${s}</v></c>`;
+    if (dates.size >= MAX_DATE_CELLS) dates.clear();
+    dates.set(value, tail);
+  }
+  return tail === null ? null : `<c r="${ref}${tail}`;
 }
 
 function cell(
@@ -92,6 +129,7 @@ function cell(
   value: Value,
   type: ColumnType,
   partsOf: (d: Date) => LocalDateTime,
+  dates: DateCells,
   warnings?: ExportWarnings,
 ): string {
   if (value === null) return '';
@@ -109,10 +147,14 @@ function cell(
     case 'boolean':
       return `<c r="${ref}" t="b"><v>${value ? 1 : 0}</v></c>`;
     case 'date':
+      return (
+        (typeof value === 'string' ? dateCell(ref, value, dates) : null) ??
+        inline(ref, textOf(value, type), '', warnings)
+      );
     case 'timestamp': {
       const p = typeof value === 'string' ? parseLocal(value) : null;
-      const s = p ? serial(p.y, p.mo, p.d, type === 'date' ? 0 : p.secs) : null;
-      const style = type === 'date' ? STYLE.date : p && p.secs % 1 !== 0 ? STYLE.datetimeMs : STYLE.datetime;
+      const s = p ? serial(p.y, p.mo, p.d, p.secs) : null;
+      const style = p && p.secs % 1 !== 0 ? STYLE.datetimeMs : STYLE.datetime;
       return s === null ? inline(ref, textOf(value, type), '', warnings) : num(ref, s, ` s="${style}"`);
     }
     case 'timestamptz': {
@@ -170,25 +212,6 @@ function widths(columns: Column[], sample: Value[][]): number[] {
   });
 }
 
-/**
- * Writes with backpressure; a stream destroyed downstream ends the wait (the next
- * write then throws). Both listeners go once either fires: racing two once()
- * promises left the loser attached, one pair per wait, for the sheet's lifetime.
- */
-async function write(stream: Writable, text: string): Promise<void> {
-  if (stream.destroyed) throw new Error('The XLSX output was closed');
-  if (stream.write(text)) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}
-
 const CONTENT_TYPES = (sheets: number) =>
   `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>${Array.from({ length: sheets }, (_, i) => `<Override PartName="/xl/worksheets/sheet${i + 1}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>`).join('')}</Types>`;
 const ROOT_RELS = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`;
@@ -216,9 +239,12 @@ function workbookRels(count: number): string {
   return `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${sheets}<Relationship Id="rId${count + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>`;
 }
 
+const colsXml = (w: number[]) =>
+  `<cols>${w.map((width, i) => `<col min="${i + 1}" max="${i + 1}" width="${width}" customWidth="1"/>`).join('')}</cols>`;
+
 export function xlsxEncoder(options: XlsxOptions): Encoder {
   return async function* (columns, batches, warnings) {
-    const zip = new yazl.ZipFile();
+    const zip = new ZipStream();
     const baseName = sheetNameOf(options.sheetName);
     const lastColumn = columnLetter(Math.max(0, columns.length - 1));
     // exactDecimals: decimal and big integer columns are text throughout (one type per column).
@@ -227,83 +253,75 @@ export function xlsxEncoder(options: XlsxOptions): Encoder {
     );
     const letters = columns.map((_, i) => columnLetter(i));
     const partsOf = localPartsIn(options.timeZone);
+    const dates: DateCells = new Map();
     const names: string[] = [];
     const lastRows: number[] = [];
-    let colsXml = '';
+    let cols = '';
 
-    let sheet: PassThrough | null = null;
-    const produce = async () => {
-      let rowInSheet = 0;
-      const openSheet = async () => {
-        sheet = new PassThrough({ highWaterMark: 1 << 16 });
-        names.push(
-          names.length === 0 ? baseName : sheetNameOf(`${baseName.slice(0, 25)} (${names.length + 1})`),
-        );
-        zip.addReadStream(sheet, `xl/worksheets/sheet${names.length}.xml`, { compress: true });
-        await write(
-          sheet,
-          `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>${colsXml}<sheetData><row r="1">${columns.map((c, i) => inline(`${letters[i]}1`, c.name, ` s="${STYLE.header}"`, warnings)).join('')}</row>`,
-        );
-        rowInSheet = 1;
-      };
-      const closeSheet = async () => {
-        if (!sheet) return;
-        lastRows.push(rowInSheet);
-        await write(sheet, `</sheetData><autoFilter ref="A1:${lastColumn}${rowInSheet}"/></worksheet>`);
-        sheet.end();
-        sheet = null;
-      };
-      for await (const batch of batches) {
-        if (!colsXml)
-          colsXml = `<cols>${widths(columns, batch)
-            .map((w, i) => `<col min="${i + 1}" max="${i + 1}" width="${w}" customWidth="1"/>`)
-            .join('')}</cols>`;
-        if (!sheet) await openSheet();
-        let out = '';
-        for (const row of batch) {
-          if (rowInSheet > options.maxRowsPerSheet) {
-            await write(sheet!, out);
-            out = '';
-            await closeSheet();
-            await openSheet();
-          }
+    const rows = batches[Symbol.asyncIterator]();
+    // Rows of a batch that did not fit on the sheet before (past 1,048,576 rows).
+    let carried: Value[][] | null = null;
+    let ended = false;
+    const nextRows = async (): Promise<Value[][] | null> => {
+      if (carried) {
+        const batch = carried;
+        carried = null;
+        return batch;
+      }
+      const next = await rows.next();
+      return next.done ? null : next.value;
+    };
+
+    // One sheet's XML: the rows until the sheet is full or the rows end.
+    async function* sheetXml(): AsyncGenerator<string> {
+      let batch = await nextRows();
+      cols ||= colsXml(widths(columns, batch ?? []));
+      yield `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>${cols}<sheetData><row r="1">${columns.map((c, i) => inline(`${letters[i]}1`, c.name, ` s="${STYLE.header}"`, warnings)).join('')}</row>`;
+      let rowInSheet = 1;
+      let out = '';
+      while (batch) {
+        let i = 0;
+        for (; i < batch.length; i++) {
+          if (rowInSheet > options.maxRowsPerSheet) break;
           rowInSheet++;
-          out += `<row r="${rowInSheet}">`;
-          for (let i = 0; i < row.length; i++)
-            out += cell(letters[i]! + rowInSheet, row[i]!, types[i]!, partsOf, warnings);
+          const row = batch[i]!;
+          const r = String(rowInSheet);
+          out += `<row r="${r}">`;
+          for (let c = 0; c < row.length; c++)
+            out += cell(letters[c]! + r, row[c]!, types[c]!, partsOf, dates, warnings);
           out += '</row>';
           if (out.length >= FLUSH_CHARS) {
-            await write(sheet!, out);
+            yield out;
             out = '';
           }
         }
-        if (out) await write(sheet!, out);
+        if (i < batch.length) {
+          carried = batch.slice(i);
+          break;
+        }
+        batch = await nextRows();
       }
-      if (!colsXml)
-        colsXml = `<cols>${widths(columns, [])
-          .map((w, i) => `<col min="${i + 1}" max="${i + 1}" width="${w}" customWidth="1"/>`)
-          .join('')}</cols>`;
-      if (!sheet) await openSheet();
-      await closeSheet();
-      zip.addBuffer(Buffer.from(workbook(names, lastRows, lastColumn)), 'xl/workbook.xml');
-      zip.addBuffer(Buffer.from(workbookRels(names.length)), 'xl/_rels/workbook.xml.rels');
-      zip.addBuffer(Buffer.from(STYLES), 'xl/styles.xml');
-      zip.addBuffer(Buffer.from(ROOT_RELS), '_rels/.rels');
-      zip.addBuffer(Buffer.from(CONTENT_TYPES(names.length)), '[Content_Types].xml');
-      zip.end();
-    };
+      if (!batch) ended = true;
+      lastRows.push(rowInSheet);
+      yield `${out}</sheetData><autoFilter ref="A1:${lastColumn}${rowInSheet}"/></worksheet>`;
+    }
 
-    const output = zip.outputStream as unknown as AsyncIterable<Buffer> & NodeJS.ReadableStream;
-    const producing = produce().catch((err: unknown) => {
-      (output as unknown as { destroy(e: unknown): void }).destroy(err);
-    });
     try {
-      for await (const chunk of output) yield chunk;
+      do {
+        names.push(
+          names.length === 0 ? baseName : sheetNameOf(`${baseName.slice(0, 25)} (${names.length + 1})`),
+        );
+        yield* zip.entry(`xl/worksheets/sheet${names.length}.xml`, sheetXml());
+      } while (!ended);
+      yield* zip.entry('xl/workbook.xml', [workbook(names, lastRows, lastColumn)]);
+      yield* zip.entry('xl/_rels/workbook.xml.rels', [workbookRels(names.length)]);
+      yield* zip.entry('xl/styles.xml', [STYLES]);
+      yield* zip.entry('_rels/.rels', [ROOT_RELS]);
+      yield* zip.entry('[Content_Types].xml', [CONTENT_TYPES(names.length)]);
+      yield zip.finish();
     } finally {
-      // Stopped early (an error downstream, a limit, a cancel): unblock the producer so it ends too.
-      (sheet as PassThrough | null)?.destroy();
-      (output as unknown as { destroy(): void }).destroy();
-      await producing;
+      // Stopped early (an error downstream, a limit, a cancel): the rows' source is let go too.
+      if (!ended) await rows.return?.();
     }
   };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import yauzl from 'yauzl';
+import { unzip } from '../../../../test/helpers/unzip.ts';
 import type { Column, Value } from '../../sources/types.ts';
 import { ExportWarnings } from '../text-formats.ts';
 import { DATEV_COLUMNS, type DatevSettings, datevEncoder } from './datev.ts';
@@ -82,29 +82,6 @@ function line(fields: Record<number, string>): string {
 }
 
 const cp1252 = new TextDecoder('windows-1252');
-
-/** The entries of a zip archive, read with yauzl (another library than the one that wrote it). */
-async function unzip(bytes: Buffer): Promise<Array<{ name: string; bytes: Buffer }>> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.fromBuffer(bytes, { lazyEntries: true }, (err, z) => (err ? reject(err) : resolve(z!))),
-  );
-  const out: Array<{ name: string; bytes: Buffer }> = [];
-  await new Promise<void>((resolve, reject) => {
-    zip.on('entry', (entry: yauzl.Entry) => {
-      zip.openReadStream(entry, async (err, stream) => {
-        if (err) return reject(err);
-        const chunks: Buffer[] = [];
-        for await (const c of stream!) chunks.push(c as Buffer);
-        out.push({ name: entry.fileName, bytes: Buffer.concat(chunks) });
-        zip.readEntry();
-      });
-    });
-    zip.on('end', () => resolve());
-    zip.on('error', reject);
-    zip.readEntry();
-  });
-  return out;
-}
 
 describe('DATEV Buchungsstapel', () => {
   test('the file, byte for byte: header, column line and bookings in Windows-1252 with CRLF', async () => {
