@@ -2,9 +2,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from './db.ts';
 
-// Forward-only numbered SQL migrations. Each runs in its own transaction that
-// first takes a transaction-scoped advisory lock, so any number of processes can
-// start at once: the others wait, then see the version row and skip it.
+// Forward-only numbered SQL migrations. The pending ones run in one transaction
+// that first takes a transaction-scoped advisory lock, so any number of processes
+// can start at once: the others wait, then find them applied. One transaction: an
+// upgrade applies all its migrations or none, and a first start commits (and
+// syncs to disk) once instead of once per migration. A database that is up to
+// date costs one read.
 // This file imports no application code.
 
 const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
@@ -46,21 +49,27 @@ export interface MigrateResult {
 
 export async function migrate(db: Db, migrations?: Migration[]): Promise<MigrateResult> {
   const all = migrations ?? (await loadMigrations());
-  const applied: string[] = [];
-  for (const migration of all) {
-    const didApply = await db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-      await tx.exec(createTable);
-      const inserted = await tx.query(
-        'INSERT INTO ferry_migrations (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING',
-        [migration.version, migration.name],
-      );
-      if (inserted.rowCount === 0) return false;
-      await tx.exec(migration.sql);
-      return true;
-    });
-    if (didApply) applied.push(`${String(migration.version).padStart(4, '0')}_${migration.name}`);
-  }
+  const before = await migrationState(db, all);
+  const applied =
+    before.isUpToDate || before.newerThanCode
+      ? []
+      : await db.transaction(async (tx) => {
+          await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+          await tx.exec(createTable);
+          const done = await tx.query<{ version: number }>('SELECT version FROM ferry_migrations');
+          const present = new Set(done.rows.map((r) => r.version));
+          const names: string[] = [];
+          for (const migration of all) {
+            if (present.has(migration.version)) continue;
+            await tx.query('INSERT INTO ferry_migrations (version, name) VALUES ($1, $2)', [
+              migration.version,
+              migration.name,
+            ]);
+            await tx.exec(migration.sql);
+            names.push(`${String(migration.version).padStart(4, '0')}_${migration.name}`);
+          }
+          return names;
+        });
   const state = await migrationState(db, all);
   if (state.newerThanCode) {
     throw new Error(
