@@ -20,6 +20,12 @@ export interface ListenerOptions {
   /** The first wait before reconnecting; it doubles up to maxReconnectMs. */
   reconnectMs?: number;
   maxReconnectMs?: number;
+  /**
+   * A sync round trip slower than this means the connection is gone without saying
+   * so (a network partition: no reset, and TCP keepalive takes hours): it is ended
+   * and made again, and the sync fails.
+   */
+  syncTimeoutMs?: number;
 }
 
 export interface Listener {
@@ -39,10 +45,12 @@ export interface Listener {
 
 const DEFAULT_RECONNECT_MS = 250;
 const DEFAULT_MAX_RECONNECT_MS = 15_000;
+const DEFAULT_SYNC_TIMEOUT_MS = 2_000;
 
 export function createListener(options: ListenerOptions): Listener {
   const firstDelay = options.reconnectMs ?? DEFAULT_RECONNECT_MS;
   const maxDelay = options.maxReconnectMs ?? DEFAULT_MAX_RECONNECT_MS;
+  const timeoutMs = options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
   let client: pg.Client | null = null;
   let listening = false;
   let started = false;
@@ -55,7 +63,17 @@ export function createListener(options: ListenerOptions): Listener {
   function roundTrip(): Promise<void> {
     const on = client;
     if (!on || !listening) return Promise.reject(new Error(`not listening on ${options.channel}`));
-    const trip = on.query('SELECT 1').then(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new Error(`no answer on the ${options.channel} connection within ${timeoutMs} ms`);
+        lost(on, err);
+        reject(err);
+      }, timeoutMs);
+    });
+    const trip = Promise.race([on.query('SELECT 1').then(() => {}), timedOut]).finally(() =>
+      clearTimeout(timer),
+    );
     syncing = trip;
     const done = () => {
       if (syncing === trip) syncing = null;

@@ -27,6 +27,8 @@ export interface AuthCacheOptions {
   maxEntries?: number;
   /** A kept row is read again after this long even without a notification. */
   maxAgeMs?: number;
+  /** How long the listening connection may take to answer before it counts as gone. */
+  syncTimeoutMs?: number;
 }
 
 export interface AuthCache {
@@ -68,6 +70,7 @@ export function createAuthCache(options: AuthCacheOptions): AuthCache {
     onNotification: dropAll,
     onUp: dropAll,
     onDown: dropAll,
+    ...(options.syncTimeoutMs ? { syncTimeoutMs: options.syncTimeoutMs } : {}),
   });
   listener.start();
 

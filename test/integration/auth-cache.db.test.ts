@@ -6,6 +6,7 @@ import { createLogger } from '../../src/lib/log.ts';
 import { AUTH_CACHE_APPLICATION, createAuthCache } from '../../src/modules/auth-cache.ts';
 import { call, createTestApp, setupFirstTenant, type TenantHandle, type TestApp } from '../helpers/app.ts';
 import { backends } from '../helpers/db.ts';
+import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/time.ts';
 
 // The principals an API process keeps in memory (issue 19): kept after the first
@@ -127,6 +128,37 @@ for (const backend of backends()) {
         assert.deepEqual(loads, ['a']);
       } finally {
         await cache.stop();
+      }
+    });
+
+    test('a listening connection that stops answering (a network partition, no reset) is given up on: requests read the database instead of waiting', async () => {
+      const server = new URL(t.database.url);
+      const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+      const through = new URL(t.database.url);
+      through.hostname = proxy.host;
+      through.port = String(proxy.port);
+      const cache = createAuthCache({ url: through.toString(), log: silent, syncTimeoutMs: 300 });
+      try {
+        await waitFor('the auth cache to listen', () => cache.active);
+        let loads = 0;
+        const get = () =>
+          cache.lookup('k', async () => {
+            loads++;
+            return { loads };
+          });
+        await get();
+        await get();
+        assert.equal(loads, 1);
+        proxy.freeze();
+        // Kept, but the round trip that must come first gets no answer: read again.
+        assert.deepEqual(await get(), { loads: 2 });
+        assert.equal(cache.active, false);
+        assert.equal(cache.size, 0);
+        await get();
+        assert.equal(loads, 3);
+      } finally {
+        await cache.stop();
+        await proxy.close();
       }
     });
   });
