@@ -137,41 +137,27 @@ export class ZipStream {
       used += typeof part === 'string' ? buffer.write(part, used, 'utf8') : part.copy(buffer, used);
       return full ?? (used >= BLOCK_BYTES ? take() : null);
     };
-    const send = (data: Buffer): Buffer | Promise<Buffer> => {
-      if (!compress) return data;
+    // Blocks go out in order; a stored entry's blocks pass through as they are.
+    const send = (data: Buffer): Promise<Buffer> => {
+      if (!compress) return Promise.resolve(data);
       const job = deflateBlock(data, previous, this.#level);
       previous = data.length >= WINDOW_BYTES ? data.subarray(data.length - WINDOW_BYTES) : data;
       return job;
+    };
+    const next = async (): Promise<Buffer> => {
+      const out = await jobs.shift()!;
+      written.compressedSize += out.length;
+      return this.#out(out);
     };
     try {
       for await (const part of content) {
         const data = add(part);
         if (!data) continue;
-        if (!compress) {
-          written.compressedSize += data.length;
-          yield this.#out(data);
-          continue;
-        }
-        jobs.push(send(data) as Promise<Buffer>);
-        if (jobs.length >= IN_FLIGHT) {
-          const out = await jobs.shift()!;
-          written.compressedSize += out.length;
-          yield this.#out(out);
-        }
+        jobs.push(send(data));
+        if (jobs.length >= IN_FLIGHT) yield await next();
       }
-      if (used > 0) {
-        const data = take();
-        if (compress) jobs.push(send(data) as Promise<Buffer>);
-        else {
-          written.compressedSize += data.length;
-          yield this.#out(data);
-        }
-      }
-      while (jobs.length > 0) {
-        const out = await jobs.shift()!;
-        written.compressedSize += out.length;
-        yield this.#out(out);
-      }
+      if (used > 0) jobs.push(send(take()));
+      while (jobs.length > 0) yield await next();
       if (compress) {
         written.compressedSize += FINAL_EMPTY_BLOCK.length;
         yield this.#out(FINAL_EMPTY_BLOCK);
