@@ -50,27 +50,28 @@ export interface MigrateResult {
 export async function migrate(db: Db, migrations?: Migration[]): Promise<MigrateResult> {
   const all = migrations ?? (await loadMigrations());
   const before = await migrationState(db, all);
-  const applied =
-    before.isUpToDate || before.newerThanCode
-      ? []
-      : await db.transaction(async (tx) => {
-          await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-          await tx.exec(createTable);
-          const done = await tx.query<{ version: number }>('SELECT version FROM ferry_migrations');
-          const present = new Set(done.rows.map((r) => r.version));
-          const names: string[] = [];
-          for (const migration of all) {
-            if (present.has(migration.version)) continue;
-            await tx.query('INSERT INTO ferry_migrations (version, name) VALUES ($1, $2)', [
-              migration.version,
-              migration.name,
-            ]);
-            await tx.exec(migration.sql);
-            names.push(`${String(migration.version).padStart(4, '0')}_${migration.name}`);
-          }
-          return names;
-        });
-  const state = await migrationState(db, all);
+  const pending = !before.isUpToDate && !before.newerThanCode;
+  const applied = !pending
+    ? []
+    : await db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+        await tx.exec(createTable);
+        const done = await tx.query<{ version: number }>('SELECT version FROM ferry_migrations');
+        const present = new Set(done.rows.map((r) => r.version));
+        const names: string[] = [];
+        for (const migration of all) {
+          if (present.has(migration.version)) continue;
+          await tx.query('INSERT INTO ferry_migrations (version, name) VALUES ($1, $2)', [
+            migration.version,
+            migration.name,
+          ]);
+          await tx.exec(migration.sql);
+          names.push(`${String(migration.version).padStart(4, '0')}_${migration.name}`);
+        }
+        return names;
+      });
+  // Read again only when another process may have moved it on meanwhile.
+  const state = pending ? await migrationState(db, all) : before;
   if (state.newerThanCode) {
     throw new Error(
       `The database is at migration ${state.current}, newer than this Ferry (${all.length}); upgrade Ferry instead of downgrading`,
