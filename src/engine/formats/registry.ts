@@ -102,9 +102,9 @@ export function resolveFormat(
 
 function saftSpec(options: SaftFormatOptions, context: FormatContext): FormatSpec {
   return {
-    extension: 'xml',
-    contentType: 'application/xml',
-    fileName: SAFT_FILE_NAME,
+    extension: accountingFacts.saft.extension,
+    contentType: accountingFacts.saft.contentType,
+    fileName: accountingFacts.saft.fileName,
     encoder: saftEncoder(
       {
         variant: saftVariants[options.variant ?? 'NO']!,
@@ -134,9 +134,19 @@ function saftSpec(options: SaftFormatOptions, context: FormatContext): FormatSpe
   };
 }
 
-const DATEV_FILE_NAME = 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}';
-const BMD_FILE_NAME = 'BMD_{report}_{date:yyyy-MM-dd}.{ext}';
-const SAFT_FILE_NAME = 'SAF-T_{report}_{date:yyyy-MM-dd}.{ext}';
+const WINDOWS_1252_CSV = { extension: 'csv', contentType: 'text/csv; charset=windows-1252' } as const;
+
+/** The accounting formats without options (their specs start from these); the others have no options they need. */
+const accountingFacts = {
+  datev: { ...WINDOWS_1252_CSV, fileName: 'EXTF_{report}_{date:yyyy-MM-dd}.{ext}', fields: DATEV_FIELDS },
+  bmd: { ...WINDOWS_1252_CSV, fileName: 'BMD_{report}_{date:yyyy-MM-dd}.{ext}', fields: BMD_FIELDS },
+  saft: {
+    extension: 'xml',
+    contentType: 'application/xml',
+    fileName: 'SAF-T_{report}_{date:yyyy-MM-dd}.{ext}',
+    fields: SAFT_FIELDS,
+  },
+} as const;
 
 /** What a format is without options: its extension, content type and (accounting formats) the fields a mapping fills. */
 export function formatFacts(format: ExportFormat): {
@@ -145,27 +155,7 @@ export function formatFacts(format: ExportFormat): {
   fileName?: string;
   fields?: readonly FieldDefinition[];
 } {
-  if (format === 'datev')
-    return {
-      extension: 'csv',
-      contentType: 'text/csv; charset=windows-1252',
-      fileName: DATEV_FILE_NAME,
-      fields: DATEV_FIELDS,
-    };
-  if (format === 'bmd')
-    return {
-      extension: 'csv',
-      contentType: 'text/csv; charset=windows-1252',
-      fileName: BMD_FILE_NAME,
-      fields: BMD_FIELDS,
-    };
-  if (format === 'saft')
-    return {
-      extension: 'xml',
-      contentType: 'application/xml',
-      fileName: SAFT_FILE_NAME,
-      fields: SAFT_FIELDS,
-    };
+  if (format === 'datev' || format === 'bmd' || format === 'saft') return accountingFacts[format];
   const spec = resolveFormat(format, {});
   return { extension: spec.extension, contentType: spec.contentType };
 }
@@ -190,28 +180,14 @@ function datevSpec(options: DatevFormatOptions, context: FormatContext): FormatS
     mapping: (options.mapping ?? {}) as Mapping,
   };
   const timing = { timeZone: context.timeZone, generatedAt: context.generatedAt ?? new Date() };
+  const fileName = accountingFacts.datev.fileName;
   if (options.kind === 'accounts')
-    return {
-      extension: 'csv',
-      contentType: 'text/csv; charset=windows-1252',
-      fileName: DATEV_FILE_NAME,
-      encoder: datevAccountsEncoder(settings, timing),
-    };
+    return { ...WINDOWS_1252_CSV, fileName, encoder: datevAccountsEncoder(settings, timing) };
   const encoder = datevEncoder(settings, { ...timing, period: periodOf(options, context) });
   // A period across a fiscal year's end makes one file per year, in a zip archive.
   if (spansFiscalYears(options, context, settings.fiscalYearStartMonth))
-    return {
-      extension: 'zip',
-      contentType: 'application/zip',
-      fileName: DATEV_FILE_NAME,
-      encoder,
-    };
-  return {
-    extension: 'csv',
-    contentType: 'text/csv; charset=windows-1252',
-    fileName: DATEV_FILE_NAME,
-    encoder,
-  };
+    return { extension: 'zip', contentType: 'application/zip', fileName, encoder };
+  return { ...WINDOWS_1252_CSV, fileName, encoder };
 }
 
 function spansFiscalYears(
@@ -230,9 +206,9 @@ function spansFiscalYears(
 function bmdSpec(options: BmdFormatOptions, context: FormatContext): FormatSpec {
   const encoding = options.encoding ?? 'windows-1252';
   return {
-    extension: 'csv',
+    extension: accountingFacts.bmd.extension,
     contentType: `text/csv; charset=${encoding}`,
-    fileName: BMD_FILE_NAME,
+    fileName: accountingFacts.bmd.fileName,
     encoder: bmdEncoder(
       { fields: options.fields ?? BMD_DEFAULT_FIELDS, encoding, mapping: (options.mapping ?? {}) as Mapping },
       { timeZone: context.timeZone, period: periodOf(options, context) },
