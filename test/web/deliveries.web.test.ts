@@ -12,6 +12,7 @@ import {
   expectNoProblems,
   OWNER,
   openApp,
+  pickOption,
   screenshot,
   setupThroughApi,
   signIn,
@@ -126,14 +127,10 @@ describe('destinations and deliveries', () => {
     await page.goto(`/schedules/${scheduleId}`);
     await heading(page, 'Sales every weekday');
     const where = page.getByRole('region', { name: '3. Where' });
-    // Open the list, again if a render closed it before it showed.
-    const finance = page.getByRole('option', { name: /Finance team/ });
-    await waitFor('the destinations list to open', async () => {
-      if (await finance.isVisible()) return true;
-      await where.getByLabel('Destinations', { exact: true }).click();
-      return false;
-    });
-    await finance.click();
+    await pickOption(
+      where.getByLabel('Destinations', { exact: true }),
+      page.getByRole('option', { name: /Finance team/ }),
+    );
     await page.keyboard.press('Escape');
     await checkA11y(page, 'the schedule editor with a destination');
     await page.getByRole('button', { name: 'Save', exact: true }).click();

@@ -3,13 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Page } from 'playwright-core';
-import { scaled, waitFor } from '../helpers/time.ts';
+import { scaled } from '../helpers/time.ts';
 import {
   type BrowserApp,
   callAs,
   checkA11y,
   expectNoProblems,
   openApp,
+  pickOption,
   screenshot,
   settle,
   setupThroughUi,
@@ -128,14 +129,10 @@ describe('a new user’s journey', () => {
     await page.getByRole('heading', { name: 'New schedule' }).waitFor();
     await page.getByRole('textbox', { name: /^Name/ }).fill('Customers every weekday');
     // A preset, as most users pick one: weekdays at a time, in the browser's zone.
-    // Open the list, again if a render closed it before it showed.
-    const weekdays = page.getByRole('option', { name: 'Weekdays (Monday–Friday)' });
-    await waitFor('the Repeat list to open', async () => {
-      if (await weekdays.isVisible()) return true;
-      await page.getByRole('combobox', { name: 'Repeat' }).click();
-      return false;
-    });
-    await weekdays.click();
+    await pickOption(
+      page.getByRole('combobox', { name: 'Repeat' }),
+      page.getByRole('option', { name: 'Weekdays (Monday–Friday)' }),
+    );
     await page
       .getByTestId('cron-description')
       .filter({ hasText: /Monday through Friday/ })

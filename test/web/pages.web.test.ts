@@ -10,6 +10,7 @@ import {
   expectNoProblems,
   OWNER,
   openApp,
+  pickOption,
   screenshot,
   setupThroughApi,
   signIn,
@@ -101,8 +102,10 @@ describe('the main pages', () => {
       'the header line',
     );
     // DATEV needs a mapping this report cannot give: the check names the field.
-    await drawer.getByTestId('format-select').click();
-    await page.getByRole('option', { name: 'DATEV (EXTF Buchungsstapel)' }).click();
+    await pickOption(
+      drawer.getByTestId('format-select'),
+      page.getByRole('option', { name: 'DATEV (EXTF Buchungsstapel)' }),
+    );
     await drawer
       .locator('input[data-option="consultantNumber"], [data-option="consultantNumber"] input')
       .first()
@@ -144,8 +147,10 @@ describe('the main pages', () => {
     await follow(navLink(page, 'Schedules'), '/schedules');
     await follow(page.getByRole('link', { name: 'New schedule' }), '/schedules/new');
     await heading(page, 'New schedule');
-    await page.getByRole('combobox', { name: 'Repeat' }).click();
-    await page.getByRole('option', { name: 'Custom (cron)' }).click();
+    await pickOption(
+      page.getByRole('combobox', { name: 'Repeat' }),
+      page.getByRole('option', { name: 'Custom (cron)' }),
+    );
     const cron = page.getByLabel('Cron expression', { exact: true });
     const description = page.getByTestId('cron-description');
     const nextRuns = page.getByTestId('next-runs');

@@ -11,6 +11,7 @@ import {
   expectNoProblems,
   OWNER,
   openApp,
+  pickOption,
   screenshot,
   scriptsOf,
   settle,
@@ -222,8 +223,7 @@ describe('the web app shell', () => {
     await switcher.waitFor();
     assert.equal(await switcher.inputValue(), OWNER.tenantName);
 
-    await switcher.click();
-    await page.getByRole('option', { name: 'Operations' }).click();
+    await pickOption(switcher, page.getByRole('option', { name: 'Operations' }));
     await until(page, async () => (await switcher.inputValue()) === 'Operations');
     await waitForPath(page, '/reports');
     assert.equal((await callAs(page, 'GET', '/api/v1/me')).body.tenant.name, 'Operations');
@@ -232,8 +232,7 @@ describe('the web app shell', () => {
     await waitForShell(page);
     assert.equal(await switcher.inputValue(), 'Operations');
 
-    await switcher.click();
-    await page.getByRole('option', { name: OWNER.tenantName }).click();
+    await pickOption(switcher, page.getByRole('option', { name: OWNER.tenantName }));
     await until(page, async () => (await switcher.inputValue()) === OWNER.tenantName);
     assert.equal((await callAs(page, 'GET', '/api/v1/me')).body.tenant.name, OWNER.tenantName);
     expectNoProblems(page);

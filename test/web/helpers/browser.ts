@@ -7,6 +7,7 @@ import {
   type BrowserContext,
   type BrowserContextOptions,
   chromium,
+  type Locator,
   type Page,
   type Request,
 } from 'playwright-core';
@@ -378,6 +379,25 @@ export async function waitForPath(page: Page, path: string | RegExp): Promise<vo
     return typeof path === 'string' ? `${pathname}${search}`.startsWith(path) : path.test(pathname + search);
   }).catch((err: Error) => {
     throw new Error(`${err.message} (it shows ${page.url()})`);
+  });
+}
+
+/**
+ * Opens a list with `opener` and clicks `option` in it. A render (data arriving,
+ * a query settling) may close the list between the two; then it is opened again
+ * and the click tried again, until the option is picked.
+ */
+export async function pickOption(opener: Locator, option: Locator): Promise<void> {
+  await waitFor(`${option} to be picked from the list`, async () => {
+    if (!(await option.isVisible())) {
+      await opener.click();
+      await option.waitFor({ timeout: scaled(1000) }).catch(() => {});
+      return false;
+    }
+    return option.click({ timeout: scaled(2000) }).then(
+      () => true,
+      () => false,
+    );
   });
 }
 
