@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { planSchedule, type ScheduleState } from './plan.ts';
+import type { CompiledTiming } from './occurrences.ts';
+import { MAX_RECORDED_MISSED, planSchedule, type ScheduleState } from './plan.ts';
 import { compileDefinition } from './timing.ts';
 
 // Every missed-run policy against both overlap policies, busy or not, for the same
@@ -114,5 +115,97 @@ describe('plan: a catch-up after downtime (S1) and overlap (S2)', () => {
         next: '14:00',
       },
     );
+  });
+});
+
+describe('plan: a long outage (S1) lists the newest occurrences without walking every one', () => {
+  /** Every occurrence from `first` to `now`, one nextAfter at a time (the plain walk). */
+  function everyOccurrence(timing: CompiledTiming, first: Date, now: Date): Date[] {
+    const all: Date[] = [];
+    for (let at: Date | null = first; at && at <= now; at = timing.nextAfter(at)) all.push(at);
+    return all;
+  }
+
+  /** Plans `timing` down from `first` to `now` under `latest`, counting the nextAfter calls it makes. */
+  function planCounted(timing: CompiledTiming, first: Date, now: Date) {
+    let calls = 0;
+    const counted: CompiledTiming = {
+      ...timing,
+      nextAfter: (after) => {
+        calls++;
+        return timing.nextAfter(after);
+      },
+    };
+    const state: ScheduleState = {
+      nextRunAt: first,
+      backlog: [],
+      missedPolicy: 'latest',
+      missedCap: 100,
+      overlapPolicy: 'skip',
+      busy: false,
+    };
+    return { plan: planSchedule(state, counted, now), calls: () => calls };
+  }
+
+  test('S1 every minute, down three months: the newest 1,000 occurrences, the first naming when the unlisted ones began', () => {
+    const everyMinute = compileDefinition(
+      { cron: '* * * * *', time_zone: 'UTC', calendar: null, day_rule: null },
+      new Date('2026-06-08T00:00:00Z'),
+    );
+    const first = new Date('2026-06-08T01:01:00Z');
+    const now = new Date('2026-09-01T03:00:01Z');
+    const { plan: p, calls } = planCounted(everyMinute, first, now);
+    // The newest minute runs; the 999 before it are recorded missed, minute by minute.
+    const expected = Array.from({ length: MAX_RECORDED_MISSED }, (_, i) =>
+      new Date(Date.parse('2026-09-01T03:00:00Z') - (MAX_RECORDED_MISSED - 1 - i) * 60_000).toISOString(),
+    );
+    assert.deepEqual(
+      p.runs.map((r) => r.scheduledFor.toISOString()),
+      expected,
+    );
+    assert.deepEqual(
+      p.runs.map((r) => r.status),
+      [...Array<string>(MAX_RECORDED_MISSED - 1).fill('skipped_missed'), 'queued'],
+    );
+    assert.match(p.runs[0]!.reason!, /and every earlier one since 2026-06-08T01:01:00.000Z, not listed/);
+    assert.equal(p.runs[1]!.reason!.includes('not listed'), false);
+    assert.equal(p.nextRunAt?.toISOString(), '2026-09-01T03:01:00.000Z');
+    // 121,920 occurrences were due; a few thousand were looked at.
+    assert.ok(calls() < 10 * MAX_RECORDED_MISSED, `${calls()} nextAfter calls`);
+  });
+
+  test('S1 uneven occurrences (weekday office hours, business days in Berlin), down a year: the same as walking every one', () => {
+    const officeHours = compileDefinition(
+      { cron: '0,30 9-17 * * 1-5', time_zone: 'Europe/Berlin', calendar: { country: 'DE' }, day_rule: null },
+      new Date('2025-03-01T00:00:00Z'),
+    );
+    const first = officeHours.nextAfter(new Date('2025-03-01T00:00:00Z'))!;
+    const now = new Date('2026-03-29T12:00:00Z');
+    const all = everyOccurrence(officeHours, first, now);
+    assert.ok(all.length > 3 * MAX_RECORDED_MISSED, `${all.length} occurrences`);
+    const { plan: p, calls } = planCounted(officeHours, first, now);
+    assert.deepEqual(
+      p.runs.map((r) => r.scheduledFor.toISOString()),
+      all.slice(-MAX_RECORDED_MISSED).map((d) => d.toISOString()),
+    );
+    assert.equal(p.nextRunAt?.toISOString(), officeHours.nextAfter(all.at(-1)!)?.toISOString());
+    assert.ok(calls() < all.length, `${calls()} nextAfter calls for ${all.length} occurrences`);
+  });
+
+  test('S1 exactly 1,000 due occurrences are all listed; 1,001 leave the oldest unlisted', () => {
+    const everyMinute = compileDefinition(
+      { cron: '* * * * *', time_zone: 'UTC', calendar: null, day_rule: null },
+      new Date('2026-06-01T00:00:00Z'),
+    );
+    const first = new Date('2026-06-01T00:00:00Z');
+    const at = (minutes: number) => new Date(first.getTime() + minutes * 60_000 + 1000);
+    const listed = planCounted(everyMinute, first, at(MAX_RECORDED_MISSED - 1)).plan;
+    assert.equal(listed.runs.length, MAX_RECORDED_MISSED);
+    assert.equal(listed.runs[0]!.scheduledFor.toISOString(), first.toISOString());
+    assert.ok(listed.runs.every((r) => !r.reason?.includes('not listed')));
+    const one = planCounted(everyMinute, first, at(MAX_RECORDED_MISSED)).plan;
+    assert.equal(one.runs.length, MAX_RECORDED_MISSED);
+    assert.equal(one.runs[0]!.scheduledFor.toISOString(), '2026-06-01T00:01:00.000Z');
+    assert.match(one.runs[0]!.reason!, /since 2026-06-01T00:00:00.000Z, not listed/);
   });
 });

@@ -32,25 +32,63 @@ export interface ScheduleState {
 
 const OVERLAP_REASON = 'A run of this schedule was still queued or running';
 
+interface Walk {
+  /** Occurrences from the start up to `now`, in order. */
+  items: Date[];
+  /** The walk reached `now` (or the end of the schedule) within its limit. */
+  complete: boolean;
+}
+
+/** The occurrences from `start` (an occurrence itself) up to `now`, at most `limit` of them. */
+function walk(timing: CompiledTiming, start: Date | null, now: Date, limit: number): Walk {
+  const items: Date[] = [];
+  for (let at = start; at && at <= now; at = timing.nextAfter(at)) {
+    if (items.length === limit) return { items, complete: false };
+    items.push(at);
+  }
+  return { items, complete: true };
+}
+
+/**
+ * The occurrences due from `first` (the schedule's next_run_at) to `now`: all of
+ * them, or after a long outage only the newest MAX_RECORDED_MISSED, with
+ * `unlisted` set. Walking every one of them is not bounded (an every-minute
+ * schedule down for three months has 120,000, which took one tick ~10 s of CPU
+ * in croner), so past a limit the walk starts again from a window before now
+ * that holds the newest ones: the work is a few thousand occurrences whatever
+ * the outage.
+ */
 function dueOccurrences(
   timing: CompiledTiming,
   first: Date,
   now: Date,
-): { due: Date[]; dropped: number; last: Date } {
-  const due: Date[] = [first];
-  let dropped = 0;
-  let last = first;
-  for (;;) {
-    const next = timing.nextAfter(last);
-    if (!next || next > now) break;
-    last = next;
-    due.push(next);
-    if (due.length > MAX_RECORDED_MISSED) {
-      due.shift();
-      dropped++;
+): { due: Date[]; unlisted: boolean; last: Date } {
+  const limit = 2 * MAX_RECORDED_MISSED;
+  const head = walk(timing, first, now, limit);
+  let items = head.items;
+  if (!head.complete) {
+    const headEnd = items[items.length - 1]!;
+    // A window before now as long as 2 × MAX_RECORDED_MISSED occurrences took at the start,
+    // widened while it holds too few and narrowed while it holds too many.
+    let back = ((headEnd.getTime() - first.getTime()) / (items.length - 1)) * limit;
+    for (let tries = 0; ; tries++) {
+      const from = now.getTime() - back;
+      if (from <= headEnd.getTime() || tries === 20) {
+        // The window reaches back to the start: the rest of the walk is short, take it all.
+        items = items.concat(walk(timing, timing.nextAfter(headEnd), now, Number.POSITIVE_INFINITY).items);
+        break;
+      }
+      const window = walk(timing, timing.nextAfter(new Date(from)), now, 2 * limit);
+      if (!window.complete) back /= 2;
+      else if (window.items.length < MAX_RECORDED_MISSED) back *= 2;
+      else {
+        items = window.items;
+        break;
+      }
     }
   }
-  return { due, dropped, last };
+  const due = items.slice(-MAX_RECORDED_MISSED);
+  return { due, unlisted: due[0]!.getTime() !== first.getTime(), last: items[items.length - 1]! };
 }
 
 export function planSchedule(state: ScheduleState, timing: CompiledTiming, now: Date): SchedulePlan {
@@ -64,7 +102,8 @@ export function planSchedule(state: ScheduleState, timing: CompiledTiming, now: 
   }
   if (!state.nextRunAt || state.nextRunAt > now) return { runs, nextRunAt: state.nextRunAt, backlog };
 
-  const { due, dropped, last } = dueOccurrences(timing, state.nextRunAt, now);
+  const first = state.nextRunAt;
+  const { due, unlisted, last } = dueOccurrences(timing, first, now);
   // S1/S3: the next occurrence is computed forward from the last one, never backwards from now.
   const nextRunAt = timing.nextAfter(last);
   const isLate = (at: Date) => now.getTime() - at.getTime() > MISSED_AFTER_MS;
@@ -78,7 +117,8 @@ export function planSchedule(state: ScheduleState, timing: CompiledTiming, now: 
   else toRun = [last];
   const missed = due.slice(0, due.length - toRun.length);
   missed.forEach((at, i) => {
-    const earlier = i === 0 && dropped > 0 ? ` (and ${dropped} earlier occurrences not listed)` : '';
+    const earlier =
+      i === 0 && unlisted ? ` (and every earlier one since ${first.toISOString()}, not listed)` : '';
     runs.push({
       scheduledFor: at,
       status: 'skipped_missed',
