@@ -1,4 +1,4 @@
-import { openDatabase, prepareDemo } from '../app/context.ts';
+import { openDatabase, prepareDemo } from '../app/database.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { demoSizes } from '../demo/dataset.ts';

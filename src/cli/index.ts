@@ -1,13 +1,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config.ts';
-import { EmbeddedPostgresError } from '../db/embedded-postgres.ts';
-import { exportFormats } from '../engine/formats/registry.ts';
-import { runDemo } from './demo.ts';
-import { runExport } from './export.ts';
-import { runMigrate } from './migrate.ts';
-import { runService } from './service.ts';
-import { runTenantCreate } from './tenant.ts';
+import { exportFormats } from '../engine/formats/names.ts';
 import { UsageError } from './usage.ts';
+
+// Each command's code is loaded when it runs: a one-shot command (tenant create,
+// migrate) or the usage text need not load the HTTP server and the export writers.
 
 const usage = `Usage: ferry <command> [options]
 
@@ -74,19 +71,20 @@ export async function runCli(argv: string[]): Promise<number> {
     const overrides = { port, dataDir: values['data-dir'] };
     if (command in serviceRoles) {
       if (sub !== undefined) throw new UsageError(`Unexpected argument "${sub}"`);
+      const { runService } = await import('./service.ts');
       return await runService(new Set(serviceRoles[command as keyof typeof serviceRoles]), overrides);
     }
-    if (command === 'migrate') return await runMigrate(overrides);
-    if (command === 'demo') return await runDemo(overrides, values.rows);
+    if (command === 'migrate') return await (await import('./migrate.ts')).runMigrate(overrides);
+    if (command === 'demo') return await (await import('./demo.ts')).runDemo(overrides, values.rows);
     if (command === 'export')
-      return await runExport(overrides, {
+      return await (await import('./export.ts')).runExport(overrides, {
         report: values.report,
         format: values.format,
         out: values.out,
         params: values.param ?? [],
       });
     if (command === 'tenant' && sub === 'create') {
-      return await runTenantCreate(overrides, {
+      return await (await import('./tenant.ts')).runTenantCreate(overrides, {
         name: values.name,
         email: values.email,
         password: values.password,
@@ -115,7 +113,8 @@ export function reportCliError(err: unknown): number {
     process.stderr.write(`ferry: ${err.message}\n`);
     return 2;
   }
-  if (err instanceof EmbeddedPostgresError) {
+  // By name: the embedded database's module is not loaded for every command.
+  if (err instanceof Error && err.name === 'EmbeddedPostgresError') {
     process.stderr.write(`ferry: ${err.message}\n`);
     return 1;
   }

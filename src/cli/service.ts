@@ -3,7 +3,6 @@ import { loadConfig } from '../config.ts';
 import type { QueueRole } from '../jobs/queue.ts';
 import { createLogger, scrubUrl } from '../lib/log.ts';
 import { isSetupOpen, setupToken, writeSetupTokenFile } from '../modules/setup/service.ts';
-import { buildServer } from '../server/build-server.ts';
 import type { App } from '../server/types.ts';
 
 // Graceful shutdown must finish well inside the 10 s that process managers
@@ -18,6 +17,9 @@ export async function runService(
   const startedAt = performance.now();
   const config = loadConfig(process.env, overrides);
   const log = createLogger(config.logLevel);
+  // The HTTP server's code only where it is served (not in `ferry worker` or `scheduler`).
+  const serverCode = roles.has('api') ? import('../server/build-server.ts') : undefined;
+  serverCode?.catch(() => {}); // awaited below; a start that fails first must not also report this
   const ctx = await createContext(config, { roles, log });
   let server: App | undefined;
   let setup: { token: string; file: string } | null = null;
@@ -29,6 +31,7 @@ export async function runService(
         const token = setupToken(ctx.secrets);
         setup = { token, file: await writeSetupTokenFile(ctx.config.dataDir, token) };
       }
+      const { buildServer } = await serverCode!;
       server = await buildServer(ctx);
       await server.listen({ port: config.port, host: config.host });
     }

@@ -1,4 +1,4 @@
-import { openDatabase } from '../app/context.ts';
+import { openDatabase } from '../app/database.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { systemClock } from '../lib/clock.ts';

@@ -4,6 +4,7 @@ import { datevAccountsEncoder } from './accounting/datev-accounts.ts';
 import type { FieldDefinition, Mapping } from './accounting/mapping.ts';
 import { periodFrom } from './accounting/period.ts';
 import { SAFT_FIELDS, saftEncoder, saftVariants } from './accounting/saft.ts';
+import type { ExportFormat } from './names.ts';
 import { checkFormatOptions } from './option-check.ts';
 import type {
   BmdFormatOptions,
@@ -35,23 +36,10 @@ import { defaultXlsxOptions, xlsxEncoder } from './xlsx.ts';
 // validated against the format's schema (options.ts) so a bad one fails the
 // request, not the run.
 
+export { type ExportFormat, exportFormats } from './names.ts';
 export { checkFormatOptions, compressionOf, FormatOptionError } from './option-check.ts';
 export { commonOptionSpecs, type FormatOptionSpec, formatOptionSpecs } from './option-specs.ts';
 export { type Compression, compressions, FormatOptionsSchema, formatOptionSchemas } from './options.ts';
-
-export const exportFormats = [
-  'csv',
-  'tsv',
-  'xlsx',
-  'json',
-  'ndjson',
-  'xml',
-  'pdf',
-  'datev',
-  'bmd',
-  'saft',
-] as const;
-export type ExportFormat = (typeof exportFormats)[number];
 
 export interface FormatSpec {
   extension: string;
