@@ -66,11 +66,13 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stdout.write(`${usage}\n`);
       return 0;
     }
-    const [command = 'start', sub] = positionals;
+    const [command = 'start', sub, ...rest] = positionals;
+    // Only `tenant` takes a second word; anything more is a mistake, not something to ignore.
+    const extra = command === 'tenant' ? rest[0] : (sub ?? rest[0]);
+    if (extra !== undefined) throw new UsageError(`Unexpected argument "${extra}"`);
     const port = values.port === undefined ? undefined : parsePort(values.port);
     const overrides = { port, dataDir: values['data-dir'] };
     if (command in serviceRoles) {
-      if (sub !== undefined) throw new UsageError(`Unexpected argument "${sub}"`);
       const { runService } = await import('./service.ts');
       return await runService(new Set(serviceRoles[command as keyof typeof serviceRoles]), overrides);
     }

@@ -44,6 +44,16 @@ describe('the ferry command line on the embedded database', () => {
     const cmd = await runFerry(['launch'], baseEnv({}));
     assert.equal(cmd.code, 2);
     assert.match(cmd.stderr, /Unknown command "launch"/);
+    // A stray word after a command is refused before the command runs (`migrate` took it silently).
+    for (const args of [
+      ['migrate', 'now'],
+      ['start', 'api'],
+      ['tenant', 'create', 'Acme'],
+    ]) {
+      const stray = await runFerry(args, baseEnv({ FERRY_DATA_DIR: dir }));
+      assert.equal(stray.code, 2, args.join(' '));
+      assert.match(stray.stderr, new RegExp(`Unexpected argument "${args.at(-1)}"`));
+    }
     const missing = await runFerry(['tenant', 'create', '--name', 'X'], baseEnv({ FERRY_DATA_DIR: dir }));
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--email must be an e-mail address/);
