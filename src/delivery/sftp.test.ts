@@ -198,7 +198,7 @@ function serveSftp(sftp: SFTPWrapper, root: string, ops: string[], options: Peer
 }
 
 async function startSftpPeer(options: PeerOptions): Promise<SftpPeer> {
-  const hostKey = options.hostKey ?? utils.generateKeyPairSync('ed25519').private;
+  const hostKey = options.hostKey ?? ed25519KeyPair().private;
   const parsedHostKey = utils.parseKey(hostKey) as ParsedKey;
   const root = mkdtempSync(join(tmpdir(), 'ferry-sftp-'));
   const ops: string[] = [];
@@ -284,21 +284,31 @@ function filesUnder(root: string): string[] {
 }
 
 /**
- * An encrypted ed25519 key pair for the client. ssh2's generator writes, about once
- * in 150 keys, an encrypted key its own parser calls malformed (measured: 2 of 300);
- * such a key is made again, so the test is about Ferry's login, not that generator.
+ * An ed25519 key pair (encrypted with `passphrase` if given). ssh2's generator
+ * strips leading zero bytes from the public key, so about one key in 256 comes out
+ * malformed to its own parser (ssh2 issue #1513; measured: 14 of 3,000 keys; a
+ * host key of the peer once failed a unit-tier run this way). Such a key
+ * is made again, so a test is about Ferry's SFTP client, not that generator.
  */
-function encryptedClientKey(passphrase: string) {
+function ed25519KeyPair(passphrase?: string) {
   for (;;) {
-    const key = utils.generateKeyPairSync('ed25519', { passphrase, cipher: 'aes256-ctr', rounds: 2 });
-    if (!(utils.parseKey(key.private, passphrase) instanceof Error)) return key;
+    const key = passphrase
+      ? utils.generateKeyPairSync('ed25519', { passphrase, cipher: 'aes256-ctr', rounds: 2 })
+      : utils.generateKeyPairSync('ed25519');
+    if (
+      !(
+        utils.parseKey(key.private, passphrase) instanceof Error ||
+        utils.parseKey(key.public) instanceof Error
+      )
+    )
+      return key;
   }
 }
 
 describe('SFTP delivery to a local ssh2 server', () => {
   let peer: SftpPeer;
   let settings: SftpSettings;
-  const clientKey = encryptedClientKey('key secret');
+  const clientKey = ed25519KeyPair('key secret');
 
   before(async () => {
     peer = await startSftpPeer({
