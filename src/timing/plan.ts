@@ -7,6 +7,8 @@ import type { CompiledTiming } from './occurrences.ts';
 export const MISSED_AFTER_MS = 60_000;
 /** Skipped occurrences recorded one by one, at most, after a long downtime. */
 export const MAX_RECORDED_MISSED = 1_000;
+/** Occurrences walked from next_run_at before the walk gauges how many more are due. */
+const GAUGE = 50;
 
 export interface PlannedRun {
   scheduledFor: Date;
@@ -54,32 +56,34 @@ function walk(timing: CompiledTiming, start: Date | null, now: Date, limit: numb
  * them, or after a long outage only the newest MAX_RECORDED_MISSED, with
  * `unlisted` set. Walking every one of them is not bounded (an every-minute
  * schedule down for three months has 120,000, which took one tick ~10 s of CPU
- * in croner), so past a limit the walk starts again from a window before now
- * that holds the newest ones: the work is a few thousand occurrences whatever
- * the outage.
+ * in croner), so a walk that has not reached now after a few occurrences gauges
+ * their spacing: when the rest is about a list's worth it walks on; otherwise it
+ * walks a window before now sized to hold a little more than the newest ones,
+ * widened or narrowed until it does. The work is about MAX_RECORDED_MISSED occurrences
+ * whatever the outage.
  */
 function dueOccurrences(
   timing: CompiledTiming,
   first: Date,
   now: Date,
 ): { due: Date[]; unlisted: boolean; last: Date } {
-  const limit = 2 * MAX_RECORDED_MISSED;
-  const head = walk(timing, first, now, limit);
+  const head = walk(timing, first, now, GAUGE);
   let items = head.items;
   if (!head.complete) {
     const headEnd = items[items.length - 1]!;
-    // A window before now as long as 2 × MAX_RECORDED_MISSED occurrences took at the start,
-    // widened while it holds too few and narrowed while it holds too many.
-    let back = ((headEnd.getTime() - first.getTime()) / (items.length - 1)) * limit;
+    const spacing = (headEnd.getTime() - first.getTime()) / (items.length - 1);
+    const rest = (now.getTime() - headEnd.getTime()) / spacing;
+    // A window before now that should hold 10 % more than the list, by the spacing so far.
+    let back = spacing * MAX_RECORDED_MISSED * 1.1;
     for (let tries = 0; ; tries++) {
       const from = now.getTime() - back;
-      if (from <= headEnd.getTime() || tries === 20) {
-        // The window reaches back to the start (the rest of the walk is short), or no window
-        // held between 1,000 and 4,000 occurrences in 20 tries: walk the rest, as before.
+      if (rest <= 1.2 * MAX_RECORDED_MISSED || from <= headEnd.getTime() || tries === 20) {
+        // No more than a window would hold (or the window reaches back to the start, or no
+        // window held between 1,000 and 4,000 occurrences in 20 tries): walk the rest.
         items = items.concat(walk(timing, timing.nextAfter(headEnd), now, Number.POSITIVE_INFINITY).items);
         break;
       }
-      const window = walk(timing, timing.nextAfter(new Date(from)), now, 2 * limit);
+      const window = walk(timing, timing.nextAfter(new Date(from)), now, 4 * MAX_RECORDED_MISSED);
       if (!window.complete) back /= 2;
       else if (window.items.length < MAX_RECORDED_MISSED) back *= 2;
       else {
