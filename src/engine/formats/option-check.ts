@@ -1,7 +1,6 @@
 import type { TSchema } from 'typebox';
-import { Compile } from 'typebox/compile';
-import type { TLocalizedValidationError } from 'typebox/error';
 import type { FieldError } from '../../lib/errors.ts';
+import { type SchemaCheck, type SchemaError, schemaCheck } from '../../lib/schema-check.ts';
 import {
   type Compression,
   CompressionSchema,
@@ -56,29 +55,21 @@ export function ruleOf(name: string, schema: TSchema): string {
     : `text of at most ${s.maxLength} characters`;
 }
 
-type CompiledCheck = { Check(value: unknown): boolean; Errors(value: unknown): TLocalizedValidationError[] };
-
 // Compiled on first use (a few ms for all formats), not by every process that imports the registry.
-const validators = new Map<ExportFormat | 'compression', CompiledCheck>();
-function validatorOf(key: ExportFormat | 'compression'): CompiledCheck {
-  let validator = validators.get(key);
-  if (!validator) {
-    validator = Compile(key === 'compression' ? CompressionSchema : formatOptionSchemas[key]);
-    validators.set(key, validator);
-  }
-  return validator;
+function validatorOf(key: ExportFormat | 'compression'): SchemaCheck {
+  return schemaCheck(key === 'compression' ? CompressionSchema : formatOptionSchemas[key]);
 }
 
 /** Refuses options the format does not take or values its schema does not allow, naming each option at fault. */
 export function checkFormatOptions(format: ExportFormat, options: unknown): void {
   const validator = validatorOf(format);
-  if (validator.Check(options)) return;
-  const errors = fieldErrorsOf(format, validator.Errors(options));
+  if (validator.check(options)) return;
+  const errors = fieldErrorsOf(format, validator.errors(options));
   const [first = { path: 'formatOptions', message: 'are not valid' }] = errors;
   throw new FormatOptionError(first.path, first.message, errors);
 }
 
-function fieldErrorsOf(format: ExportFormat, errors: TLocalizedValidationError[]): FieldError[] {
+function fieldErrorsOf(format: ExportFormat, errors: SchemaError[]): FieldError[] {
   const properties: Record<string, TSchema> = formatOptionSchemas[format].properties;
   const found = new Map<string, string>();
   const say = (path: string, message: string) => {
@@ -87,20 +78,17 @@ function fieldErrorsOf(format: ExportFormat, errors: TLocalizedValidationError[]
   // Unknown options first, as they were always checked first: a misspelt name explains the rest.
   for (const e of errors)
     if (e.keyword === 'additionalProperties')
-      for (const name of e.params.additionalProperties)
-        say(`formatOptions.${name}`, `is not an option of ${format}`);
+      say(`formatOptions.${e.params['additionalProperty']}`, `is not an option of ${format}`);
   for (const e of errors) {
     const option = e.instancePath.split('/')[1];
     if (option !== undefined) {
-      // Each unknown option also fails as a `false` schema; it was named above.
       if (Object.hasOwn(properties, option))
         say(`formatOptions.${option}`, `must be ${ruleOf(option, properties[option]!)}`);
-    } else if (e.keyword === '~refine') {
-      const rule = crossRules[format]?.[e.params.index];
+    } else if (e.keyword === 'refine') {
+      const rule = crossRules[format]?.[e.params['index'] as number];
       if (rule) say(`formatOptions.${rule.option}`, `must be ${rule.rule}`);
     } else if (e.keyword === 'required')
-      for (const name of (e.params as { requiredProperties?: string[] }).requiredProperties ?? [])
-        say(`formatOptions.${name}`, `is required for ${format}`);
+      say(`formatOptions.${e.params['missingProperty']}`, `is required for ${format}`);
     else if (e.keyword === 'type') say('formatOptions', 'must be an object');
   }
   return [...found].map(([path, message]) => ({ path, message }));
@@ -110,7 +98,7 @@ function fieldErrorsOf(format: ExportFormat, errors: TLocalizedValidationError[]
 export function compressionOf(options: Record<string, unknown>): Compression {
   const value = options['compression'];
   if (value === undefined) return 'none';
-  if (validatorOf('compression').Check(value)) return value as Compression;
+  if (validatorOf('compression').check(value)) return value as Compression;
   throw new FormatOptionError(
     'formatOptions.compression',
     `must be ${ruleOf('compression', CompressionSchema)}`,
