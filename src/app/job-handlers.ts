@@ -25,18 +25,27 @@ export const SHUTDOWN_DRAIN_MS = 5_000;
  */
 export async function registerJobHandlers(queue: Queue, deps: Deps): Promise<() => void> {
   const stopping = new AbortController();
-  await queue.work('sessions.cleanup', async () => ({ deleted: await cleanupSessions(deps) }));
-  await queue.work('idempotency.cleanup', async () => ({ deleted: await cleanupIdempotencyKeys(deps) }));
-  await queue.work('artifacts.cleanup', async () => ({ deleted: await cleanupArtifacts(deps) }));
-  await queue.work('runs.retention', async () => ({ deleted: await deleteOldRuns(deps) }));
-  await queue.work<FailureNotice>('schedule.failure_notice', (job) => sendFailureNotice(deps, job.data));
+  // Maintenance runs from a cron every 15 minutes or less often: looking every 30 s is plenty.
+  const maintenance = { pollingIntervalSeconds: 30 };
+  await queue.work('sessions.cleanup', async () => ({ deleted: await cleanupSessions(deps) }), maintenance);
+  await queue.work(
+    'idempotency.cleanup',
+    async () => ({ deleted: await cleanupIdempotencyKeys(deps) }),
+    maintenance,
+  );
+  await queue.work('artifacts.cleanup', async () => ({ deleted: await cleanupArtifacts(deps) }), maintenance);
+  await queue.work('runs.retention', async () => ({ deleted: await deleteOldRuns(deps) }), maintenance);
+  await queue.work<FailureNotice>('schedule.failure_notice', (job) => sendFailureNotice(deps, job.data), {
+    pollingIntervalSeconds: 5,
+  });
+  // Runs and deliveries: NOTIFY wakes a slot for a new job; a retry whose backoff ended is seen within a second.
   await queue.work<DeliveryJob>('delivery.send', (job) => executeDelivery(deps, job.data), {
     concurrency: deps.config.workerConcurrency * 2,
-    pollingIntervalSeconds: 0.5,
+    pollingIntervalSeconds: 1,
   });
   await queue.work<RunJob>('run.execute', (job) => executeRunAttempt(deps, job.data, stopping.signal), {
     concurrency: deps.config.workerConcurrency,
-    pollingIntervalSeconds: 0.5,
+    pollingIntervalSeconds: 1,
   });
   const sweep = setInterval(
     () => {

@@ -40,11 +40,21 @@ export interface Queue {
   work<T extends object>(
     name: JobName,
     handler: (job: Job<T>) => Promise<unknown>,
+    /** pollingIntervalSeconds: how often an idle slot looks for jobs whose start time came (default 2). */
     options?: { concurrency?: number; pollingIntervalSeconds?: number },
   ): Promise<void>;
   counts(): Promise<QueueCounts[]>;
   stop(): Promise<void>;
 }
+
+/** A worker slot of a queue: its pg-boss worker, and whether it is working on a job. */
+interface Slot {
+  id?: string;
+  busy: boolean;
+}
+
+/** How long an idle slot sleeps unless woken: only a backstop, the timer in work() wakes one idle slot per interval. */
+const BACKSTOP_SECONDS = 60;
 
 export function createQueue(options: QueueOptions): Queue {
   const isSupervisor = options.roles.has('worker') || options.roles.has('scheduler');
@@ -57,6 +67,10 @@ export function createQueue(options: QueueOptions): Queue {
     persistWarnings: false,
     // Workers wake on NOTIFY for queues that ask for it, instead of waiting for a poll.
     useListenNotify: true,
+    // pg-boss's registry of running instances (a row per process, its vitals every 30 s)
+    // is not used by Ferry, and taking the vitals kept an event-loop monitor that woke
+    // every process 50 times a second.
+    registerInstance: false,
   };
   const boss = new PgBoss({ ...common, connectionString: options.databaseUrl, max: options.poolMax ?? 4 });
   boss.on('error', (err) => {
@@ -71,6 +85,9 @@ export function createQueue(options: QueueOptions): Queue {
     );
   });
   let started = false;
+  /** Per queue this process works: wakes one of its idle slots. */
+  const wakers = new Map<JobName, () => void>();
+  const timers: NodeJS.Timeout[] = [];
   return {
     boss,
     async start() {
@@ -95,7 +112,10 @@ export function createQueue(options: QueueOptions): Queue {
     async send(name, data, sendOptions = {}, tx) {
       // Inside a transaction the job row commits or rolls back with the caller's writes.
       const db = tx && 'isTransaction' in tx ? tx.boss : undefined;
-      return boss.send(name, data, { ...sendOptions, ...(db ? { db } : {}) });
+      const id = await boss.send(name, data, { ...sendOptions, ...(db ? { db } : {}) });
+      // Committed and due now: this process's idle slot, if it has one, takes it at once.
+      if (!db && !sendOptions.startAfter) wakers.get(name)?.();
+      return id;
     },
     async sendMany(name, jobs, tx) {
       if (jobs.length === 0) return;
@@ -106,27 +126,44 @@ export function createQueue(options: QueueOptions): Queue {
       // One pg-boss worker per slot, so each can be woken on its own: a worker that
       // just finished a job fetches the next at once instead of sleeping out its
       // polling interval (which capped a backlog of short jobs at one per interval
-      // per slot: 2 exports/s). An empty fetch sleeps as usual.
-      for (let slot = 0; slot < (workOptions.concurrency ?? 1); slot++) {
-        let id: string | undefined;
-        id = await boss.work(
+      // per slot: 2 exports/s). Idle slots do not each poll: one timer per queue
+      // wakes one idle slot per interval to look for jobs whose start time came
+      // (retries after backoff, runs put back by the tenant cap; NOTIFY and a send
+      // from this process wake them for new jobs), and a slot that got a job wakes
+      // another idle one, in case more are due. An idle worker process polled
+      // ~8.5 times a second before (one poll per slot), ~3 now.
+      const slots: Slot[] = [];
+      const wakeOneIdle = () => {
+        const idle = slots.find((slot) => !slot.busy && slot.id !== undefined);
+        if (idle?.id) boss.notifyWorker(idle.id);
+      };
+      for (let i = 0; i < (workOptions.concurrency ?? 1); i++) {
+        const slot: Slot = { busy: false };
+        slots.push(slot);
+        slot.id = await boss.work(
           name,
           {
             localConcurrency: 1,
-            pollingIntervalSeconds: workOptions.pollingIntervalSeconds ?? 2,
-            // NOTIFY wakes workers for new jobs, but not for jobs whose start time arrives
-            // later (retries after backoff, runs put back by the tenant cap): poll for those.
-            notifyPollingIntervalSeconds: Math.max(1, workOptions.pollingIntervalSeconds ?? 2),
+            pollingIntervalSeconds: BACKSTOP_SECONDS,
+            notifyPollingIntervalSeconds: BACKSTOP_SECONDS,
           },
           async (jobs) => {
+            if (jobs.length === 0) return;
+            slot.busy = true;
+            wakeOneIdle();
             try {
               for (const job of jobs) await handler(job as never);
             } finally {
-              if (id && jobs.length > 0) boss.notifyWorker(id);
+              slot.busy = false;
+              if (slot.id) boss.notifyWorker(slot.id);
             }
           },
         );
       }
+      wakers.set(name, wakeOneIdle);
+      const timer = setInterval(wakeOneIdle, (workOptions.pollingIntervalSeconds ?? 2) * 1000);
+      timer.unref();
+      timers.push(timer);
     },
     async counts() {
       const queues = await boss.getQueues([...jobNames]);
@@ -138,6 +175,7 @@ export function createQueue(options: QueueOptions): Queue {
       }));
     },
     async stop() {
+      for (const timer of timers.splice(0)) clearInterval(timer);
       if (!started) return;
       started = false;
       await boss.stop({ graceful: true, timeout: 8000, close: true });

@@ -49,6 +49,14 @@ for (const backend of backends()) {
       assert.match(metrics, /ferry_schedules_overdue 0/);
       assert.match(metrics, /ferry_runs_active\{status="running"\} 0/);
       assert.ok(!metrics.includes(owner.tenantId), 'ids must not become metric labels');
+      // The process's own metrics (collected once per process) beside the server's, each named once.
+      assert.match(metrics, /^ferry_process_cpu_user_seconds_total [0-9.e+-]+$/m);
+      assert.match(metrics, /^ferry_nodejs_eventloop_lag_p99_seconds [0-9.e+-]+$/m);
+      const helps = [...metrics.matchAll(/^# HELP (\S+) /gm)].map((m) => m[1]);
+      assert.ok(helps.length > 20);
+      assert.equal(new Set(helps).size, helps.length, 'no metric is described twice');
+      for (const line of metrics.split('\n').filter((l) => l && !l.startsWith('#')))
+        assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? \S+$/, line);
     });
 
     test('plain http: no HSTS and no upgrade-insecure-requests (a laptop browser on http://localhost must work)', async () => {

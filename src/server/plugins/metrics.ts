@@ -52,7 +52,24 @@ export async function runTotalsText(db: Db): Promise<string> {
   return `${lines.join('\n')}\n`;
 }
 
-/** Prometheus metrics on a registry owned by this server (no process-wide singleton). */
+let processRegistry: Registry | undefined;
+
+/**
+ * The process's own metrics (CPU, memory, handles, event-loop lag), collected
+ * once per process: they describe the process, not a server, and every
+ * collection starts an event-loop monitor that cannot be stopped (one per server
+ * piled up in a process that builds several). The monitor samples every 100 ms:
+ * at prom-client's default 10 ms it woke an idle process 100 times a second.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'ferry_', eventLoopMonitoringPrecision: 100 });
+  }
+  return processRegistry;
+}
+
+/** Prometheus metrics on a registry owned by this server, with the process's metrics beside them. */
 export function registerMetrics(
   app: App,
   queue: Queue,
@@ -61,7 +78,6 @@ export function registerMetrics(
   token: string | undefined,
 ): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'ferry_' });
   const duration = new Histogram({
     name: 'ferry_http_request_duration_seconds',
     help: 'HTTP request duration by method, route and status',
@@ -116,6 +132,7 @@ export function registerMetrics(
     },
   });
 
+  processMetrics();
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL: ids and tokens must not become label values.
     const route = request.routeOptions.url ?? 'unmatched';
@@ -135,7 +152,7 @@ export function registerMetrics(
         log.warn({ err }, 'could not read run totals for /metrics');
         return '';
       });
-      return (await registry.metrics()) + totals;
+      return (await processMetrics().metrics()) + (await registry.metrics()) + totals;
     },
   );
   return registry;
