@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createQueue, type Queue } from '../../src/jobs/queue.ts';
 import { newId } from '../../src/lib/ids.ts';
+import { createLogger } from '../../src/lib/log.ts';
 import {
   createTestApp,
   loginCookie,
@@ -8,7 +10,7 @@ import {
   type TenantHandle,
   type TestApp,
 } from '../helpers/app.ts';
-import { backends } from '../helpers/db.ts';
+import { backends, createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { waitFor } from '../helpers/time.ts';
 
 for (const backend of backends()) {
@@ -64,6 +66,74 @@ for (const backend of backends()) {
         await t.ctx.queue.send('idempotency.cleanup', {}, { id: committed }, tx);
       });
       assert.ok(await t.ctx.queue.boss.getJobById('idempotency.cleanup', committed));
+    });
+  });
+
+  // Idle slots do not each poll: one per queue looks for due jobs once per interval,
+  // and new jobs wake them (NOTIFY, or a send from the same process).
+  describe(`a queue's worker slots (${backend})`, () => {
+    let database: TestDatabase;
+    let queue: Queue;
+    before(async () => {
+      database = await createTestDatabase(backend);
+      queue = createQueue({
+        roles: new Set(['worker']),
+        log: createLogger('warn'),
+        databaseUrl: database.url,
+      });
+      await queue.start();
+    });
+    after(async () => {
+      await queue.stop();
+      await database.release();
+    });
+
+    test('a job whose start time comes later is taken by an idle slot while another slot is busy', async () => {
+      let release = () => {};
+      const blocked = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const handled: string[] = [];
+      await queue.work<{ name: string }>(
+        'schedule.failure_notice',
+        async (job) => {
+          handled.push(job.data.name);
+          if (job.data.name === 'long') await blocked;
+        },
+        { concurrency: 2, pollingIntervalSeconds: 1 },
+      );
+      try {
+        await queue.send('schedule.failure_notice', { name: 'long' });
+        await waitFor('the long job to start', () => handled.includes('long'));
+        await queue.send(
+          'schedule.failure_notice',
+          { name: 'later' },
+          { startAfter: new Date(Date.now() + 1500) },
+        );
+        await waitFor(
+          'the later job, with the first slot still busy',
+          () => handled.includes('later'),
+          30_000,
+        );
+        assert.deepEqual(handled, ['long', 'later']);
+      } finally {
+        release();
+      }
+    });
+
+    test('a job sent by this process is taken at once, not at the next look (every 60 s here)', async () => {
+      const handled: number[] = [];
+      await queue.work<{ n: number }>(
+        'artifacts.cleanup',
+        async (job) => {
+          handled.push(job.data.n);
+        },
+        { pollingIntervalSeconds: 60 },
+      );
+      for (const n of [1, 2, 3]) {
+        await queue.send('artifacts.cleanup', { n });
+        await waitFor(`job ${n}`, () => handled.includes(n), 20_000);
+      }
     });
   });
 }
