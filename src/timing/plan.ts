@@ -52,6 +52,26 @@ function walk(timing: CompiledTiming, start: Date | null, now: Date, limit: numb
 }
 
 /**
+ * The occurrences in a window before `now` that holds between MAX_RECORDED_MISSED
+ * and four times as many: sized by `spacing` to hold 10 % more than the list, then
+ * widened while it holds too few and narrowed while it holds too many. Null when
+ * the window would reach back to `headEnd` (the rest of the walk is short) or no
+ * window fitted in 20 tries: then the caller walks on.
+ */
+function newestWindow(timing: CompiledTiming, headEnd: Date, now: Date, spacing: number): Date[] | null {
+  let back = spacing * MAX_RECORDED_MISSED * 1.1;
+  for (let tries = 0; tries < 20; tries++) {
+    const from = now.getTime() - back;
+    if (from <= headEnd.getTime()) return null;
+    const window = walk(timing, timing.nextAfter(new Date(from)), now, 4 * MAX_RECORDED_MISSED);
+    if (!window.complete) back /= 2;
+    else if (window.items.length < MAX_RECORDED_MISSED) back *= 2;
+    else return window.items;
+  }
+  return null;
+}
+
+/**
  * The occurrences due from `first` (the schedule's next_run_at) to `now`: all of
  * them, or after a long outage only the newest MAX_RECORDED_MISSED, with
  * `unlisted` set. Walking every one of them is not bounded (an every-minute
@@ -73,24 +93,10 @@ function dueOccurrences(
     const headEnd = items[items.length - 1]!;
     const spacing = (headEnd.getTime() - first.getTime()) / (items.length - 1);
     const rest = (now.getTime() - headEnd.getTime()) / spacing;
-    // A window before now that should hold 10 % more than the list, by the spacing so far.
-    let back = spacing * MAX_RECORDED_MISSED * 1.1;
-    for (let tries = 0; ; tries++) {
-      const from = now.getTime() - back;
-      if (rest <= 1.2 * MAX_RECORDED_MISSED || from <= headEnd.getTime() || tries === 20) {
-        // No more than a window would hold (or the window reaches back to the start, or no
-        // window held between 1,000 and 4,000 occurrences in 20 tries): walk the rest.
-        items = items.concat(walk(timing, timing.nextAfter(headEnd), now, Number.POSITIVE_INFINITY).items);
-        break;
-      }
-      const window = walk(timing, timing.nextAfter(new Date(from)), now, 4 * MAX_RECORDED_MISSED);
-      if (!window.complete) back /= 2;
-      else if (window.items.length < MAX_RECORDED_MISSED) back *= 2;
-      else {
-        items = window.items;
-        break;
-      }
-    }
+    // About a window's worth or fewer left: walking on is no more work than a window.
+    const window = rest <= 1.2 * MAX_RECORDED_MISSED ? null : newestWindow(timing, headEnd, now, spacing);
+    items =
+      window ?? items.concat(walk(timing, timing.nextAfter(headEnd), now, Number.POSITIVE_INFINITY).items);
   }
   const due = items.slice(-MAX_RECORDED_MISSED);
   return { due, unlisted: due[0]!.getTime() !== first.getTime(), last: items[items.length - 1]! };
