@@ -132,6 +132,7 @@ export function registerMetrics(
     },
   });
 
+  // Started with the first server, so the event-loop lag is sampled from then on, not from the first scrape.
   processMetrics();
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL: ids and tokens must not become label values.
