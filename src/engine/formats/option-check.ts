@@ -76,8 +76,9 @@ function fieldErrorsOf(format: ExportFormat, errors: SchemaError[]): FieldError[
     if (!found.has(path)) found.set(path, message);
   };
   // Unknown options first, as they were always checked first: a misspelt name explains the rest.
+  // Only at the top: an unknown key inside an option (a mapping's source) is that option's fault, below.
   for (const e of errors)
-    if (e.keyword === 'additionalProperties')
+    if (e.keyword === 'additionalProperties' && e.instancePath === '')
       say(`formatOptions.${e.params['additionalProperty']}`, `is not an option of ${format}`);
   for (const e of errors) {
     const option = e.instancePath.split('/')[1];

@@ -154,6 +154,14 @@ test('a value of the wrong type or outside the range says what the option must b
     ['formatOptions.sheetName', 'must be 1 to 31 characters without [ ] : * ? / \\'],
   ]);
   assert.deepEqual(errorsOf('csv', 'not options'), [['formatOptions', 'must be an object']]);
+  // An unknown key inside an option is that option's fault, not an unknown option of the format.
+  const datev = { consultantNumber: 29098, clientNumber: 55003 };
+  assert.deepEqual(errorsOf('datev', { ...datev, mapping: { betrag: { column: 'amount', sign: 1 } } }), [
+    [
+      'formatOptions.mapping',
+      'must be an object: field → {"column": name}, {"value": constant} or {"column": name, "minus": name}',
+    ],
+  ]);
 });
 
 test('an enum lists the values allowed, as the API says for every other enum', () => {
