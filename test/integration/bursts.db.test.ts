@@ -217,8 +217,12 @@ for (const backend of backends()) {
       await tick(t);
       await tick(t);
       const listed = await call(t, { url: `/api/v1/runs?scheduleId=${s.body.id}`, key: owner.apiKey });
-      const [lead] = listed.body.items as RunBody[];
-      assert.equal(listed.body.items.length, 1, 'one run for the occurrence');
+      // The lead may already have run and made its recipients' runs (they carry the
+      // schedule too): the occurrence fired once when there is one run that is not a recipient's.
+      const fired = (listed.body.items as RunBody[]).filter((r) => r.burst?.role !== 'recipient');
+      assert.equal(fired.length, 1, 'one run for the occurrence');
+      const [lead] = fired;
+      assert.equal(lead!.burst?.role, 'lead');
       const done = await ended(lead!.id);
       assert.equal(done.status, 'succeeded', JSON.stringify(done));
       assert.equal(done.burst!.recipients, 2);
