@@ -10,9 +10,11 @@ import { timeScale } from './helpers/time.ts';
 // `node --test` sorts the files it finds by path, so the browser tests
 // (test/web) started last, after ~90 s, and ran on alone at the end while the
 // other files had finished: a suite of 236–272 core-seconds took 136–151 s on
-// 2 cores, 15–18 s more than its CPU time shared over both. Starting the longest
-// tiers first (browser, then process, then database, then unit files, which
-// fill the gaps at the end) leaves the cores idle for ~8 s at most.
+// 2 cores, 15–18 s more than its CPU time shared over both. Starting the long
+// tiers first (process files, then browser, then database, then unit files,
+// which fill the gaps at the end) left the cores idle for 7–10 s. Process files
+// go before the browser's so that four Chromiums and four `ferry start`s do not
+// start at the same instant on a slow machine.
 //
 // Arguments narrow the run to those files or globs: `npm test -- src/timing`.
 // The output is the spec reporter's, as with `node --test`, and the exit code
